@@ -1,0 +1,107 @@
+use std::fmt::Debug;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::{BlobId, Bucket, ObjectMeta, ObjectSummary, PartMeta, Result, StaleUpload, Upload, WriteCondition};
+
+/// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
+///
+/// Every method that changes state is one transaction. Keys compare in byte order (UTF-8
+/// bytes, like `memcmp`), so listings are sorted the way S3 sorts them.
+#[async_trait::async_trait]
+pub trait MetadataStore: Send + Sync + Debug + 'static {
+    /// Checks that the database answers (for `/health/ready`).
+    async fn ping(&self) -> Result<()>;
+
+    // ---- buckets ----
+
+    /// Creates a bucket. [`crate::StoreError::BucketExists`] (with the owner) if the name is taken.
+    async fn create_bucket(&self, bucket: &Bucket) -> Result<()>;
+    /// Reads a bucket.
+    async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>>;
+    /// Every bucket, sorted by name.
+    async fn list_buckets(&self) -> Result<Vec<Bucket>>;
+    /// Deletes an empty bucket: [`crate::StoreError::NoSuchBucket`], or
+    /// [`crate::StoreError::BucketNotEmpty`] while it holds objects or multipart uploads.
+    async fn delete_bucket(&self, name: &str) -> Result<()>;
+
+    // ---- blob registrations (see the crate docs) ----
+
+    /// Registers blobs about to be written as pending; the collector reclaims any that are
+    /// still pending at `deadline`.
+    async fn register_blobs(&self, blobs: &[BlobId], deadline: OffsetDateTime) -> Result<()>;
+    /// Marks pending blobs as garbage now (the write that made them failed).
+    async fn abandon_blobs(&self, blobs: &[BlobId]) -> Result<()>;
+
+    // ---- objects ----
+
+    /// Reads an object's metadata.
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>>;
+
+    /// Makes `obj` the live object at its bucket and key, in one transaction:
+    /// fails with `NoSuchBucket` if the bucket is gone, `PreconditionFailed` if `cond` does not
+    /// hold for the current object, `BlobReclaimed` if a blob of `obj.parts` is no longer
+    /// pending; otherwise clears the pending registration of `obj.parts`, replaces the object
+    /// and queues the replaced object's blobs for collection after `grace`.
+    async fn put_object(&self, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()>;
+
+    /// Deletes an object and queues its blobs for collection after `grace`. Returns the deleted
+    /// object, or `None` if there was none (S3 DeleteObject succeeds either way).
+    async fn delete_object(&self, bucket: &str, key: &str, grace: Duration) -> Result<Option<ObjectMeta>>;
+
+    /// Objects of `bucket` with `from < key` (or `from <= key` when `inclusive`) and, if `to` is
+    /// given, `key < to`, in byte order, at most `limit`. The building block of
+    /// [`crate::list_objects`].
+    async fn scan_objects(
+        &self,
+        bucket: &str,
+        from: &str,
+        inclusive: bool,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectSummary>>;
+
+    // ---- multipart uploads ----
+
+    /// Creates a multipart upload (`NoSuchBucket` if the bucket is gone).
+    async fn create_upload(&self, upload: &Upload) -> Result<()>;
+    /// Reads an upload; `None` if it does not exist under this bucket and key.
+    async fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Option<Upload>>;
+    /// Records an uploaded part (`NoSuchUpload` if the upload is gone, `BlobReclaimed` as in
+    /// [`Self::put_object`]); a part with the same number is replaced and its blob queued
+    /// after `grace`.
+    async fn put_part(&self, bucket: &str, key: &str, upload_id: &str, part: &PartMeta, grace: Duration) -> Result<()>;
+    /// Parts of an upload with `part_number > after`, ascending, at most `limit`.
+    async fn list_parts(&self, upload_id: &str, after: u32, limit: usize) -> Result<Vec<PartMeta>>;
+    /// Completes an upload in one transaction: `NoSuchUpload` if it is gone,
+    /// `PreconditionFailed` if `cond` fails; otherwise makes `obj` live (as
+    /// [`Self::put_object`], but its blobs are the upload's parts), queues the blobs of parts
+    /// not used by `obj` and of the replaced object after `grace`, and removes the upload.
+    async fn complete_upload(&self, upload_id: &str, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()>;
+    /// Aborts an upload: `NoSuchUpload` if it is gone; its parts' blobs are queued now.
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()>;
+    /// Uploads of `bucket` ordered by (key, upload id) (upload ids are time-ordered) after
+    /// `(key_marker, upload_id_marker)`: with an upload-id marker, uploads of that key after
+    /// it, then later keys; without, keys `> key_marker` (or `>= ` when `inclusive`).
+    /// Only keys `< to` when given. At most `limit`.
+    async fn scan_uploads(
+        &self,
+        bucket: &str,
+        key_marker: &str,
+        upload_id_marker: Option<&str>,
+        inclusive: bool,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Upload>>;
+
+    // ---- the collector ----
+
+    /// Blobs whose collection time has come (queued garbage, and pending blobs past their
+    /// deadline), oldest first, at most `limit`.
+    async fn due_blobs(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<BlobId>>;
+    /// Removes a due blob from the queue before the collector deletes it. `false` if it is no
+    /// longer queued or no longer due (a commit claimed it meanwhile): then it must not be deleted.
+    async fn claim_blob(&self, blob: &BlobId, now: OffsetDateTime) -> Result<bool>;
+    /// Multipart uploads initiated before `before`, at most `limit`.
+    async fn stale_uploads(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<StaleUpload>>;
+}

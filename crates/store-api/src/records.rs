@@ -1,0 +1,179 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use cloudstore_types::{Checksum, ChecksumAlgorithm, ChecksumType};
+use time::OffsetDateTime;
+
+/// The internal name of one immutable blob. Never derived from a user's key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct BlobId(String);
+
+impl BlobId {
+    /// A fresh, unique id (UUID v7: time-ordered, so backends see sequential names).
+    #[must_use]
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().simple().to_string())
+    }
+
+    /// Wraps an id read back from a store. Only `[0-9a-z-]` is accepted, so an id can never
+    /// escape a directory or an S3 prefix.
+    #[must_use]
+    pub fn from_stored(s: impl Into<String>) -> Option<Self> {
+        let s = s.into();
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        ok.then_some(Self(s))
+    }
+
+    /// The id as a string slice.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    /// Globally unique name (validated by the frontend).
+    pub name: String,
+    /// Id of the owning account.
+    pub owner: String,
+    /// Region given at creation (`LocationConstraint`), or the server's region.
+    pub region: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// One stored piece of an object's data, in order. A simple PUT has one; a completed
+/// multipart upload has one per part.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BlobPart {
+    /// The blob holding these bytes.
+    pub blob: BlobId,
+    /// Length in bytes.
+    pub size: u64,
+    /// Part number for multipart objects (1-based); 1 for a simple PUT.
+    pub part_number: u32,
+    /// The part's ETag (hex MD5, no quotes).
+    pub etag: String,
+    /// The part's checksum (base64), when one was computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+/// Everything stored about a live object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key (UTF-8, at most 1024 bytes).
+    pub key: String,
+    /// Total size in bytes.
+    pub size: u64,
+    /// ETag without quotes: hex MD5, or `hex-N` for multipart objects.
+    pub etag: String,
+    /// Time of the write that created this version (millisecond precision).
+    pub last_modified: OffsetDateTime,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<String>,
+    /// `Content-Disposition`.
+    pub content_disposition: Option<String>,
+    /// `Content-Language`.
+    pub content_language: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Expires`, as the client sent it.
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` headers, names lower-cased without the prefix.
+    pub user_metadata: BTreeMap<String, String>,
+    /// Object checksum, when the client asked for one (or sent one).
+    pub checksum: Option<Checksum>,
+    /// The data, in order. Empty for a zero-byte object.
+    pub parts: Vec<BlobPart>,
+    /// Number of parts when the object came from a multipart upload.
+    pub multipart_parts: Option<u32>,
+}
+
+/// The fields a listing returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectSummary {
+    /// Object key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    /// Last modification time.
+    pub last_modified: OffsetDateTime,
+    /// Checksum algorithm of the object, if any.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// Checksum type of the object, if any.
+    pub checksum_type: Option<ChecksumType>,
+}
+
+/// Conditions on a write (`If-Match` / `If-None-Match: *`), checked atomically with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteCondition {
+    /// The write succeeds only if the current object's ETag equals this (no quotes).
+    pub if_match: Option<String>,
+    /// The write succeeds only if no object exists under the key.
+    pub if_none_match: bool,
+}
+
+/// An in-progress multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Opaque upload id.
+    pub upload_id: String,
+    /// When the upload was created.
+    pub initiated: OffsetDateTime,
+    /// Metadata the final object will carry; `size`, `etag`, `parts`, `checksum` unset.
+    pub template: ObjectMeta,
+    /// Checksum algorithm requested at creation.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// Checksum type requested at creation.
+    pub checksum_type: Option<ChecksumType>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartMeta {
+    /// Part number, 1..=10000.
+    pub part_number: u32,
+    /// The blob holding the part.
+    pub blob: BlobId,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hex MD5 of the part, no quotes.
+    pub etag: String,
+    /// The part's checksum (base64), if one was computed.
+    pub checksum: Option<String>,
+    /// When the part was uploaded.
+    pub last_modified: OffsetDateTime,
+}
+
+/// A multipart upload found stale by the collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleUpload {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Upload id.
+    pub upload_id: String,
+}

@@ -1,0 +1,1 @@
+pub async fn metadata_suite(_s: &dyn crate::MetadataStore) {}

@@ -1,1 +1,15 @@
+//! The cloudstore S3 frontend: the S3 wire protocol (through s3s) over a metadata store and a
+//! blob store, plus the public HTTP port's health and metrics endpoints.
 
+pub mod access;
+pub mod app;
+pub mod auth;
+pub mod config;
+mod error;
+pub mod gc;
+pub mod metrics;
+pub mod s3;
+pub mod server;
+
+pub use app::{App, StartError};
+pub use config::ServeArgs;

@@ -22,6 +22,8 @@ pub mod testkit;
 
 pub use blob::{BlobStore, ByteStream};
 pub use error::{Result, StoreError};
-pub use listing::{ListPage, ListQuery, ListedObject, UploadListPage, UploadListQuery, list_objects, list_uploads};
+pub use listing::{
+    ListPage, ListQuery, ListedObject, UploadListPage, UploadListQuery, list_objects, list_uploads, prefix_successor,
+};
 pub use meta::MetadataStore;
 pub use records::{BlobId, BlobPart, Bucket, ObjectMeta, ObjectSummary, PartMeta, StaleUpload, Upload, WriteCondition};

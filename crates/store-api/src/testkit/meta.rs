@@ -1,1 +1,1063 @@
-pub async fn metadata_suite(_s: &dyn crate::MetadataStore) {}
+//! The [`MetadataStore`] conformance suite.
+//!
+//! Every run uses buckets, upload ids and blob ids with a random suffix, and cleans up after
+//! itself, so the suite can run again and again against one shared database (Postgres).
+//! Blob-queue assertions probe single blobs with [`MetadataStore::claim_blob`] rather than
+//! reading the whole queue, so rows left behind by other runs cannot disturb them.
+//!
+//! Semantics the suite pins down beyond the trait docs:
+//! - `delete_object` in a missing bucket is `NoSuchBucket` (as S3's DeleteObject);
+//! - a commit wins over the collector: a pending blob past its deadline but not yet claimed
+//!   can still be committed, after which `claim_blob` returns `false`;
+//! - `abandon_blobs` makes a blob due now even if it was not registered;
+//! - `complete_upload` fails with `Conflict` (and changes nothing) when the object names a blob
+//!   that is not a current part of the upload (e.g. a part replaced after the caller listed
+//!   the parts), since that blob is already queued for collection;
+//! - `complete_upload` and `abort_upload` of an upload under another bucket or key are
+//!   `NoSuchUpload`;
+//! - times round-trip with millisecond precision (the suite only uses whole milliseconds).
+//!
+//! `StoreError::NoSuchKey` and `StoreError::BlobNotFound` are not produced by any
+//! `MetadataStore` method (a missing object is `None`), and `Unavailable`/`Backend` need a
+//! broken backend: each implementation tests those itself.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use cloudstore_types::{Checksum, ChecksumAlgorithm, ChecksumType};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Barrier;
+
+use crate::{
+    BlobId, BlobPart, Bucket, ListPage, ListQuery, ListedObject, MetadataStore, ObjectMeta, PartMeta, StoreError,
+    Upload, UploadListQuery, WriteCondition, list_objects, list_uploads,
+};
+
+type Store = Arc<dyn MetadataStore>;
+
+/// Grace period used for replaced and deleted blobs.
+const GRACE: Duration = Duration::hours(1);
+/// Deadline given to pending registrations (from now).
+const PENDING: Duration = Duration::hours(2);
+/// How many writers the race tests start at once.
+const RACERS: usize = 16;
+
+/// Runs the whole suite against `store`; panics on the first violation of the contract.
+///
+/// The store must allow at least a few concurrent operations (the race tests start
+/// [`RACERS`] writers at once) and must be empty of nothing in particular: the suite only
+/// touches names it generates.
+pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
+    let run = Run::new();
+    store.ping().await.expect("ping");
+    macro_rules! section {
+        ($f:ident) => {{
+            let started = std::time::Instant::now();
+            $f(&store, &run).await;
+            eprintln!("metadata suite: {} ok in {:?}", stringify!($f), started.elapsed());
+        }};
+    }
+    section!(buckets);
+    section!(objects);
+    section!(conditional_writes);
+    section!(races);
+    section!(collector);
+    section!(multipart);
+    section!(upload_scans);
+    section!(key_order);
+    section!(big_listing);
+}
+
+/// Names unique to one run of the suite.
+#[derive(Debug)]
+struct Run {
+    id: String,
+}
+
+impl Run {
+    fn new() -> Self {
+        let mut id = uuid::Uuid::new_v4().simple().to_string();
+        id.truncate(12);
+        Self { id }
+    }
+
+    /// A valid bucket name unique to this run (at most 63 characters).
+    fn bucket(&self, label: &str) -> String {
+        format!("cst-{label}-{}", self.id)
+    }
+
+    /// An upload id unique to this run; ids made with increasing `n` sort in that order.
+    fn upload_id(&self, label: &str, n: u32) -> String {
+        format!("{}-{label}-{n:05}", self.id)
+    }
+}
+
+macro_rules! assert_err {
+    ($e:expr, $p:pat) => {
+        assert_err!($e, $p, "")
+    };
+    ($e:expr, $p:pat, $($ctx:tt)+) => {
+        match $e {
+            Err($p) => {}
+            other => panic!(
+                "{} ({}): expected Err({}), got {:?}",
+                stringify!($e),
+                format_args!($($ctx)+),
+                stringify!($p),
+                other
+            ),
+        }
+    };
+}
+
+fn ok<T, E: Debug>(r: Result<T, E>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: unexpected error {e:?}"),
+    }
+}
+
+/// Now, with whole milliseconds (the precision stores keep).
+fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_millisecond(t.millisecond()).expect("valid millisecond")
+}
+
+fn far_future() -> OffsetDateTime {
+    now() + Duration::days(3650)
+}
+
+fn random_u64() -> u64 {
+    // Truncation intended: any 64 random bits will do.
+    uuid::Uuid::new_v4().as_u128() as u64
+}
+
+fn etag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn bucket_record(name: &str, owner: &str) -> Bucket {
+    Bucket { name: name.to_owned(), owner: owner.to_owned(), region: "us-east-1".to_owned(), created_at: now() }
+}
+
+async fn make_bucket(store: &Store, name: &str) {
+    ok(store.create_bucket(&bucket_record(name, "suite-owner")).await, "create_bucket");
+}
+
+/// Fresh blob ids, registered as pending.
+async fn pending_blobs(store: &Store, n: usize) -> Vec<BlobId> {
+    let blobs: Vec<BlobId> = (0..n).map(|_| BlobId::generate()).collect();
+    ok(store.register_blobs(&blobs, now() + PENDING).await, "register_blobs");
+    blobs
+}
+
+/// A plain object made of `blobs` (10 bytes each), with a fresh ETag.
+fn object(bucket: &str, key: &str, blobs: &[BlobId]) -> ObjectMeta {
+    let parts: Vec<BlobPart> = blobs
+        .iter()
+        .zip(1u32..)
+        .map(|(b, n)| BlobPart { blob: b.clone(), size: 10, part_number: n, etag: etag(), checksum: None })
+        .collect();
+    ObjectMeta {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        size: 10 * parts.len() as u64,
+        etag: etag(),
+        last_modified: now(),
+        content_type: Some("application/octet-stream".to_owned()),
+        content_encoding: None,
+        content_disposition: None,
+        content_language: None,
+        cache_control: None,
+        expires: None,
+        user_metadata: BTreeMap::new(),
+        checksum: None,
+        parts,
+        multipart_parts: None,
+    }
+}
+
+/// Registers one blob and puts an object made of it, unconditionally.
+async fn put_new(store: &Store, bucket: &str, key: &str) -> ObjectMeta {
+    let blobs = pending_blobs(store, 1).await;
+    let obj = object(bucket, key, &blobs);
+    ok(store.put_object(&obj, &WriteCondition::default(), GRACE).await, "put_object");
+    obj
+}
+
+fn if_none_match() -> WriteCondition {
+    WriteCondition { if_match: None, if_none_match: true }
+}
+
+fn if_match(etag: &str) -> WriteCondition {
+    WriteCondition { if_match: Some(etag.to_owned()), if_none_match: false }
+}
+
+/// Asserts that `blob` is queued for collection `grace` from about now (and removes it).
+async fn assert_queued_after(store: &Store, blob: &BlobId, grace: Duration) {
+    let early = now() + grace - Duration::minutes(1);
+    assert!(!ok(store.claim_blob(blob, early).await, "claim_blob"), "blob {blob} is due before its grace period");
+    let late = now() + grace + Duration::minutes(1);
+    assert!(ok(store.claim_blob(blob, late).await, "claim_blob"), "blob {blob} was not queued (grace {grace})");
+}
+
+/// Asserts that `blob` is due now (and removes it from the queue).
+async fn assert_due_now(store: &Store, blob: &BlobId) {
+    let t = now() + Duration::seconds(1);
+    assert!(ok(store.claim_blob(blob, t).await, "claim_blob"), "blob {blob} is not due now");
+}
+
+/// Asserts that `blob` is still pending with the deadline [`pending_blobs`] gives (and removes it).
+async fn assert_pending(store: &Store, blob: &BlobId) {
+    assert_queued_after(store, blob, PENDING).await;
+}
+
+/// Asserts that `blob` is neither pending nor queued (it is live or unknown).
+async fn assert_not_queued(store: &Store, blob: &BlobId) {
+    assert!(!ok(store.claim_blob(blob, far_future()).await, "claim_blob"), "live blob {blob} is in the collector's queue");
+}
+
+async fn get(store: &Store, bucket: &str, key: &str) -> Option<ObjectMeta> {
+    ok(store.get_object(bucket, key).await, "get_object")
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async fn buckets(store: &Store, run: &Run) {
+    let (a, b, c) = (run.bucket("ba"), run.bucket("bb"), run.bucket("bc"));
+    assert_eq!(ok(store.get_bucket(&a).await, "get_bucket"), None);
+
+    let rec_a = bucket_record(&a, "owner-1");
+    ok(store.create_bucket(&rec_a).await, "create_bucket");
+    assert_eq!(ok(store.get_bucket(&a).await, "get_bucket").as_ref(), Some(&rec_a));
+    match store.create_bucket(&bucket_record(&a, "owner-2")).await {
+        Err(StoreError::BucketExists { owner }) => assert_eq!(owner, "owner-1"),
+        other => panic!("create_bucket of a taken name: expected BucketExists, got {other:?}"),
+    }
+    assert_eq!(ok(store.get_bucket(&a).await, "get_bucket").as_ref(), Some(&rec_a), "the loser changed the bucket");
+
+    // Created out of order; listed by name.
+    let rec_c = bucket_record(&c, "owner-1");
+    let rec_b = Bucket { region: "eu-west-3".to_owned(), ..bucket_record(&b, "owner-2") };
+    ok(store.create_bucket(&rec_c).await, "create_bucket");
+    ok(store.create_bucket(&rec_b).await, "create_bucket");
+    let all = ok(store.list_buckets().await, "list_buckets");
+    assert!(all.windows(2).all(|w| w[0].name < w[1].name), "list_buckets is not sorted by name");
+    let mine: Vec<&Bucket> = all.iter().filter(|x| x.name.ends_with(&run.id) && x.name.starts_with("cst-b")).collect();
+    assert_eq!(mine, [&rec_a, &rec_b, &rec_c]);
+
+    assert_err!(store.delete_bucket(&run.bucket("missing")).await, StoreError::NoSuchBucket);
+
+    // Not empty while it holds an object...
+    let obj = put_new(store, &a, "k").await;
+    assert_err!(store.delete_bucket(&a).await, StoreError::BucketNotEmpty);
+    assert!(ok(store.get_bucket(&a).await, "get_bucket").is_some());
+    ok(store.delete_object(&a, "k", GRACE).await, "delete_object");
+    assert_queued_after(store, &obj.parts[0].blob, GRACE).await;
+    // ...or a multipart upload.
+    let up = upload(&a, "k", &run.upload_id("bucket", 1), now());
+    ok(store.create_upload(&up).await, "create_upload");
+    assert_err!(store.delete_bucket(&a).await, StoreError::BucketNotEmpty);
+    ok(store.abort_upload(&a, "k", &up.upload_id).await, "abort_upload");
+
+    ok(store.delete_bucket(&a).await, "delete_bucket");
+    assert_eq!(ok(store.get_bucket(&a).await, "get_bucket"), None);
+    assert_err!(store.delete_bucket(&a).await, StoreError::NoSuchBucket);
+    assert!(!ok(store.list_buckets().await, "list_buckets").iter().any(|x| x.name == a));
+    // The name is free again.
+    ok(store.create_bucket(&bucket_record(&a, "owner-3")).await, "create_bucket after delete");
+    for name in [&a, &b, &c] {
+        ok(store.delete_bucket(name).await, "delete_bucket");
+    }
+}
+
+async fn objects(store: &Store, run: &Run) {
+    let bucket = run.bucket("obj");
+    make_bucket(store, &bucket).await;
+    assert_eq!(get(store, &bucket, "full").await, None);
+
+    // Every field round-trips.
+    let blobs = pending_blobs(store, 3).await;
+    let mut full = object(&bucket, "full", &blobs);
+    full.parts[1].checksum = Some("AAAAAA==".to_owned());
+    full.size = 30;
+    full.etag = format!("{}-3", etag());
+    full.content_type = Some("text/plain; charset=utf-8".to_owned());
+    full.content_encoding = Some("gzip".to_owned());
+    full.content_disposition = Some("attachment; filename=\"a b.txt\"".to_owned());
+    full.content_language = Some("fr-FR".to_owned());
+    full.cache_control = Some("max-age=60".to_owned());
+    full.expires = Some("Thu, 01 Dec 1994 16:00:00 GMT".to_owned());
+    full.user_metadata = BTreeMap::from([
+        ("color".to_owned(), "blue".to_owned()),
+        ("ünï".to_owned(), "cødé \"quoted\" {json}".to_owned()),
+        ("empty".to_owned(), String::new()),
+    ]);
+    full.checksum =
+        Some(Checksum { algorithm: ChecksumAlgorithm::Crc32c, value: "yZRlqg==-3".to_owned(), kind: ChecksumType::Composite });
+    full.multipart_parts = Some(3);
+    ok(store.put_object(&full, &WriteCondition::default(), GRACE).await, "put_object");
+    assert_eq!(get(store, &bucket, "full").await.as_ref(), Some(&full));
+    for b in &blobs {
+        assert_not_queued(store, b).await;
+    }
+    let summary = ok(store.scan_objects(&bucket, "full", true, None, 1).await, "scan_objects");
+    assert_eq!(summary.len(), 1);
+    assert_eq!(
+        (summary[0].key.as_str(), summary[0].size, summary[0].etag.as_str(), summary[0].last_modified),
+        ("full", 30, full.etag.as_str(), full.last_modified)
+    );
+    assert_eq!(summary[0].checksum_algorithm, Some(ChecksumAlgorithm::Crc32c));
+    assert_eq!(summary[0].checksum_type, Some(ChecksumType::Composite));
+
+    // A missing bucket; the registration survives the failed write.
+    let stray = pending_blobs(store, 1).await;
+    assert_err!(
+        store.put_object(&object(&run.bucket("nobucket"), "k", &stray), &WriteCondition::default(), GRACE).await,
+        StoreError::NoSuchBucket
+    );
+    assert_pending(store, &stray[0]).await;
+
+    // A blob that is not pending fails the whole write, which changes nothing.
+    let registered = pending_blobs(store, 1).await;
+    let mixed = object(&bucket, "full", &[registered[0].clone(), BlobId::generate()]);
+    assert_err!(store.put_object(&mixed, &WriteCondition::default(), GRACE).await, StoreError::BlobReclaimed);
+    assert_eq!(get(store, &bucket, "full").await.as_ref(), Some(&full), "a failed put changed the object");
+    assert_pending(store, &registered[0]).await;
+    for b in &blobs {
+        assert_not_queued(store, b).await;
+    }
+
+    // Reclaimed by the collector (deadline passed and claimed) before the commit.
+    let late = vec![BlobId::generate()];
+    ok(store.register_blobs(&late, now() - Duration::minutes(1)).await, "register_blobs");
+    assert!(ok(store.claim_blob(&late[0], now()).await, "claim_blob"), "claim of a blob past its deadline");
+    assert_err!(
+        store.put_object(&object(&bucket, "late", &late), &WriteCondition::default(), GRACE).await,
+        StoreError::BlobReclaimed
+    );
+    assert_eq!(get(store, &bucket, "late").await, None);
+    // Past its deadline but not claimed yet: the commit wins and the collector then loses.
+    let overdue = vec![BlobId::generate()];
+    ok(store.register_blobs(&overdue, now() - Duration::minutes(1)).await, "register_blobs");
+    let overdue_obj = object(&bucket, "late", &overdue);
+    ok(store.put_object(&overdue_obj, &WriteCondition::default(), GRACE).await, "put_object past deadline");
+    assert!(!ok(store.claim_blob(&overdue[0], now()).await, "claim_blob"), "collector claimed a committed blob");
+
+    // Overwrite: the replaced object's blobs are queued after the grace period.
+    let replacement = put_new(store, &bucket, "full").await;
+    assert_eq!(get(store, &bucket, "full").await.as_ref(), Some(&replacement));
+    for b in &blobs {
+        assert_queued_after(store, b, GRACE).await;
+    }
+    assert_not_queued(store, &replacement.parts[0].blob).await;
+
+    // A zero-byte object has no blobs.
+    let empty = object(&bucket, "empty", &[]);
+    ok(store.put_object(&empty, &WriteCondition::default(), GRACE).await, "put_object zero bytes");
+    assert_eq!(get(store, &bucket, "empty").await.as_ref(), Some(&empty));
+    let empty2 = object(&bucket, "empty", &[]);
+    ok(store.put_object(&empty2, &WriteCondition::default(), GRACE).await, "overwrite zero bytes");
+    assert_eq!(get(store, &bucket, "empty").await.as_ref(), Some(&empty2));
+
+    // Delete returns the object and queues its blobs.
+    let deleted = ok(store.delete_object(&bucket, "full", GRACE).await, "delete_object");
+    assert_eq!(deleted.as_ref(), Some(&replacement));
+    assert_eq!(get(store, &bucket, "full").await, None);
+    assert_queued_after(store, &replacement.parts[0].blob, GRACE).await;
+    assert_eq!(ok(store.delete_object(&bucket, "full", GRACE).await, "delete_object again"), None);
+    assert_err!(store.delete_object(&run.bucket("nobucket"), "full", GRACE).await, StoreError::NoSuchBucket);
+
+    assert_eq!(ok(store.delete_object(&bucket, "empty", GRACE).await, "delete_object").as_ref(), Some(&empty2));
+    ok(store.delete_object(&bucket, "late", GRACE).await, "delete_object");
+    assert_queued_after(store, &overdue[0], GRACE).await;
+    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+}
+
+async fn conditional_writes(store: &Store, run: &Run) {
+    let bucket = run.bucket("cond");
+    make_bucket(store, &bucket).await;
+    let key = "cond/key";
+
+    // If-Match on a missing object fails.
+    let b = pending_blobs(store, 1).await;
+    assert_err!(
+        store.put_object(&object(&bucket, key, &b), &if_match("0123"), GRACE).await,
+        StoreError::PreconditionFailed
+    );
+    assert_eq!(get(store, &bucket, key).await, None);
+    assert_pending(store, &b[0]).await;
+
+    // If-None-Match: * creates once.
+    let b1 = pending_blobs(store, 1).await;
+    let o1 = object(&bucket, key, &b1);
+    ok(store.put_object(&o1, &if_none_match(), GRACE).await, "If-None-Match on a missing key");
+    let b2 = pending_blobs(store, 1).await;
+    assert_err!(
+        store.put_object(&object(&bucket, key, &b2), &if_none_match(), GRACE).await,
+        StoreError::PreconditionFailed
+    );
+    assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o1));
+    assert_pending(store, &b2[0]).await;
+    assert_not_queued(store, &b1[0]).await;
+
+    // If-Match with another ETag fails; with the current one it replaces.
+    let b3 = pending_blobs(store, 1).await;
+    assert_err!(
+        store.put_object(&object(&bucket, key, &b3), &if_match(&etag()), GRACE).await,
+        StoreError::PreconditionFailed
+    );
+    assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o1));
+    let o3 = object(&bucket, key, &b3);
+    ok(store.put_object(&o3, &if_match(&o1.etag), GRACE).await, "If-Match with the current ETag");
+    assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o3));
+    assert_queued_after(store, &b1[0], GRACE).await;
+
+    // Both conditions together can never hold.
+    let b4 = pending_blobs(store, 1).await;
+    let both = WriteCondition { if_match: Some(o3.etag.clone()), if_none_match: true };
+    assert_err!(store.put_object(&object(&bucket, key, &b4), &both, GRACE).await, StoreError::PreconditionFailed);
+    assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o3));
+    assert_pending(store, &b4[0]).await;
+
+    ok(store.delete_object(&bucket, key, GRACE).await, "delete_object");
+    assert_queued_after(store, &b3[0], GRACE).await;
+    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+}
+
+/// Starts one task per item, all released at once; returns their results in order.
+async fn race<T, R, F, Fut>(store: &Store, items: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(Store, T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(items.len()));
+    let f = Arc::new(f);
+    let tasks: Vec<_> = items
+        .into_iter()
+        .map(|item| {
+            let (store, barrier, f) = (Arc::clone(store), Arc::clone(&barrier), Arc::clone(&f));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                f(store, item).await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.expect("race task panicked"));
+    }
+    out
+}
+
+async fn races(store: &Store, run: &Run) {
+    let bucket = run.bucket("race");
+    make_bucket(store, &bucket).await;
+
+    // Concurrent If-None-Match creates: exactly one winner.
+    let mut objs = Vec::new();
+    for _ in 0..RACERS {
+        let b = pending_blobs(store, 1).await;
+        objs.push(object(&bucket, "inm", &b));
+    }
+    let results =
+        race(store, objs.clone(), |s, o| async move { s.put_object(&o, &if_none_match(), GRACE).await }).await;
+    let winners: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
+    assert_eq!(winners.len(), 1, "If-None-Match race: {} winners: {results:?}", winners.len());
+    for r in &results {
+        assert!(matches!(r, Ok(()) | Err(StoreError::PreconditionFailed)), "If-None-Match race: {r:?}");
+    }
+    let winner = &objs[winners[0]];
+    assert_eq!(get(store, &bucket, "inm").await.as_ref(), Some(winner));
+    for (i, o) in objs.iter().enumerate() {
+        if i == winners[0] {
+            assert_not_queued(store, &o.parts[0].blob).await;
+        } else {
+            assert_pending(store, &o.parts[0].blob).await;
+        }
+    }
+
+    // Concurrent If-Match replaces of the same version: exactly one winner.
+    let mut objs = Vec::new();
+    for _ in 0..RACERS {
+        let b = pending_blobs(store, 1).await;
+        objs.push(object(&bucket, "inm", &b));
+    }
+    let current = winner.etag.clone();
+    let results = race(store, objs.clone(), move |s, o| {
+        let cond = if_match(&current);
+        async move { s.put_object(&o, &cond, GRACE).await }
+    })
+    .await;
+    let winners: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
+    assert_eq!(winners.len(), 1, "If-Match race: {} winners: {results:?}", winners.len());
+    for r in &results {
+        assert!(matches!(r, Ok(()) | Err(StoreError::PreconditionFailed)), "If-Match race: {r:?}");
+    }
+    assert_eq!(get(store, &bucket, "inm").await.as_ref(), Some(&objs[winners[0]]));
+    assert_queued_after(store, &winner.parts[0].blob, GRACE).await;
+    for (i, o) in objs.iter().enumerate() {
+        if i != winners[0] {
+            assert_pending(store, &o.parts[0].blob).await;
+        }
+    }
+    let live = objs[winners[0]].parts[0].blob.clone();
+
+    // Concurrent unconditional puts of a new key: all succeed, one is live, and every other
+    // one was replaced, so its blob is queued (none is lost).
+    let mut objs = Vec::new();
+    for _ in 0..RACERS {
+        let b = pending_blobs(store, 1).await;
+        objs.push(object(&bucket, "put", &b));
+    }
+    let results =
+        race(store, objs.clone(), |s, o| async move { s.put_object(&o, &WriteCondition::default(), GRACE).await })
+            .await;
+    for r in &results {
+        assert!(r.is_ok(), "unconditional put race: {r:?}");
+    }
+    let last = get(store, &bucket, "put").await.expect("an object after the put race");
+    assert!(objs.contains(&last));
+    for o in &objs {
+        if o.parts == last.parts {
+            assert_not_queued(store, &o.parts[0].blob).await;
+        } else {
+            assert_queued_after(store, &o.parts[0].blob, GRACE).await;
+        }
+    }
+
+    // Concurrent creation of one bucket: exactly one winner.
+    let name = run.bucket("race-b");
+    let owners: Vec<String> = (0..RACERS).map(|i| format!("owner-{i}")).collect();
+    let results = race(store, owners.clone(), {
+        let name = name.clone();
+        move |s, owner| {
+            let rec = bucket_record(&name, &owner);
+            async move { s.create_bucket(&rec).await }
+        }
+    })
+    .await;
+    let winners: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
+    assert_eq!(winners.len(), 1, "create_bucket race: {results:?}");
+    for r in &results {
+        match r {
+            Ok(()) => {}
+            Err(StoreError::BucketExists { owner }) => assert_eq!(owner, &owners[winners[0]]),
+            other => panic!("create_bucket race: {other:?}"),
+        }
+    }
+    ok(store.delete_bucket(&name).await, "delete_bucket");
+
+    ok(store.delete_object(&bucket, "inm", GRACE).await, "delete_object");
+    assert_queued_after(store, &live, GRACE).await;
+    ok(store.delete_object(&bucket, "put", GRACE).await, "delete_object");
+    assert_queued_after(store, &last.parts[0].blob, GRACE).await;
+    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+}
+
+async fn collector(store: &Store, _run: &Run) {
+    // Deadlines at a random instant of 1970, so rows of other runs are unlikely to interleave.
+    let base = OffsetDateTime::UNIX_EPOCH + Duration::milliseconds((random_u64() % 30_000_000_000) as i64);
+    let ms = Duration::milliseconds;
+    let (g1, g2, g3) = (BlobId::generate(), BlobId::generate(), BlobId::generate());
+    // Registered out of order.
+    ok(store.register_blobs(std::slice::from_ref(&g2), base + ms(2)).await, "register_blobs");
+    ok(store.register_blobs(std::slice::from_ref(&g3), base + ms(3)).await, "register_blobs");
+    ok(store.register_blobs(std::slice::from_ref(&g1), base + ms(1)).await, "register_blobs");
+    ok(store.register_blobs(&[], base).await, "register_blobs of nothing");
+
+    let due = ok(store.due_blobs(base + ms(2), 100_000).await, "due_blobs");
+    let pos = |b: &BlobId| due.iter().position(|d| d == b);
+    let (p1, p2) = (pos(&g1).expect("g1 is due"), pos(&g2).expect("g2 is due"));
+    assert!(p1 < p2, "due_blobs is not oldest first");
+    assert_eq!(pos(&g3), None, "a blob is due before its deadline");
+    assert!(!ok(store.due_blobs(base - ms(1), 100_000).await, "due_blobs").contains(&g1));
+    assert_eq!(ok(store.due_blobs(base + ms(3), 1).await, "due_blobs").len(), 1, "due_blobs ignores its limit");
+    assert!(ok(store.due_blobs(base + ms(3), 0).await, "due_blobs").is_empty());
+
+    // Claims succeed once, and only when due.
+    assert!(!ok(store.claim_blob(&g3, base + ms(2)).await, "claim_blob"), "claimed before the deadline");
+    assert!(ok(store.claim_blob(&g3, base + ms(3)).await, "claim_blob"), "claim at the deadline");
+    assert!(!ok(store.claim_blob(&g3, base + ms(3)).await, "claim_blob"), "claimed twice");
+    assert!(!ok(store.claim_blob(&BlobId::generate(), far_future()).await, "claim_blob"), "claimed an unknown blob");
+    for g in [&g1, &g2] {
+        assert!(ok(store.claim_blob(g, base + ms(3)).await, "claim_blob"));
+    }
+    assert!(!ok(store.due_blobs(base + ms(3), 100_000).await, "due_blobs").iter().any(|d| [&g1, &g2, &g3].contains(&d)));
+
+    // Abandoned blobs are due now, registered or not.
+    let a = pending_blobs(store, 2).await;
+    let unregistered = BlobId::generate();
+    assert!(!ok(store.claim_blob(&a[0], now()).await, "claim_blob"), "a pending blob is due early");
+    ok(store.abandon_blobs(&[a[0].clone(), a[1].clone(), unregistered.clone()]).await, "abandon_blobs");
+    ok(store.abandon_blobs(&[]).await, "abandon_blobs of nothing");
+    assert!(ok(store.due_blobs(now() + Duration::seconds(1), 100_000).await, "due_blobs").contains(&a[1]));
+    for b in [&a[0], &a[1], &unregistered] {
+        assert_due_now(store, b).await;
+    }
+}
+
+fn upload(bucket: &str, key: &str, upload_id: &str, initiated: OffsetDateTime) -> Upload {
+    let mut template = object(bucket, key, &[]);
+    template.size = 0;
+    template.etag = String::new();
+    template.content_type = Some("video/mp4".to_owned());
+    template.cache_control = Some("no-cache".to_owned());
+    template.user_metadata = BTreeMap::from([("origin".to_owned(), "suite".to_owned())]);
+    Upload {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        upload_id: upload_id.to_owned(),
+        initiated,
+        template,
+        checksum_algorithm: Some(ChecksumAlgorithm::Crc32c),
+        checksum_type: Some(ChecksumType::Composite),
+    }
+}
+
+fn part(n: u32, blob: &BlobId) -> PartMeta {
+    PartMeta {
+        part_number: n,
+        blob: blob.clone(),
+        size: 5 * 1024 * 1024 + u64::from(n),
+        etag: etag(),
+        checksum: (n % 2 == 1).then(|| format!("c{n}==")),
+        last_modified: now(),
+    }
+}
+
+/// The object a completion of `parts` makes.
+fn completed(up: &Upload, parts: &[&PartMeta]) -> ObjectMeta {
+    let mut obj = up.template.clone();
+    obj.parts = parts
+        .iter()
+        .map(|p| BlobPart {
+            blob: p.blob.clone(),
+            size: p.size,
+            part_number: p.part_number,
+            etag: p.etag.clone(),
+            checksum: p.checksum.clone(),
+        })
+        .collect();
+    obj.size = parts.iter().map(|p| p.size).sum();
+    obj.etag = format!("{}-{}", etag(), parts.len());
+    obj.multipart_parts = Some(parts.len() as u32);
+    obj.last_modified = now();
+    obj
+}
+
+async fn multipart(store: &Store, run: &Run) {
+    let bucket = run.bucket("mp");
+    make_bucket(store, &bucket).await;
+    let key = "mp/object.bin";
+
+    let missing = upload(&run.bucket("nobucket"), key, &run.upload_id("mp", 0), now());
+    assert_err!(store.create_upload(&missing).await, StoreError::NoSuchBucket);
+
+    let up = upload(&bucket, key, &run.upload_id("mp", 1), now());
+    ok(store.create_upload(&up).await, "create_upload");
+    assert_eq!(ok(store.get_upload(&bucket, key, &up.upload_id).await, "get_upload").as_ref(), Some(&up));
+    assert_eq!(ok(store.get_upload(&bucket, "other", &up.upload_id).await, "get_upload"), None);
+    assert_eq!(ok(store.get_upload(&run.bucket("nobucket"), key, &up.upload_id).await, "get_upload"), None);
+    assert_eq!(ok(store.get_upload(&bucket, key, &run.upload_id("mp", 99)).await, "get_upload"), None);
+
+    // Parts, uploaded out of order.
+    let blobs = pending_blobs(store, 3).await;
+    let parts: Vec<PartMeta> = (1..=3).map(|n| part(n, &blobs[n as usize - 1])).collect();
+    for i in [2, 0, 1] {
+        ok(store.put_part(&bucket, key, &up.upload_id, &parts[i], GRACE).await, "put_part");
+    }
+    for b in &blobs {
+        assert_not_queued(store, b).await;
+    }
+    let stray = pending_blobs(store, 1).await;
+    assert_err!(
+        store.put_part(&bucket, key, &run.upload_id("mp", 99), &part(4, &stray[0]), GRACE).await,
+        StoreError::NoSuchUpload
+    );
+    assert_err!(
+        store.put_part(&bucket, "other", &up.upload_id, &part(4, &stray[0]), GRACE).await,
+        StoreError::NoSuchUpload
+    );
+    assert_pending(store, &stray[0]).await;
+    assert_err!(
+        store.put_part(&bucket, key, &up.upload_id, &part(4, &BlobId::generate()), GRACE).await,
+        StoreError::BlobReclaimed
+    );
+
+    // Replacing a part queues the old blob.
+    let b2 = pending_blobs(store, 1).await;
+    let part2 = part(2, &b2[0]);
+    ok(store.put_part(&bucket, key, &up.upload_id, &part2, GRACE).await, "put_part replace");
+    assert_queued_after(store, &blobs[1], GRACE).await;
+    assert_not_queued(store, &b2[0]).await;
+
+    let listed = ok(store.list_parts(&up.upload_id, 0, 1000).await, "list_parts");
+    assert_eq!(listed, [parts[0].clone(), part2.clone(), parts[2].clone()]);
+    assert_eq!(ok(store.list_parts(&up.upload_id, 1, 1).await, "list_parts"), [part2.clone()]);
+    assert_eq!(ok(store.list_parts(&up.upload_id, 2, 1000).await, "list_parts"), [parts[2].clone()]);
+    assert!(ok(store.list_parts(&up.upload_id, 3, 1000).await, "list_parts").is_empty());
+    assert!(ok(store.list_parts(&run.upload_id("mp", 99), 0, 1000).await, "list_parts").is_empty());
+
+    // An object exists at the key: If-None-Match fails and nothing changes.
+    let existing = put_new(store, &bucket, key).await;
+    let obj = completed(&up, &[&parts[0], &parts[2]]);
+    assert_err!(store.complete_upload(&up.upload_id, &obj, &if_none_match(), GRACE).await, StoreError::PreconditionFailed);
+    assert_err!(store.complete_upload(&up.upload_id, &obj, &if_match(&etag()), GRACE).await, StoreError::PreconditionFailed);
+    assert!(ok(store.get_upload(&bucket, key, &up.upload_id).await, "get_upload").is_some());
+    assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&existing));
+
+    // Naming a blob that is no longer a part (replaced meanwhile) is a conflict.
+    let replaced = completed(&up, &[&parts[0], &parts[1]]);
+    assert_err!(store.complete_upload(&up.upload_id, &replaced, &WriteCondition::default(), GRACE).await, StoreError::Conflict);
+    // Under another key it is no such upload.
+    let mut elsewhere = obj.clone();
+    elsewhere.key = "mp/other".to_owned();
+    assert_err!(
+        store.complete_upload(&up.upload_id, &elsewhere, &WriteCondition::default(), GRACE).await,
+        StoreError::NoSuchUpload
+    );
+    assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&existing));
+    assert_eq!(get(store, &bucket, "mp/other").await, None);
+    assert_eq!(ok(store.list_parts(&up.upload_id, 0, 1000).await, "list_parts").len(), 3);
+
+    // Complete with parts 1 and 3: part 2 and the replaced object are queued.
+    ok(store.complete_upload(&up.upload_id, &obj, &if_match(&existing.etag), GRACE).await, "complete_upload");
+    assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&obj));
+    assert_eq!(ok(store.get_upload(&bucket, key, &up.upload_id).await, "get_upload"), None);
+    assert!(ok(store.list_parts(&up.upload_id, 0, 1000).await, "list_parts").is_empty());
+    assert_queued_after(store, &b2[0], GRACE).await;
+    assert_queued_after(store, &existing.parts[0].blob, GRACE).await;
+    assert_not_queued(store, &blobs[0]).await;
+    assert_not_queued(store, &blobs[2]).await;
+    assert_err!(store.complete_upload(&up.upload_id, &obj, &WriteCondition::default(), GRACE).await, StoreError::NoSuchUpload);
+    assert_err!(store.abort_upload(&bucket, key, &up.upload_id).await, StoreError::NoSuchUpload);
+
+    // Complete onto a missing key with If-None-Match.
+    let up2 = upload(&bucket, "mp/new", &run.upload_id("mp", 2), now());
+    ok(store.create_upload(&up2).await, "create_upload");
+    let b = pending_blobs(store, 1).await;
+    let p = part(1, &b[0]);
+    ok(store.put_part(&bucket, "mp/new", &up2.upload_id, &p, GRACE).await, "put_part");
+    let obj2 = completed(&up2, &[&p]);
+    ok(store.complete_upload(&up2.upload_id, &obj2, &if_none_match(), GRACE).await, "complete_upload");
+    assert_eq!(get(store, &bucket, "mp/new").await.as_ref(), Some(&obj2));
+
+    // Abort queues every part now.
+    let up3 = upload(&bucket, key, &run.upload_id("mp", 3), now());
+    ok(store.create_upload(&up3).await, "create_upload");
+    let b3 = pending_blobs(store, 2).await;
+    for (n, blob) in (1..).zip(&b3) {
+        ok(store.put_part(&bucket, key, &up3.upload_id, &part(n, blob), GRACE).await, "put_part");
+    }
+    assert_err!(store.abort_upload(&bucket, "other", &up3.upload_id).await, StoreError::NoSuchUpload);
+    assert_err!(store.abort_upload(&bucket, key, &run.upload_id("mp", 99)).await, StoreError::NoSuchUpload);
+    ok(store.abort_upload(&bucket, key, &up3.upload_id).await, "abort_upload");
+    for blob in &b3 {
+        assert_due_now(store, blob).await;
+    }
+    assert_eq!(ok(store.get_upload(&bucket, key, &up3.upload_id).await, "get_upload"), None);
+    assert_err!(store.abort_upload(&bucket, key, &up3.upload_id).await, StoreError::NoSuchUpload);
+    let late = pending_blobs(store, 1).await;
+    assert_err!(store.put_part(&bucket, key, &up3.upload_id, &part(3, &late[0]), GRACE).await, StoreError::NoSuchUpload);
+    assert_pending(store, &late[0]).await;
+    assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&obj), "abort touched the object");
+
+    // Stale uploads: initiated strictly before the cut-off.
+    let old_time = now() - Duration::days(400) - Duration::milliseconds((random_u64() % 1_000_000) as i64);
+    let old = upload(&bucket, "mp/old", &run.upload_id("mp", 4), old_time);
+    let fresh = upload(&bucket, "mp/fresh", &run.upload_id("mp", 5), now());
+    ok(store.create_upload(&old).await, "create_upload");
+    ok(store.create_upload(&fresh).await, "create_upload");
+    let stale = ok(store.stale_uploads(old_time + Duration::milliseconds(1), 100_000).await, "stale_uploads");
+    assert!(stale.iter().any(|s| s.upload_id == old.upload_id && s.bucket == bucket && s.key == "mp/old"));
+    assert!(!stale.iter().any(|s| s.upload_id == fresh.upload_id));
+    let stale = ok(store.stale_uploads(old_time, 100_000).await, "stale_uploads");
+    assert!(!stale.iter().any(|s| s.upload_id == old.upload_id), "stale_uploads cut-off is not strict");
+    assert_eq!(ok(store.stale_uploads(far_future(), 1).await, "stale_uploads").len(), 1);
+
+    ok(store.abort_upload(&bucket, "mp/old", &old.upload_id).await, "abort_upload");
+    ok(store.abort_upload(&bucket, "mp/fresh", &fresh.upload_id).await, "abort_upload");
+    for k in [key, "mp/new"] {
+        let o = ok(store.delete_object(&bucket, k, GRACE).await, "delete_object").expect("object to delete");
+        for p in &o.parts {
+            assert_queued_after(store, &p.blob, GRACE).await;
+        }
+    }
+    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+}
+
+async fn upload_scans(store: &Store, run: &Run) {
+    let bucket = run.bucket("ups");
+    make_bucket(store, &bucket).await;
+    let keys = ["b", "aé", "a~", "a/b", "a", "a/c/d"];
+    let mut all = Vec::new();
+    let mut n = 0;
+    for round in 0..2 {
+        for key in keys {
+            // Ids of one key increase with `round`, and are created newest key first.
+            n += 1;
+            let up = upload(&bucket, key, &run.upload_id("scan", round * 100 + (100 - n)), now());
+            ok(store.create_upload(&up).await, "create_upload");
+            all.push(up);
+        }
+    }
+    all.sort_by(|x, y| (x.key.as_bytes(), x.upload_id.as_bytes()).cmp(&(y.key.as_bytes(), y.upload_id.as_bytes())));
+    let ids = |v: &[Upload]| v.iter().map(|u| (u.key.clone(), u.upload_id.clone())).collect::<Vec<_>>();
+
+    let scan = |from: &'static str, id: Option<String>, inclusive: bool, to: Option<&'static str>, limit: usize| {
+        let store = Arc::clone(store);
+        let bucket = bucket.clone();
+        async move { ok(store.scan_uploads(&bucket, from, id.as_deref(), inclusive, to, limit).await, "scan_uploads") }
+    };
+    let got = scan("", None, true, None, 1000).await;
+    assert_eq!(ids(&got), ids(&all), "scan_uploads order");
+    assert_eq!(got, all, "scan_uploads returns the uploads as created");
+    let key_order: Vec<&str> = got.iter().map(|u| u.key.as_str()).step_by(2).collect();
+    assert_eq!(key_order, ["a", "a/b", "a/c/d", "a~", "aé", "b"], "upload keys are not in byte order");
+
+    let expect = |f: &dyn Fn(&Upload) -> bool| all.iter().filter(|u| f(u)).cloned().collect::<Vec<_>>();
+    assert_eq!(ids(&scan("a", None, false, None, 1000).await), ids(&expect(&|u| u.key.as_str() > "a")));
+    assert_eq!(ids(&scan("a", None, true, None, 1000).await), ids(&expect(&|u| u.key.as_str() >= "a")));
+    assert_eq!(
+        ids(&scan("a", None, true, Some("a~"), 1000).await),
+        ids(&expect(&|u| u.key.as_str() >= "a" && u.key.as_str() < "a~"))
+    );
+    assert_eq!(ids(&scan("", None, true, None, 3).await), ids(&all[..3]));
+    // With an upload-id marker: the rest of that key, then later keys.
+    let first_a = all[0].upload_id.clone();
+    assert_eq!(all[0].key, "a");
+    for inclusive in [false, true] {
+        assert_eq!(ids(&scan("a", Some(first_a.clone()), inclusive, None, 1000).await), ids(&all[1..]));
+    }
+    assert_eq!(ids(&scan("a", Some(first_a.clone()), false, Some("a/c"), 1000).await), ids(&all[1..4]));
+    assert_eq!(ids(&scan("a", Some(all[1].upload_id.clone()), false, None, 2).await), ids(&all[2..4]));
+    assert!(scan("b", Some(all[11].upload_id.clone()), false, None, 1000).await.is_empty());
+
+    // The generic listing on top: common prefixes and paging.
+    let q = UploadListQuery { delimiter: Some("/".into()), max_uploads: 1000, ..Default::default() };
+    let page = ok(list_uploads(store.as_ref(), &bucket, &q).await, "list_uploads");
+    assert_eq!(page.common_prefixes, ["a/"]);
+    assert_eq!(page.uploads.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(), ["a", "a", "a~", "a~", "aé", "aé", "b", "b"]);
+    let mut q = UploadListQuery { max_uploads: 5, ..Default::default() };
+    let mut seen = Vec::new();
+    loop {
+        let page = ok(list_uploads(store.as_ref(), &bucket, &q).await, "list_uploads");
+        assert!(page.uploads.len() <= 5);
+        seen.extend(page.uploads);
+        if !page.is_truncated {
+            break;
+        }
+        q.key_marker = page.next_key_marker;
+        q.upload_id_marker = page.next_upload_id_marker;
+    }
+    assert_eq!(ids(&seen), ids(&all), "list_uploads paging");
+
+    for up in &all {
+        ok(store.abort_upload(&bucket, &up.key, &up.upload_id).await, "abort_upload");
+    }
+    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+}
+
+/// What a listing of `keys` (sorted) should return, all pages together, as entry names.
+fn model_listing(keys: &[String], prefix: &str, delimiter: Option<&str>, after: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for k in keys.iter().filter(|k| k.starts_with(prefix)) {
+        let entry = match delimiter.and_then(|d| k[prefix.len()..].find(d).map(|i| (i, d))) {
+            Some((i, d)) => format!("P:{}", &k[..prefix.len() + i + d.len()]),
+            None => k.clone(),
+        };
+        if after.is_some_and(|a| entry.trim_start_matches("P:") <= a) {
+            continue;
+        }
+        if out.last() != Some(&entry) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+fn entry_names(page: &ListPage) -> Vec<String> {
+    page.entries
+        .iter()
+        .map(|e| match e {
+            ListedObject::Object(o) => o.key.clone(),
+            ListedObject::Prefix(p) => format!("P:{p}"),
+        })
+        .collect()
+}
+
+/// Lists every page of `q` with `list_objects`, checking page sizes and markers.
+async fn list_all(store: &Store, bucket: &str, mut q: ListQuery) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = ok(list_objects(store.as_ref(), bucket, &q).await, "list_objects");
+        pages += 1;
+        assert!(page.entries.len() <= q.max_keys, "a page larger than max_keys");
+        seen.extend(entry_names(&page));
+        let Some(next) = page.next_marker() else {
+            assert!(!page.is_truncated);
+            break;
+        };
+        assert!(page.entries.len() == q.max_keys, "a truncated page that is not full");
+        q.after = Some(next.to_owned());
+        assert!(pages < 100_000, "listing does not end");
+    }
+    seen
+}
+
+async fn key_order(store: &Store, run: &Run) {
+    let bucket = run.bucket("keys");
+    make_bucket(store, &bucket).await;
+    let mut keys: Vec<String> = [
+        "a",
+        "a/b",
+        "a~",
+        "aé",
+        "b",
+        "A",
+        "a b",
+        "a\u{7f}",
+        "a/",
+        "a//",
+        "é",
+        "ü/x",
+        "日本語/キー",
+        "\u{10FFFF}",
+        "\u{FFFD}x",
+        "a\u{1F600}",
+        "a%2F",
+        "a+b",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    keys.push("k".repeat(1024));
+    keys.push("é".repeat(512));
+    keys.push(format!("{}é", "a".repeat(1022)));
+    // Created in reverse byte order.
+    keys.sort();
+    for k in keys.iter().rev() {
+        let obj = object(&bucket, k, &[]);
+        ok(store.put_object(&obj, &WriteCondition::default(), GRACE).await, "put_object");
+    }
+    let summaries = |v: Vec<crate::ObjectSummary>| v.into_iter().map(|s| s.key).collect::<Vec<_>>();
+    let got = summaries(ok(store.scan_objects(&bucket, "", true, None, 1000).await, "scan_objects"));
+    assert_eq!(got, keys, "scan_objects is not in byte order");
+    let sample: Vec<&String> = got.iter().filter(|k| ["a", "a/b", "a~", "aé", "b"].contains(&k.as_str())).collect();
+    assert_eq!(sample, ["a", "a/b", "a~", "aé", "b"]);
+
+    let expect = |f: &dyn Fn(&str) -> bool| keys.iter().filter(|k| f(k)).cloned().collect::<Vec<_>>();
+    let scan = |from: &'static str, inclusive: bool, to: Option<&'static str>, limit: usize| {
+        let store = Arc::clone(store);
+        let bucket = bucket.clone();
+        async move { summaries(ok(store.scan_objects(&bucket, from, inclusive, to, limit).await, "scan_objects")) }
+    };
+    assert_eq!(scan("a", false, None, 1000).await, expect(&|k| k > "a"));
+    assert_eq!(scan("a", true, None, 1000).await, expect(&|k| k >= "a"));
+    assert_eq!(scan("a", true, Some("b"), 1000).await, expect(&|k| k >= "a" && k < "b"));
+    assert_eq!(scan("a/", false, Some("a0"), 1000).await, ["a//", "a/b"]);
+    assert_eq!(scan("a~", false, Some("b"), 1000).await, expect(&|k| k > "a~" && k < "b"));
+    assert_eq!(scan("a", true, None, 2).await, expect(&|k| k >= "a")[..2]);
+    assert!(scan("b", true, Some("b"), 1000).await.is_empty());
+    assert!(scan("a", true, None, 0).await.is_empty());
+
+    for k in ["k".repeat(1024), "é".repeat(512)] {
+        assert_eq!(get(store, &bucket, &k).await.map(|o| o.key), Some(k.clone()), "a 1024-byte key");
+    }
+
+    for (prefix, delimiter) in [("", Some("/")), ("a", Some("/")), ("a/", Some("/")), ("", None), ("a", None), ("é", Some("/"))] {
+        let q = ListQuery {
+            prefix: prefix.to_owned(),
+            delimiter: delimiter.map(str::to_owned),
+            after: None,
+            max_keys: 2,
+        };
+        let got = list_all(store, &bucket, q).await;
+        assert_eq!(got, model_listing(&keys, prefix, delimiter, None), "listing prefix {prefix:?} delimiter {delimiter:?}");
+    }
+
+    for k in &keys {
+        assert!(ok(store.delete_object(&bucket, k, GRACE).await, "delete_object").is_some());
+    }
+    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+}
+
+/// Puts (or deletes, with `delete`) zero-byte objects at `keys` from several tasks.
+async fn bulk(store: &Store, bucket: &str, keys: &[String], delete: bool) {
+    const TASKS: usize = 8;
+    let chunk = keys.len().div_ceil(TASKS);
+    let tasks: Vec<_> = keys
+        .chunks(chunk)
+        .map(|c| {
+            let (store, bucket, c) = (Arc::clone(store), bucket.to_owned(), c.to_vec());
+            tokio::spawn(async move {
+                for k in c {
+                    if delete {
+                        assert!(ok(store.delete_object(&bucket, &k, GRACE).await, "delete_object").is_some());
+                    } else {
+                        let obj = object(&bucket, &k, &[]);
+                        ok(store.put_object(&obj, &WriteCondition::default(), GRACE).await, "put_object");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("bulk task panicked");
+    }
+}
+
+async fn big_listing(store: &Store, run: &Run) {
+    let bucket = run.bucket("big");
+    make_bucket(store, &bucket).await;
+    let mut keys: Vec<String> = (0..10_000).map(|i| format!("dir{}/file{i:05}", i % 7)).collect();
+    keys.extend((0..50).map(|i| format!("top{i:02}")));
+    keys.extend((0..20).map(|i| format!("dir3/sub/x{i:02}")));
+    keys.extend(["dir3/", "dir3", "dir3/sub/"].map(str::to_owned));
+    keys.sort();
+    let t0 = std::time::Instant::now();
+    bulk(store, &bucket, &keys, false).await;
+    eprintln!("TMP bulk put {:?}", t0.elapsed());
+
+    let q = |prefix: &str, delimiter: Option<&str>, after: Option<&str>, max_keys: usize| ListQuery {
+        prefix: prefix.to_owned(),
+        delimiter: delimiter.map(str::to_owned),
+        after: after.map(str::to_owned),
+        max_keys,
+    };
+    // Everything, 1000 a page.
+    let got = list_all(store, &bucket, q("", None, None, 1000)).await;
+    assert_eq!(got.len(), keys.len());
+    assert!(got == keys, "listing every key in pages of 1000 lost or reordered keys");
+
+    // Grouped at the top level, a few entries a page.
+    let got = list_all(store, &bucket, q("", Some("/"), None, 3)).await;
+    assert_eq!(got, model_listing(&keys, "", Some("/"), None));
+    assert_eq!(got.iter().filter(|e| e.starts_with("P:")).count(), 7);
+
+    // One directory: 1400-odd objects plus one sub-prefix, 1000 a page.
+    let got = list_all(store, &bucket, q("dir3/", Some("/"), None, 1000)).await;
+    let want = model_listing(&keys, "dir3/", Some("/"), None);
+    assert_eq!(got, want);
+    assert!(want.contains(&"P:dir3/sub/".to_owned()) && want.contains(&"dir3/".to_owned()));
+
+    // Starting after a marker, with and without a delimiter.
+    let got = list_all(store, &bucket, q("dir3/", None, Some("dir3/file05000"), 250)).await;
+    assert_eq!(got, model_listing(&keys, "dir3/", None, Some("dir3/file05000")));
+    let got = list_all(store, &bucket, q("", Some("/"), Some("dir3/"), 4)).await;
+    assert_eq!(got, model_listing(&keys, "", Some("/"), Some("dir3/")));
+
+    let empty = ok(list_objects(store.as_ref(), &bucket, &q("", None, None, 0)).await, "list_objects");
+    assert!(empty.entries.is_empty() && !empty.is_truncated);
+
+    eprintln!("TMP listed {:?}", t0.elapsed());
+    bulk(store, &bucket, &keys, true).await;
+    eprintln!("TMP deleted {:?}", t0.elapsed());
+    assert!(ok(store.scan_objects(&bucket, "", true, None, 10).await, "scan_objects").is_empty());
+    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+}

@@ -1,0 +1,59 @@
+//! Maps sqlx/PostgreSQL errors to [`StoreError`] at the edge.
+
+use cloudstore_store_api::StoreError;
+use sqlx::migrate::MigrateError;
+
+/// What a SQLSTATE means for the caller.
+fn classify(code: &str) -> Option<fn(sqlx::Error) -> StoreError> {
+    match code {
+        // serialization_failure, deadlock_detected: a concurrent change; retrying may work.
+        "40001" | "40P01" => Some(|_| StoreError::Conflict),
+        // admin_shutdown, crash_shutdown, cannot_connect_now, lock_not_available,
+        // query_canceled (statement timeout).
+        "57P01" | "57P02" | "57P03" | "55P03" | "57014" => Some(StoreError::unavailable),
+        // connection_exception, insufficient_resources (too many connections, disk full, ...).
+        c if c.starts_with("08") || c.starts_with("53") => Some(StoreError::unavailable),
+        _ => None,
+    }
+}
+
+/// Connection trouble, pool exhaustion and server overload are `Unavailable`; serialization
+/// failures and deadlocks are `Conflict`; the rest `Backend`.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => StoreError::unavailable(e),
+        sqlx::Error::Database(d) => match d.code().as_deref().and_then(classify) {
+            Some(map) => map(e),
+            None => StoreError::backend(e),
+        },
+        _ => StoreError::backend(e),
+    }
+}
+
+pub(crate) fn migrate_err(e: MigrateError) -> StoreError {
+    match e {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => db_err(e),
+        e => StoreError::backend(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_are_classified() {
+        let conflict = classify("40P01").map(|f| f(sqlx::Error::PoolClosed));
+        assert!(matches!(conflict, Some(StoreError::Conflict)));
+        let down = classify("08006").map(|f| f(sqlx::Error::PoolClosed));
+        assert!(matches!(down, Some(StoreError::Unavailable(_))));
+        assert!(classify("53300").is_some());
+        assert!(classify("23505").is_none());
+        assert!(matches!(db_err(sqlx::Error::PoolTimedOut), StoreError::Unavailable(_)));
+        assert!(matches!(db_err(sqlx::Error::RowNotFound), StoreError::Backend(_)));
+    }
+}

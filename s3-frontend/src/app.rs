@@ -1,0 +1,184 @@
+//! Wiring only: turns settings into stores, the S3 service, the collector and the HTTP
+//! frontend. The only place that names concrete store types.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudstore_store_api::{BlobStore, MetadataStore, StoreError};
+use s3s::host::MultiDomain;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::access::RootOnlyAccess;
+use crate::auth::{RootAuth, RootCredentials};
+use crate::config::{BlobBackend, ConfigError, MetadataBackend, ServeArgs};
+use crate::gc::Collector;
+use crate::metrics::Metrics;
+use crate::s3::{Gateway, GatewayConfig};
+use crate::server::{Frontend, serve};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A backend could not be opened.
+    #[error("{what}: {source}")]
+    Backend {
+        /// Which backend.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Opens the metadata store a backend setting names.
+pub async fn open_metadata(b: &MetadataBackend) -> Result<Arc<dyn MetadataStore>, StartError> {
+    let err = |source| StartError::Backend { what: "metadata store", source };
+    Ok(match b {
+        MetadataBackend::Sqlite(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| err(StoreError::backend(e)))?;
+            }
+            Arc::new(cloudstore_store_sqlite::SqliteMetadataStore::open(path).await.map_err(err)?)
+        }
+        MetadataBackend::Postgres(url) => Arc::new(cloudstore_store_pg::PgMetadataStore::connect(url).await.map_err(err)?),
+    })
+}
+
+/// Opens the blob store a backend setting names.
+pub async fn open_blobs(b: &BlobBackend, region: &str) -> Result<Arc<dyn BlobStore>, StartError> {
+    let err = |source| StartError::Backend { what: "blob store", source };
+    Ok(match b {
+        BlobBackend::Fs(root) => Arc::new(cloudstore_blob_fs::FsBlobStore::open(root).map_err(err)?),
+        BlobBackend::S3 { endpoint, access_key, secret_key, bucket } => Arc::new(
+            cloudstore_blob_minio::MinioBlobStore::new(endpoint, access_key, secret_key, bucket, region).await.map_err(err)?,
+        ),
+    })
+}
+
+/// A server ready to run.
+#[derive(Debug)]
+pub struct App {
+    /// The bound public listener.
+    pub listener: TcpListener,
+    /// The request handler.
+    pub frontend: Arc<Frontend>,
+    /// The background collector.
+    pub collector: Collector,
+    /// The root key pair, and whether it was generated at this start.
+    pub root: (RootCredentials, bool),
+}
+
+impl App {
+    /// Builds everything from settings and binds the listener.
+    pub async fn build(args: &ServeArgs) -> Result<Self, StartError> {
+        let meta_backend = args.metadata_backend()?;
+        let blob_backend = args.blob_backend()?;
+        let root = args.root_credentials()?;
+        tracing::info!(metadata = ?meta_backend_kind(&meta_backend), blobs = ?blob_backend, "opening backends");
+        let meta = open_metadata(&meta_backend).await?;
+        let blobs = open_blobs(&blob_backend, &args.region).await?;
+        let cfg = GatewayConfig {
+            region: args.region.clone(),
+            gc_grace: Duration::from_secs(args.gc_grace_secs),
+            pending_ttl: Duration::from_secs(args.pending_ttl_secs),
+            ..GatewayConfig::default()
+        };
+        let metrics = Arc::new(Metrics::default());
+        let frontend = Arc::new(frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics)?);
+        let mut collector = Collector::new(meta, blobs);
+        collector.upload_ttl = Duration::from_secs(args.upload_ttl_secs);
+        collector.interval = Duration::from_secs(args.gc_interval_secs.max(1));
+        let listener =
+            TcpListener::bind(args.listen).await.map_err(|source| StartError::Listen { addr: args.listen, source })?;
+        Ok(Self { listener, frontend, collector, root })
+    }
+
+    /// Serves until `shutdown` is cancelled; the collector runs alongside.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let gc = tokio::spawn(self.collector.run(shutdown.clone()));
+        serve(self.listener, self.frontend, shutdown).await;
+        let _ = gc.await;
+    }
+}
+
+fn meta_backend_kind(b: &MetadataBackend) -> &'static str {
+    match b {
+        MetadataBackend::Sqlite(_) => "sqlite",
+        MetadataBackend::Postgres(_) => "postgres",
+    }
+}
+
+/// The HTTP frontend over given stores: s3s with root authentication and deny-by-default
+/// access, path- and virtual-host-style addressing.
+pub fn frontend(
+    meta: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+    cfg: GatewayConfig,
+    root: RootCredentials,
+    domains: &[String],
+    metrics: Arc<Metrics>,
+) -> Result<Frontend, StartError> {
+    let gateway = Gateway::new(meta.clone(), blobs.clone(), cfg);
+    let mut builder = S3ServiceBuilder::new(gateway);
+    builder.set_auth(RootAuth::new(root));
+    builder.set_access(RootOnlyAccess::new(metrics.clone()));
+    let domains: Vec<&str> = domains.iter().map(String::as_str).filter(|d| !d.is_empty()).collect();
+    if !domains.is_empty() {
+        let host = MultiDomain::new(domains.iter().copied())
+            .map_err(|e| ConfigError::Invalid(format!("CLOUDSTORE_DOMAINS: {e}")))?;
+        builder.set_host(host);
+    }
+    Ok(Frontend { s3: builder.build(), meta, blobs, metrics })
+}
+
+/// Prints where the server listens and, the first time only, the generated root key pair.
+pub fn announce(app: &App, args: &ServeArgs) {
+    let addr = app.listener.local_addr().map_or_else(|_| args.listen.to_string(), |a| a.to_string());
+    let (root, generated) = &app.root;
+    println!("cloudstore listening on http://{addr}");
+    if *generated {
+        println!("Generated the root key pair (saved in {}, shown only this once):", args.data_dir.join("root-credentials.json").display());
+        println!("  AWS_ACCESS_KEY_ID={}", root.access_key);
+        println!("  AWS_SECRET_ACCESS_KEY={}", root.secret_key);
+    } else {
+        println!("root access key: {}", root.access_key);
+    }
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                token.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    token.cancel();
+}

@@ -1,0 +1,276 @@
+//! Settings of the S3 frontend: flags, or `CLOUDSTORE_*` environment variables (flags win).
+//! Secrets may also come from files (`*_FILE`), so they need not sit in the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::auth::RootCredentials;
+
+/// Why the settings can't be used. Printed as one line and a non-zero exit.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A setting is missing, malformed or contradicts another.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file named by a setting could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Command-line / environment settings of a server process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Public address (host:port) serving S3, health and metrics.
+    #[arg(long, env = "CLOUDSTORE_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Where embedded backends (SQLite, local blobs) and the generated root key live.
+    #[arg(long, env = "CLOUDSTORE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Region name used in SigV4 scopes and responses.
+    #[arg(long, env = "CLOUDSTORE_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Root (platform admin) access key id. Generated on first start when unset.
+    #[arg(long, env = "CLOUDSTORE_ROOT_ACCESS_KEY")]
+    pub root_access_key: Option<String>,
+    /// Root secret key (prefer CLOUDSTORE_ROOT_SECRET_KEY_FILE).
+    #[arg(long, env = "CLOUDSTORE_ROOT_SECRET_KEY", hide_env_values = true)]
+    pub root_secret_key: Option<String>,
+    /// File holding the root secret key.
+    #[arg(long, env = "CLOUDSTORE_ROOT_SECRET_KEY_FILE")]
+    pub root_secret_key_file: Option<PathBuf>,
+    /// PostgreSQL URL for metadata; SQLite in the data dir when unset.
+    #[arg(long, env = "CLOUDSTORE_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+    /// S3 endpoint (MinIO or any S3) for object data; local files in the data dir when unset.
+    #[arg(long, env = "CLOUDSTORE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Access key for the S3 backend.
+    #[arg(long, env = "CLOUDSTORE_S3_ACCESS_KEY")]
+    pub s3_access_key: Option<String>,
+    /// Secret key for the S3 backend (prefer CLOUDSTORE_S3_SECRET_KEY_FILE).
+    #[arg(long, env = "CLOUDSTORE_S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+    /// File holding the S3 backend's secret key.
+    #[arg(long, env = "CLOUDSTORE_S3_SECRET_KEY_FILE")]
+    pub s3_secret_key_file: Option<PathBuf>,
+    /// Bucket in the S3 backend that holds all blobs (created if missing).
+    #[arg(long, env = "CLOUDSTORE_S3_BUCKET", default_value = "cloudstore")]
+    pub s3_bucket: String,
+    /// Base domains for virtual-hosted-style requests (`bucket.<domain>`), comma-separated.
+    #[arg(long, env = "CLOUDSTORE_DOMAINS", value_delimiter = ',', default_value = "localhost")]
+    pub domains: Vec<String>,
+    /// Seconds a replaced or deleted object's data stays readable for reads in flight.
+    #[arg(long, env = "CLOUDSTORE_GC_GRACE_SECS", default_value_t = 900)]
+    pub gc_grace_secs: u64,
+    /// Seconds an upload may take before its unfinished data is reclaimed.
+    #[arg(long, env = "CLOUDSTORE_PENDING_TTL_SECS", default_value_t = 6 * 3600)]
+    pub pending_ttl_secs: u64,
+    /// Seconds after which an unfinished multipart upload is aborted.
+    #[arg(long, env = "CLOUDSTORE_UPLOAD_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub upload_ttl_secs: u64,
+    /// Seconds between collector passes.
+    #[arg(long, env = "CLOUDSTORE_GC_INTERVAL_SECS", default_value_t = 30)]
+    pub gc_interval_secs: u64,
+}
+
+/// Where metadata lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataBackend {
+    /// Embedded SQLite file.
+    Sqlite(PathBuf),
+    /// PostgreSQL.
+    Postgres(String),
+}
+
+/// Where object data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BlobBackend {
+    /// Local files.
+    Fs(PathBuf),
+    /// An S3 server (MinIO in production).
+    S3 {
+        /// Endpoint URL.
+        endpoint: String,
+        /// Access key.
+        access_key: String,
+        /// Secret key.
+        secret_key: String,
+        /// Bucket holding the blobs.
+        bucket: String,
+    },
+}
+
+impl std::fmt::Debug for BlobBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fs(p) => f.debug_tuple("Fs").field(p).finish(),
+            Self::S3 { endpoint, access_key, bucket, .. } => f
+                .debug_struct("S3")
+                .field("endpoint", endpoint)
+                .field("access_key", access_key)
+                .field("bucket", bucket)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+fn read_secret(value: Option<&String>, file: Option<&PathBuf>, name: &str) -> Result<Option<String>, ConfigError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid(format!("set either {name} or {name}_FILE, not both"))),
+        (Some(v), None) => Ok(Some(v.clone())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_owned()))
+            .map_err(|source| ConfigError::Io { path: path.clone(), source }),
+        (None, None) => Ok(None),
+    }
+}
+
+impl ServeArgs {
+    /// The metadata backend these settings select.
+    pub fn metadata_backend(&self) -> Result<MetadataBackend, ConfigError> {
+        match &self.postgres_url {
+            Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+                Err(ConfigError::Invalid("CLOUDSTORE_POSTGRES_URL must start with postgres://".into()))
+            }
+            Some(url) => Ok(MetadataBackend::Postgres(url.clone())),
+            None => Ok(MetadataBackend::Sqlite(self.data_dir.join("metadata.sqlite"))),
+        }
+    }
+
+    /// The blob backend these settings select.
+    pub fn blob_backend(&self) -> Result<BlobBackend, ConfigError> {
+        let secret = read_secret(self.s3_secret_key.as_ref(), self.s3_secret_key_file.as_ref(), "CLOUDSTORE_S3_SECRET_KEY")?;
+        match (&self.s3_endpoint, &self.s3_access_key, secret) {
+            (None, None, None) => Ok(BlobBackend::Fs(self.data_dir.join("blobs"))),
+            (Some(endpoint), Some(ak), Some(sk)) => {
+                if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                    return Err(ConfigError::Invalid("CLOUDSTORE_S3_ENDPOINT must be an http:// or https:// URL".into()));
+                }
+                Ok(BlobBackend::S3 { endpoint: endpoint.clone(), access_key: ak.clone(), secret_key: sk, bucket: self.s3_bucket.clone() })
+            }
+            _ => Err(ConfigError::Invalid(
+                "the S3 backend needs CLOUDSTORE_S3_ENDPOINT, CLOUDSTORE_S3_ACCESS_KEY and CLOUDSTORE_S3_SECRET_KEY together".into(),
+            )),
+        }
+    }
+
+    /// The root key pair: from the settings, else from the data dir, else generated and saved
+    /// there (mode 0600). The flag says whether it was generated now (to print it once).
+    pub fn root_credentials(&self) -> Result<(RootCredentials, bool), ConfigError> {
+        let secret = read_secret(self.root_secret_key.as_ref(), self.root_secret_key_file.as_ref(), "CLOUDSTORE_ROOT_SECRET_KEY")?;
+        match (&self.root_access_key, secret) {
+            (Some(ak), Some(sk)) => {
+                if ak.len() < 3 || sk.len() < 8 {
+                    return Err(ConfigError::Invalid("root access key must be 3+ characters and the secret 8+".into()));
+                }
+                Ok((RootCredentials { access_key: ak.clone(), secret_key: sk }, false))
+            }
+            (None, None) => load_or_generate_root(&self.data_dir),
+            _ => Err(ConfigError::Invalid("set both CLOUDSTORE_ROOT_ACCESS_KEY and CLOUDSTORE_ROOT_SECRET_KEY, or neither".into())),
+        }
+    }
+}
+
+const ROOT_FILE: &str = "root-credentials.json";
+
+fn load_or_generate_root(dir: &Path) -> Result<(RootCredentials, bool), ConfigError> {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Saved {
+        access_key: String,
+        secret_key: String,
+    }
+    let path = dir.join(ROOT_FILE);
+    let io = |source| ConfigError::Io { path: path.clone(), source };
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let s: Saved = serde_json::from_slice(&bytes)
+                .map_err(|e| ConfigError::Invalid(format!("{}: not a credentials file: {e}", path.display())))?;
+            Ok((RootCredentials { access_key: s.access_key, secret_key: s.secret_key }, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(io)?;
+            let root = RootCredentials::generate();
+            let saved = Saved { access_key: root.access_key.clone(), secret_key: root.secret_key.clone() };
+            let json = serde_json::to_vec_pretty(&saved).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            write_private(&path, &json).map_err(io)?;
+            Ok((root, true))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Writes a file only its owner can read (0600), atomically.
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn parse(argv: &[&str]) -> ServeArgs {
+        let mut full = vec!["test"];
+        full.extend_from_slice(argv);
+        Cli::try_parse_from(full).map(|c| c.args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn defaults_select_the_embedded_backends() {
+        let a = parse(&["--data-dir", "/tmp/x"]);
+        assert_eq!(a.metadata_backend().ok(), Some(MetadataBackend::Sqlite("/tmp/x/metadata.sqlite".into())));
+        assert_eq!(a.blob_backend().ok(), Some(BlobBackend::Fs("/tmp/x/blobs".into())));
+    }
+
+    #[test]
+    fn partial_backend_settings_are_refused() {
+        let a = parse(&["--s3-endpoint", "http://127.0.0.1:1"]);
+        assert!(matches!(a.blob_backend(), Err(ConfigError::Invalid(_))));
+        let a = parse(&["--postgres-url", "mysql://x"]);
+        assert!(a.metadata_backend().is_err());
+        let a = parse(&["--root-access-key", "abc"]);
+        assert!(a.root_credentials().is_err());
+    }
+
+    #[test]
+    fn root_key_is_generated_once_and_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let a = parse(&["--data-dir", dir.path().to_str().unwrap_or_default()]);
+        let (first, generated) = a.root_credentials().unwrap_or_else(|e| panic!("{e}"));
+        assert!(generated);
+        let (again, generated_again) = a.root_credentials().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!generated_again);
+        assert_eq!(first.secret_key, again.secret_key);
+        let mode = std::fs::metadata(dir.path().join(ROOT_FILE)).map(|m| m.permissions().mode() & 0o777).ok();
+        assert_eq!(mode, Some(0o600));
+    }
+
+    #[test]
+    fn secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let f = dir.path().join("sk");
+        std::fs::write(&f, "supersecretvalue\n").unwrap_or_else(|e| panic!("{e}"));
+        let a = parse(&["--root-access-key", "admin", "--root-secret-key-file", f.to_str().unwrap_or_default()]);
+        let (root, _) = a.root_credentials().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(root.secret_key, "supersecretvalue");
+    }
+}

@@ -1,0 +1,77 @@
+//! The one mapping from store errors to S3 errors. Expected conditions become their AWS code;
+//! backend trouble becomes 503 `ServiceUnavailable` or 500 `InternalError`, logged here once
+//! with the caller's location (the client sees no backend details).
+
+use cloudstore_store_api::StoreError;
+use s3s::{S3Error, S3ErrorCode, s3_error};
+
+/// Converts a store error into the S3 error the client sees.
+#[track_caller]
+pub(crate) fn store_error(e: StoreError) -> S3Error {
+    let at = std::panic::Location::caller();
+    match e {
+        StoreError::NoSuchBucket => s3_error!(NoSuchBucket),
+        StoreError::BucketExists { .. } => s3_error!(BucketAlreadyExists),
+        StoreError::BucketNotEmpty => s3_error!(BucketNotEmpty),
+        StoreError::NoSuchKey => s3_error!(NoSuchKey),
+        StoreError::NoSuchUpload => s3_error!(NoSuchUpload),
+        StoreError::PreconditionFailed => s3_error!(PreconditionFailed),
+        StoreError::Conflict => {
+            s3_error!(ConditionalRequestConflict, "A conflicting operation occurred. Please retry.")
+        }
+        StoreError::Unavailable(source) => {
+            tracing::warn!(error = %source, %at, "backend unavailable");
+            S3Error::with_message(S3ErrorCode::ServiceUnavailable, "Please reduce your request rate.")
+        }
+        e @ (StoreError::BlobNotFound | StoreError::BlobReclaimed | StoreError::Backend(_)) => {
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e), %at, "internal error");
+            s3_error!(InternalError)
+        }
+    }
+}
+
+/// `?`-friendly: `store.op().await.map_err(store_error)?` everywhere.
+pub(crate) trait StoreResultExt<T> {
+    /// Maps the error with [`store_error`].
+    fn s3(self) -> s3s::S3Result<T>;
+}
+
+impl<T> StoreResultExt<T> for Result<T, StoreError> {
+    #[track_caller]
+    fn s3(self) -> s3s::S3Result<T> {
+        match self {
+            Ok(v) => Ok(v),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_conditions_keep_their_aws_codes() {
+        let cases = [
+            (StoreError::NoSuchBucket, S3ErrorCode::NoSuchBucket),
+            (StoreError::BucketNotEmpty, S3ErrorCode::BucketNotEmpty),
+            (StoreError::NoSuchKey, S3ErrorCode::NoSuchKey),
+            (StoreError::NoSuchUpload, S3ErrorCode::NoSuchUpload),
+            (StoreError::PreconditionFailed, S3ErrorCode::PreconditionFailed),
+            (StoreError::BucketExists { owner: "x".into() }, S3ErrorCode::BucketAlreadyExists),
+        ];
+        for (e, code) in cases {
+            assert_eq!(store_error(e).code(), &code);
+        }
+    }
+
+    #[test]
+    fn backend_trouble_hides_details() {
+        let e = store_error(StoreError::unavailable("connection refused to 10.0.0.1"));
+        assert_eq!(e.code(), &S3ErrorCode::ServiceUnavailable);
+        assert_eq!(e.status_code().map(|s| s.as_u16()), Some(503));
+        let e = store_error(StoreError::backend("syntax error at or near"));
+        assert_eq!(e.code(), &S3ErrorCode::InternalError);
+        assert!(!e.message().unwrap_or_default().contains("syntax"));
+    }
+}

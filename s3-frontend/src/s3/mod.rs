@@ -1,0 +1,161 @@
+//! `impl S3 for Gateway`: one-line delegations to one function per operation, grouped by
+//! resource (bucket.rs, object.rs, multipart.rs, list.rs). Operations not listed here answer
+//! s3s's default `NotImplemented` (501).
+
+mod bucket;
+pub(crate) mod checksum;
+mod list;
+mod multipart;
+mod object;
+mod read;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudstore_store_api::{BlobStore, MetadataStore};
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+/// Settings of the S3 layer.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Region reported by GetBucketLocation and used for new buckets without a constraint.
+    pub region: String,
+    /// Account id that owns the buckets the root key creates.
+    pub owner_id: String,
+    /// Display name of that account.
+    pub owner_name: String,
+    /// How long a blob may stay pending (written, not committed) before the collector
+    /// reclaims it: longer than the slowest upload of one object or part.
+    pub pending_ttl: Duration,
+    /// How long a replaced or deleted blob stays readable for reads already under way.
+    pub gc_grace: Duration,
+    /// Largest object (or part) accepted by a single PUT.
+    pub max_object_size: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            owner_id: "cloudstore".into(),
+            owner_name: "cloudstore".into(),
+            pending_ttl: Duration::from_secs(6 * 3600),
+            gc_grace: Duration::from_secs(15 * 60),
+            max_object_size: 5 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// The S3 service over a metadata store and a blob store.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub(crate) meta: Arc<dyn MetadataStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) cfg: Arc<GatewayConfig>,
+}
+
+impl Gateway {
+    /// Builds the gateway.
+    pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, cfg: GatewayConfig) -> Self {
+        Self { meta, blobs, cfg: Arc::new(cfg) }
+    }
+
+    pub(crate) fn owner(&self) -> Owner {
+        Owner { id: Some(self.cfg.owner_id.clone()), display_name: Some(self.cfg.owner_name.clone()) }
+    }
+
+    pub(crate) fn grace(&self) -> time::Duration {
+        time::Duration::try_from(self.cfg.gc_grace).unwrap_or(time::Duration::minutes(15))
+    }
+
+    pub(crate) fn pending_deadline(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + time::Duration::try_from(self.cfg.pending_ttl).unwrap_or(time::Duration::hours(6))
+    }
+}
+
+type R<T> = S3Result<S3Response<T>>;
+
+#[async_trait::async_trait]
+impl S3 for Gateway {
+    // ---- buckets ----
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> R<ListBucketsOutput> {
+        self.op_list_buckets(req).await
+    }
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> R<CreateBucketOutput> {
+        self.op_create_bucket(req).await
+    }
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> R<HeadBucketOutput> {
+        self.op_head_bucket(req).await
+    }
+    async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> R<GetBucketLocationOutput> {
+        self.op_get_bucket_location(req).await
+    }
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> R<DeleteBucketOutput> {
+        self.op_delete_bucket(req).await
+    }
+    async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> R<GetBucketVersioningOutput> {
+        self.op_get_bucket_versioning(req).await
+    }
+
+    // ---- objects ----
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> R<PutObjectOutput> {
+        self.op_put_object(req).await
+    }
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> R<GetObjectOutput> {
+        self.op_get_object(req).await
+    }
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> R<HeadObjectOutput> {
+        self.op_head_object(req).await
+    }
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> R<DeleteObjectOutput> {
+        self.op_delete_object(req).await
+    }
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> R<DeleteObjectsOutput> {
+        self.op_delete_objects(req).await
+    }
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> R<CopyObjectOutput> {
+        self.op_copy_object(req).await
+    }
+    async fn get_object_attributes(&self, req: S3Request<GetObjectAttributesInput>) -> R<GetObjectAttributesOutput> {
+        self.op_get_object_attributes(req).await
+    }
+
+    // ---- listing ----
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> R<ListObjectsOutput> {
+        self.op_list_objects(req).await
+    }
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> R<ListObjectsV2Output> {
+        self.op_list_objects_v2(req).await
+    }
+    async fn list_object_versions(&self, req: S3Request<ListObjectVersionsInput>) -> R<ListObjectVersionsOutput> {
+        self.op_list_object_versions(req).await
+    }
+
+    // ---- multipart ----
+    async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> R<CreateMultipartUploadOutput> {
+        self.op_create_multipart_upload(req).await
+    }
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> R<UploadPartOutput> {
+        self.op_upload_part(req).await
+    }
+    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> R<UploadPartCopyOutput> {
+        self.op_upload_part_copy(req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> R<CompleteMultipartUploadOutput> {
+        self.op_complete_multipart_upload(req).await
+    }
+    async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> R<AbortMultipartUploadOutput> {
+        self.op_abort_multipart_upload(req).await
+    }
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> R<ListPartsOutput> {
+        self.op_list_parts(req).await
+    }
+    async fn list_multipart_uploads(&self, req: S3Request<ListMultipartUploadsInput>) -> R<ListMultipartUploadsOutput> {
+        self.op_list_multipart_uploads(req).await
+    }
+}

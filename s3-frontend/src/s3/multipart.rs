@@ -1,0 +1,555 @@
+//! Multipart uploads. Parts are separate blobs; completing an upload only writes metadata
+//! (the object's data is the list of its parts' blobs), so it is fast and atomic.
+
+use cloudstore_store_api::{BlobPart, ObjectMeta, PartMeta, Upload, UploadListQuery, list_uploads};
+use cloudstore_types::{Checksum, ChecksumAlgorithm, ChecksumType};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::Gateway;
+use super::bucket::now_ms;
+use super::checksum::{
+    self, ChecksumFields, b64, combine_crc, digest, from_dto_algorithm, to_dto_algorithm, to_dto_type, trailer_checksum, unb64,
+};
+use super::object::{check_key, choose_algorithm, etag_out, format_http_date, len_i64, metadata_in, write_condition};
+use super::write::Declared;
+use crate::error::StoreResultExt;
+
+/// Smallest size of every part but the last (S3's limit).
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Highest part number.
+const MAX_PART_NUMBER: i32 = 10_000;
+
+fn part_number(n: i32) -> S3Result<u32> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(n.unsigned_abs())
+    } else {
+        Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
+    }
+}
+
+fn strip_quotes(s: &str) -> &str {
+    s.trim().trim_matches('"')
+}
+
+/// The checksum type an upload gets when the client names none.
+fn default_type(a: ChecksumAlgorithm) -> ChecksumType {
+    if a == ChecksumAlgorithm::Crc64nvme { ChecksumType::FullObject } else { ChecksumType::Composite }
+}
+
+impl Gateway {
+    async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<Upload> {
+        match self.meta.get_upload(bucket, key, upload_id).await.s3()? {
+            Some(u) => Ok(u),
+            None => {
+                self.bucket(bucket).await?;
+                Err(s3_error!(NoSuchUpload))
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "CreateMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        self.bucket(&input.bucket).await?;
+        let algorithm = input.checksum_algorithm.as_ref().map(from_dto_algorithm).transpose()?;
+        let kind = match &input.checksum_type {
+            None => None,
+            Some(t) if t.as_str() == ChecksumType::FullObject.as_str() => Some(ChecksumType::FullObject),
+            Some(t) if t.as_str() == ChecksumType::Composite.as_str() => Some(ChecksumType::Composite),
+            Some(_) => return Err(s3_error!(InvalidRequest, "Invalid checksum type.")),
+        };
+        let (algorithm, kind) = match (algorithm, kind) {
+            (None, Some(_)) => return Err(s3_error!(InvalidRequest, "The x-amz-checksum-type header requires x-amz-checksum-algorithm.")),
+            (Some(a), Some(ChecksumType::FullObject)) if !a.is_crc() => {
+                return Err(s3_error!(InvalidRequest, "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.", a));
+            }
+            (Some(ChecksumAlgorithm::Crc64nvme), Some(ChecksumType::Composite)) => {
+                return Err(s3_error!(InvalidRequest, "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm."));
+            }
+            (Some(a), k) => (Some(a), Some(k.unwrap_or_else(|| default_type(a)))),
+            (None, None) => (None, None),
+        };
+        let upload_id = uuid::Uuid::now_v7().simple().to_string();
+        let template = ObjectMeta {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            size: 0,
+            etag: String::new(),
+            last_modified: now_ms(),
+            content_type: Some(input.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires.as_ref().and_then(format_http_date),
+            user_metadata: metadata_in(input.metadata),
+            checksum: None,
+            parts: Vec::new(),
+            multipart_parts: None,
+        };
+        let upload = Upload {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            upload_id: upload_id.clone(),
+            initiated: now_ms(),
+            template,
+            checksum_algorithm: algorithm,
+            checksum_type: kind,
+        };
+        self.meta.create_upload(&upload).await.s3()?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(upload_id),
+            checksum_algorithm: algorithm.map(to_dto_algorithm),
+            checksum_type: kind.map(to_dto_type),
+            ..Default::default()
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "UploadPart", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        let S3Request { input, headers, trailing_headers, .. } = req;
+        let n = part_number(input.part_number)?;
+        let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let fields = ChecksumFields {
+            crc32: input.checksum_crc32.clone(),
+            crc32c: input.checksum_crc32c.clone(),
+            crc64nvme: input.checksum_crc64nvme.clone(),
+            sha1: input.checksum_sha1.clone(),
+            sha256: input.checksum_sha256.clone(),
+        };
+        let value = fields.single()?;
+        let requested = input.checksum_algorithm.as_ref();
+        let algorithm = match upload.checksum_algorithm {
+            Some(a) => {
+                let chosen = choose_algorithm(requested, value.as_ref(), &headers)?;
+                if value.is_some() && chosen != a {
+                    return Err(s3_error!(InvalidRequest, "Checksum Type mismatch occurred, expected checksum Type: {}", a.as_str().to_lowercase()));
+                }
+                a
+            }
+            None => choose_algorithm(requested, value.as_ref(), &headers)?,
+        };
+        let len = input.content_length.and_then(|v| u64::try_from(v).ok());
+        let written = self.write_body(input.body, len, Some(algorithm)).await?;
+        let declared = Declared {
+            content_md5: input.content_md5.as_deref(),
+            checksum: value.or_else(|| trailer_checksum(trailing_headers.as_ref())),
+        };
+        self.verify_declared(&written, &declared).await?;
+        let Some(blob) = written.blob.clone() else {
+            // An empty part still needs a blob entry so that it has a place in the object.
+            return self.put_empty_part(&upload, n, &written.digests).await;
+        };
+        let part = PartMeta {
+            part_number: n,
+            blob,
+            size: written.digests.len,
+            etag: written.digests.etag(),
+            checksum: written.digests.checksum_b64(),
+            last_modified: now_ms(),
+        };
+        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3() {
+            return self.discard(&written, e).await;
+        }
+        let f = part.checksum.clone().map(|v| ChecksumFields::with(algorithm, v)).unwrap_or_default();
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(etag_out(&part.etag)),
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64nvme,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            ..Default::default()
+        }))
+    }
+
+    /// Records a zero-byte part. It is stored as a zero-byte blob so that every part has one.
+    async fn put_empty_part(
+        &self,
+        upload: &Upload,
+        n: u32,
+        digests: &checksum::Digests,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let blob = cloudstore_store_api::BlobId::generate();
+        self.meta.register_blobs(std::slice::from_ref(&blob), self.pending_deadline()).await.s3()?;
+        let empty: cloudstore_store_api::ByteStream = Box::pin(futures::stream::empty());
+        if let Err(e) = self.blobs.put(&blob, empty, Some(0)).await {
+            self.abandon(&blob).await;
+            return Err(crate::error::store_error(e));
+        }
+        let part = PartMeta {
+            part_number: n,
+            blob: blob.clone(),
+            size: 0,
+            etag: digests.etag(),
+            checksum: digests.checksum_b64(),
+            last_modified: now_ms(),
+        };
+        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3() {
+            self.abandon(&blob).await;
+            return Err(e);
+        }
+        Ok(S3Response::new(UploadPartOutput { e_tag: Some(etag_out(&part.etag)), ..Default::default() }))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "UploadPartCopy", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        let n = part_number(input.part_number)?;
+        let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let src = self
+            .copy_source(
+                &input.copy_source,
+                input.copy_source_if_match.as_ref(),
+                input.copy_source_if_none_match.as_ref(),
+                input.copy_source_if_modified_since.as_ref(),
+                input.copy_source_if_unmodified_since.as_ref(),
+            )
+            .await?;
+        let range = match &input.copy_source_range {
+            None => 0..src.size,
+            Some(r) => parse_copy_range(r, src.size)?,
+        };
+        let algorithm = upload.checksum_algorithm.unwrap_or(ChecksumAlgorithm::Crc64nvme);
+        let written = self.copy_range(&src, range, Some(algorithm)).await?;
+        let Some(blob) = written.blob.clone() else {
+            let out = self.put_empty_part(&upload, n, &written.digests).await?;
+            return Ok(S3Response::new(UploadPartCopyOutput {
+                copy_part_result: Some(CopyPartResult { e_tag: out.output.e_tag, last_modified: Some(now_ms().into()), ..Default::default() }),
+                ..Default::default()
+            }));
+        };
+        let part = PartMeta {
+            part_number: n,
+            blob,
+            size: written.digests.len,
+            etag: written.digests.etag(),
+            checksum: written.digests.checksum_b64(),
+            last_modified: now_ms(),
+        };
+        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3() {
+            return self.discard(&written, e).await;
+        }
+        let f = match (upload.checksum_algorithm, &part.checksum) {
+            (Some(a), Some(v)) => ChecksumFields::with(a, v.clone()),
+            _ => ChecksumFields::default(),
+        };
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(etag_out(&part.etag)),
+                last_modified: Some(part.last_modified.into()),
+                checksum_crc32: f.crc32,
+                checksum_crc32c: f.crc32c,
+                checksum_crc64nvme: f.crc64nvme,
+                checksum_sha1: f.sha1,
+                checksum_sha256: f.sha256,
+            }),
+            ..Default::default()
+        }))
+    }
+
+    /// Every stored part of an upload, ascending.
+    async fn all_parts(&self, upload_id: &str) -> S3Result<Vec<PartMeta>> {
+        let mut out: Vec<PartMeta> = Vec::new();
+        loop {
+            let after = out.last().map_or(0, |p| p.part_number);
+            let page = self.meta.list_parts(upload_id, after, 1000).await.s3()?;
+            let done = page.len() < 1000;
+            out.extend(page);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "CompleteMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let input = req.input;
+        let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+        if requested.is_empty() {
+            return Err(s3_error!(MalformedXML, "You must specify at least one part."));
+        }
+        let stored = self.all_parts(&upload.upload_id).await?;
+        let mut chosen: Vec<&PartMeta> = Vec::with_capacity(requested.len());
+        let mut last = 0u32;
+        for p in &requested {
+            let n = part_number(p.part_number.unwrap_or(0))?;
+            if n <= last {
+                return Err(s3_error!(InvalidPartOrder, "The list of parts was not in ascending order. Parts must be ordered by part number."));
+            }
+            last = n;
+            let found = stored.binary_search_by_key(&n, |s| s.part_number).ok().map(|i| &stored[i]);
+            let etag = p.e_tag.as_ref().map(|e| strip_quotes(e.value()).to_owned());
+            match found {
+                Some(s) if etag.as_deref().is_none_or(|e| e == s.etag) => chosen.push(s),
+                _ => {
+                    return Err(s3_error!(
+                        InvalidPart,
+                        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+                    ));
+                }
+            }
+        }
+        if let Some((_, init)) = chosen.split_last()
+            && init.iter().any(|p| p.size < MIN_PART_SIZE)
+        {
+            return Err(s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size."));
+        }
+        let count = u32::try_from(chosen.len()).unwrap_or(u32::MAX);
+        let mut md5s = Vec::with_capacity(chosen.len() * 16);
+        for p in &chosen {
+            md5s.extend(hex::decode(&p.etag).unwrap_or_default());
+        }
+        let etag = format!("{}-{}", hex::encode(md5_of(&md5s)), count);
+        let checksum = object_checksum(&upload, &chosen, count);
+        if let Some(expected) = (ChecksumFields {
+            crc32: input.checksum_crc32,
+            crc32c: input.checksum_crc32c,
+            crc64nvme: input.checksum_crc64nvme,
+            sha1: input.checksum_sha1,
+            sha256: input.checksum_sha256,
+        })
+        .single()?
+            && let Some(c) = &checksum
+            && c.algorithm == expected.0
+            && strip_quotes(&expected.1) != c.value
+        {
+            return Err(s3_error!(BadDigest, "The {} you specified did not match the calculated checksum.", c.algorithm));
+        }
+        let size: u64 = chosen.iter().map(|p| p.size).sum();
+        let obj = ObjectMeta {
+            size,
+            etag,
+            last_modified: now_ms(),
+            checksum,
+            parts: chosen
+                .iter()
+                .map(|p| BlobPart { blob: p.blob.clone(), size: p.size, part_number: p.part_number, etag: p.etag.clone(), checksum: p.checksum.clone() })
+                .collect(),
+            multipart_parts: Some(count),
+            ..upload.template.clone()
+        };
+        self.meta.complete_upload(&upload.upload_id, &obj, &cond, self.grace()).await.s3()?;
+        let f = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(obj.bucket.clone()),
+            key: Some(obj.key.clone()),
+            location: Some(format!("/{}/{}", obj.bucket, obj.key)),
+            e_tag: Some(etag_out(&obj.etag)),
+            checksum_crc32: f.crc32,
+            checksum_crc32c: f.crc32c,
+            checksum_crc64nvme: f.crc64nvme,
+            checksum_sha1: f.sha1,
+            checksum_sha256: f.sha256,
+            checksum_type: obj.checksum.as_ref().map(|c| to_dto_type(c.kind)),
+            ..Default::default()
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "AbortMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let input = req.input;
+        self.bucket(&input.bucket).await?;
+        self.meta.abort_upload(&input.bucket, &input.key, &input.upload_id).await.s3()?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "ListParts", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let max = match input.max_parts {
+            None => 1000,
+            Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-parts must be a non-negative integer")),
+            Some(n) => usize::try_from(n).unwrap_or(0).min(1000),
+        };
+        let marker = input.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+        let mut parts = self.meta.list_parts(&upload.upload_id, marker, max + 1).await.s3()?;
+        let truncated = parts.len() > max;
+        parts.truncate(max);
+        let algorithm = upload.checksum_algorithm;
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(upload.bucket),
+            key: Some(upload.key),
+            upload_id: Some(upload.upload_id),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: parts.last().and_then(|p| i32::try_from(p.part_number).ok()),
+            max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+            is_truncated: Some(truncated),
+            initiator: Some(Initiator { id: Some(self.cfg.owner_id.clone()), display_name: Some(self.cfg.owner_name.clone()) }),
+            owner: Some(self.owner()),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            checksum_algorithm: algorithm.map(to_dto_algorithm),
+            checksum_type: upload.checksum_type.map(to_dto_type),
+            parts: Some(
+                parts
+                    .into_iter()
+                    .map(|p| {
+                        let f = match (algorithm, p.checksum) {
+                            (Some(a), Some(v)) => ChecksumFields::with(a, v),
+                            _ => ChecksumFields::default(),
+                        };
+                        Part {
+                            part_number: i32::try_from(p.part_number).ok(),
+                            e_tag: Some(etag_out(&p.etag)),
+                            size: Some(len_i64(p.size)),
+                            last_modified: Some(p.last_modified.into()),
+                            checksum_crc32: f.crc32,
+                            checksum_crc32c: f.crc32c,
+                            checksum_crc64nvme: f.crc64nvme,
+                            checksum_sha1: f.sha1,
+                            checksum_sha256: f.sha256,
+                        }
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "ListMultipartUploads", bucket = %req.input.bucket))]
+    pub(crate) async fn op_list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        self.bucket(&input.bucket).await?;
+        let max = match input.max_uploads {
+            None => 1000,
+            Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-uploads must be a non-negative integer")),
+            Some(n) => usize::try_from(n).unwrap_or(0).min(1000),
+        };
+        let q = UploadListQuery {
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone(),
+            key_marker: input.key_marker.clone().filter(|k| !k.is_empty()),
+            upload_id_marker: input.upload_id_marker.clone().filter(|k| !k.is_empty()),
+            max_uploads: max,
+        };
+        let page = list_uploads(self.meta.as_ref(), &input.bucket, &q).await.s3()?;
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            delimiter: input.delimiter,
+            key_marker: input.key_marker,
+            upload_id_marker: input.upload_id_marker,
+            max_uploads: Some(i32::try_from(max).unwrap_or(1000)),
+            is_truncated: Some(page.is_truncated),
+            next_key_marker: page.next_key_marker,
+            next_upload_id_marker: page.next_upload_id_marker,
+            encoding_type: input.encoding_type,
+            common_prefixes: Some(page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+            uploads: Some(
+                page.uploads
+                    .into_iter()
+                    .map(|u| MultipartUpload {
+                        key: Some(u.key),
+                        upload_id: Some(u.upload_id),
+                        initiated: Some(u.initiated.into()),
+                        initiator: Some(Initiator { id: Some(self.cfg.owner_id.clone()), display_name: Some(self.cfg.owner_name.clone()) }),
+                        owner: Some(self.owner()),
+                        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                        checksum_algorithm: u.checksum_algorithm.map(to_dto_algorithm),
+                        checksum_type: u.checksum_type.map(to_dto_type),
+                    })
+                    .collect(),
+            ),
+            request_charged: None,
+        }))
+    }
+}
+
+fn md5_of(data: &[u8]) -> Vec<u8> {
+    use s3s::crypto::Checksum as _;
+    let mut h = s3s::crypto::Md5::new();
+    h.update(data);
+    h.finalize().as_ref().to_vec()
+}
+
+/// The checksum of a completed upload: composite (checksum of the part checksums, `-N`) or
+/// full-object (CRCs combined). `None` when the parts don't all carry a usable checksum.
+fn object_checksum(upload: &Upload, parts: &[&PartMeta], count: u32) -> Option<Checksum> {
+    let raw: Option<Vec<(Vec<u8>, u64)>> = parts.iter().map(|p| p.checksum.as_deref().and_then(unb64).map(|v| (v, p.size))).collect();
+    let raw = raw?;
+    match (upload.checksum_algorithm, upload.checksum_type) {
+        (Some(a), Some(ChecksumType::Composite)) => {
+            let concat: Vec<u8> = raw.iter().flat_map(|(v, _)| v.iter().copied()).collect();
+            Some(Checksum { algorithm: a, value: format!("{}-{}", b64(&digest(a, &concat)), count), kind: ChecksumType::Composite })
+        }
+        (Some(a), _) => combine_crc(a, &raw).map(|v| checksum::full_object(a, &v)),
+        // No algorithm requested: parts were hashed with CRC64NVME unless they declared
+        // another one; only a uniform CRC64NVME combines into an object checksum.
+        (None, _) => {
+            if raw.iter().all(|(v, _)| v.len() == 8) {
+                combine_crc(ChecksumAlgorithm::Crc64nvme, &raw).map(|v| checksum::full_object(ChecksumAlgorithm::Crc64nvme, &v))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Parses `x-amz-copy-source-range: bytes=first-last` against the source size.
+fn parse_copy_range(r: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let bad = || s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+    let spec = r.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let first: u64 = a.parse().map_err(|_| bad())?;
+    let last: u64 = b.parse().map_err(|_| bad())?;
+    if first > last {
+        return Err(bad());
+    }
+    if last >= size {
+        return Err(s3_error!(InvalidRange, "The requested range is not satisfiable"));
+    }
+    Ok(first..last + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_ranges() {
+        assert_eq!(parse_copy_range("bytes=0-9", 100).ok(), Some(0..10));
+        assert_eq!(parse_copy_range("bytes=10-99", 100).ok(), Some(10..100));
+        assert!(parse_copy_range("bytes=10-100", 100).is_err());
+        assert!(parse_copy_range("bytes=5-1", 100).is_err());
+        assert!(parse_copy_range("bytes=-5", 100).is_err());
+        assert!(parse_copy_range("0-5", 100).is_err());
+    }
+
+    #[test]
+    fn multipart_etag_is_md5_of_md5s() {
+        // Two parts with known MD5s; S3's ETag is md5(md5(p1) || md5(p2)) + "-2".
+        let p1 = md5_of(b"hello ");
+        let p2 = md5_of(b"world");
+        let mut cat = p1.clone();
+        cat.extend(&p2);
+        assert_eq!(hex::encode(md5_of(&cat)).len(), 32);
+        assert_ne!(md5_of(&cat), md5_of(b"hello world"));
+    }
+
+    #[test]
+    fn part_numbers_are_bounded() {
+        assert!(part_number(0).is_err());
+        assert!(part_number(10_001).is_err());
+        assert_eq!(part_number(1).ok(), Some(1));
+        assert_eq!(part_number(10_000).ok(), Some(10_000));
+    }
+}

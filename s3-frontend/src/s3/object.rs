@@ -1,0 +1,534 @@
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject,
+//! GetObjectAttributes.
+
+use std::collections::BTreeMap;
+
+use cloudstore_store_api::{BlobPart, ObjectMeta, WriteCondition};
+use cloudstore_types::{ChecksumAlgorithm, ChecksumType, validate_object_key};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::Gateway;
+use super::bucket::now_ms;
+use super::checksum::{self, ChecksumFields, announced_algorithm, from_dto_algorithm, trailer_checksum};
+use super::read::{Precondition, check_preconditions};
+use super::write::{Declared, Written};
+use crate::error::StoreResultExt;
+
+/// The object a request names, with its key validated.
+pub(crate) fn check_key(key: &str) -> S3Result<()> {
+    validate_object_key(key).map_err(|e| match e {
+        cloudstore_types::NameError::KeyTooLong => s3_error!(KeyTooLongError),
+        e => s3_error!(InvalidArgument, "{e}"),
+    })
+}
+
+/// `If-Match` / `If-None-Match` of a write, as a store condition.
+pub(crate) fn write_condition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> S3Result<WriteCondition> {
+    let mut cond = WriteCondition::default();
+    match if_none_match {
+        None => {}
+        Some(ETagCondition::Any) => cond.if_none_match = true,
+        Some(_) => return Err(s3_error!(NotImplemented, "If-None-Match on writes supports only '*'.")),
+    }
+    match if_match {
+        None => {}
+        Some(ETagCondition::ETag(ETag::Strong(v) | ETag::Weak(v))) => cond.if_match = Some(v.clone()),
+        Some(ETagCondition::Any) => return Err(s3_error!(NotImplemented, "If-Match on writes requires an ETag.")),
+    }
+    Ok(cond)
+}
+
+/// Picks the checksum algorithm of an upload: the one whose value the client sent, else the
+/// one it announced (header or trailer), else CRC64NVME (what AWS computes by default).
+pub(crate) fn choose_algorithm(
+    requested: Option<&s3s::dto::ChecksumAlgorithm>,
+    value: Option<&(ChecksumAlgorithm, String)>,
+    headers: &http::HeaderMap,
+) -> S3Result<ChecksumAlgorithm> {
+    let requested = requested.map(from_dto_algorithm).transpose()?;
+    let announced = announced_algorithm(headers);
+    let from_value = value.map(|(a, _)| *a);
+    if let (Some(r), Some(v)) = (requested, from_value)
+        && r != v
+    {
+        return Err(s3_error!(InvalidRequest, "Value for x-amz-checksum-algorithm does not match the checksum header."));
+    }
+    Ok(from_value.or(announced).or(requested).unwrap_or(ChecksumAlgorithm::Crc64nvme))
+}
+
+pub(crate) fn format_http_date(t: &Timestamp) -> Option<String> {
+    let mut buf = Vec::new();
+    t.format(TimestampFormat::HttpDate, &mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
+pub(crate) fn parse_http_date(s: &str) -> Option<Timestamp> {
+    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
+}
+
+fn metadata_out(m: &BTreeMap<String, String>) -> Option<Metadata> {
+    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+pub(crate) fn metadata_in(m: Option<Metadata>) -> BTreeMap<String, String> {
+    m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
+}
+
+pub(crate) fn etag_out(etag: &str) -> ETag {
+    ETag::Strong(etag.to_owned())
+}
+
+/// The checksum to report for a whole-object read, when the client asked for it.
+fn checksum_out(obj: &ObjectMeta, mode: Option<&ChecksumMode>) -> (ChecksumFields, Option<s3s::dto::ChecksumType>) {
+    match (&obj.checksum, mode) {
+        (Some(c), Some(m)) if m.as_str() == ChecksumMode::ENABLED => (ChecksumFields::of(c), Some(checksum::to_dto_type(c.kind))),
+        _ => (ChecksumFields::default(), None),
+    }
+}
+
+impl Gateway {
+    #[tracing::instrument(skip_all, fields(op = "PutObject", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let S3Request { input, headers, trailing_headers, .. } = req;
+        check_key(&input.key)?;
+        if input.write_offset_bytes.is_some() {
+            return Err(s3_error!(NotImplemented, "Appending to objects is not supported."));
+        }
+        let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        self.bucket(&input.bucket).await?;
+        if cond.if_none_match && self.meta.get_object(&input.bucket, &input.key).await.s3()?.is_some() {
+            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+        }
+        let fields = ChecksumFields {
+            crc32: input.checksum_crc32.clone(),
+            crc32c: input.checksum_crc32c.clone(),
+            crc64nvme: input.checksum_crc64nvme.clone(),
+            sha1: input.checksum_sha1.clone(),
+            sha256: input.checksum_sha256.clone(),
+        };
+        let value = fields.single()?;
+        let algorithm = choose_algorithm(input.checksum_algorithm.as_ref(), value.as_ref(), &headers)?;
+        let len = input.content_length.and_then(|n| u64::try_from(n).ok());
+        let written = self.write_body(input.body, len, Some(algorithm)).await?;
+        let declared = Declared {
+            content_md5: input.content_md5.as_deref(),
+            checksum: value.or_else(|| trailer_checksum(trailing_headers.as_ref())),
+        };
+        self.verify_declared(&written, &declared).await?;
+
+        let obj = ObjectMeta {
+            bucket: input.bucket,
+            key: input.key,
+            size: written.digests.len,
+            etag: written.digests.etag(),
+            last_modified: now_ms(),
+            content_type: Some(input.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires.as_ref().and_then(format_http_date),
+            user_metadata: metadata_in(input.metadata),
+            checksum: written.digests.checksum.as_ref().map(|(a, v)| checksum::full_object(*a, v)),
+            parts: single_part(&written),
+            multipart_parts: None,
+        };
+        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace()).await.s3() {
+            return self.discard(&written, e).await;
+        }
+        let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(etag_out(&obj.etag)),
+            checksum_crc32: fields.crc32,
+            checksum_crc32c: fields.crc32c,
+            checksum_crc64nvme: fields.crc64nvme,
+            checksum_sha1: fields.sha1,
+            checksum_sha256: fields.sha256,
+            checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
+            ..Default::default()
+        }))
+    }
+
+    /// Reads an object's metadata or fails with `NoSuchKey`.
+    pub(crate) async fn object(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
+        match self.meta.get_object(bucket, key).await.s3()? {
+            Some(o) => Ok(o),
+            None => {
+                // Tell a missing bucket from a missing key, as S3 does.
+                self.bucket(bucket).await?;
+                Err(s3_error!(NoSuchKey))
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "GetObject", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        let obj = self.object(&input.bucket, &input.key).await?;
+        if check_preconditions(
+            &obj,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )? == Precondition::NotModified
+        {
+            return Err(s3_error!(NotModified));
+        }
+        let selection = select(&obj, input.range.as_ref(), input.part_number)?;
+        let (fields, checksum_type) =
+            if selection.whole { checksum_out(&obj, input.checksum_mode.as_ref()) } else { Default::default() };
+        let stream = self.open_range(&obj, selection.range.clone()).await?;
+        let body = StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream));
+        Ok(S3Response::new(GetObjectOutput {
+            body: Some(body),
+            accept_ranges: Some("bytes".into()),
+            content_length: Some(len_i64(selection.range.end - selection.range.start)),
+            content_range: selection.content_range,
+            parts_count: selection.parts_count,
+            e_tag: Some(etag_out(&obj.etag)),
+            last_modified: Some(obj.last_modified.into()),
+            content_type: obj.content_type.clone(),
+            content_encoding: obj.content_encoding.clone(),
+            content_disposition: obj.content_disposition.clone(),
+            content_language: obj.content_language.clone(),
+            cache_control: obj.cache_control.clone(),
+            expires: obj.expires.as_deref().and_then(parse_http_date),
+            metadata: metadata_out(&obj.user_metadata),
+            checksum_crc32: fields.crc32,
+            checksum_crc32c: fields.crc32c,
+            checksum_crc64nvme: fields.crc64nvme,
+            checksum_sha1: fields.sha1,
+            checksum_sha256: fields.sha256,
+            checksum_type,
+            ..Default::default()
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "HeadObject", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        let obj = self.object(&input.bucket, &input.key).await?;
+        if check_preconditions(
+            &obj,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )? == Precondition::NotModified
+        {
+            return Err(s3_error!(NotModified));
+        }
+        let selection = select(&obj, input.range.as_ref(), input.part_number)?;
+        let (fields, checksum_type) =
+            if selection.whole { checksum_out(&obj, input.checksum_mode.as_ref()) } else { Default::default() };
+        Ok(S3Response::new(HeadObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            content_length: Some(len_i64(selection.range.end - selection.range.start)),
+            content_range: selection.content_range,
+            parts_count: selection.parts_count,
+            e_tag: Some(etag_out(&obj.etag)),
+            last_modified: Some(obj.last_modified.into()),
+            content_type: obj.content_type.clone(),
+            content_encoding: obj.content_encoding.clone(),
+            content_disposition: obj.content_disposition.clone(),
+            content_language: obj.content_language.clone(),
+            cache_control: obj.cache_control.clone(),
+            expires: obj.expires.as_deref().and_then(parse_http_date),
+            metadata: metadata_out(&obj.user_metadata),
+            checksum_crc32: fields.crc32,
+            checksum_crc32c: fields.crc32c,
+            checksum_crc64nvme: fields.crc64nvme,
+            checksum_sha1: fields.sha1,
+            checksum_sha256: fields.sha256,
+            checksum_type,
+            ..Default::default()
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "DeleteObject", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
+        }
+        self.bucket(&input.bucket).await?;
+        self.meta.delete_object(&input.bucket, &input.key, self.grace()).await.s3()?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "DeleteObjects", bucket = %req.input.bucket))]
+    pub(crate) async fn op_delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        if input.delete.objects.len() > 1000 {
+            return Err(s3_error!(MalformedXML, "The request may contain at most 1000 keys."));
+        }
+        self.bucket(&input.bucket).await?;
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for o in input.delete.objects {
+            let res = if o.version_id.as_deref().is_some_and(|v| v != "null") {
+                Err(s3_error!(NoSuchVersion, "The specified version does not exist."))
+            } else if let Err(e) = check_key(&o.key) {
+                Err(e)
+            } else {
+                self.meta.delete_object(&input.bucket, &o.key, self.grace()).await.s3().map(|_| ())
+            };
+            match res {
+                Ok(()) => {
+                    if !quiet {
+                        deleted.push(DeletedObject { key: Some(o.key), version_id: o.version_id, ..Default::default() });
+                    }
+                }
+                Err(e) => errors.push(s3s::dto::Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    key: Some(o.key),
+                    message: e.message().map(str::to_owned),
+                    version_id: o.version_id,
+                }),
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        }))
+    }
+
+    /// Resolves and checks a copy source: the object, after the `x-amz-copy-source-if-*`
+    /// conditions (all failures are 412 for copies).
+    pub(crate) async fn copy_source(
+        &self,
+        src: &CopySource,
+        if_match: Option<&ETagCondition>,
+        if_none_match: Option<&ETagCondition>,
+        if_modified_since: Option<&Timestamp>,
+        if_unmodified_since: Option<&Timestamp>,
+    ) -> S3Result<ObjectMeta> {
+        let CopySource::Bucket { bucket, key, version_id } = src else {
+            return Err(s3_error!(NotImplemented, "Copy sources other than bucket/key are not supported."));
+        };
+        if version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(s3_error!(NoSuchVersion, "The specified version does not exist."));
+        }
+        let obj = self.object(bucket, key).await?;
+        match check_preconditions(&obj, if_match, if_none_match, if_modified_since, if_unmodified_since)? {
+            Precondition::Proceed => Ok(obj),
+            Precondition::NotModified => {
+                Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"))
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "CopyObject", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let cond = WriteCondition::default();
+        let src = self
+            .copy_source(
+                &input.copy_source,
+                input.copy_source_if_match.as_ref(),
+                input.copy_source_if_none_match.as_ref(),
+                input.copy_source_if_modified_since.as_ref(),
+                input.copy_source_if_unmodified_since.as_ref(),
+            )
+            .await?;
+        self.bucket(&input.bucket).await?;
+        let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        if let Some(d) = &input.metadata_directive
+            && d.as_str() != MetadataDirective::REPLACE
+            && d.as_str() != MetadataDirective::COPY
+        {
+            return Err(s3_error!(InvalidArgument, "Unknown metadata directive."));
+        }
+        if !replace && src.bucket == input.bucket && src.key == input.key {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        let algorithm = match &input.checksum_algorithm {
+            Some(a) => from_dto_algorithm(a)?,
+            None => src.checksum.as_ref().filter(|c| c.kind == ChecksumType::FullObject).map_or(ChecksumAlgorithm::Crc64nvme, |c| c.algorithm),
+        };
+        let written = self.copy_range(&src, 0..src.size, Some(algorithm)).await?;
+        let mut obj = if replace {
+            ObjectMeta {
+                content_type: Some(input.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires.as_ref().and_then(format_http_date),
+                user_metadata: metadata_in(input.metadata),
+                ..src.clone()
+            }
+        } else {
+            src.clone()
+        };
+        obj.bucket = input.bucket;
+        obj.key = input.key;
+        obj.size = written.digests.len;
+        obj.etag = written.digests.etag();
+        obj.last_modified = now_ms();
+        obj.checksum = written.digests.checksum.as_ref().map(|(a, v)| checksum::full_object(*a, v));
+        obj.parts = single_part(&written);
+        obj.multipart_parts = None;
+        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace()).await.s3() {
+            return self.discard(&written, e).await;
+        }
+        let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(etag_out(&obj.etag)),
+                last_modified: Some(obj.last_modified.into()),
+                checksum_crc32: fields.crc32,
+                checksum_crc32c: fields.crc32c,
+                checksum_crc64nvme: fields.crc64nvme,
+                checksum_sha1: fields.sha1,
+                checksum_sha256: fields.sha256,
+                checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
+            }),
+            ..Default::default()
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(op = "GetObjectAttributes", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let input = req.input;
+        let obj = self.object(&input.bucket, &input.key).await?;
+        let wants = |name: &str| input.object_attributes.iter().any(|a| a.as_str() == name);
+        let mut out = GetObjectAttributesOutput::default();
+        if wants(ObjectAttributes::ETAG) {
+            out.e_tag = Some(etag_out(&obj.etag));
+        }
+        if wants(ObjectAttributes::OBJECT_SIZE) {
+            out.object_size = Some(len_i64(obj.size));
+        }
+        if wants(ObjectAttributes::STORAGE_CLASS) {
+            out.storage_class = Some(StorageClass::from_static(StorageClass::STANDARD));
+        }
+        if wants(ObjectAttributes::CHECKSUM)
+            && let Some(c) = &obj.checksum
+        {
+            let f = ChecksumFields::of(c);
+            out.checksum = Some(s3s::dto::Checksum {
+                checksum_crc32: f.crc32,
+                checksum_crc32c: f.crc32c,
+                checksum_crc64nvme: f.crc64nvme,
+                checksum_sha1: f.sha1,
+                checksum_sha256: f.sha256,
+                checksum_type: Some(checksum::to_dto_type(c.kind)),
+            });
+        }
+        if wants(ObjectAttributes::OBJECT_PARTS)
+            && let Some(total) = obj.multipart_parts
+        {
+            let marker = input.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+            let max = input.max_parts.and_then(|m| usize::try_from(m).ok()).unwrap_or(1000).min(1000);
+            let all: Vec<&BlobPart> = obj.parts.iter().filter(|p| p.part_number > marker).collect();
+            let page: Vec<&BlobPart> = all.iter().take(max).copied().collect();
+            let truncated = all.len() > page.len();
+            let algorithm = obj.checksum.as_ref().map(|c| c.algorithm);
+            out.object_parts = Some(GetObjectAttributesParts {
+                total_parts_count: i32::try_from(total).ok(),
+                part_number_marker: input.part_number_marker,
+                next_part_number_marker: page.last().and_then(|p| i32::try_from(p.part_number).ok()),
+                max_parts: i32::try_from(max).ok(),
+                is_truncated: Some(truncated),
+                parts: Some(
+                    page.iter()
+                        .map(|p| {
+                            let mut part = ObjectPart {
+                                part_number: i32::try_from(p.part_number).ok(),
+                                size: Some(len_i64(p.size)),
+                                ..Default::default()
+                            };
+                            if let (Some(a), Some(v)) = (algorithm, &p.checksum) {
+                                let f = ChecksumFields::with(a, v.clone());
+                                part.checksum_crc32 = f.crc32;
+                                part.checksum_crc32c = f.crc32c;
+                                part.checksum_crc64nvme = f.crc64nvme;
+                                part.checksum_sha1 = f.sha1;
+                                part.checksum_sha256 = f.sha256;
+                            }
+                            part
+                        })
+                        .collect(),
+                ),
+            });
+        }
+        out.last_modified = Some(obj.last_modified.into());
+        Ok(S3Response::new(out))
+    }
+}
+
+fn invalid_part_number() -> s3s::S3Error {
+    checksum::custom_error("InvalidPartNumber", http::StatusCode::RANGE_NOT_SATISFIABLE, "The requested partnumber is not satisfiable")
+}
+
+/// The data layout of a simple (single-blob) object.
+pub(crate) fn single_part(w: &Written) -> Vec<BlobPart> {
+    w.blob
+        .iter()
+        .map(|b| BlobPart {
+            blob: b.clone(),
+            size: w.digests.len,
+            part_number: 1,
+            etag: w.digests.etag(),
+            checksum: w.digests.checksum_b64(),
+        })
+        .collect()
+}
+
+pub(crate) fn len_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Which bytes of an object a read returns.
+struct Selection {
+    range: std::ops::Range<u64>,
+    content_range: Option<String>,
+    parts_count: Option<i32>,
+    whole: bool,
+}
+
+/// Resolves `Range` or `partNumber` against an object.
+fn select(obj: &ObjectMeta, range: Option<&Range>, part_number: Option<i32>) -> S3Result<Selection> {
+    let size = obj.size;
+    let parts_count = obj.multipart_parts.and_then(|n| i32::try_from(n).ok());
+    match (range, part_number) {
+        (Some(_), Some(_)) => Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter.")),
+        (Some(r), None) => {
+            let rg = r.check(size).map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+            let content_range = Some(format!("bytes {}-{}/{}", rg.start, rg.end - 1, size));
+            Ok(Selection { range: rg, content_range, parts_count, whole: false })
+        }
+        (None, Some(n)) => {
+            let n = u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))?;
+            match obj.multipart_parts {
+                None if n == 1 => Ok(Selection { range: 0..size, content_range: None, parts_count: None, whole: true }),
+                None => Err(invalid_part_number()),
+                Some(_) => {
+                    let mut offset = 0u64;
+                    for p in &obj.parts {
+                        if p.part_number == n {
+                            let rg = offset..offset + p.size;
+                            let content_range = (p.size > 0).then(|| format!("bytes {}-{}/{}", rg.start, rg.end - 1, size));
+                            return Ok(Selection { range: rg, content_range, parts_count, whole: false });
+                        }
+                        offset += p.size;
+                    }
+                    Err(invalid_part_number())
+                }
+            }
+        }
+        (None, None) => Ok(Selection { range: 0..size, content_range: None, parts_count: None, whole: true }),
+    }
+}

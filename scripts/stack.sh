@@ -313,7 +313,7 @@ EOF
   start_bg s3 "$S/weed.log" "$WEED" server -dir="$S/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port=58334 -master.port.grpc=58344 -master.telemetry=false \
     -master.volumeSizeLimitMB=256 \
-    -volume.port=58335 -volume.port.grpc=58345 -volume.max=16 -volume.preStopSeconds=0 \
+    -volume.port=58335 -volume.port.grpc=58345 -volume.max=64 -volume.preStopSeconds=0 \
     -filer.port=58336 -filer.port.grpc=58346 \
     -s3 -s3.port="$S3_PORT" -s3.port.grpc=58343 -s3.port.iceberg=0 -s3.port.lance=0 \
     -s3.config="$S/s3.json"

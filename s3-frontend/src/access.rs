@@ -23,8 +23,13 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
         "GetObject" | "HeadObject" => "s3:GetObject",
         "GetObjectAttributes" => "s3:GetObjectAttributes",
-        "PutObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy"
-        | "CompleteMultipartUpload" | "PostObject" => "s3:PutObject",
+        "PutObject"
+        | "CopyObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload"
+        | "PostObject" => "s3:PutObject",
         "DeleteObject" | "DeleteObjects" => "s3:DeleteObject",
         "AbortMultipartUpload" => "s3:AbortMultipartUpload",
         "ListParts" => "s3:ListMultipartUploadParts",
@@ -73,11 +78,29 @@ mod tests {
     #[test]
     fn every_implemented_operation_has_an_action() {
         for op in [
-            "ListBuckets", "CreateBucket", "DeleteBucket", "HeadBucket", "GetBucketLocation", "ListObjects",
-            "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "GetObject", "HeadObject",
-            "GetObjectAttributes", "PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart",
-            "UploadPartCopy", "CompleteMultipartUpload", "DeleteObject", "DeleteObjects", "AbortMultipartUpload",
-            "ListParts", "GetBucketVersioning",
+            "ListBuckets",
+            "CreateBucket",
+            "DeleteBucket",
+            "HeadBucket",
+            "GetBucketLocation",
+            "ListObjects",
+            "ListObjectsV2",
+            "ListObjectVersions",
+            "ListMultipartUploads",
+            "GetObject",
+            "HeadObject",
+            "GetObjectAttributes",
+            "PutObject",
+            "CopyObject",
+            "CreateMultipartUpload",
+            "UploadPart",
+            "UploadPartCopy",
+            "CompleteMultipartUpload",
+            "DeleteObject",
+            "DeleteObjects",
+            "AbortMultipartUpload",
+            "ListParts",
+            "GetBucketVersioning",
         ] {
             assert!(required_action(op).is_some(), "{op} has no action");
         }

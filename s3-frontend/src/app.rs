@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudstore_store_api::{BlobStore, MetadataStore, StoreError};
-use s3s::host::MultiDomain;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +13,7 @@ use crate::access::RootOnlyAccess;
 use crate::auth::{RootAuth, RootCredentials};
 use crate::config::{BlobBackend, ConfigError, MetadataBackend, ServeArgs};
 use crate::gc::Collector;
+use crate::host::Domains;
 use crate::metrics::Metrics;
 use crate::s3::{Gateway, GatewayConfig};
 use crate::server::{Frontend, serve};
@@ -54,7 +54,9 @@ pub async fn open_metadata(b: &MetadataBackend) -> Result<Arc<dyn MetadataStore>
             }
             Arc::new(cloudstore_store_sqlite::SqliteMetadataStore::open(path).await.map_err(err)?)
         }
-        MetadataBackend::Postgres(url) => Arc::new(cloudstore_store_pg::PgMetadataStore::connect(url).await.map_err(err)?),
+        MetadataBackend::Postgres(url) => {
+            Arc::new(cloudstore_store_pg::PgMetadataStore::connect(url).await.map_err(err)?)
+        }
     })
 }
 
@@ -64,7 +66,9 @@ pub async fn open_blobs(b: &BlobBackend, region: &str) -> Result<Arc<dyn BlobSto
     Ok(match b {
         BlobBackend::Fs(root) => Arc::new(cloudstore_blob_fs::FsBlobStore::open(root).map_err(err)?),
         BlobBackend::S3 { endpoint, access_key, secret_key, bucket } => Arc::new(
-            cloudstore_blob_minio::MinioBlobStore::new(endpoint, access_key, secret_key, bucket, region).await.map_err(err)?,
+            cloudstore_blob_minio::MinioBlobStore::new(endpoint, access_key, secret_key, bucket, region)
+                .await
+                .map_err(err)?,
         ),
     })
 }
@@ -136,12 +140,7 @@ pub fn frontend(
     let mut builder = S3ServiceBuilder::new(gateway);
     builder.set_auth(RootAuth::new(root));
     builder.set_access(RootOnlyAccess::new(metrics.clone()));
-    let domains: Vec<&str> = domains.iter().map(String::as_str).filter(|d| !d.is_empty()).collect();
-    if !domains.is_empty() {
-        let host = MultiDomain::new(domains.iter().copied())
-            .map_err(|e| ConfigError::Invalid(format!("CLOUDSTORE_DOMAINS: {e}")))?;
-        builder.set_host(host);
-    }
+    builder.set_host(Domains::new(domains));
     Ok(Frontend { s3: builder.build(), meta, blobs, metrics })
 }
 
@@ -151,7 +150,10 @@ pub fn announce(app: &App, args: &ServeArgs) {
     let (root, generated) = &app.root;
     println!("cloudstore listening on http://{addr}");
     if *generated {
-        println!("Generated the root key pair (saved in {}, shown only this once):", args.data_dir.join("root-credentials.json").display());
+        println!(
+            "Generated the root key pair (saved in {}, shown only this once):",
+            args.data_dir.join("root-credentials.json").display()
+        );
         println!("  AWS_ACCESS_KEY_ID={}", root.access_key);
         println!("  AWS_SECRET_ACCESS_KEY={}", root.secret_key);
     } else {

@@ -145,7 +145,8 @@ impl ServeArgs {
 
     /// The blob backend these settings select.
     pub fn blob_backend(&self) -> Result<BlobBackend, ConfigError> {
-        let secret = read_secret(self.s3_secret_key.as_ref(), self.s3_secret_key_file.as_ref(), "CLOUDSTORE_S3_SECRET_KEY")?;
+        let secret =
+            read_secret(self.s3_secret_key.as_ref(), self.s3_secret_key_file.as_ref(), "CLOUDSTORE_S3_SECRET_KEY")?;
         match (&self.s3_endpoint, &self.s3_access_key, secret) {
             (None, None, None) => Ok(BlobBackend::Fs(self.data_dir.join("blobs"))),
             (Some(endpoint), Some(ak), Some(sk)) => {
@@ -163,7 +164,11 @@ impl ServeArgs {
     /// The root key pair: from the settings, else from the data dir, else generated and saved
     /// there (mode 0600). The flag says whether it was generated now (to print it once).
     pub fn root_credentials(&self) -> Result<(RootCredentials, bool), ConfigError> {
-        let secret = read_secret(self.root_secret_key.as_ref(), self.root_secret_key_file.as_ref(), "CLOUDSTORE_ROOT_SECRET_KEY")?;
+        let secret = read_secret(
+            self.root_secret_key.as_ref(),
+            self.root_secret_key_file.as_ref(),
+            "CLOUDSTORE_ROOT_SECRET_KEY",
+        )?;
         match (&self.root_access_key, secret) {
             (Some(ak), Some(sk)) => {
                 if ak.len() < 3 || sk.len() < 8 {
@@ -172,7 +177,9 @@ impl ServeArgs {
                 Ok((RootCredentials { access_key: ak.clone(), secret_key: sk }, false))
             }
             (None, None) => load_or_generate_root(&self.data_dir),
-            _ => Err(ConfigError::Invalid("set both CLOUDSTORE_ROOT_ACCESS_KEY and CLOUDSTORE_ROOT_SECRET_KEY, or neither".into())),
+            _ => Err(ConfigError::Invalid(
+                "set both CLOUDSTORE_ROOT_ACCESS_KEY and CLOUDSTORE_ROOT_SECRET_KEY, or neither".into(),
+            )),
         }
     }
 }

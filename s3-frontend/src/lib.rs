@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 mod error;
 pub mod gc;
+pub mod host;
 pub mod metrics;
 pub mod s3;
 pub mod server;

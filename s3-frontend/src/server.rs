@@ -59,7 +59,10 @@ impl Frontend {
                 (&http::Method::GET, "/health/ready") => self.ready().await,
                 (&http::Method::GET, "/metrics") => {
                     let mut r = text(StatusCode::OK, self.metrics.render());
-                    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                    );
                     r
                 }
                 _ => match self.s3.call(req).await {

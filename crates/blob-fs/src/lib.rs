@@ -111,10 +111,8 @@ fn remove_stale_temp_files(dir: &Path, max_age: Duration) -> Result<usize> {
         if !entry.file_name().to_string_lossy().ends_with(TMP_SUFFIX) {
             continue;
         }
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .map(|t| now.duration_since(t).unwrap_or_default() >= max_age);
+        let stale =
+            entry.metadata().and_then(|m| m.modified()).map(|t| now.duration_since(t).unwrap_or_default() >= max_age);
         match stale {
             Ok(true) => match std::fs::remove_file(entry.path()) {
                 Ok(()) => removed += 1,

@@ -12,10 +12,7 @@ use cloudstore_store_api::{BlobId, BlobStore, ByteStream, StoreError};
 use futures::stream;
 
 fn temp_files(root: &Path) -> Vec<String> {
-    fs::read_dir(root.join("tmp"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
+    fs::read_dir(root.join("tmp")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,10 +43,8 @@ async fn cancelled_put_leaves_no_temp_file_and_no_blob() {
     let store = FsBlobStore::open(dir.path()).unwrap();
     let id = BlobId::generate();
     // A body that yields one chunk and then never ends.
-    let body: ByteStream = Box::pin(futures::StreamExt::chain(
-        stream::iter([Ok(Bytes::from_static(b"partial"))]),
-        stream::pending(),
-    ));
+    let body: ByteStream =
+        Box::pin(futures::StreamExt::chain(stream::iter([Ok(Bytes::from_static(b"partial"))]), stream::pending()));
     let put = store.put(&id, body, None);
     assert!(tokio::time::timeout(Duration::from_millis(200), put).await.is_err());
     // The guard removes the temp file on a blocking thread; give it a moment.

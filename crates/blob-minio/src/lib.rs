@@ -89,8 +89,8 @@ impl MinioBlobStore {
     pub async fn new(endpoint: &str, access_key: &str, secret_key: &str, bucket: &str, region: &str) -> Result<Self> {
         let mut base_url: BaseUrl = endpoint.parse().map_err(|e| config_error("endpoint", e))?;
         // A fixed region: the client never asks the backend for a bucket's region.
-        base_url.region = Region::new(if region.is_empty() { "us-east-1" } else { region })
-            .map_err(|e| config_error("region", e))?;
+        base_url.region =
+            Region::new(if region.is_empty() { "us-east-1" } else { region }).map_err(|e| config_error("region", e))?;
         let client = MinioClientBuilder::new(base_url)
             .provider(Some(StaticProvider::new(access_key, secret_key, None)))
             .build()
@@ -210,13 +210,12 @@ impl BlobStore for MinioBlobStore {
             return Ok(reader.total);
         }
 
-        let created = timed(self.client.create_multipart_upload(&self.bucket, &key).map_err(map_err)?.build().send())
-            .await?;
+        let created =
+            timed(self.client.create_multipart_upload(&self.bucket, &key).map_err(map_err)?.build().send()).await?;
         let upload_id = created.upload_id().await.map_err(StoreError::backend)?;
         drop(created);
-        let mut guard = AbortGuard {
-            armed: Some((self.client.clone(), self.bucket.clone(), key.clone(), upload_id.clone())),
-        };
+        let mut guard =
+            AbortGuard { armed: Some((self.client.clone(), self.bucket.clone(), key.clone(), upload_id.clone())) };
         let result = self.upload_parts(&key, &upload_id, &mut reader, &mut buf, part_size).await;
         if result.is_err() {
             Self::abort(&self.client, &self.bucket, &key, &upload_id).await;
@@ -268,11 +267,7 @@ impl BlobStore for MinioBlobStore {
 
     async fn ping(&self) -> Result<()> {
         let resp = timed(self.client.bucket_exists(&self.bucket).map_err(map_err)?.build().send()).await?;
-        if resp.exists() {
-            Ok(())
-        } else {
-            Err(invalid(format!("backend bucket {} does not exist", self.bucket)))
-        }
+        if resp.exists() { Ok(()) } else { Err(invalid(format!("backend bucket {} does not exist", self.bucket))) }
     }
 }
 
@@ -366,7 +361,9 @@ impl PartReader {
     /// At the end of the body: checks the length against the declared size.
     fn check_complete(&self) -> Result<()> {
         match self.declared {
-            Some(d) if d != self.total => Err(invalid(format!("body ended after {} of the declared {d} bytes", self.total))),
+            Some(d) if d != self.total => {
+                Err(invalid(format!("body ended after {} of the declared {d} bytes", self.total)))
+            }
             _ => Ok(()),
         }
     }
@@ -423,7 +420,9 @@ fn map_err(e: impl Into<MinioError>) -> StoreError {
         MinioError::S3Server(S3ServerError::HttpError(status, _)) => is_unavailable_status(*status),
         MinioError::Network(NetworkError::ServerError(status)) => is_unavailable_status(*status),
         // Transport failures: connection refused or reset, timeouts, broken bodies.
-        MinioError::Network(NetworkError::ReqwestError(_)) | MinioError::Validation(ValidationErr::HttpError(_)) => true,
+        MinioError::Network(NetworkError::ReqwestError(_)) | MinioError::Validation(ValidationErr::HttpError(_)) => {
+            true
+        }
         _ => false,
     };
     if unavailable { StoreError::unavailable(e) } else { StoreError::backend(e) }
@@ -481,8 +480,13 @@ mod tests {
 
     #[tokio::test]
     async fn reader_detects_end_exactly_at_a_part_boundary() {
-        let mut r =
-            PartReader { body: body(vec![Ok(b"abcde"), Ok(b"")]), pending: None, ended: false, total: 0, declared: None };
+        let mut r = PartReader {
+            body: body(vec![Ok(b"abcde"), Ok(b"")]),
+            pending: None,
+            ended: false,
+            total: 0,
+            declared: None,
+        };
         let mut buf = BytesMut::new();
         r.fill(&mut buf, 5).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(r.ended);
@@ -491,10 +495,12 @@ mod tests {
 
     #[tokio::test]
     async fn reader_rejects_wrong_lengths_and_body_errors() {
-        let mut r = PartReader { body: body(vec![Ok(b"abcdef")]), pending: None, ended: false, total: 0, declared: Some(5) };
+        let mut r =
+            PartReader { body: body(vec![Ok(b"abcdef")]), pending: None, ended: false, total: 0, declared: Some(5) };
         assert!(r.fill(&mut BytesMut::new(), 10).await.is_err());
 
-        let mut r = PartReader { body: body(vec![Ok(b"abc")]), pending: None, ended: false, total: 0, declared: Some(5) };
+        let mut r =
+            PartReader { body: body(vec![Ok(b"abc")]), pending: None, ended: false, total: 0, declared: Some(5) };
         r.fill(&mut BytesMut::new(), 10).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(r.ended && r.check_complete().is_err());
 

@@ -112,62 +112,110 @@ fn start_point(prefix: &str, delimiter: Option<&str>, after: Option<&str>) -> (S
     }
 }
 
+/// A scan position: rows after (or at, when `inclusive`) `key`; for uploads, after `id`
+/// within `key`.
+#[derive(Debug, Clone)]
+struct Cursor {
+    key: String,
+    id: Option<String>,
+    inclusive: bool,
+}
+
+/// A listing entry before it is split into the S3 response's lists.
+enum Entry<T> {
+    Item(Box<T>),
+    Prefix(String),
+}
+
+/// The shared engine: scans rows in key order from `start`, folds keys containing the
+/// delimiter into common prefixes (skipping each group with one seek), and stops after
+/// `max + 1` entries to learn whether the page is truncated.
+async fn grouped_scan<T, F, Fut>(
+    prefix: &str,
+    delimiter: Option<&str>,
+    start: Cursor,
+    max: usize,
+    key_of: fn(&T) -> &str,
+    cursor_after: fn(&T) -> Cursor,
+    mut scan: F,
+) -> Result<(Vec<Entry<T>>, bool)>
+where
+    F: FnMut(Cursor, Option<String>, usize) -> Fut,
+    Fut: Future<Output = Result<Vec<T>>>,
+{
+    let mut entries: Vec<Entry<T>> = Vec::new();
+    if max == 0 {
+        return Ok((entries, false));
+    }
+    let delimiter = delimiter.filter(|d| !d.is_empty());
+    let to = if prefix.is_empty() { None } else { prefix_successor(prefix) };
+    let want = max.saturating_add(1);
+    let mut cursor = start;
+    'scan: loop {
+        let limit = (want - entries.len()).clamp(1, SCAN_BATCH);
+        let rows = scan(cursor.clone(), to.clone(), limit).await?;
+        let exhausted = rows.len() < limit;
+        let mut seek: Option<String> = None;
+        for row in rows {
+            if let Some(Entry::Prefix(cp)) = entries.last()
+                && key_of(&row).starts_with(cp.as_str())
+            {
+                continue;
+            }
+            if entries.len() == want {
+                break 'scan;
+            }
+            match common_prefix(key_of(&row), prefix, delimiter) {
+                Some(cp) => {
+                    seek = prefix_successor(cp);
+                    entries.push(Entry::Prefix(cp.to_owned()));
+                }
+                None => {
+                    seek = None;
+                    cursor = cursor_after(&row);
+                    entries.push(Entry::Item(Box::new(row)));
+                }
+            }
+        }
+        if let Some(s) = seek {
+            cursor = Cursor { key: s, id: None, inclusive: true };
+        } else if matches!(entries.last(), Some(Entry::Prefix(_))) {
+            // A group with no successor string: nothing can follow it.
+            break;
+        }
+        if exhausted || entries.len() == want {
+            break;
+        }
+    }
+    let truncated = entries.len() > max;
+    entries.truncate(max);
+    Ok((entries, truncated))
+}
+
 async fn list_with<F, Fut>(q: &ListQuery, mut scan: F) -> Result<ListPage>
 where
     F: FnMut(String, bool, Option<String>, usize) -> Fut,
     Fut: Future<Output = Result<Vec<ObjectSummary>>>,
 {
-    let mut page = ListPage::default();
-    if q.max_keys == 0 {
-        return Ok(page);
-    }
-    let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
-    let to = if q.prefix.is_empty() { None } else { prefix_successor(&q.prefix) };
-    let (mut from, mut inclusive) = start_point(&q.prefix, delimiter, q.after.as_deref());
-    // Collect one entry more than asked for, to know whether the page is truncated.
-    let want = q.max_keys.saturating_add(1);
-    'scan: loop {
-        let limit = (want - page.entries.len()).clamp(1, SCAN_BATCH);
-        let rows = scan(from.clone(), inclusive, to.clone(), limit).await?;
-        let exhausted = rows.len() < limit;
-        let mut seek: Option<String> = None;
-        for row in rows {
-            if let Some(ListedObject::Prefix(cp)) = page.entries.last()
-                && row.key.starts_with(cp.as_str())
-            {
-                continue;
-            }
-            if page.entries.len() == want {
-                break 'scan;
-            }
-            match common_prefix(&row.key, &q.prefix, delimiter) {
-                Some(cp) => {
-                    seek = prefix_successor(cp);
-                    page.entries.push(ListedObject::Prefix(cp.to_owned()));
-                }
-                None => {
-                    seek = None;
-                    from = row.key.clone();
-                    inclusive = false;
-                    page.entries.push(ListedObject::Object(row));
-                }
-            }
-        }
-        if let Some(s) = seek {
-            from = s;
-            inclusive = true;
-        } else if let Some(ListedObject::Prefix(cp)) = page.entries.last() {
-            // A group with no successor string: nothing can follow it.
-            let _ = cp;
-            break;
-        }
-        if exhausted || page.entries.len() == want {
-            break;
-        }
-    }
-    page.is_truncated = page.entries.len() > q.max_keys;
-    page.entries.truncate(q.max_keys);
-    Ok(page)
+    let (key, inclusive) = start_point(&q.prefix, q.delimiter.as_deref(), q.after.as_deref());
+    let (entries, is_truncated) = grouped_scan(
+        &q.prefix,
+        q.delimiter.as_deref(),
+        Cursor { key, id: None, inclusive },
+        q.max_keys,
+        |o: &ObjectSummary| o.key.as_str(),
+        |o| Cursor { key: o.key.clone(), id: None, inclusive: false },
+        |c, to, limit| scan(c.key, c.inclusive, to, limit),
+    )
+    .await?;
+    let entries = entries
+        .into_iter()
+        .map(|e| match e {
+            Entry::Item(o) => ListedObject::Object(*o),
+            Entry::Prefix(p) => ListedObject::Prefix(p),
+        })
+        .collect();
+    Ok(ListPage { entries, is_truncated })
 }
 
 /// What multipart uploads to list.
@@ -202,72 +250,33 @@ pub struct UploadListPage {
 
 /// Lists multipart uploads of `bucket` as S3 ListMultipartUploads does.
 pub async fn list_uploads(store: &dyn MetadataStore, bucket: &str, q: &UploadListQuery) -> Result<UploadListPage> {
-    enum Entry {
-        Upload(Upload),
-        Prefix(String),
-    }
-    let mut out = UploadListPage::default();
-    if q.max_uploads == 0 {
-        return Ok(out);
-    }
-    let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
-    let to = if q.prefix.is_empty() { None } else { prefix_successor(&q.prefix) };
-    let want = q.max_uploads.saturating_add(1);
-    let mut entries: Vec<Entry> = Vec::new();
-    let (mut key_from, mut id_marker, mut inclusive) = match (&q.key_marker, &q.upload_id_marker) {
-        (Some(k), Some(id)) if k.as_str() >= q.prefix.as_str() => (k.clone(), Some(id.clone()), false),
+    let delimiter = q.delimiter.as_deref();
+    let start = match (&q.key_marker, &q.upload_id_marker) {
+        (Some(k), Some(id)) if k.as_str() >= q.prefix.as_str() => {
+            Cursor { key: k.clone(), id: Some(id.clone()), inclusive: false }
+        }
         (Some(k), _) => {
-            let (from, inc) = start_point(&q.prefix, delimiter, Some(k));
-            (from, None, inc)
+            let (key, inclusive) = start_point(&q.prefix, delimiter, Some(k));
+            Cursor { key, id: None, inclusive }
         }
-        (None, _) => (q.prefix.clone(), None, true),
+        (None, _) => Cursor { key: q.prefix.clone(), id: None, inclusive: true },
     };
-    'scan: loop {
-        let limit = (want - entries.len()).clamp(1, SCAN_BATCH);
-        let rows = store
-            .scan_uploads(bucket, &key_from, id_marker.as_deref(), inclusive, to.as_deref(), limit)
-            .await?;
-        let exhausted = rows.len() < limit;
-        let mut seek = None;
-        for up in rows {
-            if let Some(Entry::Prefix(cp)) = entries.last()
-                && up.key.starts_with(cp.as_str())
-            {
-                continue;
-            }
-            if entries.len() == want {
-                break 'scan;
-            }
-            match common_prefix(&up.key, &q.prefix, delimiter) {
-                Some(cp) => {
-                    seek = prefix_successor(cp);
-                    entries.push(Entry::Prefix(cp.to_owned()));
-                }
-                None => {
-                    seek = None;
-                    key_from = up.key.clone();
-                    id_marker = Some(up.upload_id.clone());
-                    inclusive = false;
-                    entries.push(Entry::Upload(up));
-                }
-            }
-        }
-        if let Some(s) = seek {
-            key_from = s;
-            id_marker = None;
-            inclusive = true;
-        } else if matches!(entries.last(), Some(Entry::Prefix(_))) {
-            break;
-        }
-        if exhausted || entries.len() == want {
-            break;
-        }
-    }
-    out.is_truncated = entries.len() > q.max_uploads;
-    entries.truncate(q.max_uploads);
-    if out.is_truncated {
+    let (entries, is_truncated) = grouped_scan(
+        &q.prefix,
+        delimiter,
+        start,
+        q.max_uploads,
+        |u: &Upload| u.key.as_str(),
+        |u| Cursor { key: u.key.clone(), id: Some(u.upload_id.clone()), inclusive: false },
+        |c, to, limit| async move {
+            store.scan_uploads(bucket, &c.key, c.id.as_deref(), c.inclusive, to.as_deref(), limit).await
+        },
+    )
+    .await?;
+    let mut out = UploadListPage { is_truncated, ..Default::default() };
+    if is_truncated {
         match entries.last() {
-            Some(Entry::Upload(u)) => {
+            Some(Entry::Item(u)) => {
                 out.next_key_marker = Some(u.key.clone());
                 out.next_upload_id_marker = Some(u.upload_id.clone());
             }
@@ -277,7 +286,7 @@ pub async fn list_uploads(store: &dyn MetadataStore, bucket: &str, q: &UploadLis
     }
     for e in entries {
         match e {
-            Entry::Upload(u) => out.uploads.push(u),
+            Entry::Item(u) => out.uploads.push(*u),
             Entry::Prefix(p) => out.common_prefixes.push(p),
         }
     }
@@ -365,7 +374,8 @@ mod tests {
     #[tokio::test]
     async fn prefix_and_delimiter_together() {
         let keys = set(&["photos/2024/a.jpg", "photos/2024/b.jpg", "photos/2025/c.jpg", "photos/top.jpg", "videos/v"]);
-        let q = ListQuery { prefix: "photos/".into(), delimiter: Some("/".into()), max_keys: 1000, ..Default::default() };
+        let q =
+            ListQuery { prefix: "photos/".into(), delimiter: Some("/".into()), max_keys: 1000, ..Default::default() };
         let (p, _) = list(&keys, &q).await;
         assert_eq!(names(&p), ["P:photos/2024/", "P:photos/2025/", "photos/top.jpg"]);
         assert!(!p.is_truncated);

@@ -77,7 +77,13 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// `PreconditionFailed` if `cond` fails; otherwise makes `obj` live (as
     /// [`Self::put_object`], but its blobs are the upload's parts), queues the blobs of parts
     /// not used by `obj` and of the replaced object after `grace`, and removes the upload.
-    async fn complete_upload(&self, upload_id: &str, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()>;
+    async fn complete_upload(
+        &self,
+        upload_id: &str,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        grace: Duration,
+    ) -> Result<()>;
     /// Aborts an upload: `NoSuchUpload` if it is gone; its parts' blobs are queued now.
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()>;
     /// Uploads of `bucket` ordered by (key, upload id) (upload ids are time-ordered) after

@@ -121,8 +121,11 @@ async fn lock_bucket(conn: &mut PgConnection, name: &str) -> Result<bool> {
 }
 
 async fn bucket_exists(conn: &mut PgConnection, name: &str) -> Result<bool> {
-    let row: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM buckets WHERE name = $1").bind(name).fetch_optional(conn).await.map_err(db_err)?;
+    let row: Option<i32> = sqlx::query_scalar("SELECT 1 FROM buckets WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?;
     Ok(row.is_some())
 }
 
@@ -293,24 +296,29 @@ async fn write_object(
 
 /// Locks the upload (shared for parts, exclusive to finish it); `false` if it does not exist
 /// under this bucket and key.
-async fn lock_upload(conn: &mut PgConnection, bucket: &str, key: &str, upload_id: &str, exclusive: bool) -> Result<bool> {
+async fn lock_upload(
+    conn: &mut PgConnection,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    exclusive: bool,
+) -> Result<bool> {
     let sql = if exclusive {
         "SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3 FOR UPDATE"
     } else {
         "SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3 FOR SHARE"
     };
-    let row: Option<i32> = sqlx::query_scalar(sql)
-        .bind(upload_id)
-        .bind(bucket)
-        .bind(key)
-        .fetch_optional(conn)
-        .await
-        .map_err(db_err)?;
+    let row: Option<i32> =
+        sqlx::query_scalar(sql).bind(upload_id).bind(bucket).bind(key).fetch_optional(conn).await.map_err(db_err)?;
     Ok(row.is_some())
 }
 
 async fn part_blobs(conn: &mut PgConnection, upload_id: &str) -> Result<Vec<String>> {
-    sqlx::query_scalar("SELECT blob FROM parts WHERE upload_id = $1").bind(upload_id).fetch_all(conn).await.map_err(db_err)
+    sqlx::query_scalar("SELECT blob FROM parts WHERE upload_id = $1")
+        .bind(upload_id)
+        .fetch_all(conn)
+        .await
+        .map_err(db_err)
 }
 
 async fn remove_upload(conn: &mut PgConnection, upload_id: &str) -> Result<()> {
@@ -411,8 +419,10 @@ impl MetadataStore for PgMetadataStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err)?;
-        row.map(|(name, owner, region, created_at)| Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? }))
-            .transpose()
+        row.map(|(name, owner, region, created_at)| {
+            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? })
+        })
+        .transpose()
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
@@ -422,7 +432,9 @@ impl MetadataStore for PgMetadataStore {
                 .await
                 .map_err(db_err)?;
         rows.into_iter()
-            .map(|(name, owner, region, created_at)| Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? }))
+            .map(|(name, owner, region, created_at)| {
+                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? })
+            })
             .collect()
     }
 
@@ -492,15 +504,13 @@ impl MetadataStore for PgMetadataStore {
 
     async fn delete_object(&self, bucket: &str, key: &str, grace: Duration) -> Result<Option<ObjectMeta>> {
         let mut tx = self.begin().await?;
-        let row: Option<ObjectRow> = sqlx::query_as(concat!(
-            "DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING ",
-            object_columns!()
-        ))
-        .bind(bucket)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let row: Option<ObjectRow> =
+            sqlx::query_as(concat!("DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING ", object_columns!()))
+                .bind(bucket)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
         let Some(row) = row else {
             if !bucket_exists(&mut tx, bucket).await? {
                 return Err(StoreError::NoSuchBucket);
@@ -633,7 +643,13 @@ impl MetadataStore for PgMetadataStore {
         rows.into_iter().map(PartRow::into_part).collect()
     }
 
-    async fn complete_upload(&self, upload_id: &str, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()> {
+    async fn complete_upload(
+        &self,
+        upload_id: &str,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        grace: Duration,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         if !lock_upload(&mut tx, &obj.bucket, &obj.key, upload_id, true).await? {
             return Err(StoreError::NoSuchUpload);

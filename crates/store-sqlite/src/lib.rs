@@ -118,8 +118,11 @@ async fn commit(tx: Tx) -> Result<()> {
 }
 
 async fn bucket_exists(conn: &mut SqliteConnection, name: &str) -> Result<bool> {
-    let row: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM buckets WHERE name = ?").bind(name).fetch_optional(conn).await.map_err(db_err)?;
+    let row: Option<i64> = sqlx::query_scalar("SELECT 1 FROM buckets WHERE name = ?")
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?;
     Ok(row.is_some())
 }
 
@@ -177,12 +180,13 @@ async fn write_object(
     if !bucket_exists(conn, &obj.bucket).await? {
         return Err(StoreError::NoSuchBucket);
     }
-    let current: Option<(String, String)> = sqlx::query_as("SELECT etag, parts FROM objects WHERE bucket = ? AND key = ?")
-        .bind(&obj.bucket)
-        .bind(&obj.key)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    let current: Option<(String, String)> =
+        sqlx::query_as("SELECT etag, parts FROM objects WHERE bucket = ? AND key = ?")
+            .bind(&obj.bucket)
+            .bind(&obj.key)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
     check_condition(current.as_ref().map(|(etag, _)| etag.as_str()), cond)?;
     let new_blobs = distinct_blobs(&obj.parts);
     if pending {
@@ -242,7 +246,11 @@ async fn upload_exists(conn: &mut SqliteConnection, bucket: &str, key: &str, upl
 }
 
 async fn part_blobs(conn: &mut SqliteConnection, upload_id: &str) -> Result<Vec<String>> {
-    sqlx::query_scalar("SELECT blob FROM parts WHERE upload_id = ?").bind(upload_id).fetch_all(conn).await.map_err(db_err)
+    sqlx::query_scalar("SELECT blob FROM parts WHERE upload_id = ?")
+        .bind(upload_id)
+        .fetch_all(conn)
+        .await
+        .map_err(db_err)
 }
 
 async fn remove_upload(conn: &mut SqliteConnection, upload_id: &str) -> Result<()> {
@@ -340,8 +348,10 @@ impl MetadataStore for SqliteMetadataStore {
                 .fetch_optional(&self.reader)
                 .await
                 .map_err(db_err)?;
-        row.map(|(name, owner, region, created_at)| Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? }))
-            .transpose()
+        row.map(|(name, owner, region, created_at)| {
+            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? })
+        })
+        .transpose()
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
@@ -351,7 +361,9 @@ impl MetadataStore for SqliteMetadataStore {
                 .await
                 .map_err(db_err)?;
         rows.into_iter()
-            .map(|(name, owner, region, created_at)| Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? }))
+            .map(|(name, owner, region, created_at)| {
+                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? })
+            })
             .collect()
     }
 
@@ -541,7 +553,13 @@ impl MetadataStore for SqliteMetadataStore {
         rows.into_iter().map(PartRow::into_part).collect()
     }
 
-    async fn complete_upload(&self, upload_id: &str, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()> {
+    async fn complete_upload(
+        &self,
+        upload_id: &str,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        grace: Duration,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         if !upload_exists(&mut tx, &obj.bucket, &obj.key, upload_id).await? {
             return Err(StoreError::NoSuchUpload);
@@ -586,7 +604,8 @@ impl MetadataStore for SqliteMetadataStore {
             (None, true) => UploadStart::Inclusive,
             (None, false) => UploadStart::Exclusive,
         };
-        let mut q = sqlx::query_as::<_, UploadRow>(uploads_scan_sql(&start, to.is_some())).bind(bucket).bind(key_marker);
+        let mut q =
+            sqlx::query_as::<_, UploadRow>(uploads_scan_sql(&start, to.is_some())).bind(bucket).bind(key_marker);
         if let Some(id) = upload_id_marker {
             q = q.bind(id);
         }

@@ -11,8 +11,7 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> Self {
-        let dir = std::env::temp_dir()
-            .join(format!("cloudstore-sqlite-test-{}-{}", std::process::id(), uuid_like()));
+        let dir = std::env::temp_dir().join(format!("cloudstore-sqlite-test-{}-{}", std::process::id(), uuid_like()));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         Self(dir)
     }

@@ -66,10 +66,7 @@ fn validate_bucket_name(name: &str) -> Result<(), NameError> {
     if !(3..=63).contains(&len) {
         return Err(E("must be between 3 and 63 characters long"));
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
         return Err(E("may contain only lowercase letters, digits, dots and hyphens"));
     }
     let first = name.as_bytes()[0];

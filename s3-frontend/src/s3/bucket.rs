@@ -15,7 +15,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "ListBuckets"))]
-    pub(crate) async fn op_list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    pub(crate) async fn op_list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let prefix = req.input.prefix.as_deref().unwrap_or("");
         let buckets = self
             .meta
@@ -39,7 +42,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "CreateBucket", bucket = %req.input.bucket))]
-    pub(crate) async fn op_create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    pub(crate) async fn op_create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let name = BucketName::new(req.input.bucket.clone()).map_err(|e| s3_error!(InvalidBucketName, "{e}"))?;
         let region = req
             .input
@@ -49,12 +55,8 @@ impl Gateway {
             .map(|l| l.as_str().to_owned())
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| self.cfg.region.clone());
-        let bucket = Bucket {
-            name: name.as_str().to_owned(),
-            owner: self.cfg.owner_id.clone(),
-            region,
-            created_at: now_ms(),
-        };
+        let bucket =
+            Bucket { name: name.as_str().to_owned(), owner: self.cfg.owner_id.clone(), region, created_at: now_ms() };
         match self.meta.create_bucket(&bucket).await {
             Ok(()) => {}
             Err(StoreError::BucketExists { owner }) if owner == self.cfg.owner_id => {
@@ -66,7 +68,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "HeadBucket", bucket = %req.input.bucket))]
-    pub(crate) async fn op_head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    pub(crate) async fn op_head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         let b = self.bucket(&req.input.bucket).await?;
         Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(b.region), ..Default::default() }))
     }
@@ -83,7 +88,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "DeleteBucket", bucket = %req.input.bucket))]
-    pub(crate) async fn op_delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    pub(crate) async fn op_delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         self.meta.delete_bucket(&req.input.bucket).await.s3()?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }

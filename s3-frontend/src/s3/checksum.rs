@@ -111,7 +111,9 @@ impl BodyResult {
     /// The client-side error that stopped the body, if any.
     pub(crate) fn client_error(&self) -> Option<S3Error> {
         match &*self.0.lock().ok()? {
-            Outcome::ClientError(e) => Some(S3Error::with_message(e.code().clone(), e.message().unwrap_or_default().to_owned())),
+            Outcome::ClientError(e) => {
+                Some(S3Error::with_message(e.code().clone(), e.message().unwrap_or_default().to_owned()))
+            }
             _ => None,
         }
     }
@@ -138,7 +140,11 @@ fn client_body_error(e: &dyn std::error::Error) -> S3Error {
     if text.contains("SignatureMismatch") {
         s3_error!(SignatureDoesNotMatch, "The chunk signature does not match.")
     } else if text.contains("Sha256Mismatch") {
-        custom_error("XAmzContentSHA256Mismatch", http::StatusCode::BAD_REQUEST, "The provided x-amz-content-sha256 header does not match what was computed.")
+        custom_error(
+            "XAmzContentSHA256Mismatch",
+            http::StatusCode::BAD_REQUEST,
+            "The provided x-amz-content-sha256 header does not match what was computed.",
+        )
     } else {
         s3_error!(IncompleteBody, "The request body ended before its declared length.")
     }
@@ -161,7 +167,8 @@ impl Stream for HashingBody {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.len += chunk.len() as u64;
                 if self.len > self.max_len || self.expected_len.is_some_and(|n| self.len > n) {
-                    return self.fail(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size."));
+                    return self
+                        .fail(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size."));
                 }
                 if let Some(h) = &mut self.md5 {
                     h.update(&chunk);
@@ -225,20 +232,29 @@ pub(crate) fn custom_error(code: &'static str, status: http::StatusCode, msg: &'
 
 /// Decodes a `Content-MD5` header: base64 of 16 bytes, else `InvalidDigest`.
 pub(crate) fn parse_content_md5(v: &str) -> S3Result<[u8; 16]> {
-    let raw = B64.decode(v.trim()).map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+    let raw =
+        B64.decode(v.trim()).map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
     raw.try_into().map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))
 }
 
 /// Checks a client-supplied checksum (base64) against the computed one.
 pub(crate) fn verify_checksum(algorithm: ChecksumAlgorithm, expected_b64: &str, actual: &[u8]) -> S3Result<()> {
-    let expected = B64
-        .decode(expected_b64.trim())
-        .map_err(|_| s3_error!(InvalidArgument, "Value for x-amz-checksum-{} header is invalid.", algorithm.as_str().to_lowercase()))?;
+    let expected = B64.decode(expected_b64.trim()).map_err(|_| {
+        s3_error!(InvalidArgument, "Value for x-amz-checksum-{} header is invalid.", algorithm.as_str().to_lowercase())
+    })?;
     if expected.len() != actual.len() {
-        return Err(s3_error!(InvalidArgument, "Value for x-amz-checksum-{} header is invalid.", algorithm.as_str().to_lowercase()));
+        return Err(s3_error!(
+            InvalidArgument,
+            "Value for x-amz-checksum-{} header is invalid.",
+            algorithm.as_str().to_lowercase()
+        ));
     }
     if expected != actual {
-        return Err(s3_error!(BadDigest, "The {} you specified did not match the calculated checksum.", algorithm.as_str()));
+        return Err(s3_error!(
+            BadDigest,
+            "The {} you specified did not match the calculated checksum.",
+            algorithm.as_str()
+        ));
     }
     Ok(())
 }
@@ -266,7 +282,10 @@ impl ChecksumFields {
         let mut found = all.into_iter().filter_map(|(a, v)| v.clone().map(|v| (a, v)));
         let first = found.next();
         if found.next().is_some() {
-            return Err(s3_error!(InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
+            return Err(s3_error!(
+                InvalidRequest,
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+            ));
         }
         Ok(first)
     }
@@ -295,9 +314,9 @@ pub(crate) fn trailer_checksum(trailers: Option<&s3s::TrailingHeaders>) -> Optio
     let trailers = trailers?;
     trailers
         .read(|h| {
-            ChecksumAlgorithm::ALL.into_iter().find_map(|a| {
-                h.get(a.header_name()).and_then(|v| v.to_str().ok()).map(|v| (a, v.to_owned()))
-            })
+            ChecksumAlgorithm::ALL
+                .into_iter()
+                .find_map(|a| h.get(a.header_name()).and_then(|v| v.to_str().ok()).map(|v| (a, v.to_owned())))
         })
         .flatten()
 }
@@ -311,15 +330,13 @@ pub(crate) fn announced_algorithm(headers: &http::HeaderMap) -> Option<ChecksumA
             return Some(a);
         }
     }
-    headers
-        .get("x-amz-sdk-checksum-algorithm")
-        .and_then(|v| v.to_str().ok())
-        .and_then(ChecksumAlgorithm::parse)
+    headers.get("x-amz-sdk-checksum-algorithm").and_then(|v| v.to_str().ok()).and_then(ChecksumAlgorithm::parse)
 }
 
 /// Converts between s3s's and our algorithm enums.
 pub(crate) fn from_dto_algorithm(a: &s3s::dto::ChecksumAlgorithm) -> S3Result<ChecksumAlgorithm> {
-    ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| s3_error!(InvalidRequest, "Checksum algorithm {} is not supported.", a.as_str()))
+    ChecksumAlgorithm::parse(a.as_str())
+        .ok_or_else(|| s3_error!(InvalidRequest, "Checksum algorithm {} is not supported.", a.as_str()))
 }
 
 /// Our checksum type as an s3s DTO.
@@ -354,12 +371,14 @@ pub(crate) fn combine_crc(algorithm: ChecksumAlgorithm, parts: &[(Vec<u8>, u64)]
             Some(a) => crc_fast::checksum_combine(crc_alg, a, v, *size),
         });
     }
-    let v = acc.unwrap_or_else(|| u64::from_be_bytes({
-        let mut buf = [0u8; 8];
-        let empty = digest(algorithm, b"");
-        buf[8 - width..].copy_from_slice(&empty);
-        buf
-    }));
+    let v = acc.unwrap_or_else(|| {
+        u64::from_be_bytes({
+            let mut buf = [0u8; 8];
+            let empty = digest(algorithm, b"");
+            buf[8 - width..].copy_from_slice(&empty);
+            buf
+        })
+    });
     Some(v.to_be_bytes()[8 - width..].to_vec())
 }
 
@@ -387,8 +406,7 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 251) as u8).collect();
         for a in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64nvme] {
             let whole = digest(a, &data);
-            let parts: Vec<(Vec<u8>, u64)> =
-                data.chunks(30_000).map(|c| (digest(a, c), c.len() as u64)).collect();
+            let parts: Vec<(Vec<u8>, u64)> = data.chunks(30_000).map(|c| (digest(a, c), c.len() as u64)).collect();
             assert_eq!(combine_crc(a, &parts), Some(whole), "{a}");
         }
         assert_eq!(combine_crc(ChecksumAlgorithm::Sha256, &[]), None);
@@ -405,7 +423,10 @@ mod tests {
     #[test]
     fn content_md5_and_checksum_validation() {
         assert!(parse_content_md5("1B2M2Y8AsgTpgAmY7PhCfg==").is_ok());
-        assert_eq!(parse_content_md5("nope").map_err(|e| e.code().clone()).err(), Some(s3s::S3ErrorCode::InvalidDigest));
+        assert_eq!(
+            parse_content_md5("nope").map_err(|e| e.code().clone()).err(),
+            Some(s3s::S3ErrorCode::InvalidDigest)
+        );
         let good = digest(ChecksumAlgorithm::Crc32, b"abc");
         assert!(verify_checksum(ChecksumAlgorithm::Crc32, &b64(&good), &good).is_ok());
         let other = digest(ChecksumAlgorithm::Crc32, b"abd");

@@ -76,14 +76,24 @@ impl Gateway {
         }
     }
 
-    async fn list_page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<String>, max: usize) -> S3Result<ListPage> {
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<String>,
+        max: usize,
+    ) -> S3Result<ListPage> {
         self.bucket(bucket).await?;
         let q = ListQuery { prefix: prefix.to_owned(), delimiter: delimiter.map(str::to_owned), after, max_keys: max };
         list_objects(self.meta.as_ref(), bucket, &q).await.s3()
     }
 
     #[tracing::instrument(skip_all, fields(op = "ListObjects", bucket = %req.input.bucket))]
-    pub(crate) async fn op_list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    pub(crate) async fn op_list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
@@ -110,7 +120,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "ListObjectsV2", bucket = %req.input.bucket))]
-    pub(crate) async fn op_list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    pub(crate) async fn op_list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;

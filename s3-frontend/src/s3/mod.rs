@@ -71,7 +71,8 @@ impl Gateway {
     }
 
     pub(crate) fn pending_deadline(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc() + time::Duration::try_from(self.cfg.pending_ttl).unwrap_or(time::Duration::hours(6))
+        time::OffsetDateTime::now_utc()
+            + time::Duration::try_from(self.cfg.pending_ttl).unwrap_or(time::Duration::hours(6))
     }
 }
 
@@ -134,7 +135,10 @@ impl S3 for Gateway {
     }
 
     // ---- multipart ----
-    async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> R<CreateMultipartUploadOutput> {
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> R<CreateMultipartUploadOutput> {
         self.op_create_multipart_upload(req).await
     }
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> R<UploadPartOutput> {

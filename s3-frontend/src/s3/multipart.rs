@@ -9,7 +9,8 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::Gateway;
 use super::bucket::now_ms;
 use super::checksum::{
-    self, ChecksumFields, b64, combine_crc, digest, from_dto_algorithm, to_dto_algorithm, to_dto_type, trailer_checksum, unb64,
+    self, ChecksumFields, b64, combine_crc, digest, from_dto_algorithm, to_dto_algorithm, to_dto_type,
+    trailer_checksum, unb64,
 };
 use super::object::{check_key, choose_algorithm, etag_out, format_http_date, len_i64, metadata_in, write_condition};
 use super::write::Declared;
@@ -64,12 +65,24 @@ impl Gateway {
             Some(_) => return Err(s3_error!(InvalidRequest, "Invalid checksum type.")),
         };
         let (algorithm, kind) = match (algorithm, kind) {
-            (None, Some(_)) => return Err(s3_error!(InvalidRequest, "The x-amz-checksum-type header requires x-amz-checksum-algorithm.")),
+            (None, Some(_)) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The x-amz-checksum-type header requires x-amz-checksum-algorithm."
+                ));
+            }
             (Some(a), Some(ChecksumType::FullObject)) if !a.is_crc() => {
-                return Err(s3_error!(InvalidRequest, "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.", a));
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+                    a
+                ));
             }
             (Some(ChecksumAlgorithm::Crc64nvme), Some(ChecksumType::Composite)) => {
-                return Err(s3_error!(InvalidRequest, "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm."));
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm."
+                ));
             }
             (Some(a), k) => (Some(a), Some(k.unwrap_or_else(|| default_type(a)))),
             (None, None) => (None, None),
@@ -113,7 +126,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "UploadPart", bucket = %req.input.bucket, key = %req.input.key))]
-    pub(crate) async fn op_upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    pub(crate) async fn op_upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
         let S3Request { input, headers, trailing_headers, .. } = req;
         let n = part_number(input.part_number)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
@@ -130,7 +146,11 @@ impl Gateway {
             Some(a) => {
                 let chosen = choose_algorithm(requested, value.as_ref(), &headers)?;
                 if value.is_some() && chosen != a {
-                    return Err(s3_error!(InvalidRequest, "Checksum Type mismatch occurred, expected checksum Type: {}", a.as_str().to_lowercase()));
+                    return Err(s3_error!(
+                        InvalidRequest,
+                        "Checksum Type mismatch occurred, expected checksum Type: {}",
+                        a.as_str().to_lowercase()
+                    ));
                 }
                 a
             }
@@ -155,7 +175,9 @@ impl Gateway {
             checksum: written.digests.checksum_b64(),
             last_modified: now_ms(),
         };
-        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3() {
+        if let Err(e) =
+            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3()
+        {
             return self.discard(&written, e).await;
         }
         let f = part.checksum.clone().map(|v| ChecksumFields::with(algorithm, v)).unwrap_or_default();
@@ -192,7 +214,9 @@ impl Gateway {
             checksum: digests.checksum_b64(),
             last_modified: now_ms(),
         };
-        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3() {
+        if let Err(e) =
+            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3()
+        {
             self.abandon(&blob).await;
             return Err(e);
         }
@@ -200,7 +224,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "UploadPartCopy", bucket = %req.input.bucket, key = %req.input.key))]
-    pub(crate) async fn op_upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    pub(crate) async fn op_upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
         let n = part_number(input.part_number)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
@@ -222,7 +249,11 @@ impl Gateway {
         let Some(blob) = written.blob.clone() else {
             let out = self.put_empty_part(&upload, n, &written.digests).await?;
             return Ok(S3Response::new(UploadPartCopyOutput {
-                copy_part_result: Some(CopyPartResult { e_tag: out.output.e_tag, last_modified: Some(now_ms().into()), ..Default::default() }),
+                copy_part_result: Some(CopyPartResult {
+                    e_tag: out.output.e_tag,
+                    last_modified: Some(now_ms().into()),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }));
         };
@@ -234,7 +265,9 @@ impl Gateway {
             checksum: written.digests.checksum_b64(),
             last_modified: now_ms(),
         };
-        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3() {
+        if let Err(e) =
+            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3()
+        {
             return self.discard(&written, e).await;
         }
         let f = match (upload.checksum_algorithm, &part.checksum) {
@@ -287,7 +320,10 @@ impl Gateway {
         for p in &requested {
             let n = part_number(p.part_number.unwrap_or(0))?;
             if n <= last {
-                return Err(s3_error!(InvalidPartOrder, "The list of parts was not in ascending order. Parts must be ordered by part number."));
+                return Err(s3_error!(
+                    InvalidPartOrder,
+                    "The list of parts was not in ascending order. Parts must be ordered by part number."
+                ));
             }
             last = n;
             let found = stored.binary_search_by_key(&n, |s| s.part_number).ok().map(|i| &stored[i]);
@@ -305,7 +341,10 @@ impl Gateway {
         if let Some((_, init)) = chosen.split_last()
             && init.iter().any(|p| p.size < MIN_PART_SIZE)
         {
-            return Err(s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size."));
+            return Err(s3_error!(
+                EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed object size."
+            ));
         }
         let count = u32::try_from(chosen.len()).unwrap_or(u32::MAX);
         let mut md5s = Vec::with_capacity(chosen.len() * 16);
@@ -326,7 +365,11 @@ impl Gateway {
             && c.algorithm == expected.0
             && strip_quotes(&expected.1) != c.value
         {
-            return Err(s3_error!(BadDigest, "The {} you specified did not match the calculated checksum.", c.algorithm));
+            return Err(s3_error!(
+                BadDigest,
+                "The {} you specified did not match the calculated checksum.",
+                c.algorithm
+            ));
         }
         let size: u64 = chosen.iter().map(|p| p.size).sum();
         let obj = ObjectMeta {
@@ -336,7 +379,13 @@ impl Gateway {
             checksum,
             parts: chosen
                 .iter()
-                .map(|p| BlobPart { blob: p.blob.clone(), size: p.size, part_number: p.part_number, etag: p.etag.clone(), checksum: p.checksum.clone() })
+                .map(|p| BlobPart {
+                    blob: p.blob.clone(),
+                    size: p.size,
+                    part_number: p.part_number,
+                    etag: p.etag.clone(),
+                    checksum: p.checksum.clone(),
+                })
                 .collect(),
             multipart_parts: Some(count),
             ..upload.template.clone()
@@ -391,7 +440,10 @@ impl Gateway {
             next_part_number_marker: parts.last().and_then(|p| i32::try_from(p.part_number).ok()),
             max_parts: Some(i32::try_from(max).unwrap_or(1000)),
             is_truncated: Some(truncated),
-            initiator: Some(Initiator { id: Some(self.cfg.owner_id.clone()), display_name: Some(self.cfg.owner_name.clone()) }),
+            initiator: Some(Initiator {
+                id: Some(self.cfg.owner_id.clone()),
+                display_name: Some(self.cfg.owner_name.clone()),
+            }),
             owner: Some(self.owner()),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             checksum_algorithm: algorithm.map(to_dto_algorithm),
@@ -461,7 +513,10 @@ impl Gateway {
                         key: Some(u.key),
                         upload_id: Some(u.upload_id),
                         initiated: Some(u.initiated.into()),
-                        initiator: Some(Initiator { id: Some(self.cfg.owner_id.clone()), display_name: Some(self.cfg.owner_name.clone()) }),
+                        initiator: Some(Initiator {
+                            id: Some(self.cfg.owner_id.clone()),
+                            display_name: Some(self.cfg.owner_name.clone()),
+                        }),
                         owner: Some(self.owner()),
                         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                         checksum_algorithm: u.checksum_algorithm.map(to_dto_algorithm),
@@ -484,19 +539,25 @@ fn md5_of(data: &[u8]) -> Vec<u8> {
 /// The checksum of a completed upload: composite (checksum of the part checksums, `-N`) or
 /// full-object (CRCs combined). `None` when the parts don't all carry a usable checksum.
 fn object_checksum(upload: &Upload, parts: &[&PartMeta], count: u32) -> Option<Checksum> {
-    let raw: Option<Vec<(Vec<u8>, u64)>> = parts.iter().map(|p| p.checksum.as_deref().and_then(unb64).map(|v| (v, p.size))).collect();
+    let raw: Option<Vec<(Vec<u8>, u64)>> =
+        parts.iter().map(|p| p.checksum.as_deref().and_then(unb64).map(|v| (v, p.size))).collect();
     let raw = raw?;
     match (upload.checksum_algorithm, upload.checksum_type) {
         (Some(a), Some(ChecksumType::Composite)) => {
             let concat: Vec<u8> = raw.iter().flat_map(|(v, _)| v.iter().copied()).collect();
-            Some(Checksum { algorithm: a, value: format!("{}-{}", b64(&digest(a, &concat)), count), kind: ChecksumType::Composite })
+            Some(Checksum {
+                algorithm: a,
+                value: format!("{}-{}", b64(&digest(a, &concat)), count),
+                kind: ChecksumType::Composite,
+            })
         }
         (Some(a), _) => combine_crc(a, &raw).map(|v| checksum::full_object(a, &v)),
         // No algorithm requested: parts were hashed with CRC64NVME unless they declared
         // another one; only a uniform CRC64NVME combines into an object checksum.
         (None, _) => {
             if raw.iter().all(|(v, _)| v.len() == 8) {
-                combine_crc(ChecksumAlgorithm::Crc64nvme, &raw).map(|v| checksum::full_object(ChecksumAlgorithm::Crc64nvme, &v))
+                combine_crc(ChecksumAlgorithm::Crc64nvme, &raw)
+                    .map(|v| checksum::full_object(ChecksumAlgorithm::Crc64nvme, &v))
             } else {
                 None
             }
@@ -506,7 +567,12 @@ fn object_checksum(upload: &Upload, parts: &[&PartMeta], count: u32) -> Option<C
 
 /// Parses `x-amz-copy-source-range: bytes=first-last` against the source size.
 fn parse_copy_range(r: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
-    let bad = || s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
     let spec = r.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let first: u64 = a.parse().map_err(|_| bad())?;

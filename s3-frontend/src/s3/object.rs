@@ -24,7 +24,10 @@ pub(crate) fn check_key(key: &str) -> S3Result<()> {
 }
 
 /// `If-Match` / `If-None-Match` of a write, as a store condition.
-pub(crate) fn write_condition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> S3Result<WriteCondition> {
+pub(crate) fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<WriteCondition> {
     let mut cond = WriteCondition::default();
     match if_none_match {
         None => {}
@@ -52,7 +55,10 @@ pub(crate) fn choose_algorithm(
     if let (Some(r), Some(v)) = (requested, from_value)
         && r != v
     {
-        return Err(s3_error!(InvalidRequest, "Value for x-amz-checksum-algorithm does not match the checksum header."));
+        return Err(s3_error!(
+            InvalidRequest,
+            "Value for x-amz-checksum-algorithm does not match the checksum header."
+        ));
     }
     Ok(from_value.or(announced).or(requested).unwrap_or(ChecksumAlgorithm::Crc64nvme))
 }
@@ -82,7 +88,9 @@ pub(crate) fn etag_out(etag: &str) -> ETag {
 /// The checksum to report for a whole-object read, when the client asked for it.
 fn checksum_out(obj: &ObjectMeta, mode: Option<&ChecksumMode>) -> (ChecksumFields, Option<s3s::dto::ChecksumType>) {
     match (&obj.checksum, mode) {
-        (Some(c), Some(m)) if m.as_str() == ChecksumMode::ENABLED => (ChecksumFields::of(c), Some(checksum::to_dto_type(c.kind))),
+        (Some(c), Some(m)) if m.as_str() == ChecksumMode::ENABLED => {
+            (ChecksumFields::of(c), Some(checksum::to_dto_type(c.kind)))
+        }
         _ => (ChecksumFields::default(), None),
     }
 }
@@ -207,7 +215,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "HeadObject", bucket = %req.input.bucket, key = %req.input.key))]
-    pub(crate) async fn op_head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    pub(crate) async fn op_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         let obj = self.object(&input.bucket, &input.key).await?;
         if check_preconditions(
@@ -248,7 +259,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "DeleteObject", bucket = %req.input.bucket, key = %req.input.key))]
-    pub(crate) async fn op_delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    pub(crate) async fn op_delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         if input.version_id.as_deref().is_some_and(|v| v != "null") {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
@@ -259,7 +273,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "DeleteObjects", bucket = %req.input.bucket))]
-    pub(crate) async fn op_delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    pub(crate) async fn op_delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let input = req.input;
         if input.delete.objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "The request may contain at most 1000 keys."));
@@ -279,7 +296,11 @@ impl Gateway {
             match res {
                 Ok(()) => {
                     if !quiet {
-                        deleted.push(DeletedObject { key: Some(o.key), version_id: o.version_id, ..Default::default() });
+                        deleted.push(DeletedObject {
+                            key: Some(o.key),
+                            version_id: o.version_id,
+                            ..Default::default()
+                        });
                     }
                 }
                 Err(e) => errors.push(s3s::dto::Error {
@@ -323,7 +344,10 @@ impl Gateway {
     }
 
     #[tracing::instrument(skip_all, fields(op = "CopyObject", bucket = %req.input.bucket, key = %req.input.key))]
-    pub(crate) async fn op_copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    pub(crate) async fn op_copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
         check_key(&input.key)?;
         let cond = WriteCondition::default();
@@ -352,7 +376,11 @@ impl Gateway {
         }
         let algorithm = match &input.checksum_algorithm {
             Some(a) => from_dto_algorithm(a)?,
-            None => src.checksum.as_ref().filter(|c| c.kind == ChecksumType::FullObject).map_or(ChecksumAlgorithm::Crc64nvme, |c| c.algorithm),
+            None => src
+                .checksum
+                .as_ref()
+                .filter(|c| c.kind == ChecksumType::FullObject)
+                .map_or(ChecksumAlgorithm::Crc64nvme, |c| c.algorithm),
         };
         let written = self.copy_range(&src, 0..src.size, Some(algorithm)).await?;
         let mut obj = if replace {
@@ -470,7 +498,11 @@ impl Gateway {
 }
 
 fn invalid_part_number() -> s3s::S3Error {
-    checksum::custom_error("InvalidPartNumber", http::StatusCode::RANGE_NOT_SATISFIABLE, "The requested partnumber is not satisfiable")
+    checksum::custom_error(
+        "InvalidPartNumber",
+        http::StatusCode::RANGE_NOT_SATISFIABLE,
+        "The requested partnumber is not satisfiable",
+    )
 }
 
 /// The data layout of a simple (single-blob) object.
@@ -504,14 +536,18 @@ fn select(obj: &ObjectMeta, range: Option<&Range>, part_number: Option<i32>) -> 
     let size = obj.size;
     let parts_count = obj.multipart_parts.and_then(|n| i32::try_from(n).ok());
     match (range, part_number) {
-        (Some(_), Some(_)) => Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter.")),
+        (Some(_), Some(_)) => {
+            Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter."))
+        }
         (Some(r), None) => {
             let rg = r.check(size).map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
             let content_range = Some(format!("bytes {}-{}/{}", rg.start, rg.end - 1, size));
             Ok(Selection { range: rg, content_range, parts_count, whole: false })
         }
         (None, Some(n)) => {
-            let n = u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))?;
+            let n = u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
+            })?;
             match obj.multipart_parts {
                 None if n == 1 => Ok(Selection { range: 0..size, content_range: None, parts_count: None, whole: true }),
                 None => Err(invalid_part_number()),
@@ -520,7 +556,8 @@ fn select(obj: &ObjectMeta, range: Option<&Range>, part_number: Option<i32>) -> 
                     for p in &obj.parts {
                         if p.part_number == n {
                             let rg = offset..offset + p.size;
-                            let content_range = (p.size > 0).then(|| format!("bytes {}-{}/{}", rg.start, rg.end - 1, size));
+                            let content_range =
+                                (p.size > 0).then(|| format!("bytes {}-{}/{}", rg.start, rg.end - 1, size));
                             return Ok(Selection { range: rg, content_range, parts_count, whole: false });
                         }
                         offset += p.size;

@@ -90,14 +90,20 @@ pub(crate) fn check_preconditions(
     match if_match {
         Some(c) => {
             if !etag_matches(c, &obj.etag) {
-                return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
             }
         }
         None => {
             if let Some(t) = if_unmodified_since
                 && last_modified > since(t)
             {
-                return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
             }
         }
     }
@@ -134,7 +140,10 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert!(s.iter().all(|(_, r)| r.is_none()));
         let s = segments(&parts, &(5..12));
-        assert_eq!(s.iter().map(|(p, r)| (p.part_number, r.clone())).collect::<Vec<_>>(), vec![(1, Some(5..10)), (2, Some(0..2))]);
+        assert_eq!(
+            s.iter().map(|(p, r)| (p.part_number, r.clone())).collect::<Vec<_>>(),
+            vec![(1, Some(5..10)), (2, Some(0..2))]
+        );
         let s = segments(&parts, &(20..25));
         assert_eq!(s.iter().map(|(p, r)| (p.part_number, r.clone())).collect::<Vec<_>>(), vec![(3, None)]);
         assert!(segments(&parts, &(25..25)).is_empty());
@@ -171,8 +180,14 @@ mod tests {
 
         assert_eq!(check_preconditions(&o, Some(&strong("abc")), None, None, None).ok(), Some(Precondition::Proceed));
         assert_eq!(code(check_preconditions(&o, Some(&strong("zzz")), None, None, None)), pf);
-        assert_eq!(check_preconditions(&o, None, Some(&strong("abc")), None, None).ok(), Some(Precondition::NotModified));
-        assert_eq!(check_preconditions(&o, None, Some(&ETagCondition::Any), None, None).ok(), Some(Precondition::NotModified));
+        assert_eq!(
+            check_preconditions(&o, None, Some(&strong("abc")), None, None).ok(),
+            Some(Precondition::NotModified)
+        );
+        assert_eq!(
+            check_preconditions(&o, None, Some(&ETagCondition::Any), None, None).ok(),
+            Some(Precondition::NotModified)
+        );
         // Sub-second precision is ignored: HTTP dates have whole seconds.
         let same = time::macros::datetime!(2024-01-01 12:00:00 UTC);
         assert_eq!(check_preconditions(&o, None, None, Some(&ts(same)), None).ok(), Some(Precondition::NotModified));
@@ -180,8 +195,14 @@ mod tests {
         assert_eq!(check_preconditions(&o, None, None, Some(&ts(earlier)), None).ok(), Some(Precondition::Proceed));
         assert_eq!(code(check_preconditions(&o, None, None, None, Some(&ts(earlier)))), pf);
         // If-Match that holds overrides a failing If-Unmodified-Since.
-        assert_eq!(check_preconditions(&o, Some(&strong("abc")), None, None, Some(&ts(earlier))).ok(), Some(Precondition::Proceed));
+        assert_eq!(
+            check_preconditions(&o, Some(&strong("abc")), None, None, Some(&ts(earlier))).ok(),
+            Some(Precondition::Proceed)
+        );
         // If-None-Match that fails (differs) overrides If-Modified-Since.
-        assert_eq!(check_preconditions(&o, None, Some(&strong("zzz")), Some(&ts(same)), None).ok(), Some(Precondition::Proceed));
+        assert_eq!(
+            check_preconditions(&o, None, Some(&strong("zzz")), Some(&ts(same)), None).ok(),
+            Some(Precondition::Proceed)
+        );
     }
 }

@@ -42,7 +42,8 @@ impl Gateway {
         if len.is_some_and(|n| n > self.cfg.max_object_size) {
             return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size."));
         }
-        let body = body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+        let body = body
+            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
         let (mut stream, result) = hashing_body(body, algorithm, len, self.cfg.max_object_size);
         if len == Some(0) {
             // Nothing to store, but an aws-chunked body still carries its trailer: read it all.
@@ -112,7 +113,9 @@ impl Gateway {
                 Err(e) => return self.discard(w, e).await,
             };
             if expected != w.digests.md5 {
-                return self.discard(w, s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received.")).await;
+                return self
+                    .discard(w, s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received."))
+                    .await;
             }
         }
         if let Some((algorithm, value)) = &declared.checksum {

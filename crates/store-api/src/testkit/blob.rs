@@ -215,18 +215,18 @@ pub async fn blob_suite(store: &dyn BlobStore) {
     let (id17, p17, len17) = &blobs[5];
     let len = *len17;
     let ranges = [
-        0..1,                            // first byte
-        0..100,                          // start
-        0..64 * KIB + 1,                 // start, past a typical buffer
-        8 * MIB..8 * MIB + 100 * KIB,    // middle
-        len / 2..len / 2 + 1,            // a single byte in the middle
-        len - 1000..len,                 // end
-        len - 1..len,                    // last byte
-        5 * MIB - 3..5 * MIB + 3,        // across the first 5 MiB boundary
-        10 * MIB - 1..10 * MIB + 1,      // across the second
-        3 * MIB..16 * MIB + 5,           // spanning several parts
-        7 * MIB..7 * MIB,                // empty
-        0..len,                          // everything
+        0..1,                         // first byte
+        0..100,                       // start
+        0..64 * KIB + 1,              // start, past a typical buffer
+        8 * MIB..8 * MIB + 100 * KIB, // middle
+        len / 2..len / 2 + 1,         // a single byte in the middle
+        len - 1000..len,              // end
+        len - 1..len,                 // last byte
+        5 * MIB - 3..5 * MIB + 3,     // across the first 5 MiB boundary
+        10 * MIB - 1..10 * MIB + 1,   // across the second
+        3 * MIB..16 * MIB + 5,        // spanning several parts
+        7 * MIB..7 * MIB,             // empty
+        0..len,                       // everything
     ];
     for r in ranges {
         expect_content(store, id17, *p17, len, Some(r)).await;

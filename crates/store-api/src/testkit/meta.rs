@@ -215,7 +215,10 @@ async fn assert_pending(store: &Store, blob: &BlobId) {
 
 /// Asserts that `blob` is neither pending nor queued (it is live or unknown).
 async fn assert_not_queued(store: &Store, blob: &BlobId) {
-    assert!(!ok(store.claim_blob(blob, far_future()).await, "claim_blob"), "live blob {blob} is in the collector's queue");
+    assert!(
+        !ok(store.claim_blob(blob, far_future()).await, "claim_blob"),
+        "live blob {blob} is in the collector's queue"
+    );
 }
 
 async fn get(store: &Store, bucket: &str, key: &str) -> Option<ObjectMeta> {
@@ -294,8 +297,11 @@ async fn objects(store: &Store, run: &Run) {
         ("ünï".to_owned(), "cødé \"quoted\" {json}".to_owned()),
         ("empty".to_owned(), String::new()),
     ]);
-    full.checksum =
-        Some(Checksum { algorithm: ChecksumAlgorithm::Crc32c, value: "yZRlqg==-3".to_owned(), kind: ChecksumType::Composite });
+    full.checksum = Some(Checksum {
+        algorithm: ChecksumAlgorithm::Crc32c,
+        value: "yZRlqg==-3".to_owned(),
+        kind: ChecksumType::Composite,
+    });
     full.multipart_parts = Some(3);
     ok(store.put_object(&full, &WriteCondition::default(), GRACE).await, "put_object");
     assert_eq!(get(store, &bucket, "full").await.as_ref(), Some(&full));
@@ -586,7 +592,9 @@ async fn collector(store: &Store, _run: &Run) {
     for g in [&g1, &g2] {
         assert!(ok(store.claim_blob(g, base + ms(3)).await, "claim_blob"));
     }
-    assert!(!ok(store.due_blobs(base + ms(3), 100_000).await, "due_blobs").iter().any(|d| [&g1, &g2, &g3].contains(&d)));
+    assert!(
+        !ok(store.due_blobs(base + ms(3), 100_000).await, "due_blobs").iter().any(|d| [&g1, &g2, &g3].contains(&d))
+    );
 
     // Abandoned blobs are due now, registered or not.
     let a = pending_blobs(store, 2).await;
@@ -697,7 +705,7 @@ async fn multipart(store: &Store, run: &Run) {
 
     let listed = ok(store.list_parts(&up.upload_id, 0, 1000).await, "list_parts");
     assert_eq!(listed, [parts[0].clone(), part2.clone(), parts[2].clone()]);
-    assert_eq!(ok(store.list_parts(&up.upload_id, 1, 1).await, "list_parts"), [part2.clone()]);
+    assert_eq!(ok(store.list_parts(&up.upload_id, 1, 1).await, "list_parts"), std::slice::from_ref(&part2));
     assert_eq!(ok(store.list_parts(&up.upload_id, 2, 1000).await, "list_parts"), [parts[2].clone()]);
     assert!(ok(store.list_parts(&up.upload_id, 3, 1000).await, "list_parts").is_empty());
     assert!(ok(store.list_parts(&run.upload_id("mp", 99), 0, 1000).await, "list_parts").is_empty());
@@ -705,14 +713,23 @@ async fn multipart(store: &Store, run: &Run) {
     // An object exists at the key: If-None-Match fails and nothing changes.
     let existing = put_new(store, &bucket, key).await;
     let obj = completed(&up, &[&parts[0], &parts[2]]);
-    assert_err!(store.complete_upload(&up.upload_id, &obj, &if_none_match(), GRACE).await, StoreError::PreconditionFailed);
-    assert_err!(store.complete_upload(&up.upload_id, &obj, &if_match(&etag()), GRACE).await, StoreError::PreconditionFailed);
+    assert_err!(
+        store.complete_upload(&up.upload_id, &obj, &if_none_match(), GRACE).await,
+        StoreError::PreconditionFailed
+    );
+    assert_err!(
+        store.complete_upload(&up.upload_id, &obj, &if_match(&etag()), GRACE).await,
+        StoreError::PreconditionFailed
+    );
     assert!(ok(store.get_upload(&bucket, key, &up.upload_id).await, "get_upload").is_some());
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&existing));
 
     // Naming a blob that is no longer a part (replaced meanwhile) is a conflict.
     let replaced = completed(&up, &[&parts[0], &parts[1]]);
-    assert_err!(store.complete_upload(&up.upload_id, &replaced, &WriteCondition::default(), GRACE).await, StoreError::Conflict);
+    assert_err!(
+        store.complete_upload(&up.upload_id, &replaced, &WriteCondition::default(), GRACE).await,
+        StoreError::Conflict
+    );
     // Under another key it is no such upload.
     let mut elsewhere = obj.clone();
     elsewhere.key = "mp/other".to_owned();
@@ -733,7 +750,10 @@ async fn multipart(store: &Store, run: &Run) {
     assert_queued_after(store, &existing.parts[0].blob, GRACE).await;
     assert_not_queued(store, &blobs[0]).await;
     assert_not_queued(store, &blobs[2]).await;
-    assert_err!(store.complete_upload(&up.upload_id, &obj, &WriteCondition::default(), GRACE).await, StoreError::NoSuchUpload);
+    assert_err!(
+        store.complete_upload(&up.upload_id, &obj, &WriteCondition::default(), GRACE).await,
+        StoreError::NoSuchUpload
+    );
     assert_err!(store.abort_upload(&bucket, key, &up.upload_id).await, StoreError::NoSuchUpload);
 
     // Complete onto a missing key with If-None-Match.
@@ -762,7 +782,10 @@ async fn multipart(store: &Store, run: &Run) {
     assert_eq!(ok(store.get_upload(&bucket, key, &up3.upload_id).await, "get_upload"), None);
     assert_err!(store.abort_upload(&bucket, key, &up3.upload_id).await, StoreError::NoSuchUpload);
     let late = pending_blobs(store, 1).await;
-    assert_err!(store.put_part(&bucket, key, &up3.upload_id, &part(3, &late[0]), GRACE).await, StoreError::NoSuchUpload);
+    assert_err!(
+        store.put_part(&bucket, key, &up3.upload_id, &part(3, &late[0]), GRACE).await,
+        StoreError::NoSuchUpload
+    );
     assert_pending(store, &late[0]).await;
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&obj), "abort touched the object");
 
@@ -841,7 +864,10 @@ async fn upload_scans(store: &Store, run: &Run) {
     let q = UploadListQuery { delimiter: Some("/".into()), max_uploads: 1000, ..Default::default() };
     let page = ok(list_uploads(store.as_ref(), &bucket, &q).await, "list_uploads");
     assert_eq!(page.common_prefixes, ["a/"]);
-    assert_eq!(page.uploads.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(), ["a", "a", "a~", "a~", "aé", "aé", "b", "b"]);
+    assert_eq!(
+        page.uploads.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(),
+        ["a", "a", "a~", "a~", "aé", "aé", "b", "b"]
+    );
     let mut q = UploadListQuery { max_uploads: 5, ..Default::default() };
     let mut seen = Vec::new();
     loop {
@@ -959,7 +985,7 @@ async fn key_order(store: &Store, run: &Run) {
     };
     assert_eq!(scan("a", false, None, 1000).await, expect(&|k| k > "a"));
     assert_eq!(scan("a", true, None, 1000).await, expect(&|k| k >= "a"));
-    assert_eq!(scan("a", true, Some("b"), 1000).await, expect(&|k| k >= "a" && k < "b"));
+    assert_eq!(scan("a", true, Some("b"), 1000).await, expect(&|k| ("a".."b").contains(&k)));
     assert_eq!(scan("a/", false, Some("a0"), 1000).await, ["a//", "a/b"]);
     assert_eq!(scan("a~", false, Some("b"), 1000).await, expect(&|k| k > "a~" && k < "b"));
     assert_eq!(scan("a", true, None, 2).await, expect(&|k| k >= "a")[..2]);
@@ -970,15 +996,17 @@ async fn key_order(store: &Store, run: &Run) {
         assert_eq!(get(store, &bucket, &k).await.map(|o| o.key), Some(k.clone()), "a 1024-byte key");
     }
 
-    for (prefix, delimiter) in [("", Some("/")), ("a", Some("/")), ("a/", Some("/")), ("", None), ("a", None), ("é", Some("/"))] {
-        let q = ListQuery {
-            prefix: prefix.to_owned(),
-            delimiter: delimiter.map(str::to_owned),
-            after: None,
-            max_keys: 2,
-        };
+    for (prefix, delimiter) in
+        [("", Some("/")), ("a", Some("/")), ("a/", Some("/")), ("", None), ("a", None), ("é", Some("/"))]
+    {
+        let q =
+            ListQuery { prefix: prefix.to_owned(), delimiter: delimiter.map(str::to_owned), after: None, max_keys: 2 };
         let got = list_all(store, &bucket, q).await;
-        assert_eq!(got, model_listing(&keys, prefix, delimiter, None), "listing prefix {prefix:?} delimiter {delimiter:?}");
+        assert_eq!(
+            got,
+            model_listing(&keys, prefix, delimiter, None),
+            "listing prefix {prefix:?} delimiter {delimiter:?}"
+        );
     }
 
     for k in &keys {
@@ -1020,9 +1048,7 @@ async fn big_listing(store: &Store, run: &Run) {
     keys.extend((0..20).map(|i| format!("dir3/sub/x{i:02}")));
     keys.extend(["dir3/", "dir3", "dir3/sub/"].map(str::to_owned));
     keys.sort();
-    let t0 = std::time::Instant::now();
     bulk(store, &bucket, &keys, false).await;
-    eprintln!("TMP bulk put {:?}", t0.elapsed());
 
     let q = |prefix: &str, delimiter: Option<&str>, after: Option<&str>, max_keys: usize| ListQuery {
         prefix: prefix.to_owned(),
@@ -1055,9 +1081,7 @@ async fn big_listing(store: &Store, run: &Run) {
     let empty = ok(list_objects(store.as_ref(), &bucket, &q("", None, None, 0)).await, "list_objects");
     assert!(empty.entries.is_empty() && !empty.is_truncated);
 
-    eprintln!("TMP listed {:?}", t0.elapsed());
     bulk(store, &bucket, &keys, true).await;
-    eprintln!("TMP deleted {:?}", t0.elapsed());
     assert!(ok(store.scan_objects(&bucket, "", true, None, 10).await, "scan_objects").is_empty());
     ok(store.delete_bucket(&bucket).await, "delete_bucket");
 }

@@ -1,0 +1,80 @@
+//! The frontend's integration suite: the real `aws-sdk-s3` client (and raw HTTP for malformed
+//! input) against the S3 frontend served in-process on a socket, over both backend sets.
+//!
+//! Every case below runs twice, as `embedded::<case>` (SQLite + local files in a temporary
+//! directory) and as `postgres_s3::<case>` (PostgreSQL + the S3 blob backend). The second set
+//! needs `CLOUDSTORE_TEST_POSTGRES_URL` and `CLOUDSTORE_TEST_S3_ENDPOINT` / `_ACCESS_KEY` /
+//! `_SECRET_KEY` (`source "$(scripts/stack.sh start postgres s3)"`); without them its tests
+//! fail, they never skip.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unreachable_pub)]
+
+mod harness;
+
+mod auth;
+mod buckets;
+mod conditional;
+mod gc;
+mod integrity;
+mod listing;
+mod multipart;
+mod objects;
+mod ops;
+
+/// Generates one test per case and backend set, so the very same suite runs against both.
+macro_rules! suite {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let h = crate::harness::Harness::start(crate::harness::Backend::Embedded).await;
+                    crate::$module::$case(&h).await;
+                    h.finish().await;
+                }
+            )*
+        }
+        mod postgres_s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let h = crate::harness::Harness::start(crate::harness::Backend::PostgresS3).await;
+                    crate::$module::$case(&h).await;
+                    h.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    buckets::bucket_lifecycle,
+    buckets::invalid_bucket_names,
+    buckets::delete_bucket_refuses_while_not_empty,
+    objects::object_roundtrip_with_metadata,
+    objects::ranged_reads,
+    objects::conditional_reads,
+    objects::response_header_overrides,
+    objects::delete_and_delete_objects,
+    objects::copy_object_copy_and_replace,
+    objects::get_object_attributes,
+    conditional::conditional_writes,
+    conditional::concurrent_if_none_match_has_one_winner,
+    listing::list_v1_and_v2_parameters,
+    listing::utf8_keys_and_key_length,
+    listing::keys_sort_in_byte_order,
+    listing::list_object_versions,
+    listing::ten_thousand_keys_list_completely,
+    multipart::multipart_upload_roundtrip,
+    multipart::multipart_completion_errors,
+    multipart::abort_and_list_multipart_uploads,
+    multipart::upload_part_copy_with_ranges,
+    integrity::bad_digests_are_refused,
+    integrity::default_streaming_upload,
+    integrity::checksums_of_every_algorithm,
+    auth::unsigned_and_badly_signed_requests,
+    auth::malformed_xml,
+    auth::truncated_body_stores_nothing,
+    auth::presigned_urls,
+    gc::collector_deletes_unreferenced_blobs,
+    ops::health_and_metrics,
+);

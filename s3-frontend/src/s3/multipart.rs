@@ -1,7 +1,7 @@
 //! Multipart uploads. Parts are separate blobs; completing an upload only writes metadata
 //! (the object's data is the list of its parts' blobs), so it is fast and atomic.
 
-use cloudstore_store_api::{BlobPart, ObjectMeta, PartMeta, Upload, UploadListQuery, list_uploads};
+use cloudstore_store_api::{BlobPart, ObjectMeta, PartMeta, StoreError, Upload, UploadListQuery, list_uploads};
 use cloudstore_types::{Checksum, ChecksumAlgorithm, ChecksumType};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -176,9 +176,9 @@ impl Gateway {
             last_modified: now_ms(),
         };
         if let Err(e) =
-            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3()
+            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await
         {
-            return self.discard(&written, e).await;
+            return Err(self.commit_failed(&written, e).await);
         }
         let f = part.checksum.clone().map(|v| ChecksumFields::with(algorithm, v)).unwrap_or_default();
         Ok(S3Response::new(UploadPartOutput {
@@ -215,10 +215,12 @@ impl Gateway {
             last_modified: now_ms(),
         };
         if let Err(e) =
-            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3()
+            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await
         {
-            self.abandon(&blob).await;
-            return Err(e);
+            if !matches!(e, StoreError::Unavailable(_) | StoreError::Backend(_)) {
+                self.abandon(&blob).await;
+            }
+            return Err(crate::error::store_error(e));
         }
         Ok(S3Response::new(UploadPartOutput { e_tag: Some(etag_out(&part.etag)), ..Default::default() }))
     }
@@ -266,9 +268,9 @@ impl Gateway {
             last_modified: now_ms(),
         };
         if let Err(e) =
-            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await.s3()
+            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await
         {
-            return self.discard(&written, e).await;
+            return Err(self.commit_failed(&written, e).await);
         }
         let f = match (upload.checksum_algorithm, &part.checksum) {
             (Some(a), Some(v)) => ChecksumFields::with(a, v.clone()),

@@ -142,8 +142,8 @@ impl Gateway {
             parts: single_part(&written),
             multipart_parts: None,
         };
-        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace()).await.s3() {
-            return self.discard(&written, e).await;
+        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace()).await {
+            return Err(self.commit_failed(&written, e).await);
         }
         let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
         Ok(S3Response::new(PutObjectOutput {
@@ -405,8 +405,8 @@ impl Gateway {
         obj.checksum = written.digests.checksum.as_ref().map(|(a, v)| checksum::full_object(*a, v));
         obj.parts = single_part(&written);
         obj.multipart_parts = None;
-        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace()).await.s3() {
-            return self.discard(&written, e).await;
+        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace()).await {
+            return Err(self.commit_failed(&written, e).await);
         }
         let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
         Ok(S3Response::new(CopyObjectOutput {

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use cloudstore_store_api::{BlobId, ObjectMeta};
+use cloudstore_store_api::{BlobId, ObjectMeta, StoreError};
 use cloudstore_types::ChecksumAlgorithm;
 use futures::StreamExt;
 use s3s::dto::StreamingBlob;
@@ -102,6 +102,18 @@ impl Gateway {
             self.abandon(b).await;
         }
         Err(err)
+    }
+
+    /// A metadata commit of `w` failed. The blob is abandoned only when the failure is
+    /// definite (the transaction certainly rolled back); after an unknown outcome (connection
+    /// lost during commit) the commit may have succeeded, so the blob is left to its pending
+    /// deadline, which the collector honours only if the commit did not happen.
+    pub(crate) async fn commit_failed(&self, w: &Written, e: StoreError) -> s3s::S3Error {
+        let definite = !matches!(e, StoreError::Unavailable(_) | StoreError::Backend(_));
+        if definite && let Some(b) = &w.blob {
+            self.abandon(b).await;
+        }
+        store_error(e)
     }
 
     /// Verifies `Content-MD5` and a declared checksum against what was read; abandons the

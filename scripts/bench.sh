@@ -23,6 +23,8 @@ Run shape:
   LARGE_OBJECTS   64 MiB objects seeded for GET, default 8
   BENCH_BUCKET    default lg-bench (created on each side if missing)
   SKIP_SEED=1     reuse objects seeded by an earlier run into the same bucket
+  SETTLE          pause after seeding, so the backend's own compaction does not land on the
+                  first case (SeaweedFS's filer after 100,000 inserts), default 15 (seconds)
   RESULTS         JSON lines file, default /tmp/cloudstore-bench-DATE.jsonl
   LOADGEN         the binary; default: build it with cargo build --release -p cloudstore-loadgen
 EOF
@@ -53,6 +55,7 @@ LIST_CONC=${LIST_CONC:-1}
 LARGE_OBJECTS=${LARGE_OBJECTS:-8}
 BUCKET=${BENCH_BUCKET:-lg-bench}
 SKIP_SEED=${SKIP_SEED:-0}
+SETTLE=${SETTLE:-15}
 RESULTS=${RESULTS:-/tmp/cloudstore-bench-$(date +%Y%m%d-%H%M%S).jsonl}
 
 log() { echo "bench: $*" >&2; }
@@ -135,6 +138,10 @@ for side in "${SIDES[@]}"; do
   if has_case list-10k; then seed "$side" --op list --objects 10000; fi
   if has_case list-100k; then seed "$side" --op list --objects 100000 --seed-concurrency 128; fi
 done
+if [ "$SKIP_SEED" != 1 ]; then
+  log "seeded; settling for ${SETTLE}s"
+  sleep "$SETTLE"
+fi
 
 SMALL=(--size 4KiB --concurrency "$SMALL_CONC" --duration "$DURATION" --warmup "$WARMUP")
 for case in $CASES; do

@@ -1,5 +1,6 @@
 # aws-cli checks; sourced by run.sh (uses its check/assert helpers, $WORK and new_bucket).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # SUITE is read by run.sh
+# shellcheck disable=SC2016 # JMESPath literals in --query use backticks inside single quotes
 
 awsx() { aws --endpoint-url "$AWS_ENDPOINT_URL" --region "$AWS_REGION" "$@"; }
 
@@ -77,12 +78,12 @@ awscli_sync_idempotent() {
 
 # Parse `aws s3 ls` lines into "PRE name/" and "size name".
 parse_ls() {
-  local line d t size name
+  local line size name
   while IFS= read -r line; do
     if [[ $line =~ ^\ +PRE\ (.*)$ ]]; then
       echo "PRE ${BASH_REMATCH[1]}"
     else
-      read -r d t size name <<<"$line"
+      read -r _ _ size name <<<"$line"
       echo "$size $name"
     fi
   done | LC_ALL=C sort
@@ -94,7 +95,7 @@ awscli_ls() {
   assert_contains " $B" "$got" "aws s3 ls (the bucket list)"
   got=$(awsx s3 ls "s3://$B/tree/" | parse_ls)
   want=$(
-    cd "$D/tree"
+    cd "$D/tree" || exit 1
     for x in */; do echo "PRE $x"; done
     for x in *; do if [[ -f $x ]]; then echo "$(stat -c %s "$x") $x"; fi; done
   )
@@ -301,7 +302,7 @@ awscli_list_v2_delimiter() {
 }
 
 awscli_list_v2_pagination() {
-  local got token
+  local got trunc count keys token
   got=$(s3q list-objects-v2 --bucket "$B" --prefix lst/ --max-keys 2 --no-paginate \
     --query '[IsTruncated,KeyCount,join(`,`, Contents[].Key),NextContinuationToken]')
   read -r trunc count keys token <<<"$got"

@@ -1,5 +1,5 @@
 # rclone checks; sourced by run.sh (uses its check/assert helpers, $WORK and new_bucket).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # SUITE is read by run.sh
 #
 # The remote "cs:" is configured only through the environment, default settings otherwise.
 # rclone 1.60 fails with LoadCustomCABundleError when AWS_CA_BUNDLE is set, so it is unset.
@@ -22,7 +22,7 @@ rc() {
 # "name" and "dir/" (--format p; rclone's size of a directory is not an S3 property).
 local_lsf() { # DIR [recursive]
   (
-    cd "$1"
+    cd "$1" || exit 1
     if [[ ${2:-} == recursive ]]; then
       find . -type f -printf '%P;%s\n'
     else

@@ -1,5 +1,5 @@
 # s3cmd checks; sourced by run.sh (uses its check/assert helpers, $WORK and new_bucket).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # SUITE is read by run.sh
 #
 # A config file is generated in the temp dir: path-style (host_bucket without %(bucket)s),
 # signature v4, https only when the endpoint is https.

@@ -10,12 +10,20 @@ use s3s::{S3Error, S3ErrorCode, s3_error};
 pub(crate) fn store_error(e: StoreError) -> S3Error {
     let at = std::panic::Location::caller();
     match e {
-        StoreError::NoSuchBucket => s3_error!(NoSuchBucket),
-        StoreError::BucketExists { .. } => s3_error!(BucketAlreadyExists),
-        StoreError::BucketNotEmpty => s3_error!(BucketNotEmpty),
-        StoreError::NoSuchKey => s3_error!(NoSuchKey),
-        StoreError::NoSuchUpload => s3_error!(NoSuchUpload),
-        StoreError::PreconditionFailed => s3_error!(PreconditionFailed),
+        StoreError::NoSuchBucket => s3_error!(NoSuchBucket, "The specified bucket does not exist"),
+        StoreError::BucketExists { .. } => s3_error!(
+            BucketAlreadyExists,
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+        ),
+        StoreError::BucketNotEmpty => s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"),
+        StoreError::NoSuchKey => s3_error!(NoSuchKey, "The specified key does not exist."),
+        StoreError::NoSuchUpload => s3_error!(
+            NoSuchUpload,
+            "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        ),
+        StoreError::PreconditionFailed => {
+            s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+        }
         StoreError::Conflict => {
             s3_error!(ConditionalRequestConflict, "A conflicting operation occurred. Please retry.")
         }

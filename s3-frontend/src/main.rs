@@ -15,7 +15,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    cloudstore_telemetry::init("s3_frontend=info,cloudstore=info,warn");
+    cloudstore_telemetry::init("s3_frontend=info,cloudstore=info,s3s=off,warn");
     match run(cli.serve).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

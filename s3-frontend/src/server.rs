@@ -65,7 +65,7 @@ impl Frontend {
                     );
                     r
                 }
-                _ => match self.s3.call(req).await {
+                _ => match self.s3.call(merge_content_encoding(req)).await {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(error = ?e, "s3 service failed");
@@ -108,6 +108,23 @@ impl Frontend {
             }
         }
     }
+}
+
+/// Joins repeated `Content-Encoding` lines into one comma-separated value (RFC 9110 §5.3: the
+/// same field). aws-sdk-rust sends `Content-Encoding: gzip` and `Content-Encoding: aws-chunked`
+/// as two lines for a streamed upload with an encoding, and s3s refuses repeated headers.
+/// SigV4 canonicalises both forms alike (values joined by commas), so signatures still match.
+fn merge_content_encoding(mut req: Request<Body>) -> Request<Body> {
+    let headers = req.headers_mut();
+    if headers.get_all(http::header::CONTENT_ENCODING).iter().nth(1).is_none() {
+        return req;
+    }
+    let joined: Vec<&str> =
+        headers.get_all(http::header::CONTENT_ENCODING).iter().filter_map(|v| v.to_str().ok()).map(str::trim).collect();
+    if let Ok(v) = http::HeaderValue::from_str(&joined.join(",")) {
+        headers.insert(http::header::CONTENT_ENCODING, v);
+    }
+    req
 }
 
 /// Serves `frontend` on `listener` until `shutdown` is cancelled, then drains.

@@ -22,7 +22,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    cloudstore_telemetry::init("cloudstore=info,s3_frontend=info,warn");
+    cloudstore_telemetry::init("cloudstore=info,s3_frontend=info,s3s=off,warn");
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
     };

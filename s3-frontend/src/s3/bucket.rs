@@ -11,7 +11,11 @@ use crate::error::{StoreResultExt, store_error};
 impl Gateway {
     /// The bucket, or `NoSuchBucket`.
     pub(crate) async fn bucket(&self, name: &str) -> S3Result<Bucket> {
-        self.meta.get_bucket(name).await.s3()?.ok_or_else(|| s3_error!(NoSuchBucket))
+        self.meta
+            .get_bucket(name)
+            .await
+            .s3()?
+            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
     }
 
     #[tracing::instrument(skip_all, fields(op = "ListBuckets"))]
@@ -60,7 +64,10 @@ impl Gateway {
         match self.meta.create_bucket(&bucket).await {
             Ok(()) => {}
             Err(StoreError::BucketExists { owner }) if owner == self.cfg.owner_id => {
-                return Err(s3_error!(BucketAlreadyOwnedByYou));
+                return Err(s3_error!(
+                    BucketAlreadyOwnedByYou,
+                    "Your previous request to create the named bucket succeeded and you already own it."
+                ));
             }
             Err(e) => return Err(store_error(e)),
         }

@@ -112,7 +112,12 @@ impl BodyResult {
     pub(crate) fn client_error(&self) -> Option<S3Error> {
         match &*self.0.lock().ok()? {
             Outcome::ClientError(e) => {
-                Some(S3Error::with_message(e.code().clone(), e.message().unwrap_or_default().to_owned()))
+                let mut copy = S3Error::with_message(e.code().clone(), e.message().unwrap_or_default().to_owned());
+                // Custom codes (XAmzContentSHA256Mismatch) carry their status; keep it.
+                if let Some(status) = e.status_code() {
+                    copy.set_status_code(status);
+                }
+                Some(copy)
             }
             _ => None,
         }

@@ -44,7 +44,10 @@ impl Gateway {
             Some(u) => Ok(u),
             None => {
                 self.bucket(bucket).await?;
-                Err(s3_error!(NoSuchUpload))
+                Err(s3_error!(
+                    NoSuchUpload,
+                    "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+                ))
             }
         }
     }
@@ -175,9 +178,7 @@ impl Gateway {
             checksum: written.digests.checksum_b64(),
             last_modified: now_ms(),
         };
-        if let Err(e) =
-            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await
-        {
+        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await {
             return Err(self.commit_failed(&written, e).await);
         }
         let f = part.checksum.clone().map(|v| ChecksumFields::with(algorithm, v)).unwrap_or_default();
@@ -214,9 +215,7 @@ impl Gateway {
             checksum: digests.checksum_b64(),
             last_modified: now_ms(),
         };
-        if let Err(e) =
-            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await
-        {
+        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await {
             if !matches!(e, StoreError::Unavailable(_) | StoreError::Backend(_)) {
                 self.abandon(&blob).await;
             }
@@ -267,9 +266,7 @@ impl Gateway {
             checksum: written.digests.checksum_b64(),
             last_modified: now_ms(),
         };
-        if let Err(e) =
-            self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await
-        {
+        if let Err(e) = self.meta.put_part(&upload.bucket, &upload.key, &upload.upload_id, &part, self.grace()).await {
             return Err(self.commit_failed(&written, e).await);
         }
         let f = match (upload.checksum_algorithm, &part.checksum) {

@@ -63,6 +63,15 @@ pub(crate) fn choose_algorithm(
     Ok(from_value.or(announced).or(requested).unwrap_or(ChecksumAlgorithm::Crc64nvme))
 }
 
+/// `Content-Encoding` as stored: without `aws-chunked`, which describes only how this request's
+/// body was sent (AWS drops it too); `None` if nothing else is left.
+pub(crate) fn stored_content_encoding(v: Option<String>) -> Option<String> {
+    let v = v?;
+    let kept: Vec<&str> =
+        v.split(',').map(str::trim).filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked")).collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
 pub(crate) fn format_http_date(t: &Timestamp) -> Option<String> {
     let mut buf = Vec::new();
     t.format(TimestampFormat::HttpDate, &mut buf).ok()?;
@@ -132,7 +141,7 @@ impl Gateway {
             etag: written.digests.etag(),
             last_modified: now_ms(),
             content_type: Some(input.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
-            content_encoding: input.content_encoding,
+            content_encoding: stored_content_encoding(input.content_encoding),
             content_disposition: input.content_disposition,
             content_language: input.content_language,
             cache_control: input.cache_control,
@@ -165,7 +174,7 @@ impl Gateway {
             None => {
                 // Tell a missing bucket from a missing key, as S3 does.
                 self.bucket(bucket).await?;
-                Err(s3_error!(NoSuchKey))
+                Err(s3_error!(NoSuchKey, "The specified key does not exist."))
             }
         }
     }
@@ -173,6 +182,10 @@ impl Gateway {
     #[tracing::instrument(skip_all, fields(op = "GetObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
+        // Buckets are unversioned: only the "null" version exists.
+        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
+        }
         let obj = self.object(&input.bucket, &input.key).await?;
         if check_preconditions(
             &obj,
@@ -182,7 +195,7 @@ impl Gateway {
             input.if_unmodified_since.as_ref(),
         )? == Precondition::NotModified
         {
-            return Err(s3_error!(NotModified));
+            return Err(s3_error!(NotModified, "Not Modified"));
         }
         let selection = select(&obj, input.range.as_ref(), input.part_number)?;
         let (fields, checksum_type) =
@@ -220,6 +233,10 @@ impl Gateway {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
+        // Buckets are unversioned: only the "null" version exists.
+        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
+        }
         let obj = self.object(&input.bucket, &input.key).await?;
         if check_preconditions(
             &obj,
@@ -229,7 +246,7 @@ impl Gateway {
             input.if_unmodified_since.as_ref(),
         )? == Precondition::NotModified
         {
-            return Err(s3_error!(NotModified));
+            return Err(s3_error!(NotModified, "Not Modified"));
         }
         let selection = select(&obj, input.range.as_ref(), input.part_number)?;
         let (fields, checksum_type) =

@@ -81,16 +81,13 @@ async fn fresh_database(url: &str) -> String {
     with_database(url, &name)
 }
 
-/// The backend bucket this test process keeps its blobs in (blob ids are unique, so tests share it).
-fn blob_bucket() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| format!("it-{}", random_hex(12)))
-}
+/// The backend bucket the blobs go to. Fixed, not per run: blob ids are unique UUIDs, so tests
+/// and runs can share it, and SeaweedFS gives every new bucket its own volumes (a new bucket
+/// per run would exhaust a long-lived test stack's volumes after a few runs).
+const BLOB_BUCKET: &str = "cloudstore-it-blobs";
 
 /// A running frontend and everything a case needs to talk to it and look behind it.
 pub struct Harness {
-    /// Which backend set this is.
-    pub backend: Backend,
     /// The SDK client (path style, us-east-1, default checksum behaviour, no retries).
     pub client: Client,
     /// Where the frontend listens.
@@ -128,25 +125,42 @@ impl Harness {
                 let access_key = required_env("CLOUDSTORE_TEST_S3_ACCESS_KEY");
                 let secret_key = required_env("CLOUDSTORE_TEST_S3_SECRET_KEY");
                 let url = fresh_database(&admin_url).await;
-                let meta = cloudstore_store_pg::PgMetadataStore::connect(&url).await.expect("connect to the test database");
-                let blobs = cloudstore_blob_minio::MinioBlobStore::new(&endpoint, &access_key, &secret_key, blob_bucket(), "us-east-1")
-                    .await
-                    .expect("open the S3 blob backend");
-                database = Some((admin_url, url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned()));
+                let meta =
+                    cloudstore_store_pg::PgMetadataStore::connect(&url).await.expect("connect to the test database");
+                let blobs = cloudstore_blob_minio::MinioBlobStore::new(
+                    &endpoint,
+                    &access_key,
+                    &secret_key,
+                    BLOB_BUCKET,
+                    "us-east-1",
+                )
+                .await
+                .expect("open the S3 blob backend");
+                database = Some((
+                    admin_url,
+                    url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned(),
+                ));
                 (Arc::new(meta), Arc::new(blobs))
             }
         };
         let root = RootCredentials::generate();
         // Replaced blobs become collectable at once, so the collector test needs no waiting.
         let cfg = GatewayConfig { gc_grace: Duration::ZERO, ..GatewayConfig::default() };
-        let frontend = s3_frontend::app::frontend(meta.clone(), blobs.clone(), cfg, root.clone(), &[], Arc::new(Metrics::default()))
-            .expect("build the frontend");
+        let frontend = s3_frontend::app::frontend(
+            meta.clone(),
+            blobs.clone(),
+            cfg,
+            root.clone(),
+            &[],
+            Arc::new(Metrics::default()),
+        )
+        .expect("build the frontend");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(s3_frontend::server::serve(listener, Arc::new(frontend), shutdown.clone()));
         let client = sdk_client(addr, &root.access_key, &root.secret_key);
-        Self { backend, client, addr, root, meta, blobs, shutdown, server: Some(server), _dir: dir, database }
+        Self { client, addr, root, meta, blobs, shutdown, server: Some(server), _dir: dir, database }
     }
 
     /// Stops the server and drops the test database.
@@ -159,15 +173,12 @@ impl Harness {
         if let Some((admin, db)) = self.database.take() {
             use sqlx::Connection as _;
             if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).execute(&mut conn).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+                    .execute(&mut conn)
+                    .await;
                 let _ = conn.close().await;
             }
         }
-    }
-
-    /// `http://127.0.0.1:port`.
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
     }
 
     /// A collector over the frontend's stores.
@@ -178,7 +189,12 @@ impl Harness {
     /// Creates a bucket with a unique name starting with `prefix`.
     pub async fn bucket(&self, prefix: &str) -> String {
         let name = format!("{prefix}-{}", random_hex(10));
-        self.client.create_bucket().bucket(&name).send().await.unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
+        self.client
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
         name
     }
 
@@ -198,7 +214,14 @@ impl Harness {
 
     /// GETs `bucket/key` and returns its body.
     pub async fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
-        let out = self.client.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("get {bucket}/{key}: {e:?}"));
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get {bucket}/{key}: {e:?}"));
         out.body.collect().await.expect("read body").into_bytes().to_vec()
     }
 
@@ -263,31 +286,20 @@ pub fn sdk_client(addr: SocketAddr, access_key: &str, secret_key: &str) -> Clien
 }
 
 /// The HTTP status of an SDK error (panics if there was no response at all).
-pub fn status_of<E: Debug, R: Debug>(e: &SdkError<E, R>) -> u16
-where
-    R: HasStatus,
-{
+pub fn status_of<E: Debug>(e: &SdkError<E, HttpResponse>) -> u16 {
     match e.raw_response() {
-        Some(r) => r.status_u16(),
+        Some(r) => r.status().as_u16(),
         None => panic!("no HTTP response: {e:?}"),
-    }
-}
-
-/// Access to the status of the SDK's raw response type.
-pub trait HasStatus {
-    /// The HTTP status.
-    fn status_u16(&self) -> u16;
-}
-
-impl HasStatus for HttpResponse {
-    fn status_u16(&self) -> u16 {
-        self.status().as_u16()
     }
 }
 
 /// Asserts that `res` failed with HTTP `status` and (when given) S3 error `code`.
 #[track_caller]
-pub fn expect_err<T: Debug, E: ProvideErrorMetadata + Debug>(res: Result<T, SdkError<E, HttpResponse>>, status: u16, code: Option<&str>) {
+pub fn expect_err<T: Debug, E: ProvideErrorMetadata + Debug>(
+    res: Result<T, SdkError<E, HttpResponse>>,
+    status: u16,
+    code: Option<&str>,
+) {
     match res {
         Ok(v) => panic!("expected HTTP {status} {code:?}, got success: {v:?}"),
         Err(e) => {
@@ -363,7 +375,14 @@ pub struct RawRequest {
 impl RawRequest {
     /// A request with no query, headers or body.
     pub fn new(method: &str, path: &str) -> Self {
-        Self { method: method.into(), path: path.into(), query: Vec::new(), headers: Vec::new(), body: Vec::new(), truncate_at: None }
+        Self {
+            method: method.into(),
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            truncate_at: None,
+        }
     }
 
     /// Adds a query parameter.
@@ -400,7 +419,8 @@ impl RawRequest {
     pub async fn send(self, addr: SocketAddr) -> RawResponse {
         let fut = async {
             let mut stream = TcpStream::connect(addr).await.expect("connect");
-            let mut head = format!("{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n", self.method, self.target());
+            let mut head =
+                format!("{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n", self.method, self.target());
             if !self.body.is_empty() || matches!(self.method.as_str(), "PUT" | "POST") {
                 head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
             }
@@ -477,7 +497,13 @@ impl RawResponse {
     /// Asserts status and error code.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!((self.status, self.code().as_deref()), (status, Some(code)), "response: {} {}", self.status, self.text());
+        assert_eq!(
+            (self.status, self.code().as_deref()),
+            (status, Some(code)),
+            "response: {} {}",
+            self.status,
+            self.text()
+        );
     }
 }
 
@@ -550,7 +576,8 @@ impl Signer {
         let canonical_request =
             format!("{}\n{}\n{canonical_query}\n{canonical_headers}\n{signed}\n{payload_hash}", req.method, req.path);
         let scope = format!("{date}/{}/s3/aws4_request", self.region);
-        let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
+        let string_to_sign =
+            format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
         let k_date = hmac_sha256(format!("AWS4{}", self.secret_key).as_bytes(), date.as_bytes());
         let k_region = hmac_sha256(&k_date, self.region.as_bytes());
         let k_service = hmac_sha256(&k_region, b"s3");
@@ -558,7 +585,10 @@ impl Signer {
         let signature = hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()));
         req.headers.push((
             "Authorization".into(),
-            format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}", self.access_key),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
+                self.access_key
+            ),
         ));
         req
     }

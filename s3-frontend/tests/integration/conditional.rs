@@ -1,0 +1,115 @@
+//! Conditional writes: `If-None-Match: *` and `If-Match` on PUT, and their race.
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::harness::{Harness, expect_err, md5_hex, quoted, status_of};
+
+pub async fn conditional_writes(h: &Harness) {
+    let c = &h.client;
+    let b = h.bucket("cond-write").await;
+    let put = |body: &'static str| c.put_object().bucket(&b).key("k").body(ByteStream::from_static(body.as_bytes()));
+
+    // Create-only.
+    let first = put("first").if_none_match("*").send().await.unwrap();
+    assert_eq!(first.e_tag(), Some(quoted(&md5_hex(b"first")).as_str()));
+    expect_err(put("second").if_none_match("*").send().await, 412, Some("PreconditionFailed"));
+    assert_eq!(h.get(&b, "k").await, b"first");
+
+    // Compare-and-swap.
+    expect_err(
+        put("third").if_match("\"00000000000000000000000000000000\"").send().await,
+        412,
+        Some("PreconditionFailed"),
+    );
+    assert_eq!(h.get(&b, "k").await, b"first");
+    let swapped = put("fourth").if_match(first.e_tag().unwrap()).send().await.unwrap();
+    assert_eq!(h.get(&b, "k").await, b"fourth");
+    // The old ETag no longer matches.
+    expect_err(put("fifth").if_match(first.e_tag().unwrap()).send().await, 412, Some("PreconditionFailed"));
+    put("sixth").if_match(swapped.e_tag().unwrap()).send().await.unwrap();
+    assert_eq!(h.get(&b, "k").await, b"sixth");
+
+    // After a delete, create-only succeeds again.
+    c.delete_object().bucket(&b).key("k").send().await.unwrap();
+    put("seventh").if_none_match("*").send().await.unwrap();
+    assert_eq!(h.get(&b, "k").await, b"seventh");
+
+    // Multipart completion honours If-None-Match too.
+    let up = c.create_multipart_upload().bucket(&b).key("k").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let part = c
+        .upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"mp"))
+        .send()
+        .await
+        .unwrap();
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+        .build();
+    expect_err(
+        c.complete_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .upload_id(id)
+            .multipart_upload(done)
+            .if_none_match("*")
+            .send()
+            .await,
+        412,
+        Some("PreconditionFailed"),
+    );
+    assert_eq!(h.get(&b, "k").await, b"seventh");
+}
+
+pub async fn concurrent_if_none_match_has_one_winner(h: &Harness) {
+    let b = h.bucket("race").await;
+    let mut tasks = Vec::new();
+    for i in 0..16u32 {
+        let client = h.client.clone();
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = format!("writer {i}: {}", "x".repeat(usize::try_from(i).unwrap() * 100));
+            let res = client
+                .put_object()
+                .bucket(&b)
+                .key("contended")
+                .body(ByteStream::from(body.clone().into_bytes()))
+                .if_none_match("*")
+                .send()
+                .await;
+            (i, body, res)
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        let (i, body, res) = t.await.unwrap();
+        match res {
+            Ok(out) => winners.push((i, body, out.e_tag().unwrap().to_owned())),
+            Err(e) => {
+                assert_eq!(status_of(&e), 412, "writer {i}: {e:?}");
+                assert_eq!(aws_sdk_s3::error::ProvideErrorMetadata::code(&e), Some("PreconditionFailed"), "writer {i}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one writer wins: {:?}", winners.iter().map(|w| w.0).collect::<Vec<_>>());
+    assert_eq!(refused, 15);
+    let (_, body, etag) = &winners[0];
+    let get = h.client.get_object().bucket(&b).key("contended").send().await.unwrap();
+    assert_eq!(get.e_tag(), Some(etag.as_str()));
+    assert_eq!(get.body.collect().await.unwrap().into_bytes().as_ref(), body.as_bytes());
+
+    // Losers refused at commit (after writing their body) left their blob queued, never live:
+    // collecting them keeps the winner intact.
+    let due = h.meta.due_blobs(time::OffsetDateTime::now_utc(), 100).await.unwrap();
+    assert!(due.len() <= 15, "{due:?}");
+    let live = h.meta.get_object(&b, "contended").await.unwrap().unwrap().parts;
+    assert!(live.iter().all(|p| !due.contains(&p.blob)), "the winner's blob is not garbage");
+    assert_eq!(h.collector().run_once().await.unwrap().blobs, due.len());
+    assert_eq!(h.get(&b, "contended").await, body.as_bytes());
+}

@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import secrets
+import shutil
 import ssl
 import sys
 import tempfile
@@ -567,9 +568,7 @@ def main():
             s3.delete_bucket(Bucket=B)
     except Exception:  # noqa: BLE001 - best effort; run.sh cleans up leftovers too
         traceback.print_exc(file=sys.stderr)
-    for f in os.listdir(TMP):
-        os.remove(os.path.join(TMP, f))
-    os.rmdir(TMP)
+    shutil.rmtree(TMP, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -84,7 +84,7 @@ fail() {
 # check NAME CMD [ARGS...]: run CMD in a subshell with errexit; pass iff it exits 0.
 # On failure the last lines of its output are the reason.
 check() {
-  local name=$1 log="$WORK/check.log" rc t0=$SECONDS
+  local name=$1 log="$WORK/check.log" rc
   shift
   (
     set -euo pipefail
@@ -92,7 +92,7 @@ check() {
   ) >"$log" 2>&1
   rc=$?
   if [[ $rc == 0 ]]; then
-    pass "$name"; echo "  took $((SECONDS - t0))s" >&2
+    pass "$name"
   else
     fail "$name" "$(grep -v '^\s*$' "$log" | tail -n 4 | tr '\n' ' ' | cut -c1-600)"
   fi

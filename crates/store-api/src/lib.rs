@@ -17,6 +17,7 @@ mod error;
 mod listing;
 mod meta;
 mod records;
+pub mod sql;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

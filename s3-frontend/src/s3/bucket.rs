@@ -18,7 +18,7 @@ impl Gateway {
             .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "ListBuckets"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "ListBuckets"))]
     pub(crate) async fn op_list_buckets(
         &self,
         req: S3Request<ListBucketsInput>,
@@ -45,7 +45,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "CreateBucket", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "CreateBucket", bucket = %req.input.bucket))]
     pub(crate) async fn op_create_bucket(
         &self,
         req: S3Request<CreateBucketInput>,
@@ -74,7 +74,7 @@ impl Gateway {
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", bucket.name)) }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "HeadBucket", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "HeadBucket", bucket = %req.input.bucket))]
     pub(crate) async fn op_head_bucket(
         &self,
         req: S3Request<HeadBucketInput>,
@@ -83,7 +83,7 @@ impl Gateway {
         Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(b.region), ..Default::default() }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "GetBucketLocation", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetBucketLocation", bucket = %req.input.bucket))]
     pub(crate) async fn op_get_bucket_location(
         &self,
         req: S3Request<GetBucketLocationInput>,
@@ -94,7 +94,7 @@ impl Gateway {
         Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "DeleteBucket", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "DeleteBucket", bucket = %req.input.bucket))]
     pub(crate) async fn op_delete_bucket(
         &self,
         req: S3Request<DeleteBucketInput>,
@@ -103,7 +103,7 @@ impl Gateway {
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "GetBucketVersioning", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetBucketVersioning", bucket = %req.input.bucket))]
     pub(crate) async fn op_get_bucket_versioning(
         &self,
         req: S3Request<GetBucketVersioningInput>,

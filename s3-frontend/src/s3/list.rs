@@ -89,7 +89,7 @@ impl Gateway {
         list_objects(self.meta.as_ref(), bucket, &q).await.s3()
     }
 
-    #[tracing::instrument(skip_all, fields(op = "ListObjects", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "ListObjects", bucket = %req.input.bucket))]
     pub(crate) async fn op_list_objects(
         &self,
         req: S3Request<ListObjectsInput>,
@@ -119,7 +119,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "ListObjectsV2", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "ListObjectsV2", bucket = %req.input.bucket))]
     pub(crate) async fn op_list_objects_v2(
         &self,
         req: S3Request<ListObjectsV2Input>,
@@ -156,7 +156,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "ListObjectVersions", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "ListObjectVersions", bucket = %req.input.bucket))]
     pub(crate) async fn op_list_object_versions(
         &self,
         req: S3Request<ListObjectVersionsInput>,

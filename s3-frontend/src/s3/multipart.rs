@@ -52,7 +52,7 @@ impl Gateway {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(op = "CreateMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "CreateMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_create_multipart_upload(
         &self,
         req: S3Request<CreateMultipartUploadInput>,
@@ -128,7 +128,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "UploadPart", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "UploadPart", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_upload_part(
         &self,
         req: S3Request<UploadPartInput>,
@@ -224,7 +224,7 @@ impl Gateway {
         Ok(S3Response::new(UploadPartOutput { e_tag: Some(etag_out(&part.etag)), ..Default::default() }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "UploadPartCopy", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "UploadPartCopy", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_upload_part_copy(
         &self,
         req: S3Request<UploadPartCopyInput>,
@@ -301,7 +301,7 @@ impl Gateway {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(op = "CompleteMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "CompleteMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
@@ -406,7 +406,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "AbortMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "AbortMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_abort_multipart_upload(
         &self,
         req: S3Request<AbortMultipartUploadInput>,
@@ -417,7 +417,7 @@ impl Gateway {
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "ListParts", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "ListParts", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
@@ -473,7 +473,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "ListMultipartUploads", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "ListMultipartUploads", bucket = %req.input.bucket))]
     pub(crate) async fn op_list_multipart_uploads(
         &self,
         req: S3Request<ListMultipartUploadsInput>,

@@ -105,7 +105,7 @@ fn checksum_out(obj: &ObjectMeta, mode: Option<&ChecksumMode>) -> (ChecksumField
 }
 
 impl Gateway {
-    #[tracing::instrument(skip_all, fields(op = "PutObject", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "PutObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let S3Request { input, headers, trailing_headers, .. } = req;
         check_key(&input.key)?;
@@ -179,7 +179,7 @@ impl Gateway {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(op = "GetObject", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         // Buckets are unversioned: only the "null" version exists.
@@ -227,7 +227,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "HeadObject", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "HeadObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_head_object(
         &self,
         req: S3Request<HeadObjectInput>,
@@ -275,7 +275,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "DeleteObject", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "DeleteObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
@@ -289,7 +289,7 @@ impl Gateway {
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "DeleteObjects", bucket = %req.input.bucket))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "DeleteObjects", bucket = %req.input.bucket))]
     pub(crate) async fn op_delete_objects(
         &self,
         req: S3Request<DeleteObjectsInput>,
@@ -360,7 +360,7 @@ impl Gateway {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(op = "CopyObject", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "CopyObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_copy_object(
         &self,
         req: S3Request<CopyObjectInput>,
@@ -441,7 +441,7 @@ impl Gateway {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(op = "GetObjectAttributes", bucket = %req.input.bucket, key = %req.input.key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetObjectAttributes", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_get_object_attributes(
         &self,
         req: S3Request<GetObjectAttributesInput>,

@@ -104,6 +104,44 @@ fn checksum_out(obj: &ObjectMeta, mode: Option<&ChecksumMode>) -> (ChecksumField
     }
 }
 
+/// The object and the bytes a GET or HEAD answers with.
+struct ReadPlan {
+    obj: ObjectMeta,
+    selection: Selection,
+    checksum: ChecksumFields,
+    checksum_type: Option<s3s::dto::ChecksumType>,
+}
+
+/// Fills the headers GetObjectOutput and HeadObjectOutput share (same field names in both).
+macro_rules! object_headers {
+    ($ty:ident, $plan:expr, $($extra:ident: $value:expr,)*) => {{
+        let ReadPlan { obj, selection, checksum, checksum_type } = $plan;
+        $ty {
+            $($extra: $value,)*
+            accept_ranges: Some("bytes".into()),
+            content_length: Some(len_i64(selection.range.end - selection.range.start)),
+            content_range: selection.content_range,
+            parts_count: selection.parts_count,
+            e_tag: Some(etag_out(&obj.etag)),
+            last_modified: Some(obj.last_modified.into()),
+            expires: obj.expires.as_deref().and_then(parse_http_date),
+            metadata: metadata_out(&obj.user_metadata),
+            content_type: obj.content_type,
+            content_encoding: obj.content_encoding,
+            content_disposition: obj.content_disposition,
+            content_language: obj.content_language,
+            cache_control: obj.cache_control,
+            checksum_crc32: checksum.crc32,
+            checksum_crc32c: checksum.crc32c,
+            checksum_crc64nvme: checksum.crc64nvme,
+            checksum_sha1: checksum.sha1,
+            checksum_sha256: checksum.sha256,
+            checksum_type,
+            ..Default::default()
+        }
+    }};
+}
+
 impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(op = "PutObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
@@ -179,52 +217,58 @@ impl Gateway {
         }
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetObject", bucket = %req.input.bucket, key = %req.input.key))]
-    pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        let input = req.input;
+    /// What GET and HEAD share: the object, after the version check and preconditions, the
+    /// bytes selected by `Range`/`partNumber`, and the checksum to report.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_plan(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        conditions: (Option<&ETagCondition>, Option<&ETagCondition>, Option<&Timestamp>, Option<&Timestamp>),
+        range: Option<&Range>,
+        part_number: Option<i32>,
+        checksum_mode: Option<&ChecksumMode>,
+    ) -> S3Result<ReadPlan> {
         // Buckets are unversioned: only the "null" version exists.
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+        if version_id.is_some_and(|v| v != "null") {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
-        let obj = self.object(&input.bucket, &input.key).await?;
-        if check_preconditions(
-            &obj,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-        )? == Precondition::NotModified
+        let obj = self.object(bucket, key).await?;
+        let (if_match, if_none_match, if_modified_since, if_unmodified_since) = conditions;
+        if check_preconditions(&obj, if_match, if_none_match, if_modified_since, if_unmodified_since)?
+            == Precondition::NotModified
         {
             return Err(s3_error!(NotModified, "Not Modified"));
         }
-        let selection = select(&obj, input.range.as_ref(), input.part_number)?;
-        let (fields, checksum_type) =
-            if selection.whole { checksum_out(&obj, input.checksum_mode.as_ref()) } else { Default::default() };
-        let stream = self.open_range(&obj, selection.range.clone()).await?;
+        let selection = select(&obj, range, part_number)?;
+        let (checksum, checksum_type) =
+            if selection.whole { checksum_out(&obj, checksum_mode) } else { Default::default() };
+        Ok(ReadPlan { obj, selection, checksum, checksum_type })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetObject", bucket = %req.input.bucket, key = %req.input.key))]
+    pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let i = req.input;
+        let plan = self
+            .read_plan(
+                &i.bucket,
+                &i.key,
+                i.version_id.as_deref(),
+                (
+                    i.if_match.as_ref(),
+                    i.if_none_match.as_ref(),
+                    i.if_modified_since.as_ref(),
+                    i.if_unmodified_since.as_ref(),
+                ),
+                i.range.as_ref(),
+                i.part_number,
+                i.checksum_mode.as_ref(),
+            )
+            .await?;
+        let stream = self.open_range(&plan.obj, plan.selection.range.clone()).await?;
         let body = StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream));
-        Ok(S3Response::new(GetObjectOutput {
-            body: Some(body),
-            accept_ranges: Some("bytes".into()),
-            content_length: Some(len_i64(selection.range.end - selection.range.start)),
-            content_range: selection.content_range,
-            parts_count: selection.parts_count,
-            e_tag: Some(etag_out(&obj.etag)),
-            last_modified: Some(obj.last_modified.into()),
-            content_type: obj.content_type.clone(),
-            content_encoding: obj.content_encoding.clone(),
-            content_disposition: obj.content_disposition.clone(),
-            content_language: obj.content_language.clone(),
-            cache_control: obj.cache_control.clone(),
-            expires: obj.expires.as_deref().and_then(parse_http_date),
-            metadata: metadata_out(&obj.user_metadata),
-            checksum_crc32: fields.crc32,
-            checksum_crc32c: fields.crc32c,
-            checksum_crc64nvme: fields.crc64nvme,
-            checksum_sha1: fields.sha1,
-            checksum_sha256: fields.sha256,
-            checksum_type,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(object_headers!(GetObjectOutput, plan, body: Some(body),)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "HeadObject", bucket = %req.input.bucket, key = %req.input.key))]
@@ -232,47 +276,24 @@ impl Gateway {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        let input = req.input;
-        // Buckets are unversioned: only the "null" version exists.
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-        }
-        let obj = self.object(&input.bucket, &input.key).await?;
-        if check_preconditions(
-            &obj,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-        )? == Precondition::NotModified
-        {
-            return Err(s3_error!(NotModified, "Not Modified"));
-        }
-        let selection = select(&obj, input.range.as_ref(), input.part_number)?;
-        let (fields, checksum_type) =
-            if selection.whole { checksum_out(&obj, input.checksum_mode.as_ref()) } else { Default::default() };
-        Ok(S3Response::new(HeadObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            content_length: Some(len_i64(selection.range.end - selection.range.start)),
-            content_range: selection.content_range,
-            parts_count: selection.parts_count,
-            e_tag: Some(etag_out(&obj.etag)),
-            last_modified: Some(obj.last_modified.into()),
-            content_type: obj.content_type.clone(),
-            content_encoding: obj.content_encoding.clone(),
-            content_disposition: obj.content_disposition.clone(),
-            content_language: obj.content_language.clone(),
-            cache_control: obj.cache_control.clone(),
-            expires: obj.expires.as_deref().and_then(parse_http_date),
-            metadata: metadata_out(&obj.user_metadata),
-            checksum_crc32: fields.crc32,
-            checksum_crc32c: fields.crc32c,
-            checksum_crc64nvme: fields.crc64nvme,
-            checksum_sha1: fields.sha1,
-            checksum_sha256: fields.sha256,
-            checksum_type,
-            ..Default::default()
-        }))
+        let i = req.input;
+        let plan = self
+            .read_plan(
+                &i.bucket,
+                &i.key,
+                i.version_id.as_deref(),
+                (
+                    i.if_match.as_ref(),
+                    i.if_none_match.as_ref(),
+                    i.if_modified_since.as_ref(),
+                    i.if_unmodified_since.as_ref(),
+                ),
+                i.range.as_ref(),
+                i.part_number,
+                i.checksum_mode.as_ref(),
+            )
+            .await?;
+        Ok(S3Response::new(object_headers!(HeadObjectOutput, plan,)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "DeleteObject", bucket = %req.input.bucket, key = %req.input.key))]

@@ -17,7 +17,7 @@ step "installing clients"
 scripts/install-clients.sh
 
 step "starting PostgreSQL and the S3 backend"
-ENV_FILE=$(scripts/stack.sh start postgres s3)
+ENV_FILE=$(scripts/stack.sh start postgres redis s3)
 # shellcheck disable=SC1090
 source "$ENV_FILE"
 SERVER_PIDS=()
@@ -75,6 +75,7 @@ start_server embedded
 run_conformance embedded
 start_server postgres-s3 \
   CLOUDSTORE_POSTGRES_URL="$CLOUDSTORE_TEST_POSTGRES_URL" \
+  CLOUDSTORE_REDIS_URL="$CLOUDSTORE_TEST_REDIS_URL" \
   CLOUDSTORE_S3_ENDPOINT="$CLOUDSTORE_TEST_S3_ENDPOINT" \
   CLOUDSTORE_S3_ACCESS_KEY="$CLOUDSTORE_TEST_S3_ACCESS_KEY" \
   CLOUDSTORE_S3_SECRET_KEY="$CLOUDSTORE_TEST_S3_SECRET_KEY" \

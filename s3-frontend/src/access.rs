@@ -2,12 +2,19 @@
 //! check s3s runs before every operation. Deny by default: an unsigned request, an operation
 //! missing from the table, or a principal without a grant is refused.
 
-use s3s::access::{S3Access, S3AccessContext};
 use std::sync::Arc;
 
+use cloudstore_iam_api::{Principal, PrincipalKind};
+use cloudstore_policy::{Authorization, AuthzInput, Context, PolicySource, Request};
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::path::S3Path;
 use s3s::{S3Result, s3_error};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
 
+use crate::identity::{BucketCache, BucketInfo, Identity, KeyCache};
 use crate::metrics::Metrics;
+use crate::server::ClientAddr;
 
 /// The IAM action an S3 operation (s3s's operation name) needs. `None`: not allowed to anyone.
 #[must_use]
@@ -32,42 +39,254 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         | "PostObject" => "s3:PutObject",
         "DeleteObject" | "DeleteObjects" => "s3:DeleteObject",
         "AbortMultipartUpload" => "s3:AbortMultipartUpload",
+        "PutBucketPolicy" => "s3:PutBucketPolicy",
+        "GetBucketPolicy" => "s3:GetBucketPolicy",
+        "DeleteBucketPolicy" => "s3:DeleteBucketPolicy",
+        "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",
         "ListParts" => "s3:ListMultipartUploadParts",
         _ => return None,
     })
 }
 
-/// Today's policy: the authenticated root key (the platform admin) may do everything;
-/// anonymous requests nothing. Operations missing from the table are ones we don't implement:
-/// the admin reaches their 501 answer. Issue #3 replaces this with policy evaluation over the
-/// same table, where a missing entry is a denial.
-#[derive(Debug, Clone)]
-pub struct RootOnlyAccess {
-    metrics: Arc<Metrics>,
-}
-
-impl RootOnlyAccess {
-    /// Checks access and counts each operation in `metrics`.
-    #[must_use]
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+/// The ARN of a bucket, or of an object in it.
+#[must_use]
+pub fn resource_arn(bucket: Option<&str>, key: Option<&str>) -> String {
+    match (bucket, key) {
+        (Some(b), Some(k)) => format!("arn:aws:s3:::{b}/{k}"),
+        (Some(b), None) => format!("arn:aws:s3:::{b}"),
+        _ => "arn:aws:s3:::*".to_owned(),
     }
 }
 
-#[async_trait::async_trait]
-impl S3Access for RootOnlyAccess {
-    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let op = cx.s3_op().name();
-        self.metrics.count_op(op);
-        let action = required_action(op).unwrap_or("unimplemented");
-        match cx.credentials() {
-            None => {
-                tracing::info!(op, action, "anonymous request refused");
-                Err(s3_error!(AccessDenied, "Access Denied"))
-            }
-            // The root key is the only credential S3Auth accepts today.
-            Some(_) => Ok(()),
+/// The authorization of a request, kept in its extensions for operations that decide more
+/// (ListBuckets filters by owner, CreateBucket records the owner, DeleteObjects and
+/// CopyObject check each key).
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub identity: Arc<Identity>,
+    pub bucket: Option<Arc<BucketInfo>>,
+    pub context: Arc<Context>,
+}
+
+impl Authorized {
+    /// Whether the caller may perform `action` on `resource` in the request's bucket.
+    #[must_use]
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        decide(&self.identity, self.bucket.as_deref(), action, resource, &self.context).allowed
+    }
+
+    /// The platform admin.
+    #[must_use]
+    pub fn is_admin(&self) -> bool {
+        self.identity.principal.kind == PrincipalKind::Admin
+    }
+
+    /// The caller's account.
+    #[must_use]
+    pub fn account_id(&self) -> &str {
+        self.identity.account_id()
+    }
+}
+
+/// Runs the product's authorization rule (`cloudstore_policy::authorize`).
+#[must_use]
+pub fn decide(
+    identity: &Identity,
+    bucket: Option<&BucketInfo>,
+    action: &str,
+    resource: &str,
+    context: &Context,
+) -> Authorization {
+    let sources = identity.sources();
+    let input = AuthzInput {
+        request: Request { principal: &identity.principal, action, resource, context },
+        identity_policies: &sources,
+        resource_policy: bucket
+            .and_then(|b| b.policy.as_ref())
+            .map(|policy| PolicySource { label: "bucket-policy", policy }),
+        resource_owner: bucket.map(|b| b.owner.as_str()),
+    };
+    cloudstore_policy::authorize(&input)
+}
+
+fn anonymous() -> Arc<Identity> {
+    Arc::new(Identity {
+        secret: String::new(),
+        principal: Principal::anonymous(),
+        policies: Vec::new(),
+        named: Vec::new(),
+        session_token_hash: None,
+        expires_at: None,
+    })
+}
+
+fn header<'a>(cx: &'a S3AccessContext<'_>, name: &str) -> Option<&'a str> {
+    cx.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn query_param(uri: &http::Uri, name: &str) -> Option<String> {
+    let q = uri.query()?;
+    form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// The condition context of an S3 request.
+fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Context {
+    let now = time::OffsetDateTime::now_utc();
+    let mut c = Context::new()
+        .with("aws:CurrentTime", now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
+        .with("aws:EpochTime", now.unix_timestamp().to_string())
+        .with("aws:SecureTransport", "false")
+        .with(
+            "aws:PrincipalType",
+            match principal_kind {
+                PrincipalKind::Anonymous => "Anonymous",
+                PrincipalKind::AccountRoot | PrincipalKind::Admin => "Account",
+                PrincipalKind::AssumedRole => "AssumedRole",
+                _ => "User",
+            },
+        );
+    if let Some(ip) = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip().to_string()) {
+        c = c.with("aws:SourceIp", ip);
+    }
+    if let Some(ua) = header(cx, "user-agent") {
+        c = c.with("aws:UserAgent", ua.to_owned());
+    }
+    if let Some(acl) = header(cx, "x-amz-acl") {
+        c = c.with("s3:x-amz-acl", acl.to_owned());
+    }
+    for (param, key) in [("prefix", "s3:prefix"), ("delimiter", "s3:delimiter"), ("max-keys", "s3:max-keys")] {
+        if let Some(v) = query_param(cx.uri(), param) {
+            c = c.with(key, v);
         }
+    }
+    c
+}
+
+/// The bucket and key of `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded,
+/// optionally `?versionId=`).
+fn copy_source(value: &str) -> Option<(String, String)> {
+    let value = value.split('?').next().unwrap_or(value);
+    let decoded = urlencoding::decode(value.trim_start_matches('/')).ok()?;
+    let (b, k) = decoded.split_once('/')?;
+    (!b.is_empty() && !k.is_empty()).then(|| (b.to_owned(), k.to_owned()))
+}
+
+/// Access control by IAM policy: identity policies, bucket policies and bucket ownership
+/// (`cloudstore_policy::authorize`), for every operation in [`required_action`]; operations
+/// missing from the table are refused (we don't implement them).
+#[derive(Debug, Clone)]
+pub struct PolicyAccess {
+    keys: Arc<KeyCache>,
+    buckets: Arc<BucketCache>,
+    metrics: Arc<Metrics>,
+}
+
+impl PolicyAccess {
+    /// Checks access and counts each operation in `metrics`.
+    #[must_use]
+    pub fn new(keys: Arc<KeyCache>, buckets: Arc<BucketCache>, metrics: Arc<Metrics>) -> Self {
+        Self { keys, buckets, metrics }
+    }
+
+    async fn identity(&self, cx: &S3AccessContext<'_>) -> S3Result<Arc<Identity>> {
+        let Some(creds) = cx.credentials() else { return Ok(anonymous()) };
+        let identity = match self.keys.resolve(&creds.access_key).await {
+            Ok(Some(i)) => i,
+            Ok(None) => {
+                return Err(s3_error!(
+                    InvalidAccessKeyId,
+                    "The AWS Access Key Id you provided does not exist in our records."
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "key lookup failed");
+                return Err(s3_error!(ServiceUnavailable, "The identity service is unavailable; please retry."));
+            }
+        };
+        if let Some(expected) = &identity.session_token_hash {
+            let presented = header(cx, "x-amz-security-token")
+                .map(str::to_owned)
+                .or_else(|| query_param(cx.uri(), "X-Amz-Security-Token"))
+                .ok_or_else(|| s3_error!(InvalidToken, "The provided token is malformed or otherwise invalid."))?;
+            let hash = hex::encode(Sha256::digest(presented.as_bytes()));
+            if !bool::from(hash.as_bytes().ct_eq(expected.as_bytes())) {
+                return Err(s3_error!(InvalidToken, "The provided token is malformed or otherwise invalid."));
+            }
+        }
+        if identity.expires_at.is_some_and(|t| t <= time::OffsetDateTime::now_utc().unix_timestamp()) {
+            return Err(s3_error!(ExpiredToken, "The provided token has expired."));
+        }
+        Ok(identity)
+    }
+
+    async fn bucket(&self, name: &str) -> S3Result<Option<Arc<BucketInfo>>> {
+        self.buckets.get(name).await.map_err(crate::error::store_error)
+    }
+}
+
+fn refuse(identity: &Identity, op: &str, action: &str, resource: &str, why: &Authorization) -> s3s::S3Error {
+    tracing::info!(
+        op,
+        action,
+        resource,
+        principal = %identity.principal.arn,
+        reason = %why.reason,
+        "access denied"
+    );
+    s3_error!(AccessDenied, "Access Denied")
+}
+
+#[async_trait::async_trait]
+impl S3Access for PolicyAccess {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let op_name = cx.s3_op().name().to_owned();
+        let op = op_name.as_str();
+        self.metrics.count_op(op);
+        let Some(action) = required_action(op) else {
+            if cx.credentials().is_none() {
+                return Err(s3_error!(AccessDenied, "Access Denied"));
+            }
+            return Err(s3_error!(NotImplemented, "{op} is not implemented"));
+        };
+        let identity = self.identity(cx).await?;
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+        };
+        // Object-level actions on the bucket path (DeleteObjects) are checked per key later.
+        let resource = match op {
+            "DeleteObjects" => resource_arn(bucket.as_deref(), Some("*")),
+            _ => resource_arn(bucket.as_deref(), key.as_deref()),
+        };
+        let info = match (&bucket, op) {
+            (Some(b), op) if op != "CreateBucket" => self.bucket(b).await?,
+            _ => None,
+        };
+        let context = context(cx, identity.principal.kind);
+        let why = decide(&identity, info.as_deref(), action, &resource, &context);
+        // A missing bucket: signed callers learn NoSuchBucket from the operation (as on AWS);
+        // anonymous callers are refused before.
+        let missing_bucket = bucket.is_some() && info.is_none() && op != "CreateBucket";
+        let permitted = why.allowed
+            || (op == "DeleteObjects" && identity.principal.kind != PrincipalKind::Anonymous)
+            || (missing_bucket && identity.principal.kind != PrincipalKind::Anonymous);
+        if !permitted {
+            return Err(refuse(&identity, op, action, &resource, &why));
+        }
+        // Copies also read their source.
+        if matches!(op, "CopyObject" | "UploadPartCopy")
+            && let Some((src_bucket, src_key)) = header(cx, "x-amz-copy-source").and_then(copy_source)
+        {
+            let src_info = self.bucket(&src_bucket).await?;
+            let src_resource = resource_arn(Some(&src_bucket), Some(&src_key));
+            let src_why = decide(&identity, src_info.as_deref(), "s3:GetObject", &src_resource, &context);
+            if !src_why.allowed && src_info.is_some() {
+                return Err(refuse(&identity, op, "s3:GetObject", &src_resource, &src_why));
+            }
+        }
+        cx.extensions_mut().insert(Authorized { identity, bucket: info, context: Arc::new(context) });
+        Ok(())
     }
 }
 
@@ -101,9 +320,13 @@ mod tests {
             "AbortMultipartUpload",
             "ListParts",
             "GetBucketVersioning",
+            "PutBucketPolicy",
+            "GetBucketPolicy",
+            "DeleteBucketPolicy",
+            "GetBucketPolicyStatus",
         ] {
             assert!(required_action(op).is_some(), "{op} has no action");
         }
-        assert_eq!(required_action("PutBucketPolicy"), None);
+        assert_eq!(required_action("PutBucketTagging"), None);
     }
 }

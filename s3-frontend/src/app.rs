@@ -9,11 +9,15 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::access::RootOnlyAccess;
-use crate::auth::{RootAuth, RootCredentials};
+use cloudstore_iam_api::IamApi;
+
+use crate::access::PolicyAccess;
+use crate::api::ApiRoutes;
+use crate::auth::{IamAuth, RootCredentials};
 use crate::config::{BlobBackend, ConfigError, MetadataBackend, ServeArgs};
 use crate::gc::Collector;
 use crate::host::Domains;
+use crate::identity::{BucketCache, KeyCache};
 use crate::metrics::Metrics;
 use crate::s3::{Gateway, GatewayConfig};
 use crate::server::{Frontend, serve};
@@ -87,8 +91,8 @@ pub struct App {
 }
 
 impl App {
-    /// Builds everything from settings and binds the listener.
-    pub async fn build(args: &ServeArgs) -> Result<Self, StartError> {
+    /// Builds everything from settings and binds the listener; identities come from `iam`.
+    pub async fn build(args: &ServeArgs, iam: Arc<dyn IamApi>) -> Result<Self, StartError> {
         let meta_backend = args.metadata_backend()?;
         let blob_backend = args.blob_backend()?;
         let root = args.root_credentials()?;
@@ -102,7 +106,8 @@ impl App {
             ..GatewayConfig::default()
         };
         let metrics = Arc::new(Metrics::default());
-        let frontend = Arc::new(frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics)?);
+        let frontend =
+            Arc::new(frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?);
         let mut collector = Collector::new(meta, blobs);
         collector.upload_ttl = Duration::from_secs(args.upload_ttl_secs);
         collector.interval = Duration::from_secs(args.gc_interval_secs.max(1));
@@ -126,8 +131,15 @@ fn meta_backend_kind(b: &MetadataBackend) -> &'static str {
     }
 }
 
-/// The HTTP frontend over given stores: s3s with root authentication and deny-by-default
-/// access, path- and virtual-host-style addressing.
+/// How long a resolved access key is trusted before the IAM service is asked again: a
+/// disabled or deleted key is refused within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
+/// How long a bucket's owner and policy are cached (this process's own changes invalidate).
+pub const BUCKET_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The HTTP frontend over given stores and IAM service: s3s with IAM authentication and
+/// policy-based, deny-by-default access; path- and virtual-host-style addressing; the IAM,
+/// STS and account API routes.
 pub fn frontend(
     meta: Arc<dyn MetadataStore>,
     blobs: Arc<dyn BlobStore>,
@@ -135,13 +147,18 @@ pub fn frontend(
     root: RootCredentials,
     domains: &[String],
     metrics: Arc<Metrics>,
+    iam: Arc<dyn IamApi>,
 ) -> Result<Frontend, StartError> {
-    let gateway = Gateway::new(meta.clone(), blobs.clone(), cfg);
+    let region = cfg.region.clone();
+    let keys = Arc::new(KeyCache::new(iam, &root, KEY_CACHE_TTL));
+    let buckets = Arc::new(BucketCache::new(meta.clone(), BUCKET_CACHE_TTL));
+    let gateway = Gateway::new(meta.clone(), blobs.clone(), cfg).with_bucket_cache(buckets.clone());
     let mut builder = S3ServiceBuilder::new(gateway);
-    builder.set_auth(RootAuth::new(root));
-    builder.set_access(RootOnlyAccess::new(metrics.clone()));
+    builder.set_auth(IamAuth::new(keys.clone()));
+    builder.set_access(PolicyAccess::new(keys.clone(), buckets.clone(), metrics.clone()));
     builder.set_host(Domains::new(domains));
-    Ok(Frontend { s3: builder.build(), meta, blobs, metrics })
+    let api = Arc::new(ApiRoutes { keys, buckets, signing_keys: cloudstore_sigv4::SigningKeyCache::default(), region });
+    Ok(Frontend { s3: builder.build(), meta, blobs, metrics, api })
 }
 
 /// Prints where the server listens and, the first time only, the generated root key pair.

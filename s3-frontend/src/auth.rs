@@ -1,9 +1,12 @@
-//! Authentication: which secret key signs for an access key. Until the IAM service plugs in
-//! (issue #3), the platform admin's root key pair is the only identity.
+//! Authentication: which secret key signs for an access key — the platform admin's root key
+//! pair, or any key the IAM service knows (through the [`KeyCache`]).
+
+use std::sync::Arc;
 
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
-use subtle::ConstantTimeEq;
+
+use crate::identity::KeyCache;
 
 /// The root (platform admin) key pair.
 #[derive(Clone)]
@@ -38,27 +41,33 @@ impl RootCredentials {
     }
 }
 
-/// `S3Auth` over the root key pair.
+/// `S3Auth` over the identity cache: the root key pair, IAM users' access keys and STS
+/// temporary keys (whose session token `S3Access` checks).
 #[derive(Debug, Clone)]
-pub struct RootAuth {
-    root: RootCredentials,
+pub struct IamAuth {
+    keys: Arc<KeyCache>,
 }
 
-impl RootAuth {
-    /// Authenticates with `root` only.
+impl IamAuth {
+    /// Authenticates through `keys`.
     #[must_use]
-    pub fn new(root: RootCredentials) -> Self {
-        Self { root }
+    pub fn new(keys: Arc<KeyCache>) -> Self {
+        Self { keys }
     }
 }
 
 #[async_trait::async_trait]
-impl S3Auth for RootAuth {
+impl S3Auth for IamAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        if bool::from(access_key.as_bytes().ct_eq(self.root.access_key.as_bytes())) {
-            Ok(SecretKey::from(self.root.secret_key.clone()))
-        } else {
-            Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+        match self.keys.resolve(access_key).await {
+            Ok(Some(identity)) => Ok(SecretKey::from(identity.secret.clone())),
+            Ok(None) => {
+                Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "key lookup failed");
+                Err(s3_error!(ServiceUnavailable, "The identity service is unavailable; please retry."))
+            }
         }
     }
 }
@@ -67,15 +76,12 @@ impl S3Auth for RootAuth {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn only_the_root_key_is_known() {
+    #[test]
+    fn generated_root_keys_have_aws_shapes_and_hide_the_secret() {
         let root = RootCredentials::generate();
         assert_eq!(root.access_key.len(), 20);
         assert_eq!(root.secret_key.len(), 40);
-        let auth = RootAuth::new(root.clone());
-        assert!(auth.get_secret_key(&root.access_key).await.is_ok());
-        let e = auth.get_secret_key("AKIASTRANGER").await.err().map(|e| e.code().clone());
-        assert_eq!(e, Some(s3s::S3ErrorCode::InvalidAccessKeyId));
+        assert_ne!(root.secret_key, RootCredentials::generate().secret_key);
         assert!(!format!("{root:?}").contains(&root.secret_key));
     }
 }

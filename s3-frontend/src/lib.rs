@@ -2,12 +2,14 @@
 //! blob store, plus the public HTTP port's health and metrics endpoints.
 
 pub mod access;
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
 mod error;
 pub mod gc;
 pub mod host;
+pub mod identity;
 pub mod metrics;
 pub mod s3;
 pub mod server;

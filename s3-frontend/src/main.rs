@@ -26,7 +26,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let app = App::build(&args).await?;
+    // Until the gRPC client lands, the standalone gateway authenticates the root key only.
+    tracing::warn!("standalone s3-frontend: no IAM service configured; only the root key pair authenticates");
+    let app = App::build(&args, std::sync::Arc::new(s3_frontend::identity::RootOnlyIam)).await?;
     s3_frontend::app::announce(&app, &args);
     let shutdown = CancellationToken::new();
     tokio::spawn(s3_frontend::app::cancel_on_signal(shutdown.clone()));

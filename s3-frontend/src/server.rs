@@ -31,6 +31,8 @@ pub struct Frontend {
     pub(crate) meta: Arc<dyn MetadataStore>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) metrics: Arc<Metrics>,
+    /// IAM, STS and account REST routes.
+    pub(crate) api: Arc<crate::api::ApiRoutes>,
 }
 
 /// The client's address, stored in request extensions.
@@ -65,6 +67,10 @@ impl Frontend {
                     );
                     r
                 }
+                _ if let Some(route) = crate::api::classify(&req) => match route {
+                    crate::api::Route::Query(service) => self.api.query(service, req, &request_id).await,
+                    crate::api::Route::Rest => self.api.rest(req, &request_id).await,
+                },
                 _ => match self.s3.call(merge_content_encoding(req)).await {
                     Ok(r) => r,
                     Err(e) => {
@@ -93,11 +99,14 @@ impl Frontend {
     }
 
     async fn ready(&self) -> Response<Body> {
-        let (m, b) = tokio::join!(self.meta.ping(), self.blobs.ping());
+        let (m, b, i) = tokio::join!(self.meta.ping(), self.blobs.ping(), self.api.keys.iam().ready());
         match (m, b) {
-            (Ok(()), Ok(())) => text(StatusCode::OK, "ready\n"),
+            (Ok(()), Ok(())) if i.is_ok() => text(StatusCode::OK, "ready\n"),
             (m, b) => {
                 let mut why = String::new();
+                if let Err(e) = i {
+                    why.push_str(&format!("{e}\n"));
+                }
                 if let Err(e) = m {
                     why.push_str(&format!("metadata store: {e}\n"));
                 }

@@ -1,7 +1,16 @@
-//! `cloudstore`: the composition root. `serve` runs every service in one process; with no
-//! backend settings it uses the embedded defaults (SQLite and local files under --data-dir).
+//! `cloudstore`: the composition root. `serve` runs every service in one process (the S3
+//! gateway with the IAM service in process); with no backend settings it uses the embedded
+//! defaults (SQLite and local files under --data-dir). `admin` talks to a running server.
+
+mod admin;
+
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use cloudstore_iam::api::InProcessIam;
+use cloudstore_iam::config::{IamArgs, IdentityDb};
+use cloudstore_iam::service::ServiceConfig;
+use s3_frontend::config::MetadataBackend;
 use s3_frontend::{App, ServeArgs};
 use tokio_util::sync::CancellationToken;
 
@@ -16,15 +25,25 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run every service in one process (embedded SQLite + local files unless backends are set).
-    Serve(ServeArgs),
+    Serve {
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+        #[command(flatten)]
+        iam: IamArgs,
+    },
+    /// Manage a running server: accounts, IAM entities, policy explanations.
+    Admin(admin::AdminArgs),
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    cloudstore_telemetry::init("cloudstore=info,s3_frontend=info,s3s=off,warn");
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve { serve: args, iam } => {
+            cloudstore_telemetry::init("cloudstore=info,s3_frontend=info,cloudstore_iam=info,s3s=off,warn");
+            serve(*args, iam).await
+        }
+        Command::Admin(args) => admin::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -35,8 +54,18 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let app = App::build(&args).await?;
+async fn serve(args: ServeArgs, iam_args: IamArgs) -> anyhow::Result<()> {
+    let db = match args.metadata_backend()? {
+        MetadataBackend::Sqlite(path) => {
+            std::fs::create_dir_all(&args.data_dir)?;
+            IdentityDb::Sqlite(path)
+        }
+        MetadataBackend::Postgres(url) => IdentityDb::Postgres(url),
+    };
+    let iam = cloudstore_iam::config::open(&iam_args, &db, &args.data_dir, ServiceConfig::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("IAM service: {e}"))?;
+    let app = App::build(&args, Arc::new(InProcessIam::new(iam))).await?;
     s3_frontend::app::announce(&app, &args);
     let shutdown = CancellationToken::new();
     tokio::spawn(s3_frontend::app::cancel_on_signal(shutdown.clone()));

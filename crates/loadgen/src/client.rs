@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST};
+use http::header::{CONTENT_LENGTH, HOST};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
@@ -13,8 +13,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use cloudstore_sigv4::{
+    Credentials, SigningKeyCache, SigningParams, UNSIGNED_PAYLOAD, encode_query, uri_encode, uri_encode_path,
+};
+use time::OffsetDateTime;
+
 use crate::content::{ReqBody, Verifier};
-use crate::sigv4::{Signer, UNSIGNED_PAYLOAD, canonical_query, uri_encode};
 
 #[derive(Debug)]
 pub(crate) struct S3 {
@@ -24,7 +28,10 @@ pub(crate) struct S3 {
     /// `host:port` as sent in the Host header and signed.
     host: String,
     bucket: String,
-    signer: Signer,
+    creds: Credentials,
+    region: String,
+    /// Signing keys change once a day: a tiny cache spares the four derivation HMACs per request.
+    keys: SigningKeyCache,
 }
 
 /// One page of a ListObjectsV2 listing.
@@ -63,7 +70,9 @@ impl S3 {
             base: format!("http://{host}"),
             host,
             bucket: bucket.to_owned(),
-            signer: Signer::new(access_key, secret_key, region),
+            creds: Credentials::new(access_key, secret_key),
+            region: region.to_owned(),
+            keys: SigningKeyCache::new(4),
         })
     }
 
@@ -76,27 +85,41 @@ impl S3 {
         body: ReqBody,
         content_length: Option<u64>,
     ) -> Result<Response<Incoming>> {
-        let mut path = format!("/{}", uri_encode(&self.bucket, false));
+        let req = self.signed_request(method, key, query, body, content_length)?;
+        self.http.request(req).await.map_err(|e| anyhow!("{}", error_chain(&e)))
+    }
+
+    /// Builds a path-style request signed with `UNSIGNED-PAYLOAD`: the signed headers are `host`,
+    /// `x-amz-content-sha256` and `x-amz-date`; `content-length` is added afterwards, unsigned.
+    fn signed_request<B>(
+        &self,
+        method: Method,
+        key: &str,
+        query: &[(&str, &str)],
+        body: B,
+        content_length: Option<u64>,
+    ) -> Result<Request<B>> {
+        let mut path = format!("/{}", uri_encode(&self.bucket));
         if !key.is_empty() {
             path.push('/');
-            path.push_str(&uri_encode(key, true));
+            path.push_str(&uri_encode_path(key));
         }
-        let query = canonical_query(query);
-        let signed = self.signer.sign_now(method.as_str(), &self.host, &path, &query);
+        let query = encode_query(query);
         let uri =
             if query.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{query}", self.base) };
-        let mut req = Request::builder()
+        let (mut parts, ()) = Request::builder()
             .method(method)
             .uri(uri)
             .header(HOST, &self.host)
-            .header("x-amz-date", &signed.amz_date)
-            .header("x-amz-content-sha256", UNSIGNED_PAYLOAD)
-            .header(AUTHORIZATION, &signed.authorization);
+            .body(())
+            .context("building request")?
+            .into_parts();
+        let params = SigningParams { region: &self.region, service: "s3", time: OffsetDateTime::now_utc() };
+        self.keys.sign_cached(&mut parts, UNSIGNED_PAYLOAD, &self.creds, &params).context("signing request")?;
         if let Some(len) = content_length {
-            req = req.header(CONTENT_LENGTH, len);
+            parts.headers.insert(CONTENT_LENGTH, len.into());
         }
-        let req = req.body(body).context("building request")?;
-        self.http.request(req).await.map_err(|e| anyhow!("{}", error_chain(&e)))
+        Ok(Request::from_parts(parts, body))
     }
 
     pub(crate) async fn put_object(&self, key: &str, size: u64) -> Result<()> {
@@ -271,6 +294,37 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_signed_for_s3_with_unsigned_payload() {
+        let s3 =
+            S3::new("http://127.0.0.1:9000", "AKIDLOADGEN", "secret/key", "us-east-1", "lg-bucket", 1).expect("client");
+        let req = s3
+            .signed_request(Method::GET, "", &[("prefix", "lg/a b"), ("list-type", "2")], (), Some(0))
+            .expect("request");
+        assert_eq!(req.uri(), "http://127.0.0.1:9000/lg-bucket?list-type=2&prefix=lg%2Fa%20b");
+        let (parts, ()) = req.into_parts();
+        let names: Vec<&str> = parts.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["host", "x-amz-date", "x-amz-content-sha256", "authorization", "content-length"]);
+        assert_eq!(parts.headers[HOST], "127.0.0.1:9000");
+        assert_eq!(parts.headers["x-amz-content-sha256"], UNSIGNED_PAYLOAD);
+        let auth = cloudstore_sigv4::parse_authorization(parts.headers["authorization"].to_str().expect("ascii"))
+            .expect("parses");
+        assert_eq!(auth.signed_headers, ["host", "x-amz-content-sha256", "x-amz-date"]);
+        assert_eq!(
+            (auth.access_key.as_str(), auth.region.as_str(), auth.service.as_str()),
+            ("AKIDLOADGEN", "us-east-1", "s3")
+        );
+        let params = cloudstore_sigv4::VerifyParams {
+            allow_unsigned_payload: true,
+            ..cloudstore_sigv4::VerifyParams::new(cloudstore_sigv4::EMPTY_PAYLOAD_SHA256, OffsetDateTime::now_utc())
+        };
+        cloudstore_sigv4::verify_with(&parts, &auth, "secret/key", &params).expect("verifies");
+
+        let req = s3.signed_request(Method::PUT, "dir/ké y+1", &[], (), None).expect("request");
+        assert_eq!(req.uri().path(), "/lg-bucket/dir/k%C3%A9%20y%2B1");
+        assert!(req.headers().get(CONTENT_LENGTH).is_none());
+    }
 
     #[test]
     fn xml_helpers() {

@@ -7,7 +7,6 @@
 mod client;
 mod content;
 mod procstat;
-mod sigv4;
 mod stats;
 mod units;
 

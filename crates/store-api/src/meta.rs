@@ -24,6 +24,8 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// Deletes an empty bucket: [`crate::StoreError::NoSuchBucket`], or
     /// [`crate::StoreError::BucketNotEmpty`] while it holds objects or multipart uploads.
     async fn delete_bucket(&self, name: &str) -> Result<()>;
+    /// Sets (`Some`) or removes (`None`) the bucket policy; `NoSuchBucket` if the bucket is gone.
+    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>) -> Result<()>;
 
     // ---- blob registrations (see the crate docs) ----
 

@@ -51,6 +51,9 @@ pub struct Bucket {
     pub region: String,
     /// Creation time.
     pub created_at: OffsetDateTime,
+    /// The bucket policy document (JSON text, as given), if any. Opaque to the stores: the
+    /// frontend parses and enforces it.
+    pub policy: Option<String>,
 }
 
 /// One stored piece of an object's data, in order. A simple PUT has one; a completed

@@ -413,29 +413,42 @@ impl MetadataStore for PgMetadataStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>> {
-        let row: Option<(String, String, String, i64)> =
-            sqlx::query_as("SELECT name, owner, region, created_at FROM buckets WHERE name = $1")
+        let row: Option<(String, String, String, i64, Option<String>)> =
+            sqlx::query_as("SELECT name, owner, region, created_at, policy FROM buckets WHERE name = $1")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err)?;
-        row.map(|(name, owner, region, created_at)| {
-            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? })
+        row.map(|(name, owner, region, created_at, policy)| {
+            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy })
         })
         .transpose()
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
-        let rows: Vec<(String, String, String, i64)> =
-            sqlx::query_as("SELECT name, owner, region, created_at FROM buckets ORDER BY name")
+        let rows: Vec<(String, String, String, i64, Option<String>)> =
+            sqlx::query_as("SELECT name, owner, region, created_at, policy FROM buckets ORDER BY name")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
         rows.into_iter()
-            .map(|(name, owner, region, created_at)| {
-                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? })
+            .map(|(name, owner, region, created_at, policy)| {
+                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy })
             })
             .collect()
+    }
+
+    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>) -> Result<()> {
+        let done = sqlx::query("UPDATE buckets SET policy = $1 WHERE name = $2")
+            .bind(policy)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchBucket);
+        }
+        Ok(())
     }
 
     async fn delete_bucket(&self, name: &str) -> Result<()> {

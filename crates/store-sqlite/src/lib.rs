@@ -342,29 +342,42 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>> {
-        let row: Option<(String, String, String, i64)> =
-            sqlx::query_as("SELECT name, owner, region, created_at FROM buckets WHERE name = ?")
+        let row: Option<(String, String, String, i64, Option<String>)> =
+            sqlx::query_as("SELECT name, owner, region, created_at, policy FROM buckets WHERE name = ?")
                 .bind(name)
                 .fetch_optional(&self.reader)
                 .await
                 .map_err(db_err)?;
-        row.map(|(name, owner, region, created_at)| {
-            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? })
+        row.map(|(name, owner, region, created_at, policy)| {
+            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy })
         })
         .transpose()
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
-        let rows: Vec<(String, String, String, i64)> =
-            sqlx::query_as("SELECT name, owner, region, created_at FROM buckets ORDER BY name")
+        let rows: Vec<(String, String, String, i64, Option<String>)> =
+            sqlx::query_as("SELECT name, owner, region, created_at, policy FROM buckets ORDER BY name")
                 .fetch_all(&self.reader)
                 .await
                 .map_err(db_err)?;
         rows.into_iter()
-            .map(|(name, owner, region, created_at)| {
-                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)? })
+            .map(|(name, owner, region, created_at, policy)| {
+                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy })
             })
             .collect()
+    }
+
+    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>) -> Result<()> {
+        let done = sqlx::query("UPDATE buckets SET policy = ? WHERE name = ?")
+            .bind(policy)
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchBucket);
+        }
+        Ok(())
     }
 
     async fn delete_bucket(&self, name: &str) -> Result<()> {
@@ -698,6 +711,7 @@ mod tests {
             owner: "o".into(),
             region: "r".into(),
             created_at: OffsetDateTime::UNIX_EPOCH,
+            policy: None,
         };
         store.create_bucket(&bucket).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

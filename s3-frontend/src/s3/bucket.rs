@@ -5,8 +5,16 @@ use cloudstore_types::BucketName;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use cloudstore_iam_api::ADMIN_ACCOUNT_ID;
+use cloudstore_policy::{Policy, PolicyKind};
+
 use super::Gateway;
+use crate::access::Authorized;
 use crate::error::{StoreResultExt, store_error};
+use crate::identity::legacy_owner;
+
+/// Largest bucket policy accepted (AWS: 20 KiB).
+const MAX_BUCKET_POLICY: usize = 20 * 1024;
 
 impl Gateway {
     /// The bucket, or `NoSuchBucket`.
@@ -24,13 +32,17 @@ impl Gateway {
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
         let prefix = req.input.prefix.as_deref().unwrap_or("");
+        // Everyone sees the buckets of their own account; the platform admin sees all.
+        let who = req.extensions.get::<Authorized>();
+        let account = who.map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());
+        let everything = who.is_some_and(Authorized::is_admin);
         let buckets = self
             .meta
             .list_buckets()
             .await
             .s3()?
             .into_iter()
-            .filter(|b| b.owner == self.cfg.owner_id && b.name.starts_with(prefix))
+            .filter(|b| (everything || legacy_owner(b.owner.clone()) == account) && b.name.starts_with(prefix))
             .map(|b| s3s::dto::Bucket {
                 name: Some(b.name),
                 creation_date: Some(b.created_at.into()),
@@ -39,7 +51,7 @@ impl Gateway {
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(self.owner()),
+            owner: Some(Owner { id: Some(account.clone()), display_name: Some(account) }),
             prefix: req.input.prefix,
             continuation_token: None,
         }))
@@ -59,11 +71,16 @@ impl Gateway {
             .map(|l| l.as_str().to_owned())
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| self.cfg.region.clone());
+        let owner = req
+            .extensions
+            .get::<Authorized>()
+            .map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());
         let bucket =
-            Bucket { name: name.as_str().to_owned(), owner: self.cfg.owner_id.clone(), region, created_at: now_ms() };
+            Bucket { name: name.as_str().to_owned(), owner: owner.clone(), region, created_at: now_ms(), policy: None };
+        self.bucket_changed(&bucket.name);
         match self.meta.create_bucket(&bucket).await {
             Ok(()) => {}
-            Err(StoreError::BucketExists { owner }) if owner == self.cfg.owner_id => {
+            Err(StoreError::BucketExists { owner: existing }) if legacy_owner(existing.clone()) == owner => {
                 return Err(s3_error!(
                     BucketAlreadyOwnedByYou,
                     "Your previous request to create the named bucket succeeded and you already own it."
@@ -99,7 +116,9 @@ impl Gateway {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.meta.delete_bucket(&req.input.bucket).await.s3()?;
+        let done = self.meta.delete_bucket(&req.input.bucket).await.s3();
+        self.bucket_changed(&req.input.bucket);
+        done?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
@@ -113,6 +132,112 @@ impl Gateway {
         self.bucket(&req.input.bucket).await?;
         Ok(S3Response::new(GetBucketVersioningOutput::default()))
     }
+}
+
+impl Gateway {
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "PutBucketPolicy", bucket = %req.input.bucket))]
+    pub(crate) async fn op_put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        let bucket = req.input.bucket;
+        let doc = req.input.policy;
+        if doc.len() > MAX_BUCKET_POLICY {
+            return Err(s3_error!(MalformedPolicy, "Policies must be at most 20 KB."));
+        }
+        Policy::parse(&doc, PolicyKind::Resource).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+        // Every resource must be this bucket or inside it (as AWS requires).
+        let own = format!("arn:aws:s3:::{bucket}");
+        let inside = format!("{own}/");
+        for r in policy_resources(&doc) {
+            if r != own && !r.starts_with(&inside) {
+                return Err(s3_error!(MalformedPolicy, "Policy has invalid resource {r}"));
+            }
+        }
+        let done = self.meta.set_bucket_policy(&bucket, Some(&doc)).await.s3();
+        self.bucket_changed(&bucket);
+        done?;
+        Ok(S3Response::new(PutBucketPolicyOutput {}))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetBucketPolicy", bucket = %req.input.bucket))]
+    pub(crate) async fn op_get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        let b = self.bucket(&req.input.bucket).await?;
+        let policy = b.policy.ok_or_else(|| s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"))?;
+        Ok(S3Response::new(GetBucketPolicyOutput { policy: Some(policy) }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "DeleteBucketPolicy", bucket = %req.input.bucket))]
+    pub(crate) async fn op_delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        let done = self.meta.set_bucket_policy(&req.input.bucket, None).await.s3();
+        self.bucket_changed(&req.input.bucket);
+        done?;
+        Ok(S3Response::with_status(DeleteBucketPolicyOutput {}, http::StatusCode::NO_CONTENT))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetBucketPolicyStatus", bucket = %req.input.bucket))]
+    pub(crate) async fn op_get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        let b = self.bucket(&req.input.bucket).await?;
+        let public = b.policy.as_deref().is_some_and(policy_is_public);
+        Ok(S3Response::new(GetBucketPolicyStatusOutput {
+            policy_status: Some(PolicyStatus { is_public: Some(public) }),
+        }))
+    }
+}
+
+/// The statements of a (valid) policy document, as JSON.
+fn statements(doc: &str) -> Vec<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(doc)
+        .ok()
+        .and_then(|mut v| v.get_mut("Statement").map(serde_json::Value::take))
+    {
+        Some(serde_json::Value::Array(list)) => list,
+        Some(one) => vec![one],
+        None => Vec::new(),
+    }
+}
+
+fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    match v {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every `Resource` and `NotResource` of a policy document.
+fn policy_resources(doc: &str) -> Vec<String> {
+    statements(doc)
+        .iter()
+        .flat_map(|st| {
+            let mut r = strings(st.get("Resource"));
+            r.extend(strings(st.get("NotResource")));
+            r
+        })
+        .collect()
+}
+
+/// AWS's "public" test, simplified: an `Allow` statement for every principal (`"*"` or
+/// `{"AWS": "*"}`) without conditions.
+fn policy_is_public(doc: &str) -> bool {
+    statements(doc).iter().any(|st| {
+        let allow = st.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
+        let everyone = match st.get("Principal") {
+            Some(serde_json::Value::String(s)) => s == "*",
+            Some(p) => strings(p.get("AWS")).iter().any(|a| a == "*"),
+            None => false,
+        };
+        allow && everyone && st.get("Condition").is_none()
+    })
 }
 
 /// Now, truncated to milliseconds (what the stores keep).

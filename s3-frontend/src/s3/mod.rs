@@ -54,12 +54,27 @@ pub struct Gateway {
     pub(crate) meta: Arc<dyn MetadataStore>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) cfg: Arc<GatewayConfig>,
+    /// Access control's bucket cache, told about bucket and policy changes made here.
+    pub(crate) buckets: Option<Arc<crate::identity::BucketCache>>,
 }
 
 impl Gateway {
     /// Builds the gateway.
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, cfg: GatewayConfig) -> Self {
-        Self { meta, blobs, cfg: Arc::new(cfg) }
+        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None }
+    }
+
+    /// Invalidates `cache` entries when this gateway changes a bucket or its policy.
+    #[must_use]
+    pub fn with_bucket_cache(mut self, cache: Arc<crate::identity::BucketCache>) -> Self {
+        self.buckets = Some(cache);
+        self
+    }
+
+    pub(crate) fn bucket_changed(&self, bucket: &str) {
+        if let Some(c) = &self.buckets {
+            c.invalidate(bucket);
+        }
     }
 
     pub(crate) fn owner(&self) -> Owner {
@@ -92,6 +107,21 @@ impl S3 for Gateway {
     }
     async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> R<GetBucketLocationOutput> {
         self.op_get_bucket_location(req).await
+    }
+    async fn put_bucket_policy(&self, req: S3Request<PutBucketPolicyInput>) -> R<PutBucketPolicyOutput> {
+        self.op_put_bucket_policy(req).await
+    }
+    async fn get_bucket_policy(&self, req: S3Request<GetBucketPolicyInput>) -> R<GetBucketPolicyOutput> {
+        self.op_get_bucket_policy(req).await
+    }
+    async fn delete_bucket_policy(&self, req: S3Request<DeleteBucketPolicyInput>) -> R<DeleteBucketPolicyOutput> {
+        self.op_delete_bucket_policy(req).await
+    }
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> R<GetBucketPolicyStatusOutput> {
+        self.op_get_bucket_policy_status(req).await
     }
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> R<DeleteBucketOutput> {
         self.op_delete_bucket(req).await

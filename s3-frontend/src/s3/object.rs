@@ -315,6 +315,7 @@ impl Gateway {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let who = req.extensions.get::<crate::access::Authorized>();
         let input = req.input;
         if input.delete.objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "The request may contain at most 1000 keys."));
@@ -328,6 +329,10 @@ impl Gateway {
                 Err(s3_error!(NoSuchVersion, "The specified version does not exist."))
             } else if let Err(e) = check_key(&o.key) {
                 Err(e)
+            } else if !who.is_none_or(|w| {
+                w.allows("s3:DeleteObject", &crate::access::resource_arn(Some(&input.bucket), Some(&o.key)))
+            }) {
+                Err(s3_error!(AccessDenied, "Access Denied"))
             } else {
                 self.meta.delete_object(&input.bucket, &o.key, self.grace()).await.s3().map(|_| ())
             };

@@ -98,6 +98,8 @@ pub struct Harness {
     pub meta: Arc<dyn MetadataStore>,
     /// The blob store behind the frontend.
     pub blobs: Arc<dyn BlobStore>,
+    /// The IAM service behind the frontend (in process, on the same database).
+    pub iam: cloudstore_iam::service::IamService,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -109,6 +111,8 @@ impl Harness {
     pub async fn start(backend: Backend) -> Self {
         let mut dir = None;
         let mut database = None;
+        let iam_store: Arc<dyn cloudstore_iam::store::IamStore>;
+        let sessions: Arc<dyn cloudstore_iam::session::SessionStore>;
         let (meta, blobs): (Arc<dyn MetadataStore>, Arc<dyn BlobStore>) = match backend {
             Backend::Embedded => {
                 let d = tempfile::tempdir().expect("tempdir");
@@ -116,6 +120,12 @@ impl Harness {
                     .await
                     .expect("open sqlite");
                 let blobs = cloudstore_blob_fs::FsBlobStore::open(&d.path().join("blobs")).expect("open fs blobs");
+                iam_store = Arc::new(
+                    cloudstore_iam::store::SqliteIamStore::open(&d.path().join("metadata.sqlite"))
+                        .await
+                        .expect("open the identity store"),
+                );
+                sessions = Arc::new(cloudstore_iam::session::MemorySessionStore::new());
                 dir = Some(d);
                 (Arc::new(meta), Arc::new(blobs))
             }
@@ -127,6 +137,17 @@ impl Harness {
                 let url = fresh_database(&admin_url).await;
                 let meta =
                     cloudstore_store_pg::PgMetadataStore::connect(&url).await.expect("connect to the test database");
+                iam_store =
+                    Arc::new(cloudstore_iam::store::PgIamStore::connect(&url).await.expect("open the identity store"));
+                let redis = required_env("CLOUDSTORE_TEST_REDIS_URL");
+                sessions = Arc::new(
+                    cloudstore_iam::session::RedisSessionStore::connect_with_prefix(
+                        &redis,
+                        &format!("it-{}:", random_hex(12)),
+                    )
+                    .await
+                    .expect("connect to Redis"),
+                );
                 let blobs = cloudstore_blob_minio::MinioBlobStore::new(
                     &endpoint,
                     &access_key,
@@ -144,6 +165,15 @@ impl Harness {
             }
         };
         let root = RootCredentials::generate();
+        let keyring = cloudstore_iam::crypto::Keyring::new(&[7u8; 32]).expect("keyring");
+        let iam = cloudstore_iam::service::IamService::new(
+            iam_store,
+            sessions,
+            keyring,
+            cloudstore_iam::service::ServiceConfig::default(),
+        )
+        .await
+        .expect("start the IAM service");
         // Replaced blobs become collectable at once, so the collector test needs no waiting.
         let cfg = GatewayConfig { gc_grace: Duration::ZERO, ..GatewayConfig::default() };
         let frontend = s3_frontend::app::frontend(
@@ -153,6 +183,7 @@ impl Harness {
             root.clone(),
             &[],
             Arc::new(Metrics::default()),
+            Arc::new(cloudstore_iam::api::InProcessIam::new(iam.clone())),
         )
         .expect("build the frontend");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
@@ -160,7 +191,7 @@ impl Harness {
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(s3_frontend::server::serve(listener, Arc::new(frontend), shutdown.clone()));
         let client = sdk_client(addr, &root.access_key, &root.secret_key);
-        Self { client, addr, root, meta, blobs, shutdown, server: Some(server), _dir: dir, database }
+        Self { client, addr, root, meta, blobs, iam, shutdown, server: Some(server), _dir: dir, database }
     }
 
     /// Stops the server and drops the test database.
@@ -274,11 +305,16 @@ impl Harness {
 /// The SDK client for `addr`: path style, us-east-1, the SDK's default checksum behaviour, and
 /// no retries (every error surfaces as it is).
 pub fn sdk_client(addr: SocketAddr, access_key: &str, secret_key: &str) -> Client {
+    sdk_client_with_token(addr, access_key, secret_key, None)
+}
+
+/// An SDK client for temporary credentials (with a session token).
+pub fn sdk_client_with_token(addr: SocketAddr, access_key: &str, secret_key: &str, token: Option<String>) -> Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(format!("http://{addr}"))
-        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "integration-tests"))
+        .credentials_provider(Credentials::new(access_key, secret_key, token, None, "integration-tests"))
         .force_path_style(true)
         .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
         .build();

@@ -14,6 +14,7 @@ mod auth;
 mod buckets;
 mod conditional;
 mod gc;
+mod iam;
 mod integrity;
 mod listing;
 mod multipart;
@@ -47,6 +48,9 @@ macro_rules! suite {
 }
 
 suite!(
+    iam::strangers_are_refused_every_operation,
+    iam::disabled_keys_and_temporary_credentials,
+    iam::bucket_policies_grant_across_accounts,
     buckets::bucket_lifecycle,
     buckets::invalid_bucket_names,
     buckets::delete_bucket_refuses_while_not_empty,

@@ -138,7 +138,13 @@ fn etag() -> String {
 }
 
 fn bucket_record(name: &str, owner: &str) -> Bucket {
-    Bucket { name: name.to_owned(), owner: owner.to_owned(), region: "us-east-1".to_owned(), created_at: now() }
+    Bucket {
+        name: name.to_owned(),
+        owner: owner.to_owned(),
+        region: "us-east-1".to_owned(),
+        created_at: now(),
+        policy: None,
+    }
 }
 
 async fn make_bucket(store: &Store, name: &str) {
@@ -251,6 +257,16 @@ async fn buckets(store: &Store, run: &Run) {
     assert_eq!(mine, [&rec_a, &rec_b, &rec_c]);
 
     assert_err!(store.delete_bucket(&run.bucket("missing")).await, StoreError::NoSuchBucket);
+
+    // The bucket policy is stored as given, replaced, and removed.
+    let doc = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    ok(store.set_bucket_policy(&c, Some(doc)).await, "set_bucket_policy");
+    assert_eq!(ok(store.get_bucket(&c).await, "get_bucket").and_then(|b| b.policy).as_deref(), Some(doc));
+    let listed = ok(store.list_buckets().await, "list_buckets");
+    assert_eq!(listed.iter().find(|x| x.name == c).and_then(|x| x.policy.as_deref()), Some(doc));
+    ok(store.set_bucket_policy(&c, None).await, "set_bucket_policy(None)");
+    assert_eq!(ok(store.get_bucket(&c).await, "get_bucket").and_then(|b| b.policy), None);
+    assert_err!(store.set_bucket_policy(&run.bucket("missing"), Some(doc)).await, StoreError::NoSuchBucket);
 
     // Not empty while it holds an object...
     let obj = put_new(store, &a, "k").await;

@@ -1,0 +1,227 @@
+//! The account REST API under `/_api/v1/` (JSON in and out; errors as
+//! `{"error": {"code": "...", "message": "..."}}`).
+//!
+//! | method and path | who | what |
+//! |---|---|---|
+//! | `POST /auth/register` | anyone | `{username, email?, password}` → 201 profile |
+//! | `POST /auth/login` | anyone | `{username, password}` → tokens (rate-limited) |
+//! | `POST /auth/refresh` | anyone | `{refresh_token}` → new tokens (rotating) |
+//! | `POST /auth/logout` | session | ends this session → 204 |
+//! | `GET /auth/sessions`, `DELETE /auth/sessions/{id}` | session | own sessions |
+//! | `GET`/`PATCH /users/me` | session | profile (`email`, `display_name`) |
+//! | `POST /users/me/password` | session | `{old_password, new_password}`; ends other sessions |
+//! | `GET`/`POST /users/me/keys`, `PATCH`/`DELETE /users/me/keys/{id}` | session | access keys |
+//! | `POST`/`GET /admin/accounts`, `DELETE /admin/accounts/{name}` | platform admin (SigV4) | accounts |
+
+use cloudstore_iam_api::{ADMIN_ACCOUNT_ID, ApiResponse, RestRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::service::IamService;
+use crate::service::accounts::SessionUser;
+use crate::service::keys::parse_status;
+
+/// Largest JSON body accepted.
+const MAX_BODY: usize = 64 * 1024;
+
+fn respond(status: u16, body: &Value) -> ApiResponse {
+    ApiResponse { status, content_type: "application/json".into(), body: body.to_string() }
+}
+
+/// The JSON error body for `e`.
+pub fn error_response(e: &Error) -> ApiResponse {
+    let code = match e {
+        Error::Unauthenticated(_) => "Unauthorized",
+        Error::RateLimited { .. } => "TooManyRequests",
+        e => e.code(),
+    };
+    if matches!(e, Error::Internal(_) | Error::Unavailable(_)) {
+        tracing::error!(error = %e, "account API failed");
+    }
+    respond(e.status(), &json!({ "error": { "code": code, "message": e.to_string() } }))
+}
+
+fn body<T: for<'de> Deserialize<'de>>(req: &RestRequest) -> Result<T> {
+    if req.body.len() > MAX_BODY {
+        return Err(Error::ValidationError("request body too large".into()));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| Error::ValidationError(format!("invalid JSON body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    username: String,
+    email: Option<String>,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileBody {
+    email: Option<String>,
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    old_password: String,
+    new_password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyStatusBody {
+    status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountBody {
+    name: String,
+    email: Option<String>,
+    password: Option<String>,
+}
+
+/// Serves one REST call.
+pub async fn handle(svc: &IamService, req: RestRequest) -> ApiResponse {
+    match route(svc, &req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn session(svc: &IamService, req: &RestRequest) -> Result<SessionUser> {
+    let token =
+        req.bearer.as_deref().ok_or_else(|| Error::Unauthenticated("a Bearer access token is required".into()))?;
+    svc.authenticate_bearer(token).await
+}
+
+fn admin_only(req: &RestRequest) -> Result<()> {
+    if req.admin { Ok(()) } else { Err(Error::AccessDenied("only the platform admin may manage accounts".into())) }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::Internal(e.to_string()))
+}
+
+async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
+    let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let method = req.method.as_str();
+    match (method, segments.as_slice()) {
+        ("POST", ["auth", "register"]) => {
+            let b: RegisterBody = body(req)?;
+            let profile = svc.register(&b.username, b.email.as_deref(), &b.password).await?;
+            Ok(respond(201, &to_json(&profile)?))
+        }
+        ("POST", ["auth", "login"]) => {
+            let b: LoginBody = body(req)?;
+            let tokens = svc.login(&b.username, &b.password, &req.meta).await?;
+            Ok(respond(200, &to_json(&tokens)?))
+        }
+        ("POST", ["auth", "refresh"]) => {
+            let b: RefreshBody = body(req)?;
+            Ok(respond(200, &to_json(&svc.refresh(&b.refresh_token).await?)?))
+        }
+        ("POST", ["auth", "logout"]) => {
+            let who = session(svc, req).await?;
+            svc.logout(&who).await?;
+            Ok(respond(204, &Value::Null))
+        }
+        ("GET", ["auth", "sessions"]) => {
+            let who = session(svc, req).await?;
+            Ok(respond(200, &json!({ "sessions": to_json(&svc.list_sessions(&who).await?)? })))
+        }
+        ("DELETE", ["auth", "sessions", id]) => {
+            let who = session(svc, req).await?;
+            svc.revoke_session(&who, id).await?;
+            Ok(respond(204, &Value::Null))
+        }
+        ("GET", ["users", "me"]) => {
+            let who = session(svc, req).await?;
+            Ok(respond(200, &to_json(&crate::service::accounts::Profile::from(&who.user))?))
+        }
+        ("PATCH", ["users", "me"]) => {
+            let who = session(svc, req).await?;
+            let b: ProfileBody = body(req)?;
+            let profile = svc.update_profile(&who, b.email.as_deref(), b.display_name.as_deref()).await?;
+            Ok(respond(200, &to_json(&profile)?))
+        }
+        ("POST", ["users", "me", "password"]) => {
+            let who = session(svc, req).await?;
+            let b: PasswordBody = body(req)?;
+            let revoked = svc
+                .password_authority()
+                .change_password(&who.user.id, Some(&who.session_id), &b.old_password, &b.new_password, &req.meta)
+                .await?;
+            Ok(respond(200, &json!({ "revoked_sessions": revoked })))
+        }
+        ("GET", ["users", "me", "keys"]) => {
+            let who = session(svc, req).await?;
+            Ok(respond(200, &json!({ "keys": to_json(&svc.list_access_keys(&who.user).await?)? })))
+        }
+        ("POST", ["users", "me", "keys"]) => {
+            let who = session(svc, req).await?;
+            Ok(respond(201, &to_json(&svc.create_access_key(&who.user).await?)?))
+        }
+        ("PATCH", ["users", "me", "keys", id]) => {
+            let who = session(svc, req).await?;
+            let b: KeyStatusBody = body(req)?;
+            svc.set_access_key_status(&who.user, id, parse_status(&b.status)?).await?;
+            Ok(respond(204, &Value::Null))
+        }
+        ("DELETE", ["users", "me", "keys", id]) => {
+            let who = session(svc, req).await?;
+            svc.delete_access_key(&who.user, id).await?;
+            Ok(respond(204, &Value::Null))
+        }
+        ("POST", ["admin", "accounts"]) => {
+            admin_only(req)?;
+            let b: AccountBody = body(req)?;
+            let (profile, key) = svc.admin_create_account(&b.name, b.email.as_deref(), b.password.as_deref()).await?;
+            Ok(respond(201, &json!({ "account": to_json(&profile)?, "access_key": to_json(&key)? })))
+        }
+        ("GET", ["admin", "accounts"]) => {
+            admin_only(req)?;
+            let list: Vec<Value> = svc
+                .store()
+                .list_accounts()
+                .await?
+                .into_iter()
+                .filter(|a| a.id != ADMIN_ACCOUNT_ID)
+                .map(|a| json!({ "account_id": a.id, "name": a.name, "created_at": a.created_at }))
+                .collect();
+            Ok(respond(200, &json!({ "accounts": list })))
+        }
+        ("DELETE", ["admin", "accounts", name]) => {
+            admin_only(req)?;
+            let account = svc
+                .store()
+                .find_account(name)
+                .await?
+                .filter(|a| a.id != ADMIN_ACCOUNT_ID)
+                .ok_or_else(|| Error::NoSuchEntity(format!("no account named {name}")))?;
+            svc.store().delete_account(&account.id).await?;
+            Ok(respond(204, &Value::Null))
+        }
+        (_, ["auth" | "users" | "admin", ..]) => {
+            Err(Error::InvalidAction(format!("{method} {} is not an API operation", req.path)))
+        }
+        _ => Ok(respond(404, &json!({ "error": { "code": "NotFound", "message": "no such API path" } }))),
+    }
+}

@@ -1,0 +1,434 @@
+//! Accounts and web sessions: register, login, refresh (rotating), logout, session lists,
+//! profiles and password changes.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use cloudstore_iam_api::RequestMeta;
+use serde::Serialize;
+
+use super::{IamService, now, session_err};
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::session::limit::LimitError;
+use crate::session::token::{self, AccessClaims};
+use crate::session::{RotateOutcome, WebSession};
+use crate::store::{Account, User};
+
+/// What a successful login or refresh returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub session_id: String,
+}
+
+/// A signed-in user, from a verified access token whose session is still alive.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user: User,
+    pub session_id: String,
+}
+
+/// A session as its owner sees it (no secrets).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub source_ip: Option<String>,
+    pub current: bool,
+}
+
+/// A user's profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub user_id: String,
+    pub account_id: String,
+    pub username: String,
+    pub arn: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<&User> for Profile {
+    fn from(u: &User) -> Self {
+        Self {
+            user_id: u.id.clone(),
+            account_id: u.account_id.clone(),
+            username: u.name.clone(),
+            arn: super::user_arn(u),
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// Account names: 3-64 characters of letters, digits and `_+=,.@-`, starting with a letter
+/// or digit (IAM's user-name alphabet).
+pub fn validate_username(name: &str) -> Result<()> {
+    let ok_len = (3..=64).contains(&name.len());
+    let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+    let ok_start = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok_len && ok_chars && ok_start {
+        Ok(())
+    } else {
+        Err(Error::ValidationError(
+            "username must be 3-64 characters of letters, digits and _+=,.@- and start with a letter or digit".into(),
+        ))
+    }
+}
+
+/// A plausible e-mail address (one `@`, a dot in the domain, no spaces, at most 254 bytes).
+pub fn validate_email(email: &str) -> Result<()> {
+    let ok = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok { Ok(()) } else { Err(Error::ValidationError("email is not a valid address".into())) }
+}
+
+/// Password rules: 8-128 characters, at least one letter and one character that is not a
+/// letter, and not containing the username.
+pub fn validate_password(password: &str, username: &str) -> Result<()> {
+    let n = password.chars().count();
+    if !(8..=128).contains(&n) {
+        return Err(Error::ValidationError("password must be 8 to 128 characters long".into()));
+    }
+    if !password.chars().any(char::is_alphabetic) || password.chars().all(char::is_alphabetic) {
+        return Err(Error::ValidationError("password must contain at least one letter and one digit or symbol".into()));
+    }
+    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err(Error::ValidationError("password must not contain the username".into()));
+    }
+    Ok(())
+}
+
+async fn hash_blocking(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || crypto::hash_password(&password))
+        .await
+        .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
+}
+
+async fn verify_blocking(password: String, hash: String) -> Result<bool> {
+    tokio::task::spawn_blocking(move || crypto::verify_password(&password, &hash))
+        .await
+        .map_err(|e| Error::Internal(format!("hashing task: {e}")))
+}
+
+fn source_ip(meta: &RequestMeta) -> IpAddr {
+    meta.source_ip.as_deref().and_then(|s| s.parse().ok()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+impl IamService {
+    /// Creates an account and its root user with a password.
+    pub async fn register(&self, username: &str, email: Option<&str>, password: &str) -> Result<Profile> {
+        validate_username(username)?;
+        if let Some(e) = email {
+            validate_email(e)?;
+        }
+        validate_password(password, username)?;
+        let hash = hash_blocking(password.to_owned()).await?;
+        self.create_account_with_root(username, email, Some(hash)).await
+    }
+
+    /// Creates an account (platform admin or registration); the root user gets `password_hash`.
+    pub(crate) async fn create_account_with_root(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        password_hash: Option<String>,
+    ) -> Result<Profile> {
+        validate_username(username)?;
+        let account = Account { id: ids::account_id(), name: username.to_owned(), created_at: now() };
+        let root = User {
+            id: ids::unique_id("AIDA"),
+            account_id: account.id.clone(),
+            name: username.to_owned(),
+            path: "/".into(),
+            is_root: true,
+            email: email.map(str::to_owned),
+            display_name: None,
+            password_hash,
+            created_at: now(),
+        };
+        self.store.create_account(&account, &root).await.map_err(|e| match e {
+            Error::EntityAlreadyExists(_) => Error::EntityAlreadyExists(format!("the username {username} is taken")),
+            e => e,
+        })?;
+        tracing::info!(account_id = %account.id, "account created");
+        Ok(Profile::from(&root))
+    }
+
+    /// Checks a password and opens a session. Failed attempts are rate-limited per account
+    /// name and per source address; unknown names cost the same time as wrong passwords.
+    pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> Result<Tokens> {
+        let ip = source_ip(meta);
+        self.limiter.check(username, ip).await.map_err(|e| match e {
+            LimitError::Limited { retry_after_secs } => Error::RateLimited { retry_after_secs },
+            LimitError::Store(e) => session_err(e),
+        })?;
+        let user = match self.store.find_account(username).await? {
+            Some(a) => self.store.root_user(&a.id).await?,
+            None => None,
+        };
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let ok = verify_blocking(password.to_owned(), hash.clone().unwrap_or_else(|| crypto::dummy_hash().to_owned()))
+            .await?
+            && hash.is_some();
+        let Some(user) = user.filter(|_| ok) else {
+            self.limiter.failed(username, ip).await.map_err(session_err)?;
+            return Err(Error::Unauthenticated("invalid username or password".into()));
+        };
+        self.limiter.succeeded(username).await.map_err(session_err)?;
+        self.open_session(&user, meta).await
+    }
+
+    async fn open_session(&self, user: &User, meta: &RequestMeta) -> Result<Tokens> {
+        let id = token::new_session_id();
+        let (refresh, refresh_hash) = token::new_refresh_token(&id);
+        let t = now();
+        let session = WebSession {
+            id: id.clone(),
+            user_id: user.id.clone(),
+            account_id: user.account_id.clone(),
+            created_at: t,
+            expires_at: t + self.cfg.session_ttl.as_secs() as i64,
+            last_used_at: t,
+            refresh_hash,
+            user_agent: meta.user_agent.clone(),
+            source_ip: meta.source_ip.clone(),
+        };
+        self.sessions.create(&session).await.map_err(session_err)?;
+        Ok(self.tokens_for(&session, refresh))
+    }
+
+    fn tokens_for(&self, session: &WebSession, refresh_token: String) -> Tokens {
+        let t = now();
+        let ttl = self.cfg.access_token_ttl.as_secs();
+        let claims = AccessClaims {
+            sub: session.user_id.clone(),
+            acc: session.account_id.clone(),
+            sid: session.id.clone(),
+            iat: t,
+            exp: t + ttl as i64,
+        };
+        Tokens {
+            access_token: token::sign_access_token(&claims, self.keyring.jwt_key()),
+            token_type: "Bearer",
+            expires_in: ttl,
+            refresh_token,
+            session_id: session.id.clone(),
+        }
+    }
+
+    /// Trades a refresh token for new tokens. Each refresh token works once: presenting a
+    /// used one revokes the whole session (it may have been stolen).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
+        let dead = || Error::Unauthenticated("the refresh token is invalid, expired or already used".into());
+        let (sid, presented) = token::parse_refresh_token(refresh_token).ok_or_else(dead)?;
+        let (new_token, new_hash) = token::new_refresh_token(&sid);
+        match self.sessions.rotate(&sid, &presented, &new_hash, now()).await.map_err(session_err)? {
+            RotateOutcome::Rotated(session) => Ok(self.tokens_for(&session, new_token)),
+            RotateOutcome::Reused => {
+                tracing::warn!(session_id = %sid, "a used refresh token was presented; session revoked");
+                Err(dead())
+            }
+            RotateOutcome::NotFound => Err(dead()),
+        }
+    }
+
+    /// Verifies an access token and that its session is still alive (one session-store read,
+    /// so a revoked session is refused at once everywhere).
+    pub async fn authenticate_bearer(&self, access_token: &str) -> Result<SessionUser> {
+        let claims = token::verify_access_token(access_token, self.keyring.jwt_key(), now())
+            .map_err(|_| Error::Unauthenticated("the access token is invalid or expired".into()))?;
+        let session = self.sessions.get(&claims.sid).await.map_err(session_err)?;
+        let Some(session) = session.filter(|s| s.user_id == claims.sub) else {
+            return Err(Error::Unauthenticated("the session has ended".into()));
+        };
+        let user = self
+            .store
+            .get_user(&claims.sub)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("the user no longer exists".into()))?;
+        Ok(SessionUser { user, session_id: session.id })
+    }
+
+    /// Ends one session.
+    pub async fn logout(&self, who: &SessionUser) -> Result<()> {
+        self.sessions.revoke(&who.session_id).await.map_err(session_err)?;
+        Ok(())
+    }
+
+    /// The user's live sessions.
+    pub async fn list_sessions(&self, who: &SessionUser) -> Result<Vec<SessionView>> {
+        let mut list: Vec<SessionView> = self
+            .sessions
+            .list_for_user(&who.user.id)
+            .await
+            .map_err(session_err)?
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.id == who.session_id,
+                id: s.id,
+                created_at: s.created_at,
+                last_used_at: s.last_used_at,
+                expires_at: s.expires_at,
+                user_agent: s.user_agent,
+                source_ip: s.source_ip,
+            })
+            .collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    /// Revokes one of the user's own sessions (`NoSuchEntity` for anyone else's).
+    pub async fn revoke_session(&self, who: &SessionUser, session_id: &str) -> Result<()> {
+        let mine = self.sessions.get(session_id).await.map_err(session_err)?.is_some_and(|s| s.user_id == who.user.id);
+        if !mine {
+            return Err(Error::NoSuchEntity("no such session".into()));
+        }
+        self.sessions.revoke(session_id).await.map_err(session_err)?;
+        Ok(())
+    }
+
+    /// Updates e-mail and display name (`None` leaves a field as it is).
+    pub async fn update_profile(
+        &self,
+        who: &SessionUser,
+        email: Option<&str>,
+        display_name: Option<&str>,
+    ) -> Result<Profile> {
+        if let Some(e) = email {
+            validate_email(e)?;
+        }
+        if display_name.is_some_and(|d| d.chars().count() > 128 || d.chars().any(char::is_control)) {
+            return Err(Error::ValidationError("display_name must be at most 128 printable characters".into()));
+        }
+        let email = email.or(who.user.email.as_deref());
+        let display_name = display_name.or(who.user.display_name.as_deref());
+        self.store.update_profile(&who.user.id, email, display_name).await?;
+        let user = self.store.get_user(&who.user.id).await?.ok_or_else(|| Error::NoSuchEntity("user".into()))?;
+        Ok(Profile::from(&user))
+    }
+
+    /// The platform admin creates an account (optionally with a password) and its first key
+    /// pair in one call.
+    pub async fn admin_create_account(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<(Profile, super::keys::NewAccessKey)> {
+        if let Some(e) = email {
+            validate_email(e)?;
+        }
+        let hash = match password {
+            Some(p) => {
+                validate_password(p, name)?;
+                Some(hash_blocking(p.to_owned()).await?)
+            }
+            None => None,
+        };
+        let profile = self.create_account_with_root(name, email, hash).await?;
+        let root = self
+            .store
+            .get_user(&profile.user_id)
+            .await?
+            .ok_or_else(|| Error::Internal("the new root user vanished".into()))?;
+        let key = self.create_access_key(&root).await?;
+        Ok((profile, key))
+    }
+
+    /// The auth side of a password change: checks the old password, stores the new hash and
+    /// revokes every other session of the user. Rate-limited like logins.
+    pub async fn change_password_here(
+        &self,
+        user_id: &str,
+        keep_session: Option<&str>,
+        old_password: &str,
+        new_password: &str,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
+        let user = self.store.get_user(user_id).await?.ok_or_else(|| Error::NoSuchEntity("user".into()))?;
+        let ip = source_ip(meta);
+        self.limiter.check(&user.name, ip).await.map_err(|e| match e {
+            LimitError::Limited { retry_after_secs } => Error::RateLimited { retry_after_secs },
+            LimitError::Store(e) => session_err(e),
+        })?;
+        let hash = user.password_hash.clone().unwrap_or_else(|| crypto::dummy_hash().to_owned());
+        if !(verify_blocking(old_password.to_owned(), hash).await? && user.password_hash.is_some()) {
+            self.limiter.failed(&user.name, ip).await.map_err(session_err)?;
+            return Err(Error::AccessDenied("the current password is wrong".into()));
+        }
+        validate_password(new_password, &user.name)?;
+        if old_password == new_password {
+            return Err(Error::ValidationError("the new password must differ from the current one".into()));
+        }
+        let new_hash = hash_blocking(new_password.to_owned()).await?;
+        self.store.set_password(&user.id, &new_hash).await?;
+        let revoked = self.sessions.revoke_all_for_user(&user.id, keep_session).await.map_err(session_err)?;
+        tracing::info!(user_id = %user.id, revoked, "password changed");
+        Ok(revoked)
+    }
+}
+
+#[async_trait::async_trait]
+impl super::PasswordAuthority for IamService {
+    async fn change_password(
+        &self,
+        user_id: &str,
+        keep_session: Option<&str>,
+        old_password: &str,
+        new_password: &str,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
+        self.change_password_here(user_id, keep_session, old_password, new_password, meta).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rules() {
+        for ok in ["alice", "a.b-c_d", "bob@example.com", "x12"] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "ab", "-alice", "al ice", "al/ice", "ålice", &"a".repeat(65)] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(validate_password("s3cret-enough", "alice").is_ok());
+        assert!(validate_password("short1", "alice").is_err(), "too short");
+        assert!(validate_password("onlyletters", "alice").is_err(), "letters only");
+        assert!(validate_password("1234567890", "alice").is_err(), "no letter");
+        assert!(validate_password("xxALICE2024", "alice").is_err(), "contains the username");
+        assert!(validate_password(&"a1".repeat(65), "alice").is_err(), "too long");
+    }
+
+    #[test]
+    fn email_rules() {
+        assert!(validate_email("a@example.com").is_ok());
+        for bad in ["", "a", "a@b", "@example.com", "a@@example.com", "a b@example.com", "a@example."] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+}

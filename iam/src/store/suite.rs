@@ -1,0 +1,240 @@
+//! The conformance suite every [`IamStore`] passes (run on SQLite and PostgreSQL by
+//! `iam/tests/store.rs`). Each run uses fresh random names, so runs can share a database.
+
+use super::{AccessKey, Account, Group, IamStore, InlinePolicy, ManagedPolicy, OwnerKind, Role, User};
+use crate::error::Error;
+use crate::ids;
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn user(account_id: &str, name: &str, is_root: bool) -> User {
+    User {
+        id: ids::unique_id("AIDA"),
+        account_id: account_id.to_owned(),
+        name: name.to_owned(),
+        path: "/".to_owned(),
+        is_root,
+        email: None,
+        display_name: None,
+        password_hash: None,
+        created_at: now(),
+    }
+}
+
+fn policy(account_id: &str, name: &str) -> ManagedPolicy {
+    ManagedPolicy {
+        id: ids::unique_id("ANPA"),
+        account_id: account_id.to_owned(),
+        name: name.to_owned(),
+        path: "/".to_owned(),
+        arn: format!("arn:aws:iam::{account_id}:policy/{name}"),
+        document: format!("{{\"Statement\":\"{name}\"}}"),
+        description: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+macro_rules! code {
+    ($e:expr, $pat:pat) => {
+        match $e {
+            Err($pat) => {}
+            other => panic!("{}: expected {}, got {other:?}", stringify!($e), stringify!($pat)),
+        }
+    };
+}
+
+/// Runs every check against `store`.
+pub async fn iam_store_suite(store: &dyn IamStore) {
+    store.ping().await.expect("ping");
+    let tag = ids::unique_id("").to_lowercase();
+
+    // ---- accounts ----
+    let acct = Account { id: ids::account_id(), name: format!("Alice-{tag}"), created_at: now() };
+    let root = user(&acct.id, &acct.name, true);
+    store.create_account(&acct, &root).await.expect("create_account");
+    assert_eq!(store.get_account(&acct.id).await.expect("get"), Some(acct.clone()));
+    assert_eq!(store.find_account(&acct.name.to_uppercase()).await.expect("find"), Some(acct.clone()));
+    let dup = Account { id: ids::account_id(), name: acct.name.to_lowercase(), created_at: now() };
+    code!(store.create_account(&dup, &user(&dup.id, &dup.name, true)).await, Error::EntityAlreadyExists(_));
+    assert_eq!(store.get_account(&dup.id).await.expect("get"), None, "a failed registration left an account");
+    assert!(store.list_accounts().await.expect("list").iter().any(|a| a.id == acct.id));
+    assert_eq!(store.root_user(&acct.id).await.expect("root").map(|u| u.id), Some(root.id.clone()));
+
+    // ---- users ----
+    let bob = user(&acct.id, "Bob", false);
+    store.create_user(&bob).await.expect("create_user");
+    code!(store.create_user(&user(&acct.id, "BOB", false)).await, Error::EntityAlreadyExists(_));
+    assert_eq!(store.find_user(&acct.id, "bob").await.expect("find").as_ref(), Some(&bob));
+    assert_eq!(store.get_user(&bob.id).await.expect("get").as_ref(), Some(&bob));
+    let names: Vec<String> = store.list_users(&acct.id).await.expect("list").into_iter().map(|u| u.name).collect();
+    assert_eq!(names, ["Bob"], "root is not an IAM user");
+    store.update_profile(&bob.id, Some("bob@example.com"), Some("Bob B")).await.expect("profile");
+    store.set_password(&bob.id, "$argon2id$x").await.expect("password");
+    let got = store.get_user(&bob.id).await.expect("get").expect("bob");
+    assert_eq!(
+        (got.email.as_deref(), got.display_name.as_deref(), got.password_hash.as_deref()),
+        (Some("bob@example.com"), Some("Bob B"), Some("$argon2id$x"))
+    );
+    code!(store.update_profile("AIDANOSUCH", None, None).await, Error::NoSuchEntity(_));
+
+    // The same user name in another account is fine.
+    let other = Account { id: ids::account_id(), name: format!("other-{tag}"), created_at: now() };
+    store.create_account(&other, &user(&other.id, &other.name, true)).await.expect("create other");
+    let other_bob = user(&other.id, "bob", false);
+    store.create_user(&other_bob).await.expect("same name, other account");
+
+    // ---- access keys ----
+    let k1 = AccessKey {
+        id: ids::access_key_id(),
+        user_id: bob.id.clone(),
+        account_id: acct.id.clone(),
+        secret_sealed: "v1:sealed".into(),
+        active: true,
+        created_at: now(),
+        last_used_at: None,
+    };
+    store.create_access_key(&k1).await.expect("create key");
+    assert_eq!(store.get_access_key(&k1.id).await.expect("get key").as_ref(), Some(&k1));
+    store.set_access_key_active(&bob.id, &k1.id, false).await.expect("disable");
+    assert!(!store.get_access_key(&k1.id).await.expect("get").expect("key").active);
+    code!(store.set_access_key_active(&other_bob.id, &k1.id, true).await, Error::NoSuchEntity(_));
+    store.touch_access_key(&k1.id, 1234).await.expect("touch");
+    assert_eq!(store.get_access_key(&k1.id).await.expect("get").expect("key").last_used_at, Some(1234));
+    assert_eq!(store.list_access_keys(&bob.id).await.expect("list").len(), 1);
+    code!(store.delete_user(&bob.id).await, Error::DeleteConflict(_));
+    code!(store.delete_access_key(&other_bob.id, &k1.id).await, Error::NoSuchEntity(_));
+    store.delete_access_key(&bob.id, &k1.id).await.expect("delete key");
+    assert_eq!(store.get_access_key(&k1.id).await.expect("get"), None);
+
+    // ---- inline policies ----
+    let inline = InlinePolicy { name: "read".into(), document: "{\"v\":1}".into() };
+    store.put_inline_policy(OwnerKind::User, &bob.id, &inline).await.expect("put inline");
+    let replaced = InlinePolicy { name: "read".into(), document: "{\"v\":2}".into() };
+    store.put_inline_policy(OwnerKind::User, &bob.id, &replaced).await.expect("replace inline");
+    assert_eq!(
+        store.get_inline_policy(OwnerKind::User, &bob.id, "read").await.expect("get inline"),
+        Some(replaced.clone())
+    );
+    assert_eq!(
+        store.list_inline_policies(OwnerKind::User, &bob.id).await.expect("list"),
+        std::slice::from_ref(&replaced)
+    );
+    code!(store.delete_user(&bob.id).await, Error::DeleteConflict(_));
+
+    // ---- groups ----
+    let devs = Group {
+        id: ids::unique_id("AGPA"),
+        account_id: acct.id.clone(),
+        name: "Devs".into(),
+        path: "/".into(),
+        created_at: now(),
+    };
+    store.create_group(&devs).await.expect("create group");
+    code!(
+        store.create_group(&Group { id: ids::unique_id("AGPA"), ..devs.clone() }).await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_eq!(store.find_group(&acct.id, "devs").await.expect("find").as_ref(), Some(&devs));
+    store.add_member(&devs.id, &bob.id).await.expect("add");
+    store.add_member(&devs.id, &bob.id).await.expect("add twice is fine");
+    assert_eq!(store.members(&devs.id).await.expect("members").len(), 1);
+    assert_eq!(store.groups_of_user(&bob.id).await.expect("groups"), std::slice::from_ref(&devs));
+    code!(store.delete_group(&devs.id).await, Error::DeleteConflict(_));
+    let group_inline = InlinePolicy { name: "g".into(), document: "{\"g\":1}".into() };
+    store.put_inline_policy(OwnerKind::Group, &devs.id, &group_inline).await.expect("group inline");
+
+    // ---- managed policies ----
+    let mp = policy(&acct.id, "S3Read");
+    store.create_managed_policy(&mp).await.expect("create policy");
+    code!(
+        store
+            .create_managed_policy(&ManagedPolicy {
+                id: ids::unique_id("ANPA"),
+                arn: format!("{}x", mp.arn),
+                ..mp.clone()
+            })
+            .await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_eq!(store.get_managed_policy(&mp.arn).await.expect("get").as_ref(), Some(&mp));
+    assert_eq!(store.list_managed_policies(&acct.id).await.expect("list"), std::slice::from_ref(&mp));
+    store.attach_policy(&mp.id, OwnerKind::User, &bob.id).await.expect("attach");
+    store.attach_policy(&mp.id, OwnerKind::User, &bob.id).await.expect("attach twice");
+    store.attach_policy(&mp.id, OwnerKind::Group, &devs.id).await.expect("attach group");
+    code!(store.attach_policy("ANPANOSUCH", OwnerKind::User, &bob.id).await, Error::NoSuchEntity(_));
+    assert_eq!(store.attached_policies(OwnerKind::User, &bob.id).await.expect("attached"), std::slice::from_ref(&mp));
+    code!(store.delete_managed_policy(&mp.id).await, Error::DeleteConflict(_));
+
+    let mut labels: Vec<String> = store
+        .effective_policies(OwnerKind::User, &bob.id)
+        .await
+        .expect("effective")
+        .into_iter()
+        .map(|p| p.label)
+        .collect();
+    labels.sort();
+    assert_eq!(
+        labels,
+        [
+            format!("group/Devs/attached/{}", mp.arn),
+            "group/Devs/inline/g".to_owned(),
+            format!("user/attached/{}", mp.arn),
+            "user/inline/read".to_owned(),
+        ]
+    );
+    assert!(store.effective_policies(OwnerKind::User, &other_bob.id).await.expect("effective").is_empty());
+
+    // ---- roles ----
+    let role = Role {
+        id: ids::unique_id("AROA"),
+        account_id: acct.id.clone(),
+        name: "Deployer".into(),
+        path: "/".into(),
+        trust_policy: "{\"t\":1}".into(),
+        description: Some("deploys".into()),
+        max_session_secs: 3600,
+        created_at: now(),
+    };
+    store.create_role(&role).await.expect("create role");
+    code!(store.create_role(&Role { id: ids::unique_id("AROA"), ..role.clone() }).await, Error::EntityAlreadyExists(_));
+    assert_eq!(store.find_role(&acct.id, "deployer").await.expect("find").as_ref(), Some(&role));
+    assert_eq!(store.list_roles(&acct.id).await.expect("list"), std::slice::from_ref(&role));
+    store.put_inline_policy(OwnerKind::Role, &role.id, &inline).await.expect("role inline");
+    let role_labels: Vec<String> = store
+        .effective_policies(OwnerKind::Role, &role.id)
+        .await
+        .expect("effective")
+        .into_iter()
+        .map(|p| p.label)
+        .collect();
+    assert_eq!(role_labels, ["role/inline/read"]);
+    code!(store.delete_role(&role.id).await, Error::DeleteConflict(_));
+    store.delete_inline_policy(OwnerKind::Role, &role.id, "read").await.expect("delete role inline");
+    store.delete_role(&role.id).await.expect("delete role");
+    assert_eq!(store.find_role(&acct.id, "Deployer").await.expect("find"), None);
+
+    // ---- tear down in AWS order ----
+    store.detach_policy(&mp.id, OwnerKind::User, &bob.id).await.expect("detach");
+    code!(store.detach_policy(&mp.id, OwnerKind::User, &bob.id).await, Error::NoSuchEntity(_));
+    store.detach_policy(&mp.id, OwnerKind::Group, &devs.id).await.expect("detach group");
+    store.delete_managed_policy(&mp.id).await.expect("delete policy");
+    store.delete_inline_policy(OwnerKind::User, &bob.id, "read").await.expect("delete inline");
+    code!(store.delete_inline_policy(OwnerKind::User, &bob.id, "read").await, Error::NoSuchEntity(_));
+    store.delete_inline_policy(OwnerKind::Group, &devs.id, "g").await.expect("delete group inline");
+    store.remove_member(&devs.id, &bob.id).await.expect("remove");
+    code!(store.remove_member(&devs.id, &bob.id).await, Error::NoSuchEntity(_));
+    store.delete_group(&devs.id).await.expect("delete group");
+    store.delete_user(&bob.id).await.expect("delete user");
+    assert_eq!(store.get_user(&bob.id).await.expect("get"), None);
+
+    // Deleting an account removes everything inside it.
+    store.put_inline_policy(OwnerKind::User, &other_bob.id, &inline).await.expect("inline");
+    store.delete_account(&other.id).await.expect("delete account");
+    assert_eq!(store.get_user(&other_bob.id).await.expect("get"), None);
+    assert!(store.list_inline_policies(OwnerKind::User, &other_bob.id).await.expect("list").is_empty());
+    code!(store.delete_account(&other.id).await, Error::NoSuchEntity(_));
+    store.delete_account(&acct.id).await.expect("delete account");
+}

@@ -1,0 +1,248 @@
+//! Who is calling, cached: access key → [`Identity`] (secret, principal, parsed policies) from
+//! the IAM service, and bucket → owner and parsed bucket policy from the metadata store. Both
+//! caches are short-lived (a disabled key or a changed policy is seen within the TTL; this
+//! process's own bucket-policy writes invalidate at once), bounded, and shared by `S3Auth`,
+//! `S3Access` and the IAM/STS/admin routes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cloudstore_iam_api::{ADMIN_ACCOUNT_ID, IamApi, IamApiError, KeyGrant, NamedPolicy, Principal, PrincipalKind};
+use cloudstore_policy::{Policy, PolicyKind, PolicySource};
+use cloudstore_store_api::{MetadataStore, StoreError};
+
+use crate::auth::RootCredentials;
+
+/// Most entries a cache holds before it is emptied (a crude, cheap bound).
+const MAX_ENTRIES: usize = 16_384;
+
+/// An authenticated principal and what it may do.
+pub struct Identity {
+    /// The secret that signs for the access key. Never logged.
+    pub secret: String,
+    pub principal: Principal,
+    /// Identity policies, parsed once per cache fill (unparseable ones are dropped: they grant
+    /// nothing).
+    pub policies: Vec<(String, Policy)>,
+    /// The same policies as stored (for handing on to the IAM service).
+    pub named: Vec<NamedPolicy>,
+    /// Temporary credentials: hex SHA-256 of the session token requests must carry.
+    pub session_token_hash: Option<String>,
+    /// Temporary credentials: unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("principal", &self.principal.arn)
+            .field("policies", &self.policies.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// The policies as evaluation sources.
+    pub fn sources(&self) -> Vec<PolicySource<'_>> {
+        self.policies.iter().map(|(label, policy)| PolicySource { label, policy }).collect()
+    }
+
+    /// The account new buckets of this principal belong to.
+    pub fn account_id(&self) -> &str {
+        &self.principal.account_id
+    }
+}
+
+/// Parses stored identity policies.
+pub fn parse_policies(policies: &[NamedPolicy]) -> Vec<(String, Policy)> {
+    policies
+        .iter()
+        .filter_map(|p| match Policy::parse(&p.document, PolicyKind::Identity) {
+            Ok(policy) => Some((p.label.clone(), policy)),
+            Err(e) => {
+                tracing::warn!(label = %p.label, error = %e, "stored identity policy does not parse; it grants nothing");
+                None
+            }
+        })
+        .collect()
+}
+
+fn from_grant(g: KeyGrant) -> Identity {
+    Identity {
+        policies: parse_policies(&g.policies),
+        named: g.policies,
+        secret: g.secret_key,
+        principal: g.principal,
+        session_token_hash: g.session_token_hash,
+        expires_at: g.expires_at,
+    }
+}
+
+/// The platform admin's principal.
+pub fn admin_principal() -> Principal {
+    Principal {
+        kind: PrincipalKind::Admin,
+        arn: format!("arn:aws:iam::{ADMIN_ACCOUNT_ID}:root"),
+        account_id: ADMIN_ACCOUNT_ID.to_owned(),
+        user_id: ADMIN_ACCOUNT_ID.to_owned(),
+        name: "admin".to_owned(),
+        role_arn: None,
+    }
+}
+
+type Slot<T> = (Instant, Option<Arc<T>>);
+
+fn get_fresh<T>(map: &Mutex<HashMap<String, Slot<T>>>, key: &str, ttl: Duration) -> Option<Option<Arc<T>>> {
+    let map = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.get(key).filter(|(at, _)| at.elapsed() < ttl).map(|(_, v)| v.clone())
+}
+
+fn put<T>(map: &Mutex<HashMap<String, Slot<T>>>, key: &str, value: Option<Arc<T>>) {
+    let mut map = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map.insert(key.to_owned(), (Instant::now(), value));
+}
+
+/// Access key → identity, through the IAM service, cached for `ttl` (also the answer "no such
+/// key", so unknown keys don't hammer the IAM service).
+#[derive(Debug)]
+pub struct KeyCache {
+    iam: Arc<dyn IamApi>,
+    root_access_key: String,
+    root: Arc<Identity>,
+    ttl: Duration,
+    map: Mutex<HashMap<String, Slot<Identity>>>,
+}
+
+impl KeyCache {
+    /// A cache in front of `iam`; the root key pair resolves to the platform admin locally.
+    pub fn new(iam: Arc<dyn IamApi>, root: &RootCredentials, ttl: Duration) -> Self {
+        let root_identity = Identity {
+            secret: root.secret_key.clone(),
+            principal: admin_principal(),
+            policies: Vec::new(),
+            named: Vec::new(),
+            session_token_hash: None,
+            expires_at: None,
+        };
+        Self {
+            iam,
+            root_access_key: root.access_key.clone(),
+            root: Arc::new(root_identity),
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The IAM service behind the cache.
+    pub fn iam(&self) -> &Arc<dyn IamApi> {
+        &self.iam
+    }
+
+    /// Who holds `access_key`; `None` if nobody (unknown, disabled, deleted, expired).
+    pub async fn resolve(&self, access_key: &str) -> Result<Option<Arc<Identity>>, IamApiError> {
+        use subtle::ConstantTimeEq as _;
+        if bool::from(access_key.as_bytes().ct_eq(self.root_access_key.as_bytes())) {
+            return Ok(Some(self.root.clone()));
+        }
+        if let Some(hit) = get_fresh(&self.map, access_key, self.ttl) {
+            return Ok(hit);
+        }
+        let resolved = self.iam.key_grant(access_key).await?.map(|g| Arc::new(from_grant(g)));
+        put(&self.map, access_key, resolved.clone());
+        Ok(resolved)
+    }
+}
+
+/// What access control needs of a bucket.
+#[derive(Debug)]
+pub struct BucketInfo {
+    pub owner: String,
+    pub policy: Option<Policy>,
+}
+
+/// Bucket → owner and parsed policy, cached for `ttl`; [`BucketCache::invalidate`] after local
+/// changes.
+#[derive(Debug)]
+pub struct BucketCache {
+    meta: Arc<dyn MetadataStore>,
+    ttl: Duration,
+    map: Mutex<HashMap<String, Slot<BucketInfo>>>,
+}
+
+impl BucketCache {
+    /// A cache in front of `meta`.
+    pub fn new(meta: Arc<dyn MetadataStore>, ttl: Duration) -> Self {
+        Self { meta, ttl, map: Mutex::new(HashMap::new()) }
+    }
+
+    /// The bucket's owner and policy; `None` if the bucket does not exist.
+    pub async fn get(&self, bucket: &str) -> Result<Option<Arc<BucketInfo>>, StoreError> {
+        if let Some(hit) = get_fresh(&self.map, bucket, self.ttl) {
+            return Ok(hit);
+        }
+        let info = self.meta.get_bucket(bucket).await?.map(|b| {
+            let policy = b.policy.as_deref().and_then(|doc| match Policy::parse(doc, PolicyKind::Resource) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(bucket, error = %e, "stored bucket policy does not parse; it grants nothing");
+                    None
+                }
+            });
+            Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy })
+        });
+        put(&self.map, bucket, info.clone());
+        Ok(info)
+    }
+
+    /// Forgets `bucket` (after this process changed its policy, created or deleted it).
+    pub fn invalidate(&self, bucket: &str) {
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(bucket);
+    }
+}
+
+/// Buckets created before accounts existed belong to the platform admin.
+pub fn legacy_owner(owner: String) -> String {
+    if owner == "cloudstore" || owner.is_empty() { ADMIN_ACCOUNT_ID.to_owned() } else { owner }
+}
+
+/// The IAM service when none is configured (the standalone `s3-frontend` without
+/// `CLOUDSTORE_IAM_GRPC`): only the root key pair authenticates; IAM, STS and account calls
+/// answer 503.
+#[derive(Debug, Clone, Default)]
+pub struct RootOnlyIam;
+
+#[async_trait::async_trait]
+impl IamApi for RootOnlyIam {
+    async fn key_grant(&self, _access_key: &str) -> Result<Option<KeyGrant>, IamApiError> {
+        Ok(None)
+    }
+
+    async fn principal_grant(&self, _arn: &str) -> Result<Option<(Principal, Vec<NamedPolicy>)>, IamApiError> {
+        Ok(None)
+    }
+
+    async fn query(
+        &self,
+        _service: cloudstore_iam_api::QueryService,
+        _caller: &cloudstore_iam_api::Caller,
+        _params: Vec<(String, String)>,
+        _meta: &cloudstore_iam_api::RequestMeta,
+    ) -> Result<cloudstore_iam_api::ApiResponse, IamApiError> {
+        Err(IamApiError::Unavailable("no IAM service is configured (set CLOUDSTORE_IAM_GRPC)".into()))
+    }
+
+    async fn rest(
+        &self,
+        _req: cloudstore_iam_api::RestRequest,
+    ) -> Result<cloudstore_iam_api::ApiResponse, IamApiError> {
+        Err(IamApiError::Unavailable("no IAM service is configured (set CLOUDSTORE_IAM_GRPC)".into()))
+    }
+
+    async fn ready(&self) -> Result<(), IamApiError> {
+        Ok(())
+    }
+}

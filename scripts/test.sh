@@ -3,8 +3,9 @@
 # tests need (PostgreSQL and the S3 backend) on private ports, then runs
 #   1. cargo fmt --check and clippy -D warnings,
 #   2. every unit, store-conformance and integration test (both backend sets),
-#   3. the client conformance suite (aws-cli, rclone, boto3, s3cmd, aws-sdk-rust) against
-#      `cloudstore serve` on the embedded backends and on PostgreSQL + S3,
+#   3. the client conformance suite (aws-cli, rclone, boto3, s3cmd, aws-sdk-rust) and the
+#      IAM/STS suite (aws iam / aws sts, as an account created by `cloudstore admin`) against
+#      `cloudstore serve` on the embedded backends and on PostgreSQL + Redis + S3,
 # and stops every service it started. Any failure fails the run; nothing is skipped.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,7 +17,7 @@ step() { printf '\n==> %s (%s)\n' "$*" "$(date +%T)"; }
 step "installing clients"
 scripts/install-clients.sh
 
-step "starting PostgreSQL and the S3 backend"
+step "starting PostgreSQL, Redis and the S3 backend"
 ENV_FILE=$(scripts/stack.sh start postgres redis s3)
 # shellcheck disable=SC1090
 source "$ENV_FILE"
@@ -69,6 +70,13 @@ run_conformance() {
   step "conformance: $name"
   AWS_ENDPOINT_URL=$SERVER_URL AWS_ACCESS_KEY_ID=$ROOT_AK AWS_SECRET_ACCESS_KEY=$ROOT_SK \
     CONFORMANCE_BUCKET_PREFIX="conf-$name" conformance-tests/run.sh
+  step "IAM conformance: $name (an account made with \`cloudstore admin account create\`)"
+  local account; account=$(CLOUDSTORE_ENDPOINT=$SERVER_URL CLOUDSTORE_ROOT_ACCESS_KEY=$ROOT_AK \
+    CLOUDSTORE_ROOT_SECRET_KEY=$ROOT_SK "$BIN/cloudstore" admin account create "conf-$name-$RANDOM")
+  local ak sk
+  ak=$(printf '%s' "$account" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_key"]["access_key_id"])')
+  sk=$(printf '%s' "$account" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_key"]["secret_access_key"])')
+  AWS_ENDPOINT_URL=$SERVER_URL AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk conformance-tests/iam.sh
 }
 
 start_server embedded

@@ -6,6 +6,9 @@
 use async_trait::async_trait;
 pub use cloudstore_policy::{Principal, PrincipalKind};
 
+#[cfg(feature = "grpc")]
+pub mod grpc;
+
 /// The platform admin's account id (the `CLOUDSTORE_ROOT_*` key pair acts in it).
 pub const ADMIN_ACCOUNT_ID: &str = "000000000000";
 

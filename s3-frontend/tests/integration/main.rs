@@ -20,6 +20,7 @@ mod listing;
 mod multipart;
 mod objects;
 mod ops;
+mod rest;
 
 /// Generates one test per case and backend set, so the very same suite runs against both.
 macro_rules! suite {
@@ -81,4 +82,16 @@ suite!(
     auth::presigned_urls,
     gc::collector_deletes_unreferenced_blobs,
     ops::health_and_metrics,
+    rest::rest_register,
+    rest::rest_login,
+    rest::rest_refresh_rotation,
+    rest::rest_logout,
+    rest::rest_sessions,
+    rest::rest_profile,
+    rest::rest_password_change,
+    rest::rest_access_keys,
+    rest::rest_login_rate_limit,
+    rest::rest_admin_accounts,
+    rest::rest_admin_explain,
+    rest::rest_unknown_paths,
 );

@@ -8,7 +8,8 @@ use cloudstore_iam_api::{Principal, PrincipalKind};
 use cloudstore_policy::{Authorization, AuthzInput, Context, PolicySource, Request};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
-use s3s::{S3Result, s3_error};
+use s3s::dto::{CopyObjectInput, CopySource, UploadPartCopyInput};
+use s3s::{S3Request, S3Result, s3_error};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
@@ -35,8 +36,7 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         | "CreateMultipartUpload"
         | "UploadPart"
         | "UploadPartCopy"
-        | "CompleteMultipartUpload"
-        | "PostObject" => "s3:PutObject",
+        | "CompleteMultipartUpload" => "s3:PutObject",
         "DeleteObject" | "DeleteObjects" => "s3:DeleteObject",
         "AbortMultipartUpload" => "s3:AbortMultipartUpload",
         "PutBucketPolicy" => "s3:PutBucketPolicy",
@@ -162,15 +162,6 @@ fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Conte
     c
 }
 
-/// The bucket and key of `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded,
-/// optionally `?versionId=`).
-fn copy_source(value: &str) -> Option<(String, String)> {
-    let value = value.split('?').next().unwrap_or(value);
-    let decoded = urlencoding::decode(value.trim_start_matches('/')).ok()?;
-    let (b, k) = decoded.split_once('/')?;
-    (!b.is_empty() && !k.is_empty()).then(|| (b.to_owned(), k.to_owned()))
-}
-
 /// Access control by IAM policy: identity policies, bucket policies and bucket ownership
 /// (`cloudstore_policy::authorize`), for every operation in [`required_action`]; operations
 /// missing from the table are refused (we don't implement them).
@@ -236,8 +227,39 @@ fn refuse(identity: &Identity, op: &str, action: &str, resource: &str, why: &Aut
     s3_error!(AccessDenied, "Access Denied")
 }
 
+impl PolicyAccess {
+    /// Copies also read their source: `s3:GetObject` on the source object as s3s parsed it
+    /// (the very value the operation will use), with the source bucket's owner and policy.
+    async fn check_copy_source(&self, extensions: &http::Extensions, source: &CopySource) -> S3Result<()> {
+        let Some(who) = extensions.get::<Authorized>() else {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        };
+        let CopySource::Bucket { bucket, key, .. } = source else {
+            return Err(s3_error!(NotImplemented, "Access point copy sources are not supported"));
+        };
+        let Some(info) = self.bucket(bucket).await? else {
+            return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
+        };
+        let resource = resource_arn(Some(bucket), Some(key));
+        let why = decide(&who.identity, Some(&info), "s3:GetObject", &resource, &who.context);
+        if why.allowed {
+            Ok(())
+        } else {
+            Err(refuse(&who.identity, "CopySource", "s3:GetObject", &resource, &why))
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl S3Access for PolicyAccess {
+    async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
+        self.check_copy_source(&req.extensions, &req.input.copy_source).await
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
+        self.check_copy_source(&req.extensions, &req.input.copy_source).await
+    }
+
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let op_name = cx.s3_op().name().to_owned();
         let op = op_name.as_str();
@@ -259,31 +281,38 @@ impl S3Access for PolicyAccess {
             "DeleteObjects" => resource_arn(bucket.as_deref(), Some("*")),
             _ => resource_arn(bucket.as_deref(), key.as_deref()),
         };
+        // Ownership-sensitive operations read the bucket afresh, never from the cache.
+        if let Some(b) = &bucket
+            && matches!(op, "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy" | "DeleteBucket")
+        {
+            self.buckets.invalidate(b);
+        }
         let info = match (&bucket, op) {
-            (Some(b), op) if op != "CreateBucket" => self.bucket(b).await?,
+            (Some(b), op) if op != "CreateBucket" => match self.bucket(b).await? {
+                Some(info) => Some(info),
+                // Never authorize against a bucket we could not see: signed callers learn that it
+                // does not exist (as on AWS), anonymous ones are refused.
+                None if identity.principal.kind == PrincipalKind::Anonymous => {
+                    return Err(s3_error!(AccessDenied, "Access Denied"));
+                }
+                None => return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            },
             _ => None,
         };
         let context = context(cx, identity.principal.kind);
         let why = decide(&identity, info.as_deref(), action, &resource, &context);
-        // A missing bucket: signed callers learn NoSuchBucket from the operation (as on AWS);
-        // anonymous callers are refused before.
-        let missing_bucket = bucket.is_some() && info.is_none() && op != "CreateBucket";
-        let permitted = why.allowed
-            || (op == "DeleteObjects" && identity.principal.kind != PrincipalKind::Anonymous)
-            || (missing_bucket && identity.principal.kind != PrincipalKind::Anonymous);
+        let permitted =
+            why.allowed || (op == "DeleteObjects" && identity.principal.kind != PrincipalKind::Anonymous);
         if !permitted {
             return Err(refuse(&identity, op, action, &resource, &why));
         }
-        // Copies also read their source.
-        if matches!(op, "CopyObject" | "UploadPartCopy")
-            && let Some((src_bucket, src_key)) = header(cx, "x-amz-copy-source").and_then(copy_source)
+        // As on AWS, only principals of the owning account manage a bucket's policy, whatever
+        // the policy itself says.
+        if matches!(op, "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy")
+            && identity.principal.kind != PrincipalKind::Admin
+            && info.as_ref().is_some_and(|b| b.owner != identity.principal.account_id)
         {
-            let src_info = self.bucket(&src_bucket).await?;
-            let src_resource = resource_arn(Some(&src_bucket), Some(&src_key));
-            let src_why = decide(&identity, src_info.as_deref(), "s3:GetObject", &src_resource, &context);
-            if !src_why.allowed && src_info.is_some() {
-                return Err(refuse(&identity, op, "s3:GetObject", &src_resource, &src_why));
-            }
+            return Err(refuse(&identity, op, action, &resource, &why));
         }
         cx.extensions_mut().insert(Authorized { identity, bucket: info, context: Arc::new(context) });
         Ok(())

@@ -133,6 +133,9 @@ impl ApiRoutes {
         if auth.service != service {
             return Err((403, "SignatureDoesNotMatch", format!("credential scope service must be {service}")));
         }
+        if auth.region != self.region {
+            return Err((403, "SignatureDoesNotMatch", format!("credential scope region must be {}", self.region)));
+        }
         let identity = match self.keys.resolve(&auth.access_key).await {
             Ok(Some(i)) => i,
             Ok(None) => {
@@ -192,6 +195,19 @@ impl ApiRoutes {
             Ok(x) => x,
             Err((s, c, m)) => return query_error(s, c, &m, request_id),
         };
+        // Credentials from GetSessionToken may not manage IAM (as on AWS without MFA): a
+        // leaked temporary key must not mint permanent ones.
+        if service == QueryService::Iam
+            && identity.session_token_hash.is_some()
+            && identity.principal.kind != PrincipalKind::AssumedRole
+        {
+            return query_error(
+                403,
+                "AccessDenied",
+                "IAM calls are not allowed with credentials from GetSessionToken",
+                request_id,
+            );
+        }
         let mut params: Vec<(String, String)> =
             form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         if let Some(q) = parts.uri.query() {

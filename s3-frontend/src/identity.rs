@@ -184,6 +184,8 @@ impl BucketCache {
         if let Some(hit) = get_fresh(&self.map, bucket, self.ttl) {
             return Ok(hit);
         }
+        // Only existing buckets are cached: "no such bucket" is re-read every time, so a bucket
+        // created a moment ago (here or on another node) is never taken for missing.
         let info = self.meta.get_bucket(bucket).await?.map(|b| {
             let policy = b.policy.as_deref().and_then(|doc| match Policy::parse(doc, PolicyKind::Resource) {
                 Ok(p) => Some(p),
@@ -194,7 +196,9 @@ impl BucketCache {
             });
             Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy })
         });
-        put(&self.map, bucket, info.clone());
+        if info.is_some() {
+            put(&self.map, bucket, info.clone());
+        }
         Ok(info)
     }
 

@@ -81,8 +81,9 @@ pub struct ApiResponse {
     pub body: String,
 }
 
-/// A REST call under `/_api/v1/`, handed over whole.
-#[derive(Debug, Clone)]
+/// A REST call under `/_api/v1/`, handed over whole. `Debug` shows neither the bearer token
+/// nor the body (passwords).
+#[derive(Clone)]
 pub struct RestRequest {
     pub method: String,
     /// The path after `/_api/v1` (starts with `/`).
@@ -94,6 +95,18 @@ pub struct RestRequest {
     pub admin: bool,
     pub body: Vec<u8>,
     pub meta: RequestMeta,
+}
+
+impl std::fmt::Debug for RestRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("admin", &self.admin)
+            .field("body_len", &self.body.len())
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The IAM service could not answer.

@@ -126,7 +126,7 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
     match (method, segments.as_slice()) {
         ("POST", ["auth", "register"]) => {
             let b: RegisterBody = body(req)?;
-            let profile = svc.register(&b.username, b.email.as_deref(), &b.password).await?;
+            let profile = svc.register(&b.username, b.email.as_deref(), &b.password, &req.meta).await?;
             Ok(respond(201, &to_json(&profile)?))
         }
         ("POST", ["auth", "login"]) => {

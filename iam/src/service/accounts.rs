@@ -15,8 +15,8 @@ use crate::session::token::{self, AccessClaims};
 use crate::session::{RotateOutcome, WebSession};
 use crate::store::{Account, User};
 
-/// What a successful login or refresh returns.
-#[derive(Debug, Clone, Serialize)]
+/// What a successful login or refresh returns. `Debug` shows no token.
+#[derive(Clone, Serialize)]
 pub struct Tokens {
     pub access_token: String,
     pub token_type: &'static str,
@@ -24,6 +24,12 @@ pub struct Tokens {
     pub expires_in: u64,
     pub refresh_token: String,
     pub session_id: String,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens").field("session_id", &self.session_id).finish_non_exhaustive()
+    }
 }
 
 /// A signed-in user, from a verified access token whose session is still alive.
@@ -116,16 +122,37 @@ pub fn validate_password(password: &str, username: &str) -> Result<()> {
     Ok(())
 }
 
+/// Password hashing runs at most this many at once (each takes 19 MiB and a core for ~50 ms):
+/// a flood of logins or registrations queues instead of exhausting memory.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    })
+}
+
 async fn hash_blocking(password: String) -> Result<String> {
+    let _slot = hashing_slots().acquire().await.map_err(|e| Error::Internal(format!("hashing slots: {e}")))?;
     tokio::task::spawn_blocking(move || crypto::hash_password(&password))
         .await
         .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
 }
 
 async fn verify_blocking(password: String, hash: String) -> Result<bool> {
+    let _slot = hashing_slots().acquire().await.map_err(|e| Error::Internal(format!("hashing slots: {e}")))?;
     tokio::task::spawn_blocking(move || crypto::verify_password(&password, &hash))
         .await
         .map_err(|e| Error::Internal(format!("hashing task: {e}")))
+}
+
+/// Registrations allowed per source address and hour.
+const REGISTRATIONS_PER_IP_HOUR: u64 = 20;
+
+fn limit_err(e: LimitError) -> Error {
+    match e {
+        LimitError::Limited { retry_after_secs } => Error::RateLimited { retry_after_secs },
+        LimitError::Store(e) => session_err(e),
+    }
 }
 
 fn source_ip(meta: &RequestMeta) -> IpAddr {
@@ -134,7 +161,18 @@ fn source_ip(meta: &RequestMeta) -> IpAddr {
 
 impl IamService {
     /// Creates an account and its root user with a password.
-    pub async fn register(&self, username: &str, email: Option<&str>, password: &str) -> Result<Profile> {
+    pub async fn register(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<Profile> {
+        let key = format!("register:{}", source_ip(meta));
+        let count = self.sessions.hit(&key, std::time::Duration::from_secs(3600)).await.map_err(session_err)?;
+        if count > REGISTRATIONS_PER_IP_HOUR {
+            return Err(Error::RateLimited { retry_after_secs: 3600 });
+        }
         validate_username(username)?;
         if let Some(e) = email {
             validate_email(e)?;
@@ -176,10 +214,7 @@ impl IamService {
     /// name and per source address; unknown names cost the same time as wrong passwords.
     pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> Result<Tokens> {
         let ip = source_ip(meta);
-        self.limiter.check(username, ip).await.map_err(|e| match e {
-            LimitError::Limited { retry_after_secs } => Error::RateLimited { retry_after_secs },
-            LimitError::Store(e) => session_err(e),
-        })?;
+        self.limiter.attempt(username, ip).await.map_err(limit_err)?;
         let user = match self.store.find_account(username).await? {
             Some(a) => self.store.root_user(&a.id).await?,
             None => None,
@@ -189,7 +224,7 @@ impl IamService {
             .await?
             && hash.is_some();
         let Some(user) = user.filter(|_| ok) else {
-            self.limiter.failed(username, ip).await.map_err(session_err)?;
+            self.limiter.failed_from(ip).await.map_err(session_err)?;
             return Err(Error::Unauthenticated("invalid username or password".into()));
         };
         self.limiter.succeeded(username).await.map_err(session_err)?;
@@ -208,6 +243,7 @@ impl IamService {
             expires_at: t + self.cfg.session_ttl.as_secs() as i64,
             last_used_at: t,
             refresh_hash,
+            prev_refresh_hash: None,
             user_agent: meta.user_agent.clone(),
             source_ip: meta.source_ip.clone(),
         };
@@ -365,15 +401,13 @@ impl IamService {
     ) -> Result<u64> {
         let user = self.store.get_user(user_id).await?.ok_or_else(|| Error::NoSuchEntity("user".into()))?;
         let ip = source_ip(meta);
-        self.limiter.check(&user.name, ip).await.map_err(|e| match e {
-            LimitError::Limited { retry_after_secs } => Error::RateLimited { retry_after_secs },
-            LimitError::Store(e) => session_err(e),
-        })?;
+        self.limiter.attempt(&user.name, ip).await.map_err(limit_err)?;
         let hash = user.password_hash.clone().unwrap_or_else(|| crypto::dummy_hash().to_owned());
         if !(verify_blocking(old_password.to_owned(), hash).await? && user.password_hash.is_some()) {
-            self.limiter.failed(&user.name, ip).await.map_err(session_err)?;
+            self.limiter.failed_from(ip).await.map_err(session_err)?;
             return Err(Error::AccessDenied("the current password is wrong".into()));
         }
+        self.limiter.succeeded(&user.name).await.map_err(session_err)?;
         validate_password(new_password, &user.name)?;
         if old_password == new_password {
             return Err(Error::ValidationError("the new password must differ from the current one".into()));

@@ -225,7 +225,13 @@ impl IamService {
                     .map(|p| NamedPolicy { label: p.label, document: p.document })
                     .collect()
             }
-            None => Vec::new(),
+            None => {
+                // An account root's (or the admin's) credentials end with the account.
+                if self.store.root_user(&holder.account_id).await?.is_none() {
+                    return Ok(None);
+                }
+                Vec::new()
+            }
         };
         Ok(Some(KeyGrant {
             secret_key: self.keyring.open(&cred.secret_access_key_sealed)?,

@@ -54,6 +54,7 @@ fn session(user_id: &str, created_at: i64, expires_at: i64) -> (WebSession, Stri
         expires_at,
         last_used_at: created_at,
         refresh_hash: hash,
+        prev_refresh_hash: None,
         // Exercises JSON round trips through Lua's cjson (slashes, quotes, unicode).
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) \"quoted\" ünïcødé — ✓".to_owned()),
         source_ip: None,
@@ -121,6 +122,7 @@ async fn rotate(store: Store) {
     };
     let mut expected = s.clone();
     expected.refresh_hash = h1.clone();
+    expected.prev_refresh_hash = Some(presented.clone());
     expected.last_used_at = now;
     assert_eq!(rotated, expected);
     assert_eq!(store.get(&s.id).await.unwrap(), Some(expected.clone()));
@@ -132,8 +134,14 @@ async fn rotate(store: Store) {
         other => panic!("expected Rotated, got {other:?}"),
     }
 
-    // Presenting an old secret: reuse, the session is revoked.
+    // A secret that was never this session's: refused, and the session lives on (anyone can
+    // learn a session id; that must not let them end the session).
     let (_, h3) = new_refresh_token(&s.id);
+    let (_, stranger) = new_refresh_token(&s.id);
+    assert_eq!(store.rotate(&s.id, &stranger, &h3, now + 2).await.unwrap(), RotateOutcome::NotFound);
+    assert!(store.get(&s.id).await.unwrap().is_some(), "an unknown secret ended the session");
+
+    // Presenting the previous secret again: reuse, the session is revoked.
     assert_eq!(store.rotate(&s.id, &h1, &h3, now + 2).await.unwrap(), RotateOutcome::Reused);
     assert_eq!(store.get(&s.id).await.unwrap(), None);
     assert!(store.list_for_user(&s.user_id).await.unwrap().is_empty());

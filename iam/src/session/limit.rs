@@ -80,6 +80,28 @@ impl LoginLimiter {
     }
 
     /// Records a failed login for both the username and the IP.
+    /// Counts one attempt against the account's limit BEFORE the password is checked (so
+    /// concurrent guesses at one account cannot all pass a read-only check) and refuses once
+    /// the account's or the address's limit is exceeded. After a wrong password call
+    /// [`LoginLimiter::failed_from`] (the address counts failures only, so a busy address with
+    /// many good logins is not locked out); after a good one, [`LoginLimiter::succeeded`].
+    pub async fn attempt(&self, username: &str, ip: IpAddr) -> Result<(), LimitError> {
+        let acct = self.store.hit(&account_key(username), self.window).await?;
+        let addr = self.store.peek_hits(&ip_key(ip)).await?;
+        if acct > self.per_account || addr.count >= self.per_ip {
+            let a = self.store.peek_hits(&account_key(username)).await?;
+            let wait = if addr.count >= self.per_ip { a.resets_in.max(addr.resets_in) } else { a.resets_in };
+            return Err(LimitError::Limited { retry_after_secs: wait.as_secs().max(1) });
+        }
+        Ok(())
+    }
+
+    /// Counts a failed attempt against the source address.
+    pub async fn failed_from(&self, ip: IpAddr) -> Result<(), SessionError> {
+        self.store.hit(&ip_key(ip), self.window).await.map(|_| ())
+    }
+
+    /// Counts a failed attempt (for callers that check with [`LoginLimiter::check`]).
     pub async fn failed(&self, username: &str, ip: IpAddr) -> Result<(), SessionError> {
         let (acct_key, addr_key) = (account_key(username), ip_key(ip));
         let (acct, addr) = tokio::join!(self.store.hit(&acct_key, self.window), self.store.hit(&addr_key, self.window));
@@ -131,6 +153,32 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_attempts_cannot_exceed_the_account_limit() {
+        // 50 guesses at once: only 5 get past `attempt`, however they interleave.
+        let l = Arc::new(limiter(5, 1000, Duration::from_secs(60)));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let l = l.clone();
+                tokio::spawn(async move { l.attempt("alice", IP).await.is_ok() })
+            })
+            .collect();
+        let mut passed = 0;
+        for t in tasks {
+            passed += usize::from(t.await.unwrap());
+        }
+        assert_eq!(passed, 5);
+        // A success clears the account's counter; failures count against the address only.
+        l.succeeded("alice").await.unwrap();
+        l.attempt("alice", IP).await.unwrap();
+        let strict = limiter(100, 2, Duration::from_secs(60));
+        strict.attempt("a", IP).await.unwrap();
+        strict.failed_from(IP).await.unwrap();
+        strict.attempt("b", IP).await.unwrap();
+        strict.failed_from(IP).await.unwrap();
+        assert!(matches!(strict.attempt("c", IP).await, Err(LimitError::Limited { .. })));
     }
 
     #[tokio::test]

@@ -152,12 +152,16 @@ impl SessionStore for MemorySessionStore {
             return Ok(RotateOutcome::NotFound);
         };
         if constant_time_eq(&s.refresh_hash, presented_refresh_hash) {
-            s.refresh_hash = new_refresh_hash.to_owned();
+            s.prev_refresh_hash = Some(std::mem::replace(&mut s.refresh_hash, new_refresh_hash.to_owned()));
             s.last_used_at = now;
             Ok(RotateOutcome::Rotated(s.clone()))
-        } else {
+        } else if s.prev_refresh_hash.as_deref().is_some_and(|p| constant_time_eq(p, presented_refresh_hash)) {
+            // The previous secret again: it was stolen or replayed; end the session.
             st.remove_session(id);
             Ok(RotateOutcome::Reused)
+        } else {
+            // An unknown secret proves nothing (anyone can learn a session id): ignore it.
+            Ok(RotateOutcome::NotFound)
         }
     }
 
@@ -259,6 +263,7 @@ mod tests {
             expires_at,
             last_used_at: 0,
             refresh_hash: "h".into(),
+            prev_refresh_hash: None,
             user_agent: None,
             source_ip: None,
         }

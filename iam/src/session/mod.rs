@@ -50,6 +50,10 @@ pub struct WebSession {
     pub last_used_at: i64,
     /// Hex SHA-256 of the current refresh secret.
     pub refresh_hash: String,
+    /// The hash of the refresh secret before the last rotation: presenting it again means the
+    /// token was replayed (and ends the session); any other wrong secret is just refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_refresh_hash: Option<String>,
     /// `User-Agent` of the client that logged in, if known.
     pub user_agent: Option<String>,
     /// Source IP of the client that logged in, if known.
@@ -66,6 +70,7 @@ impl fmt::Debug for WebSession {
             .field("expires_at", &self.expires_at)
             .field("last_used_at", &self.last_used_at)
             .field("refresh_hash", &"<redacted>")
+            .field("prev_refresh_hash", &"<redacted>")
             .field("user_agent", &self.user_agent)
             .field("source_ip", &self.source_ip)
             .finish()

@@ -46,7 +46,8 @@ return 1
 ";
 
 /// KEYS: session. ARGV: presented hash, new hash, now (unix seconds).
-/// Returns {0} not found, {1, json} rotated, {2} reused (session deleted).
+/// Returns {0} not found (or an unknown secret), {1, json} rotated, {2} the previous secret
+/// presented again: reused (session deleted).
 const ROTATE_LUA: &str = r"
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {0} end
@@ -61,9 +62,13 @@ if s.expires_at <= now then
   return {0}
 end
 if s.refresh_hash ~= ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return {2}
+  if type(s.prev_refresh_hash) == 'string' and s.prev_refresh_hash == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    return {2}
+  end
+  return {0}
 end
+s.prev_refresh_hash = s.refresh_hash
 s.refresh_hash = ARGV[2]
 s.last_used_at = now
 local out = cjson.encode(s)
@@ -371,6 +376,7 @@ mod tests {
             expires_at,
             last_used_at: unix_now(),
             refresh_hash: "00".repeat(32),
+            prev_refresh_hash: None,
             user_agent: None,
             source_ip: None,
         }

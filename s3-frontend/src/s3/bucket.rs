@@ -77,8 +77,9 @@ impl Gateway {
             .map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());
         let bucket =
             Bucket { name: name.as_str().to_owned(), owner: owner.clone(), region, created_at: now_ms(), policy: None };
+        let created = self.meta.create_bucket(&bucket).await;
         self.bucket_changed(&bucket.name);
-        match self.meta.create_bucket(&bucket).await {
+        match created {
             Ok(()) => {}
             Err(StoreError::BucketExists { owner: existing }) if legacy_owner(existing.clone()) == owner => {
                 return Err(s3_error!(

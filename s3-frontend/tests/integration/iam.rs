@@ -213,6 +213,27 @@ pub async fn strangers_are_refused_every_operation(h: &Harness) {
     all_refused("unknown key", &every_op(&unknown, &bucket, &key, &upload).await, 403, "InvalidAccessKeyId");
     untouched(&owner, &bucket, &key).await;
 
+    // Copy sources are checked as the operation reads them: encoded slashes and `?` in keys
+    // don't smuggle a foreign object past the check.
+    let (_, stranger_key) = h.iam.admin_create_account(&format!("thief-{tag}"), None, None).await.expect("account");
+    let thief = sdk_client(h.addr, &stranger_key.access_key_id, &stranger_key.secret.0);
+    let own = format!("thief-{}", random_hex(8));
+    thief.create_bucket().bucket(&own).send().await.expect("thief's bucket");
+    let signer = crate::harness::Signer {
+        access_key: stranger_key.access_key_id.clone(),
+        secret_key: stranger_key.secret.0.clone(),
+        region: "us-east-1".into(),
+        host: h.addr.to_string(),
+    };
+    for source in [format!("%2F{bucket}/{key}"), format!("/{bucket}/{key}"), format!("{bucket}%2F{key}")] {
+        let req = RawRequest::new("PUT", &format!("/{own}/loot")).header("x-amz-copy-source", &source);
+        let resp = h.raw(signer.sign(req, None, time::OffsetDateTime::now_utc())).await;
+        assert!(resp.status == 403 || resp.status == 404, "copy from {source}: {}", resp.status);
+        assert_ne!(resp.status, 200, "a stranger copied {source}");
+    }
+    let e = thief.head_object().bucket(&own).key("loot").send().await.expect_err("nothing copied");
+    assert_eq!(status_of(&e), 404);
+
     // The stranger doesn't even see the bucket in its listing, and may not create buckets as a
     // policy-less IAM user.
     let listed = stranger.list_buckets().send().await.expect("list buckets");
@@ -324,11 +345,27 @@ pub async fn bucket_policies_grant_across_accounts(h: &Harness) {
     let e = idle.get_object().bucket(&bucket).key(&key).send().await.expect_err("not named");
     assert_eq!(status_of(&e), 403);
 
+    // Even a bucket policy granting everything to another account's user does not let it
+    // read or change the bucket policy: that stays with the owning account.
+    let all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let (greedy, greedy_user, ..) = user(h, &account_b, "greedy", Some(all.to_owned())).await;
+    let grant_all = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account_b}:user/{}"}},"Action":"s3:*","Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"]}}]}}"#,
+        greedy_user.name
+    );
+    owner.put_bucket_policy().bucket(&bucket).policy(&grant_all).send().await.expect("grant all");
+    greedy.get_object().bucket(&bucket).key(&key).send().await.expect("granted by the bucket policy");
+    let e = greedy.get_bucket_policy().bucket(&bucket).send().await.expect_err("policy is the owner's");
+    assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
+    let e = greedy.delete_bucket_policy().bucket(&bucket).send().await.expect_err("policy is the owner's");
+    assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
+    let e = greedy.put_bucket_policy().bucket(&bucket).policy(public_policy(&bucket)).send().await.expect_err("owner's");
+    assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
+    assert_eq!(owner.get_bucket_policy().bucket(&bucket).send().await.expect("get").policy(), Some(grant_all.as_str()));
+
     // A public read grant lets anonymous callers read, and only read.
     assert_eq!(h.raw(RawRequest::new("GET", &format!("/{bucket}/{key}"))).await.status, 403);
-    let public = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
-    );
+    let public = public_policy(&bucket);
     owner.put_bucket_policy().bucket(&bucket).policy(&public).send().await.expect("public policy");
     let status = owner.get_bucket_policy_status().bucket(&bucket).send().await.expect("status");
     assert_eq!(status.policy_status().and_then(|s| s.is_public()), Some(true));
@@ -349,4 +386,10 @@ pub async fn bucket_policies_grant_across_accounts(h: &Harness) {
     let e = owner.get_bucket_policy().bucket(&bucket).send().await.expect_err("gone");
     assert_eq!((status_of(&e), e.code()), (404, Some("NoSuchBucketPolicy")));
     assert_eq!(h.raw(RawRequest::new("GET", &format!("/{bucket}/{key}"))).await.status, 403);
+}
+
+fn public_policy(bucket: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    )
 }

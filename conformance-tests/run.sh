@@ -72,46 +72,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() {
-  echo "PASS $SUITE/$1"
-  PASSED=$((PASSED + 1))
-}
-fail() {
-  echo "FAIL $SUITE/$1: $2"
-  FAILED=$((FAILED + 1))
-}
-
-# check NAME CMD [ARGS...]: run CMD in a subshell with errexit; pass iff it exits 0.
-# On failure the last lines of its output are the reason.
-check() {
-  local name=$1 log="$WORK/check.log" rc
-  shift
-  (
-    set -euo pipefail
-    "$@"
-  ) >"$log" 2>&1
-  rc=$?
-  if [[ $rc == 0 ]]; then
-    pass "$name"
-  else
-    fail "$name" "$(grep -v '^\s*$' "$log" | tail -n 4 | tr '\n' ' ' | cut -c1-600)"
-  fi
-}
-
-# Assertions for check bodies.
-die() {
-  echo "$*" >&2
-  exit 1
-}
-assert_eq() { # EXPECTED ACTUAL WHAT
-  [[ "$1" == "$2" ]] || die "${3:-value}: expected [$1], got [$2]"
-}
-assert_match() { # REGEX ACTUAL WHAT
-  [[ "$2" =~ $1 ]] || die "${3:-value}: [$2] does not match /$1/"
-}
-assert_contains() { # NEEDLE HAYSTACK WHAT
-  [[ "$2" == *"$1"* ]] || die "${3:-output}: expected to contain [$1], got [$2]"
-}
+# shellcheck source=conformance-tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 assert_same_file() { # EXPECTED_FILE ACTUAL_FILE
   [[ -f "$2" ]] || die "missing file $2"

@@ -37,8 +37,8 @@ fn main() {
         .build_server(true)
         // The client is built on a `Channel` by `GrpcIam`, not by a generated `connect`.
         .build_transport(false)
-        // Secrets and passwords: hand-written, redacting Debug impls in grpc/convert.rs.
-        .skip_debug([".cloudstore.iam.v1.KeyGrant", ".cloudstore.iam.v1.ChangePasswordRequest"])
+        // Secrets, tokens and passwords: hand-written, redacting Debug impls in grpc/convert.rs.
+        .skip_debug([".cloudstore.iam.v1.KeyGrant", ".cloudstore.iam.v1.ChangePasswordRequest", ".cloudstore.iam.v1.RestRequest"])
         .out_dir(&out_dir)
         .compile_protos(&[format!("{proto_dir}/iam.proto")], &[proto_dir])
         .expect("compile iam.proto");

@@ -118,7 +118,8 @@ fn err(r: &ApiResponse, status: u16, code: &str) {
 
 /// An account root registered through the REST flow.
 async fn register_root(svc: &IamService, name: &str) -> (Caller, String) {
-    let profile = svc.register(name, None, "s3cret-pass1", &cloudstore_iam_api::RequestMeta::default()).await.expect("register");
+    let profile =
+        svc.register(name, None, "s3cret-pass1", &cloudstore_iam_api::RequestMeta::default()).await.expect("register");
     let user = svc.store().get_user(&profile.user_id).await.expect("get").expect("root user");
     assert!(user.is_root);
     let caller =

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use cloudstore_iam_api::{Principal, PrincipalKind};
 use cloudstore_policy::{Authorization, AuthzInput, Context, PolicySource, Request};
 use s3s::access::{S3Access, S3AccessContext};
-use s3s::path::S3Path;
 use s3s::dto::{CopyObjectInput, CopySource, UploadPartCopyInput};
+use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
@@ -242,11 +242,7 @@ impl PolicyAccess {
         };
         let resource = resource_arn(Some(bucket), Some(key));
         let why = decide(&who.identity, Some(&info), "s3:GetObject", &resource, &who.context);
-        if why.allowed {
-            Ok(())
-        } else {
-            Err(refuse(&who.identity, "CopySource", "s3:GetObject", &resource, &why))
-        }
+        if why.allowed { Ok(()) } else { Err(refuse(&who.identity, "CopySource", "s3:GetObject", &resource, &why)) }
     }
 }
 
@@ -301,8 +297,7 @@ impl S3Access for PolicyAccess {
         };
         let context = context(cx, identity.principal.kind);
         let why = decide(&identity, info.as_deref(), action, &resource, &context);
-        let permitted =
-            why.allowed || (op == "DeleteObjects" && identity.principal.kind != PrincipalKind::Anonymous);
+        let permitted = why.allowed || (op == "DeleteObjects" && identity.principal.kind != PrincipalKind::Anonymous);
         if !permitted {
             return Err(refuse(&identity, op, action, &resource, &why));
         }

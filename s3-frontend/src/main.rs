@@ -1,6 +1,11 @@
 //! `s3-frontend`: the S3 gateway as its own process.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use clap::Parser;
+use cloudstore_iam_api::IamApi;
+use cloudstore_iam_api::grpc::{GrpcIam, ServiceToken};
 use s3_frontend::{App, ServeArgs};
 use tokio_util::sync::CancellationToken;
 
@@ -10,13 +15,30 @@ use tokio_util::sync::CancellationToken;
 struct Cli {
     #[command(flatten)]
     serve: ServeArgs,
+    #[command(flatten)]
+    iam: IamLink,
+}
+
+/// Where the IAM service is when it runs as its own process (`iam`).
+#[derive(Debug, clap::Args)]
+struct IamLink {
+    /// The `iam` service's gRPC address (http://host:port). Unset: no IAM service, only the
+    /// root key pair authenticates.
+    #[arg(long, env = "CLOUDSTORE_IAM_GRPC")]
+    iam_grpc: Option<String>,
+    /// The secret presented to `iam` on every call (the same as iam's); required with --iam-grpc.
+    #[arg(long, env = "CLOUDSTORE_IAM_SERVICE_TOKEN", hide_env_values = true)]
+    iam_service_token: Option<String>,
+    /// File holding the service token.
+    #[arg(long, env = "CLOUDSTORE_IAM_SERVICE_TOKEN_FILE")]
+    iam_service_token_file: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     cloudstore_telemetry::init("s3_frontend=info,cloudstore=info,s3s=off,warn");
-    match run(cli.serve).await {
+    match run(cli.serve, cli.iam).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("s3-frontend: {e:#}");
@@ -25,10 +47,30 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    // Until the gRPC client lands, the standalone gateway authenticates the root key only.
-    tracing::warn!("standalone s3-frontend: no IAM service configured; only the root key pair authenticates");
-    let app = App::build(&args, std::sync::Arc::new(s3_frontend::identity::RootOnlyIam)).await?;
+/// The IAM service the gateway uses: `iam` over gRPC, or none (the root key pair only).
+async fn iam_service(link: &IamLink) -> anyhow::Result<Arc<dyn IamApi>> {
+    let Some(url) = &link.iam_grpc else {
+        tracing::warn!(
+            "standalone s3-frontend: no IAM service configured (CLOUDSTORE_IAM_GRPC); only the root key pair \
+             authenticates"
+        );
+        return Ok(Arc::new(s3_frontend::identity::RootOnlyIam));
+    };
+    // One line each (the messages already name their cause).
+    let token = ServiceToken::required(link.iam_service_token.as_deref(), link.iam_service_token_file.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let iam = GrpcIam::connect_lazy(url, &token).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Not fatal: the gateway starts and answers 503 for IAM until `iam` is up.
+    match iam.ready().await {
+        Ok(()) => tracing::info!(url = %url, "IAM service reachable over gRPC"),
+        Err(e) => tracing::warn!(url = %url, error = %e, "IAM service not ready yet"),
+    }
+    Ok(Arc::new(iam))
+}
+
+async fn run(args: ServeArgs, link: IamLink) -> anyhow::Result<()> {
+    let iam = iam_service(&link).await?;
+    let app = App::build(&args, iam).await?;
     s3_frontend::app::announce(&app, &args);
     let shutdown = CancellationToken::new();
     tokio::spawn(s3_frontend::app::cancel_on_signal(shutdown.clone()));

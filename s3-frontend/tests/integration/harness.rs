@@ -591,57 +591,22 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 impl Signer {
     /// Adds `x-amz-date`, `x-amz-content-sha256` (`payload_hash`, else the body's SHA-256) and
     /// `Authorization` to `req`, signed at `at`. Signs `host` and every header of `req`.
-    pub fn sign(&self, mut req: RawRequest, payload_hash: Option<&str>, at: time::OffsetDateTime) -> RawRequest {
+    pub fn sign(&self, req: RawRequest, payload_hash: Option<&str>, at: time::OffsetDateTime) -> RawRequest {
+        self.sign_service("s3", req, payload_hash, at)
+    }
+
+    fn sign_service(
+        &self,
+        service: &str,
+        mut req: RawRequest,
+        payload_hash: Option<&str>,
+        at: time::OffsetDateTime,
+    ) -> RawRequest {
         let amz_date = at
             .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
             .expect("format date");
         let date = &amz_date[..8];
         let payload_hash = payload_hash.map_or_else(|| sha256_hex(&req.body), str::to_owned);
-        req.headers.push(("x-amz-date".into(), amz_date.clone()));
-        req.headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
-
-        let mut headers: Vec<(String, String)> =
-            req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned())).collect();
-        headers.push(("host".into(), self.host.clone()));
-        headers.sort();
-        let signed = headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
-        let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-        let mut query = req.query.clone();
-        query.sort();
-        let canonical_query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-        let canonical_request =
-            format!("{}\n{}\n{canonical_query}\n{canonical_headers}\n{signed}\n{payload_hash}", req.method, req.path);
-        let scope = format!("{date}/{}/s3/aws4_request", self.region);
-        let string_to_sign =
-            format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
-        let k_date = hmac_sha256(format!("AWS4{}", self.secret_key).as_bytes(), date.as_bytes());
-        let k_region = hmac_sha256(&k_date, self.region.as_bytes());
-        let k_service = hmac_sha256(&k_region, b"s3");
-        let k_signing = hmac_sha256(&k_service, b"aws4_request");
-        let signature = hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()));
-        req.headers.push((
-            "Authorization".into(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
-                self.access_key
-            ),
-        ));
-        req
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// SigV4 for the other services of the port (IAM, STS and the admin REST calls)
-
-impl Signer {
-    /// Like [`Signer::sign`], with credential scope service `service` (`iam`, `sts`) and the
-    /// body's SHA-256 as the payload hash.
-    pub fn sign_for(&self, service: &str, mut req: RawRequest, at: time::OffsetDateTime) -> RawRequest {
-        let amz_date = at
-            .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
-            .expect("format date");
-        let date = &amz_date[..8];
-        let payload_hash = sha256_hex(&req.body);
         req.headers.push(("x-amz-date".into(), amz_date.clone()));
         req.headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
 
@@ -672,5 +637,16 @@ impl Signer {
             ),
         ));
         req
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SigV4 for the other services of the port (IAM, STS and the admin REST calls)
+
+impl Signer {
+    /// Like [`Signer::sign`], with credential scope service `service` (`iam`, `sts`) and the
+    /// body's SHA-256 as the payload hash.
+    pub fn sign_for(&self, service: &str, req: RawRequest, at: time::OffsetDateTime) -> RawRequest {
+        self.sign_service(service, req, None, at)
     }
 }

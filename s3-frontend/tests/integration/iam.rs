@@ -359,7 +359,8 @@ pub async fn bucket_policies_grant_across_accounts(h: &Harness) {
     assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
     let e = greedy.delete_bucket_policy().bucket(&bucket).send().await.expect_err("policy is the owner's");
     assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
-    let e = greedy.put_bucket_policy().bucket(&bucket).policy(public_policy(&bucket)).send().await.expect_err("owner's");
+    let e =
+        greedy.put_bucket_policy().bucket(&bucket).policy(public_policy(&bucket)).send().await.expect_err("owner's");
     assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
     assert_eq!(owner.get_bucket_policy().bucket(&bucket).send().await.expect("get").policy(), Some(grant_all.as_str()));
 

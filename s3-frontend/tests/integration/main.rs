@@ -14,6 +14,8 @@ mod auth;
 mod buckets;
 mod conditional;
 mod gc;
+/// Not in the suite below: its own stack, the gateway and `iam` apart over gRPC (embedded only).
+mod grpc_e2e;
 mod iam;
 mod integrity;
 mod listing;

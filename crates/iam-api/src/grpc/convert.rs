@@ -3,7 +3,9 @@
 //! enum, an HTTP status out of range) with [`ConvertError`].
 
 use super::pb;
-use crate::{ApiResponse, Caller, KeyGrant, NamedPolicy, Principal, PrincipalKind, QueryService, RequestMeta, RestRequest};
+use crate::{
+    ApiResponse, Caller, KeyGrant, NamedPolicy, Principal, PrincipalKind, QueryService, RequestMeta, RestRequest,
+};
 
 /// A message that doesn't decode into the Rust types.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +137,18 @@ impl std::fmt::Debug for pb::ChangePasswordRequest {
         f.debug_struct("ChangePasswordRequest")
             .field("user_id", &self.user_id)
             .field("keep_session", &self.keep_session.is_some())
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for pb::RestRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("admin", &self.admin)
+            .field("body_len", &self.body.len())
             .field("meta", &self.meta)
             .finish_non_exhaustive()
     }
@@ -361,12 +375,15 @@ mod tests {
             method: "POST".into(),
             path: "/auth/login".into(),
             query: "a=1".into(),
-            bearer: Some("tok".into()),
+            bearer: Some("bearer-secret".into()),
             admin: true,
-            body: b"{\"x\":1}".to_vec(),
+            body: b"{\"password\":\"pw-secret\"}".to_vec(),
             meta,
         };
-        let back = RestRequest::from(pb::RestRequest::from(rest.clone()));
+        let wire = pb::RestRequest::from(rest.clone());
+        let shown = format!("{wire:?}");
+        assert!(!shown.contains("bearer-secret") && !shown.contains("pw-secret"), "{shown}");
+        let back = RestRequest::from(wire);
         assert_eq!(
             (back.method, back.path, back.query, back.bearer, back.admin, back.body),
             (rest.method, rest.path, rest.query, rest.bearer, rest.admin, rest.body)

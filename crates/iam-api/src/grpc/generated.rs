@@ -144,6 +144,7 @@ pub struct QueryRequest {
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[prost(skip_debug)]
 pub struct RestRequest {
     #[prost(string, tag = "1")]
     pub method: ::prost::alloc::string::String,

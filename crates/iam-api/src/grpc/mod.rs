@@ -14,14 +14,7 @@ mod convert;
 mod token;
 
 /// The messages, the client and the server glue generated from `proto/iam.proto`.
-#[allow(
-    clippy::all,
-    clippy::pedantic,
-    unreachable_pub,
-    missing_debug_implementations,
-    missing_docs,
-    rust_2018_idioms
-)]
+#[allow(clippy::all, clippy::pedantic, unreachable_pub, missing_debug_implementations, missing_docs, rust_2018_idioms)]
 #[path = "generated.rs"]
 pub mod pb;
 

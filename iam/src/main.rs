@@ -29,6 +29,11 @@ struct Cli {
     /// File holding the service token.
     #[arg(long, env = "CLOUDSTORE_IAM_SERVICE_TOKEN_FILE")]
     service_token_file: Option<PathBuf>,
+    /// The auth side for password changes, when this process serves the profile side apart
+    /// (`http://host:port` of another `iam`); this process itself when unset. Uses the same
+    /// service token.
+    #[arg(long, env = "CLOUDSTORE_IAM_AUTH_GRPC")]
+    auth_grpc: Option<String>,
     #[command(flatten)]
     iam: IamArgs,
 }
@@ -59,9 +64,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             IdentityDb::Sqlite(cli.data_dir.join("metadata.sqlite"))
         }
     };
-    let svc = cloudstore_iam::config::open(&cli.iam, &db, &cli.data_dir, ServiceConfig::default())
+    // Checked before anything is opened or generated.
+    let auth = match &cli.auth_grpc {
+        Some(url) => Some(
+            cloudstore_iam::grpc::GrpcPasswordAuthority::connect_lazy(url, &token)
+                .map_err(|e| format!("CLOUDSTORE_IAM_AUTH_GRPC: {e}"))?,
+        ),
+        None => None,
+    };
+    let mut svc = cloudstore_iam::config::open(&cli.iam, &db, &cli.data_dir, ServiceConfig::default())
         .await
         .map_err(|e| format!("IAM service: {e}"))?;
+    if let Some(auth) = auth {
+        svc = svc.with_password_authority(std::sync::Arc::new(auth));
+        tracing::info!("password changes go to the auth side over gRPC (CLOUDSTORE_IAM_AUTH_GRPC)");
+    }
     let listener =
         tokio::net::TcpListener::bind(cli.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
     let addr = listener.local_addr().map_or_else(|_| cli.listen.to_string(), |a| a.to_string());

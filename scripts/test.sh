@@ -5,7 +5,8 @@
 #   2. every unit, store-conformance and integration test (both backend sets),
 #   3. the client conformance suite (aws-cli, rclone, boto3, s3cmd, aws-sdk-rust) and the
 #      IAM/STS suite (aws iam / aws sts, as an account created by `cloudstore admin`) against
-#      `cloudstore serve` on the embedded backends and on PostgreSQL + Redis + S3,
+#      `cloudstore serve` on the embedded backends and on PostgreSQL + Redis + S3, and the IAM/STS
+#      suite again against `iam` + `s3-frontend` run apart (gRPC),
 # and stops every service it started. Any failure fails the run; nothing is skipped.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +41,7 @@ else
 fi
 
 step "client conformance"
-cargo build --locked -p cloudstore -p conformance-tests
+cargo build --locked -p cloudstore -p conformance-tests -p s3-frontend -p cloudstore-iam
 BIN="$CARGO_TARGET_DIR/debug"
 export CONFORMANCE_BIN="$BIN/conformance-tests"
 ROOT_AK="CSROOT$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)"
@@ -70,6 +71,11 @@ run_conformance() {
   step "conformance: $name"
   AWS_ENDPOINT_URL=$SERVER_URL AWS_ACCESS_KEY_ID=$ROOT_AK AWS_SECRET_ACCESS_KEY=$ROOT_SK \
     CONFORMANCE_BUCKET_PREFIX="conf-$name" conformance-tests/run.sh
+  run_iam_conformance "$name"
+}
+
+run_iam_conformance() {
+  local name=$1
   step "IAM conformance: $name (an account made with \`cloudstore admin account create\`)"
   local account; account=$(CLOUDSTORE_ENDPOINT=$SERVER_URL CLOUDSTORE_ROOT_ACCESS_KEY=$ROOT_AK \
     CLOUDSTORE_ROOT_SECRET_KEY=$ROOT_SK "$BIN/cloudstore" admin account create "conf-$name-$RANDOM")
@@ -89,5 +95,38 @@ start_server postgres-s3 \
   CLOUDSTORE_S3_SECRET_KEY="$CLOUDSTORE_TEST_S3_SECRET_KEY" \
   CLOUDSTORE_S3_BUCKET="cloudstore-conformance"
 run_conformance postgres-s3
+
+# The production topology: `iam` and `s3-frontend` as separate processes, talking gRPC with a
+# service token (what compose/ deploys), on PostgreSQL + Redis + S3.
+step "services apart: iam + s3-frontend over gRPC"
+SERVICE_TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+IAM_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+IAM_DIR=$(mktemp -d /tmp/cloudstore-iam.XXXX)
+CLOUDSTORE_IAM_LISTEN="127.0.0.1:$IAM_PORT" CLOUDSTORE_DATA_DIR="$IAM_DIR" \
+  CLOUDSTORE_POSTGRES_URL="$CLOUDSTORE_TEST_POSTGRES_URL" CLOUDSTORE_REDIS_URL="$CLOUDSTORE_TEST_REDIS_URL" \
+  CLOUDSTORE_IAM_SERVICE_TOKEN="$SERVICE_TOKEN" "$BIN/iam" >"$IAM_DIR/iam.log" 2>&1 &
+SERVER_PIDS+=($!)
+FE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+FE_DIR=$(mktemp -d /tmp/cloudstore-fe.XXXX)
+CLOUDSTORE_LISTEN="127.0.0.1:$FE_PORT" CLOUDSTORE_DATA_DIR="$FE_DIR" \
+  CLOUDSTORE_ROOT_ACCESS_KEY="$ROOT_AK" CLOUDSTORE_ROOT_SECRET_KEY="$ROOT_SK" \
+  CLOUDSTORE_POSTGRES_URL="$CLOUDSTORE_TEST_POSTGRES_URL" \
+  CLOUDSTORE_S3_ENDPOINT="$CLOUDSTORE_TEST_S3_ENDPOINT" CLOUDSTORE_S3_ACCESS_KEY="$CLOUDSTORE_TEST_S3_ACCESS_KEY" \
+  CLOUDSTORE_S3_SECRET_KEY="$CLOUDSTORE_TEST_S3_SECRET_KEY" CLOUDSTORE_S3_BUCKET="cloudstore-conformance" \
+  CLOUDSTORE_IAM_GRPC="http://127.0.0.1:$IAM_PORT" CLOUDSTORE_IAM_SERVICE_TOKEN="$SERVICE_TOKEN" \
+  "$BIN/s3-frontend" >"$FE_DIR/server.log" 2>&1 &
+SERVER_PIDS+=($!)
+SERVER_URL="http://127.0.0.1:$FE_PORT"
+ready=0
+for _ in $(seq 1 150); do
+  if curl -sf "$SERVER_URL/health/ready" >/dev/null; then ready=1; break; fi
+  sleep 0.2
+done
+if [ "$ready" != 1 ]; then
+  echo "s3-frontend + iam did not become ready; logs:" >&2
+  tail -30 "$IAM_DIR/iam.log" "$FE_DIR/server.log" >&2
+  exit 1
+fi
+run_iam_conformance services-apart
 
 step "all tests passed"

@@ -110,14 +110,7 @@ pub fn decide(
 }
 
 fn anonymous() -> Arc<Identity> {
-    Arc::new(Identity {
-        secret: String::new(),
-        principal: Principal::anonymous(),
-        policies: Vec::new(),
-        named: Vec::new(),
-        session_token_hash: None,
-        expires_at: None,
-    })
+    Arc::new(Identity::without_secret(Principal::anonymous(), Vec::new()))
 }
 
 fn header<'a>(cx: &'a S3AccessContext<'_>, name: &str) -> Option<&'a str> {

@@ -17,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::access::{decide, resource_arn};
-use crate::identity::{BucketCache, Identity, KeyCache, parse_policies};
+use crate::identity::{BucketCache, Identity, KeyCache};
 use crate::server::ClientAddr;
 
 /// Largest IAM / STS / REST request body.
@@ -291,14 +291,7 @@ impl ApiRoutes {
                 Err(e) => return rest_error(503, "ServiceUnavailable", &e.to_string()),
             }
         };
-        let identity = Identity {
-            secret: String::new(),
-            principal,
-            policies: parse_policies(&policies),
-            named: policies,
-            session_token_hash: None,
-            expires_at: None,
-        };
+        let identity = Identity::without_secret(principal, policies);
         let bucket_name = ask
             .resource
             .strip_prefix("arn:aws:s3:::")

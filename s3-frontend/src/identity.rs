@@ -43,6 +43,24 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
+    /// A principal with its stored policies (parsed here) and no credentials: anonymous
+    /// callers, explanations, and the start of every other identity.
+    pub fn without_secret(principal: Principal, named: Vec<NamedPolicy>) -> Self {
+        Self {
+            secret: String::new(),
+            principal,
+            policies: NamedPolicy::parse_all(&named),
+            named,
+            session_token_hash: None,
+            expires_at: None,
+        }
+    }
+
+    fn with_secret(mut self, secret: String) -> Self {
+        self.secret = secret;
+        self
+    }
+
     /// The policies as evaluation sources.
     pub fn sources(&self) -> Vec<PolicySource<'_>> {
         self.policies.iter().map(|(label, policy)| PolicySource { label, policy }).collect()
@@ -54,28 +72,11 @@ impl Identity {
     }
 }
 
-/// Parses stored identity policies.
-pub fn parse_policies(policies: &[NamedPolicy]) -> Vec<(String, Policy)> {
-    policies
-        .iter()
-        .filter_map(|p| match Policy::parse(&p.document, PolicyKind::Identity) {
-            Ok(policy) => Some((p.label.clone(), policy)),
-            Err(e) => {
-                tracing::warn!(label = %p.label, error = %e, "stored identity policy does not parse; it grants nothing");
-                None
-            }
-        })
-        .collect()
-}
-
 fn from_grant(g: KeyGrant) -> Identity {
     Identity {
-        policies: parse_policies(&g.policies),
-        named: g.policies,
-        secret: g.secret_key,
-        principal: g.principal,
         session_token_hash: g.session_token_hash,
         expires_at: g.expires_at,
+        ..Identity::without_secret(g.principal, g.policies).with_secret(g.secret_key)
     }
 }
 
@@ -120,14 +121,8 @@ pub struct KeyCache {
 impl KeyCache {
     /// A cache in front of `iam`; the root key pair resolves to the platform admin locally.
     pub fn new(iam: Arc<dyn IamApi>, root: &RootCredentials, ttl: Duration) -> Self {
-        let root_identity = Identity {
-            secret: root.secret_key.clone(),
-            principal: admin_principal(),
-            policies: Vec::new(),
-            named: Vec::new(),
-            session_token_hash: None,
-            expires_at: None,
-        };
+        let root_identity =
+            Identity::without_secret(admin_principal(), Vec::new()).with_secret(root.secret_key.clone());
         Self {
             iam,
             root_access_key: root.access_key.clone(),

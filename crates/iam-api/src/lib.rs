@@ -21,6 +21,24 @@ pub struct NamedPolicy {
     pub document: String,
 }
 
+impl NamedPolicy {
+    /// Parses stored identity policies once, for evaluation. A document that no longer parses
+    /// grants nothing: it is dropped, with a warning.
+    pub fn parse_all(policies: &[NamedPolicy]) -> Vec<(String, cloudstore_policy::Policy)> {
+        use cloudstore_policy::{Policy, PolicyKind};
+        policies
+            .iter()
+            .filter_map(|p| match Policy::parse(&p.document, PolicyKind::Identity) {
+                Ok(policy) => Some((p.label.clone(), policy)),
+                Err(e) => {
+                    tracing::warn!(label = %p.label, error = %e, "stored identity policy does not parse; it grants nothing");
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
 /// Who signs with an access key, and what they may do.
 #[derive(Clone)]
 pub struct KeyGrant {

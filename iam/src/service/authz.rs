@@ -3,23 +3,9 @@
 //! allow (resource: the ARN of the entity acted on), never anything in another account.
 
 use cloudstore_iam_api::{Caller, NamedPolicy, PrincipalKind};
-use cloudstore_policy::{AuthzInput, Context, Policy, PolicyKind, PolicySource, Request};
+use cloudstore_policy::{AuthzInput, Context, PolicySource, Request};
 
 use crate::error::{Error, Result};
-
-/// Parses the caller's policies (skipping any that no longer parse: they grant nothing).
-fn parsed(policies: &[NamedPolicy]) -> Vec<(String, Policy)> {
-    policies
-        .iter()
-        .filter_map(|p| match Policy::parse(&p.document, PolicyKind::Identity) {
-            Ok(policy) => Some((p.label.clone(), policy)),
-            Err(e) => {
-                tracing::warn!(label = %p.label, error = %e, "stored policy does not parse; ignored");
-                None
-            }
-        })
-        .collect()
-}
 
 /// Refuses unless `caller` may perform `action` (e.g. `iam:CreateUser`) on `resource` in
 /// `account_id`.
@@ -31,7 +17,7 @@ pub fn check(caller: &Caller, account_id: &str, action: &str, resource: &str, co
         PrincipalKind::User | PrincipalKind::AssumedRole if p.account_id == account_id => {}
         _ => return Err(denied(caller, action, resource)),
     }
-    let policies = parsed(&caller.policies);
+    let policies = NamedPolicy::parse_all(&caller.policies);
     let sources: Vec<PolicySource<'_>> =
         policies.iter().map(|(label, policy)| PolicySource { label: label.as_str(), policy }).collect();
     let input = AuthzInput {

@@ -158,11 +158,7 @@ impl IamService {
         let arn = role_arn(&role);
         let trust = Policy::parse(&role.trust_policy, PolicyKind::Trust)
             .map_err(|e| Error::Internal(format!("stored trust policy does not parse: {e}")))?;
-        let identity: Vec<(String, Policy)> = caller
-            .policies
-            .iter()
-            .filter_map(|p| Policy::parse(&p.document, PolicyKind::Identity).ok().map(|x| (p.label.clone(), x)))
-            .collect();
+        let identity = NamedPolicy::parse_all(&caller.policies);
         let sources: Vec<PolicySource<'_>> =
             identity.iter().map(|(l, p)| PolicySource { label: l.as_str(), policy: p }).collect();
         let input = AuthzInput {
@@ -212,7 +208,12 @@ impl IamService {
                 let kind = if owner == "role" { OwnerKind::Role } else { OwnerKind::User };
                 // A deleted role or user ends its sessions.
                 let exists = match kind {
-                    OwnerKind::Role => self.store.list_roles(&holder.account_id).await?.iter().any(|r| &r.id == id),
+                    OwnerKind::Role => match holder.role_arn.as_deref().map(parse_role_arn) {
+                        Some(Ok((account, name))) => {
+                            self.store.find_role(&account, &name).await?.is_some_and(|r| &r.id == id)
+                        }
+                        _ => false,
+                    },
                     _ => self.store.get_user(id).await?.is_some(),
                 };
                 if !exists {

@@ -35,6 +35,11 @@ pub struct ServeArgs {
     /// Region name used in SigV4 scopes and responses.
     #[arg(long, env = "CLOUDSTORE_REGION", default_value = "us-east-1")]
     pub region: String,
+    /// Threads running requests. Default: half the CPUs (at least one), since the gateway
+    /// mostly waits on its database and backend, and often shares the machine with them
+    /// (see crate::runtime).
+    #[arg(long, env = "CLOUDSTORE_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
     /// Root (platform admin) access key id. Generated on first start when unset.
     #[arg(long, env = "CLOUDSTORE_ROOT_ACCESS_KEY")]
     pub root_access_key: Option<String>,

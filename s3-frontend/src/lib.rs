@@ -11,6 +11,7 @@ pub mod gc;
 pub mod host;
 pub mod identity;
 pub mod metrics;
+pub mod runtime;
 pub mod s3;
 pub mod server;
 

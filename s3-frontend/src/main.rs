@@ -34,11 +34,13 @@ struct IamLink {
     iam_service_token_file: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     cloudstore_telemetry::init("s3_frontend=info,cloudstore=info,s3s=off,warn");
-    match run(cli.serve, cli.iam).await {
+    let result = s3_frontend::runtime::build(cli.serve.worker_threads)
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(cli.serve, cli.iam)));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("s3-frontend: {e:#}");

@@ -1,42 +1,39 @@
 //! [`MinioBlobStore`]: blobs as objects `blobs/<id>` in one bucket of an S3-compatible
-//! backend (MinIO in production, SeaweedFS in tests), through the `minio` crate 0.4.
+//! backend (MinIO in production, SeaweedFS in tests).
 //!
-//! # Upload memory
+//! Two clients share the work (ADR 0005):
+//! - **Object bytes** go through [`cloudstore_s3_client`] ([`data`]): a blob of declared size
+//!   up to 5 GiB is one streaming PutObject whose body is the client's body itself, checked
+//!   against the declared size as it passes (a body that ends early, runs long or fails makes
+//!   the request fail, so the backend never completes the object); a get is one GetObject
+//!   (with `Range` when asked) whose body is handed on as it arrives; stat and delete are one
+//!   HEAD and one DELETE. Nothing is buffered but the chunk in flight. Requests are signed with
+//!   `UNSIGNED-PAYLOAD` and a signing key derived once a day; no payload hashing (the gateway
+//!   has verified the client's checksums, and the backend sits on a private network).
+//! - **Everything else** goes through the `minio` crate 0.4: creating and checking the backend
+//!   bucket, and multipart uploads for bodies of unknown size or over 5 GiB.
 //!
-//! minio-rs 0.4 cannot send a streaming request body: every upload API (`put_object`,
-//! `upload_part`, and `put_object_content`, which is built on them) takes the whole payload
-//! as an in-memory `SegmentedBytes`, because it signs the payload's SHA-256 before sending.
-//! `put_object_content` over a stream also buffers a whole part (64 MiB by default), and it
-//! does not check a single-part body against the declared size. So this store drives the
-//! upload itself with the smallest buffer S3 allows:
+//! # Multipart upload memory
 //!
-//! - The body is copied into one reusable part buffer of [`PART_SIZE`] (5 MiB, the S3
-//!   minimum part size). A body that ends within the first part is sent as one PutObject;
-//!   a longer one as a multipart upload of 5 MiB parts, sent one after the other.
-//! - **Per upload, at most `PART_SIZE` bytes of part buffer plus one chunk of the incoming
-//!   body** are held (the chunk read ahead to learn whether the body has ended). Nothing is
-//!   read from the body while a part is being sent, so a slow backend slows the client down
-//!   instead of filling memory. 32 concurrent uploads hold about 32 × 5 MiB = 160 MiB.
-//! - Only blobs declared larger than 10,000 × 5 MiB (≈ 48.8 GiB) use bigger parts
-//!   (`size / 10,000`, rounded up to 1 MiB); an undeclared body is limited to ≈ 48.8 GiB.
-//!
-//! A body that fails, or that is shorter or longer than its declared size, never completes
-//! the upload: a single-part body is checked before anything is sent; a multipart upload is
-//! aborted (also when the put is cancelled, from a spawned task). Parts of uploads that could
-//! not be aborted (the process died) stay invisible; give the backend bucket a lifecycle rule
-//! that aborts incomplete multipart uploads after a day.
-//!
-//! # Reads
-//!
-//! A get is one GetObject (with `Range` when asked) whose body is handed on as a stream, as
-//! the HTTP client reads it; nothing is collected.
+//! minio-rs 0.4 cannot send a streaming request body: every upload API takes the whole
+//! payload in memory, because it signs the payload's SHA-256. So a body of unknown size or
+//! over 5 GiB is copied into one reusable part buffer of [`PART_SIZE`] (5 MiB, the S3 minimum)
+//! and sent as a multipart upload of such parts, one after the other: per upload at most
+//! `PART_SIZE` bytes of part buffer plus one chunk read ahead. Only blobs declared larger than
+//! 10,000 x 5 MiB use bigger parts (`size / 10,000`, rounded up to 1 MiB); an undeclared body
+//! is limited to about 48.8 GiB. A multipart upload that fails is aborted (also when the put
+//! is cancelled, from a spawned task). Parts of uploads that could not be aborted (the process
+//! died) stay invisible; give the backend bucket a lifecycle rule that aborts incomplete
+//! multipart uploads after a day.
 //!
 //! # Errors
 //!
-//! Connection failures, timeouts ([`REQUEST_TIMEOUT`] until the response headers arrive), 5xx
-//! and throttling (`SlowDown`, `ServiceUnavailable`, `InternalError`, ...) become
-//! [`StoreError::Unavailable`]; `NoSuchKey` becomes [`StoreError::BlobNotFound`]; anything
-//! else is [`StoreError::Backend`].
+//! Connection failures, timeouts ([`REQUEST_TIMEOUT`] until the response headers arrive, counted
+//! from the end of the request body), 5xx and throttling (`SlowDown`, `ServiceUnavailable`,
+//! `InternalError`, ...) become [`StoreError::Unavailable`]; `NoSuchKey` becomes
+//! [`StoreError::BlobNotFound`]; anything else is [`StoreError::Backend`].
+
+mod data;
 
 use std::fmt;
 use std::future::Future;
@@ -71,6 +68,9 @@ const MIB: u64 = 1024 * 1024;
 /// Blobs stored as objects in a bucket of an S3-compatible backend. See the crate docs.
 #[derive(Clone)]
 pub struct MinioBlobStore {
+    /// Object bytes (see the crate docs).
+    data: std::sync::Arc<data::DataClient>,
+    /// Bucket checks and multipart uploads.
     client: MinioClient,
     bucket: BucketName,
     endpoint: String,
@@ -95,8 +95,9 @@ impl MinioBlobStore {
             .provider(Some(StaticProvider::new(access_key, secret_key, None)))
             .build()
             .map_err(map_err)?;
+        let data = data::DataClient::new(endpoint, access_key, secret_key, region, bucket, REQUEST_TIMEOUT)?;
         let bucket = BucketName::new(bucket).map_err(|e| config_error("bucket", e))?;
-        let store = Self { client, bucket, endpoint: endpoint.to_owned() };
+        let store = Self { data: std::sync::Arc::new(data), client, bucket, endpoint: endpoint.to_owned() };
         store.ensure_bucket().await?;
         Ok(store)
     }
@@ -118,8 +119,12 @@ impl MinioBlobStore {
         }
     }
 
+    fn key_name(id: &BlobId) -> String {
+        format!("{KEY_PREFIX}{id}")
+    }
+
     fn key(id: &BlobId) -> Result<ObjectKey> {
-        ObjectKey::new(format!("{KEY_PREFIX}{id}")).map_err(StoreError::backend)
+        ObjectKey::new(Self::key_name(id)).map_err(StoreError::backend)
     }
 
     /// Sends `buf` as the whole object `key`.
@@ -185,17 +190,17 @@ impl MinioBlobStore {
                 "cannot abort multipart upload; its parts stay until the bucket's lifecycle rule removes them");
         }
     }
-
-    /// Size of the object `key`.
-    async fn stat_size(&self, key: &ObjectKey) -> Result<u64> {
-        let resp = timed(self.client.stat_object(&self.bucket, key).map_err(map_err)?.build().send()).await?;
-        resp.size().map_err(StoreError::backend)
-    }
 }
 
 #[async_trait::async_trait]
 impl BlobStore for MinioBlobStore {
     async fn put(&self, id: &BlobId, body: ByteStream, size: Option<u64>) -> Result<u64> {
+        if let Some(size) = size
+            && size <= data::MAX_SINGLE_PUT
+        {
+            self.data.put(&Self::key_name(id), body, size).await?;
+            return Ok(size);
+        }
         let key = Self::key(id)?;
         let part_size = part_size_for(size)?;
         let mut reader = PartReader { body, pending: None, ended: false, total: 0, declared: size };
@@ -226,43 +231,23 @@ impl BlobStore for MinioBlobStore {
     }
 
     async fn get(&self, id: &BlobId, range: Option<Range<u64>>) -> Result<ByteStream> {
-        let key = Self::key(id)?;
-        let request = match &range {
-            None => self.client.get_object(&self.bucket, &key).map_err(map_err)?.build(),
-            Some(r) if r.start > r.end => return Err(invalid(format!("range {r:?} is inverted"))),
+        let key = Self::key_name(id);
+        match &range {
+            Some(r) if r.start > r.end => Err(invalid(format!("range {r:?} is inverted"))),
             Some(r) if r.start == r.end => {
                 // HTTP cannot ask for zero bytes: check that the blob exists and is long enough.
-                let len = self.stat_size(&key).await?;
+                let len = self.data.size(&key).await?;
                 if r.end > len {
                     return Err(invalid(format!("range {r:?} is outside blob {id} of {len} bytes")));
                 }
-                return Ok(Box::pin(futures::stream::empty()));
+                Ok(Box::pin(futures::stream::empty()))
             }
-            Some(r) => self
-                .client
-                .get_object(&self.bucket, &key)
-                .map_err(map_err)?
-                .offset(r.start)
-                .length(r.end - r.start)
-                .build(),
-        };
-        let resp = timed(request.send()).await?;
-        let (stream, len) = resp.into_boxed_stream().map_err(map_err)?;
-        if let Some(r) = range
-            && len != r.end - r.start
-        {
-            // S3 clips a range that runs past the end; we do not.
-            return Err(invalid(format!("range {r:?} is outside blob {id} ({len} bytes returned)")));
+            r => self.data.get(&key, r.as_ref()).await,
         }
-        Ok(stream)
     }
 
     async fn delete(&self, id: &BlobId) -> Result<()> {
-        let key = Self::key(id)?;
-        match timed(self.client.delete_object(&self.bucket, key).map_err(map_err)?.build().send()).await {
-            Ok(_) | Err(StoreError::BlobNotFound) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.data.delete(&Self::key_name(id)).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -380,9 +365,7 @@ async fn timed<T>(fut: impl Future<Output = Result<T, MinioError>>) -> Result<T>
     }
 }
 
-fn invalid(msg: String) -> StoreError {
-    StoreError::backend(io::Error::new(io::ErrorKind::InvalidInput, msg))
-}
+use data::invalid;
 
 fn config_error(what: &str, e: ValidationErr) -> StoreError {
     StoreError::backend(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid S3 {what}: {e}")))

@@ -35,15 +35,20 @@ enum Command {
     Admin(admin::AdminArgs),
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { serve: args, iam } => {
             cloudstore_telemetry::init("cloudstore=info,s3_frontend=info,cloudstore_iam=info,s3s=off,warn");
-            serve(*args, iam).await
+            s3_frontend::runtime::build(args.worker_threads)
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(serve(*args, iam)))
         }
-        Command::Admin(args) => admin::run(args).await,
+        Command::Admin(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(admin::run(args))),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -23,26 +23,33 @@
 //!   and later parts find the upload gone. A part number is written with the same
 //!   read-for-update/insert-on-conflict pattern as objects.
 //!
+//! Writing an object (the first four points) is the PL/pgSQL function `put_object`
+//! (`migrations/postgres/0003_put_object.sql`), so that a PUT is one statement in autocommit,
+//! one round trip; its statements take new snapshots just as a transaction's would. It raises
+//! its failures (SQLSTATEs `CS001`..`CS004`, mapped back by `put_err`), which undoes the whole
+//! statement. `complete_upload` calls it inside its own transaction.
+//!
 //! Key columns use `COLLATE "C"`: keys compare in byte order, whatever the database locale.
 
 mod codec;
 mod error;
+mod hot;
 
 use std::time::Duration as StdDuration;
 
 use cloudstore_store_api::{
-    BlobId, BlobPart, Bucket, MetadataStore, ObjectMeta, ObjectSummary, PartMeta, Result, StaleUpload, StoreError,
-    Upload, WriteCondition,
+    BlobId, Bucket, MetadataStore, ObjectMeta, ObjectSummary, PartMeta, Result, StaleUpload, StoreError, Upload,
+    WriteCondition,
 };
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgConnection, PgExecutor, PgPool, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::{Postgres, Transaction};
 use time::{Duration, OffsetDateTime};
 
 use crate::codec::{
-    ObjectRow, PartRow, SummaryRow, TemplateJson, UploadRow, blob_id, checksum_columns, distinct_blobs, from_json,
-    from_ms, json, limit, ms_after, now_ms, to_i32, to_i64, to_ms,
+    ObjectRow, PartRow, SummaryRow, TemplateJson, UploadRow, blob_id, checksum_columns, distinct_blobs, from_ms, json,
+    limit, ms_after, now_ms, to_i32, to_i64, to_ms,
 };
 use crate::error::{db_err, migrate_err};
 
@@ -54,7 +61,8 @@ const MAX_CONNECTIONS: u32 = 32;
 /// How long an operation waits for a pooled connection before reporting `Unavailable`.
 const ACQUIRE_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 /// Rounds of "read for update, else insert" before giving up with `Conflict` (each extra
-/// round means a concurrent writer created and then deleted the row meanwhile).
+/// round means a concurrent writer created and then deleted the row meanwhile). The function
+/// `put_object` (migration 0003) makes as many rounds for objects.
 const WRITE_ATTEMPTS: usize = 16;
 
 /// Every column of `objects`, in [`ObjectRow`]'s order.
@@ -80,6 +88,8 @@ type PgQuery<'a> = Query<'a, Postgres, PgArguments>;
 #[derive(Debug, Clone)]
 pub struct PgMetadataStore {
     pool: PgPool,
+    /// The statements of GET, HEAD and PUT (see [`hot`]).
+    hot: std::sync::Arc<hot::HotPool>,
 }
 
 impl PgMetadataStore {
@@ -97,7 +107,9 @@ impl PgMetadataStore {
     /// Uses an existing pool (to choose its size and timeouts) and applies pending migrations.
     pub async fn from_pool(pool: PgPool) -> Result<Self> {
         MIGRATOR.run(&pool).await.map_err(migrate_err)?;
-        Ok(Self { pool })
+        let opts = (*pool.connect_options()).clone();
+        let hot = hot::HotPool::new(opts, hot::MAX_HOT_CONNECTIONS, ACQUIRE_TIMEOUT);
+        Ok(Self { pool, hot: std::sync::Arc::new(hot) })
     }
 
     async fn begin(&self) -> Result<Tx> {
@@ -204,94 +216,54 @@ impl<'a> EncodedObject<'a> {
             .bind(&self.parts)
             .bind(self.multipart_parts)
     }
-
-    /// Inserts the object unless one exists at its key; whether it did.
-    async fn insert(&self, conn: &mut PgConnection) -> Result<bool> {
-        let q = sqlx::query(concat!(
-            "INSERT INTO objects (",
-            object_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-             ON CONFLICT (bucket, key) DO NOTHING"
-        ));
-        let n = self.bind(q).execute(conn).await.map_err(db_err)?.rows_affected();
-        Ok(n == 1)
-    }
-
-    /// Overwrites the object at its key (which the caller has locked).
-    async fn update(&self, conn: &mut PgConnection) -> Result<()> {
-        let q = sqlx::query(
-            "UPDATE objects SET size = $3, etag = $4, last_modified = $5, content_type = $6, \
-             content_encoding = $7, content_disposition = $8, content_language = $9, cache_control = $10, \
-             expires = $11, user_metadata = $12, checksum_algorithm = $13, checksum_value = $14, \
-             checksum_type = $15, parts = $16, multipart_parts = $17 WHERE bucket = $1 AND key = $2",
-        );
-        self.bind(q).execute(conn).await.map_err(db_err)?;
-        Ok(())
-    }
 }
 
-/// Makes `obj` live (see [`MetadataStore::put_object`]). With `pending`, `obj`'s blobs must be
-/// pending registrations, which are cleared; otherwise they are parts of a completed upload.
+/// Makes `obj` live in one statement, the function `put_object` of migration 0003 (which
+/// follows the protocol in the module docs); see [`MetadataStore::put_object`]. With `claim`,
+/// `obj`'s blobs must be pending registrations, which are cleared; otherwise they are parts of
+/// a completed upload. On a pool the statement is its own transaction: one round trip.
 async fn write_object(
-    conn: &mut PgConnection,
+    conn: impl PgExecutor<'_>,
     obj: &ObjectMeta,
     cond: &WriteCondition,
     grace: Duration,
-    pending: bool,
+    claim: bool,
 ) -> Result<()> {
-    if !lock_bucket(conn, &obj.bucket).await? {
-        return Err(StoreError::NoSuchBucket);
-    }
     let enc = EncodedObject::new(obj)?;
-    let new_blobs = distinct_blobs(&obj.parts);
-    if cond.if_none_match {
-        // With If-Match too, no state satisfies both.
-        if cond.if_match.is_some() || !enc.insert(conn).await? {
-            return Err(StoreError::PreconditionFailed);
-        }
-        if pending {
-            claim_pending(conn, &new_blobs).await?;
-        }
-        return Ok(());
-    }
-    for _ in 0..WRITE_ATTEMPTS {
-        let current: Option<(String, String)> =
-            sqlx::query_as("SELECT etag, parts FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE")
-                .bind(&obj.bucket)
-                .bind(&obj.key)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?;
-        match current {
-            Some((etag, old_parts)) => {
-                if cond.if_match.as_ref().is_some_and(|want| *want != etag) {
-                    return Err(StoreError::PreconditionFailed);
-                }
-                if pending {
-                    claim_pending(conn, &new_blobs).await?;
-                }
-                enc.update(conn).await?;
-                let old_parts: Vec<BlobPart> = from_json(&old_parts)?;
-                let old: Vec<&str> =
-                    distinct_blobs(&old_parts).into_iter().filter(|b| !new_blobs.contains(b)).collect();
-                queue_blobs(conn, &old, ms_after(now_ms(), grace)).await?;
-                return Ok(());
-            }
-            None => {
-                if cond.if_match.is_some() {
-                    return Err(StoreError::PreconditionFailed);
-                }
-                if enc.insert(conn).await? {
-                    if pending {
-                        claim_pending(conn, &new_blobs).await?;
-                    }
-                    return Ok(());
-                }
-                // A concurrent insert won; the next round reads and replaces it.
-            }
-        }
-    }
-    Err(StoreError::Conflict)
+    let blobs = distinct_blobs(&obj.parts);
+    put_statement(&enc, &blobs, claim, cond, ms_after(now_ms(), grace)).execute(conn).await.map_err(put_err)?;
+    Ok(())
+}
+
+/// The call of the function `put_object` (see [`write_object`]).
+fn put_statement<'q>(
+    enc: &'q EncodedObject<'q>,
+    blobs: &'q [&'q str],
+    claim: bool,
+    cond: &'q WriteCondition,
+    not_before: i64,
+) -> PgQuery<'q> {
+    let q = sqlx::query(
+        "SELECT put_object($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22)",
+    );
+    enc.bind(q).bind(blobs).bind(claim).bind(cond.if_match.as_deref()).bind(cond.if_none_match).bind(not_before)
+}
+
+/// Maps the SQLSTATEs that the function `put_object` raises for its outcomes back to them;
+/// anything else as [`db_err`].
+fn put_err(e: sqlx::Error) -> StoreError {
+    let outcome = match &e {
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            Some("CS001") => Some(StoreError::NoSuchBucket),
+            Some("CS002") => Some(StoreError::PreconditionFailed),
+            Some("CS003") => Some(StoreError::BlobReclaimed),
+            Some("CS004") => Some(StoreError::Conflict),
+            _ => None,
+        },
+        _ => None,
+    };
+    outcome.unwrap_or_else(|| db_err(e))
 }
 
 /// Locks the upload (shared for parts, exclusive to finish it); `false` if it does not exist
@@ -483,15 +455,19 @@ impl MetadataStore for PgMetadataStore {
         }
         // Asynchronous commit for this statement only: a registration lost in a crash can
         // only leak a blob (never lose data), and it saves a WAL flush on every upload.
-        sqlx::query(
-            "INSERT INTO blob_gc (blob, not_before) \
-             SELECT b, $2 FROM unnest($1::text[]) AS b, \
-                  (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
-             ON CONFLICT (blob) DO UPDATE SET not_before = EXCLUDED.not_before",
-        )
-        .bind(&ids)
-        .bind(to_ms(deadline))
-        .execute(&self.pool)
+        let deadline = to_ms(deadline);
+        // An upsert: safe to run twice.
+        hot::hot!(self.hot, retry: true, |conn| {
+            sqlx::query(
+                "INSERT INTO blob_gc (blob, not_before) \
+         SELECT b, $2 FROM unnest($1::text[]) AS b, \
+              (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
+         ON CONFLICT (blob) DO UPDATE SET not_before = EXCLUDED.not_before",
+            )
+            .bind(&ids)
+            .bind(deadline)
+            .execute(conn)
+        })
         .await
         .map_err(db_err)?;
         Ok(())
@@ -503,20 +479,27 @@ impl MetadataStore for PgMetadataStore {
     }
 
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>> {
-        let row: Option<ObjectRow> =
+        let row: Option<ObjectRow> = hot::hot!(self.hot, retry: true, |conn| {
             sqlx::query_as(concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2"))
                 .bind(bucket)
                 .bind(key)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
+                .fetch_optional(conn)
+        })
+        .await
+        .map_err(db_err)?;
         row.map(ObjectRow::into_meta).transpose()
     }
 
     async fn put_object(&self, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()> {
-        let mut tx = self.begin().await?;
-        write_object(&mut tx, obj, cond, grace, true).await?;
-        commit(tx).await
+        // Autocommit: the statement's implicit transaction is the whole write. Not retried:
+        // a lost answer may hide a commit.
+        let enc = EncodedObject::new(obj)?;
+        let blobs = distinct_blobs(&obj.parts);
+        let not_before = ms_after(now_ms(), grace);
+        hot::hot!(self.hot, retry: false, |conn| put_statement(&enc, &blobs, true, cond, not_before).execute(conn))
+            .await
+            .map_err(put_err)?;
+        Ok(())
     }
 
     async fn delete_object(&self, bucket: &str, key: &str, grace: Duration) -> Result<Option<ObjectMeta>> {
@@ -671,7 +654,7 @@ impl MetadataStore for PgMetadataStore {
         if !lock_upload(&mut tx, &obj.bucket, &obj.key, upload_id, true).await? {
             return Err(StoreError::NoSuchUpload);
         }
-        write_object(&mut tx, obj, cond, grace, false).await?;
+        write_object(&mut *tx, obj, cond, grace, false).await?;
         let parts = part_blobs(&mut tx, upload_id).await?;
         let used = distinct_blobs(&obj.parts);
         // Every blob of the object must still be a part of the upload: a part replaced since the

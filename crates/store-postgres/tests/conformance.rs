@@ -4,10 +4,18 @@
 //! without it the tests fail: a suite that silently skips is a defect. Runs can repeat against
 //! one database (every run uses fresh names and cleans up).
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cloudstore_store_api::StoreError;
+use cloudstore_store_api::{BlobId, BlobPart, Bucket, MetadataStore, ObjectMeta, StoreError, WriteCondition};
 use cloudstore_store_pg::PgMetadataStore;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use time::{Duration, OffsetDateTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
 
 fn url() -> String {
     match std::env::var("CLOUDSTORE_TEST_POSTGRES_URL") {
@@ -52,4 +60,235 @@ async fn unreachable_server_is_unavailable() {
         Err(StoreError::Unavailable(_)) => {}
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// A TCP proxy in front of the test server that counts the statements its clients send (the
+/// protocol's Query `Q` and Execute `E` messages) and their round trips (Sync `S` messages, each
+/// of which the client waits on, and simple Queries). A statement's first use on a connection
+/// adds a Parse round trip; sqlx's pool adds a bare Sync (a ping) whenever a connection goes
+/// back to it.
+struct StatementCounter {
+    addr: SocketAddr,
+    statements: Arc<AtomicUsize>,
+    round_trips: Arc<AtomicUsize>,
+}
+
+impl StatementCounter {
+    async fn start() -> Self {
+        let server: PgConnectOptions = url().parse().expect("parse CLOUDSTORE_TEST_POSTGRES_URL");
+        let upstream = format!("{}:{}", server.get_host(), server.get_port());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let statements = Arc::new(AtomicUsize::new(0));
+        let round_trips = Arc::new(AtomicUsize::new(0));
+        let counter = Counters { statements: Arc::clone(&statements), round_trips: Arc::clone(&round_trips) };
+        tokio::spawn(async move {
+            loop {
+                let (client, _) = listener.accept().await.expect("accept");
+                let server = TcpStream::connect(&upstream).await.expect("connect to the server");
+                let (client_read, mut client_write) = client.into_split();
+                let (mut server_read, server_write) = server.into_split();
+                tokio::spawn(forward_counting(client_read, server_write, counter.clone()));
+                tokio::spawn(async move { tokio::io::copy(&mut server_read, &mut client_write).await });
+            }
+        });
+        Self { addr, statements, round_trips }
+    }
+
+    /// A store whose one connection goes through the proxy.
+    async fn store(&self) -> PgMetadataStore {
+        let options: PgConnectOptions = url().parse().expect("parse CLOUDSTORE_TEST_POSTGRES_URL");
+        // No TLS, so that the proxy reads plain messages.
+        let options = options.host("127.0.0.1").port(self.addr.port()).ssl_mode(PgSslMode::Disable);
+        let pool = PgPoolOptions::new().max_connections(1).connect_with(options).await.expect("connect via the proxy");
+        PgMetadataStore::from_pool(pool).await.expect("migrate")
+    }
+
+    /// The result of `op` and how many statements it sent.
+    async fn count<T>(&self, op: impl Future<Output = T>) -> (T, usize) {
+        let (out, statements, _) = self.count_both(op).await;
+        (out, statements)
+    }
+
+    /// The result of `op`, how many statements it sent and how many round trips it made,
+    /// including any the pool makes in the background once `op` is done.
+    async fn count_both<T>(&self, op: impl Future<Output = T>) -> (T, usize, usize) {
+        let (s0, r0) = (self.statements.load(Ordering::SeqCst), self.round_trips.load(Ordering::SeqCst));
+        let out = op.await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (s1, r1) = (self.statements.load(Ordering::SeqCst), self.round_trips.load(Ordering::SeqCst));
+        (out, s1 - s0, r1 - r0)
+    }
+}
+
+#[derive(Clone)]
+struct Counters {
+    statements: Arc<AtomicUsize>,
+    round_trips: Arc<AtomicUsize>,
+}
+
+/// Forwards a client's bytes to the server, counting its Query and Execute messages. The first
+/// message (StartupMessage) has no type byte; every later one is a type byte, then a length
+/// that counts itself. A message is counted before its last byte is forwarded, so before the
+/// server can answer it.
+async fn forward_counting(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, counters: Counters) {
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut unparsed: Vec<u8> = Vec::new();
+    let mut startup = true;
+    loop {
+        let n = match from.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        unparsed.extend_from_slice(&chunk[..n]);
+        loop {
+            let at = usize::from(!startup);
+            let Some(len) = unparsed.get(at..at + 4) else { break };
+            let len = u32::from_be_bytes(len.try_into().expect("four bytes"));
+            let end = at + usize::try_from(len).expect("message length");
+            if unparsed.len() < end {
+                break;
+            }
+            if !startup && matches!(unparsed[0], b'Q' | b'E') {
+                counters.statements.fetch_add(1, Ordering::SeqCst);
+            }
+            if !startup && matches!(unparsed[0], b'Q' | b'S') {
+                counters.round_trips.fetch_add(1, Ordering::SeqCst);
+            }
+            startup = false;
+            unparsed.drain(..end);
+        }
+        if to.write_all(&chunk[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// A one-part object of `blob` (which the caller registered, or not).
+fn object(bucket: &str, key: &str, blob: &BlobId) -> ObjectMeta {
+    ObjectMeta {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        size: 1,
+        etag: BlobId::generate().as_str().to_owned(),
+        last_modified: OffsetDateTime::UNIX_EPOCH,
+        content_type: None,
+        content_encoding: None,
+        content_disposition: None,
+        content_language: None,
+        cache_control: None,
+        expires: None,
+        user_metadata: BTreeMap::new(),
+        checksum: None,
+        parts: vec![BlobPart { blob: blob.clone(), size: 1, part_number: 1, etag: "e".to_owned(), checksum: None }],
+        multipart_parts: None,
+    }
+}
+
+/// `put_object` is one statement (so one round trip, in autocommit), whatever its outcome; the
+/// semantics themselves are the conformance suite's.
+#[tokio::test]
+async fn put_object_is_one_statement() {
+    let proxy = StatementCounter::start().await;
+    let store = proxy.store().await;
+    let grace = Duration::minutes(15);
+    let bucket = format!("cst-rt-{}", BlobId::generate().as_str());
+    let owner = "suite-owner".to_owned();
+    let record = Bucket {
+        name: bucket.clone(),
+        owner,
+        region: "us-east-1".to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+        policy: None,
+    };
+    store.create_bucket(&record).await.expect("create_bucket");
+    let pending = |n: usize| {
+        let blobs: Vec<BlobId> = (0..n).map(|_| BlobId::generate()).collect();
+        let store = store.clone();
+        async move {
+            store.register_blobs(&blobs, OffsetDateTime::now_utc() + Duration::hours(1)).await.expect("register_blobs");
+            blobs
+        }
+    };
+    let plain = WriteCondition::default();
+    let create_only = WriteCondition { if_match: None, if_none_match: true };
+
+    let b = pending(3).await;
+    let first = object(&bucket, "k", &b[0]);
+    let (r, n) = proxy.count(store.put_object(&first, &plain, grace)).await;
+    assert!(matches!((r, n), (Ok(()), 1)), "new key: {n} statements");
+    let second = object(&bucket, "k", &b[1]);
+    let if_match = WriteCondition { if_match: Some(first.etag.clone()), if_none_match: false };
+    let (r, n) = proxy.count(store.put_object(&second, &if_match, grace)).await;
+    assert!(matches!((r, n), (Ok(()), 1)), "overwrite: {n} statements");
+    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k", &b[2]), &create_only, grace)).await;
+    assert!(matches!((r, n), (Err(StoreError::PreconditionFailed), 1)), "If-None-Match on an existing key: {n}");
+    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k2", &BlobId::generate()), &plain, grace)).await;
+    assert!(matches!((r, n), (Err(StoreError::BlobReclaimed), 1)), "unregistered blob: {n} statements");
+    let (r, n) = proxy.count(store.put_object(&object(&format!("{bucket}-gone"), "k", &b[2]), &plain, grace)).await;
+    assert!(matches!((r, n), (Err(StoreError::NoSuchBucket), 1)), "missing bucket: {n} statements");
+    assert_eq!(store.get_object(&bucket, "k").await.expect("get_object"), Some(second.clone()));
+
+    // Once a statement is prepared on the connection, the hot path costs one round trip each:
+    // no ping when the connection is handed back.
+    let (r, n, trips) = proxy.count_both(store.get_object(&bucket, "k")).await;
+    assert_eq!((r.expect("get_object"), n, trips), (Some(second.clone()), 1, 1), "get_object");
+    let more = pending(2).await;
+    let (r, n, trips) = proxy.count_both(store.register_blobs(&more[..1], OffsetDateTime::now_utc())).await;
+    assert!(matches!((r, n, trips), (Ok(()), 1, 1)), "register_blobs: {n} statements, {trips} round trips");
+    let third = object(&bucket, "k", &more[1]);
+    let (r, n, trips) = proxy.count_both(store.put_object(&third, &plain, grace)).await;
+    assert!(matches!((r, n, trips), (Ok(()), 1, 1)), "put_object: {n} statements, {trips} round trips");
+    store.abandon_blobs(&more[..1]).await.expect("abandon_blobs");
+
+    store.delete_object(&bucket, "k", grace).await.expect("delete_object");
+    store.abandon_blobs(&b[2..]).await.expect("abandon_blobs");
+    store.delete_bucket(&bucket).await.expect("delete_bucket");
+}
+
+/// The hot path's own connections (handed back without a ping) recover when the server drops
+/// them all, as in a restart: a read is retried on a new connection and clears the dead idle
+/// ones, so the writes after it work too.
+#[tokio::test]
+async fn hot_connections_recover_when_the_server_drops_them() {
+    let app = format!("cst-hot-{}", BlobId::generate().as_str());
+    let sep = if url().contains('?') { '&' } else { '?' };
+    let store = PgMetadataStore::connect(&format!("{}{sep}application_name={app}", url())).await.expect("connect");
+    let grace = Duration::minutes(15);
+    let bucket = format!("cst-hot-{}", BlobId::generate().as_str());
+    let record = Bucket {
+        name: bucket.clone(),
+        owner: "suite-owner".to_owned(),
+        region: "us-east-1".to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+        policy: None,
+    };
+    store.create_bucket(&record).await.expect("create_bucket");
+    let put = async |key: &str| {
+        let blob = BlobId::generate();
+        store.register_blobs(std::slice::from_ref(&blob), OffsetDateTime::now_utc() + Duration::hours(1)).await?;
+        let obj = object(&bucket, key, &blob);
+        store.put_object(&obj, &WriteCondition::default(), grace).await.map(|()| obj)
+    };
+    let first = put("a").await.expect("put a");
+    assert_eq!(store.get_object(&bucket, "a").await.expect("get a"), Some(first.clone()));
+
+    let admin = sqlx::PgPool::connect(&url()).await.expect("connect");
+    let killed: Vec<(bool,)> =
+        sqlx::query_as("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+            .bind(&app)
+            .fetch_all(&admin)
+            .await
+            .expect("terminate the store's connections");
+    assert!(killed.len() >= 2, "the store had {} connections", killed.len());
+
+    assert_eq!(store.get_object(&bucket, "a").await.expect("get a after the drop"), Some(first));
+    let second = put("b").await.expect("put b after the drop");
+    assert_eq!(store.get_object(&bucket, "b").await.expect("get b"), Some(second));
+
+    for key in ["a", "b"] {
+        store.delete_object(&bucket, key, grace).await.expect("delete_object");
+    }
+    store.delete_bucket(&bucket).await.expect("delete_bucket");
 }

@@ -8,6 +8,7 @@ mod list;
 mod multipart;
 mod object;
 mod read;
+mod reserve;
 mod write;
 
 use std::sync::Arc;
@@ -56,12 +57,15 @@ pub struct Gateway {
     pub(crate) cfg: Arc<GatewayConfig>,
     /// Access control's bucket cache, told about bucket and policy changes made here.
     pub(crate) buckets: Option<Arc<crate::identity::BucketCache>>,
+    /// Blob ids registered as pending ahead of need.
+    pub(crate) reserve: Arc<reserve::BlobReserve>,
 }
 
 impl Gateway {
     /// Builds the gateway.
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, cfg: GatewayConfig) -> Self {
-        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None }
+        let reserve = Arc::new(reserve::BlobReserve::new(meta.clone(), cfg.pending_ttl));
+        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve }
     }
 
     /// Invalidates `cache` entries when this gateway changes a bucket or its policy.
@@ -85,9 +89,9 @@ impl Gateway {
         time::Duration::try_from(self.cfg.gc_grace).unwrap_or(time::Duration::minutes(15))
     }
 
-    pub(crate) fn pending_deadline(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc()
-            + time::Duration::try_from(self.cfg.pending_ttl).unwrap_or(time::Duration::hours(6))
+    /// A new blob id, registered as pending (ADR 0001), to write a body into.
+    pub(crate) async fn pending_blob(&self) -> S3Result<cloudstore_store_api::BlobId> {
+        self.reserve.take().await.map_err(crate::error::store_error)
     }
 }
 

@@ -200,8 +200,7 @@ impl Gateway {
         n: u32,
         digests: &checksum::Digests,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        let blob = cloudstore_store_api::BlobId::generate();
-        self.meta.register_blobs(std::slice::from_ref(&blob), self.pending_deadline()).await.s3()?;
+        let blob = self.pending_blob().await?;
         let empty: cloudstore_store_api::ByteStream = Box::pin(futures::stream::empty());
         if let Err(e) = self.blobs.put(&blob, empty, Some(0)).await {
             self.abandon(&blob).await;

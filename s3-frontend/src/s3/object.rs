@@ -151,7 +151,9 @@ impl Gateway {
             return Err(s3_error!(NotImplemented, "Appending to objects is not supported."));
         }
         let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-        self.bucket(&input.bucket).await?;
+        // No bucket read here: access control has just seen the bucket (a missing one is
+        // refused before the body is read), and the commit fails with NoSuchBucket if it was
+        // deleted meanwhile, abandoning the blob.
         if cond.if_none_match && self.meta.get_object(&input.bucket, &input.key).await.s3()?.is_some() {
             return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
         }

@@ -12,7 +12,7 @@ use s3s::{S3Result, s3_error};
 
 use super::Gateway;
 use super::checksum::{Digests, hashing_body, parse_content_md5, verify_checksum};
-use crate::error::{StoreResultExt, store_error};
+use crate::error::store_error;
 
 /// A body written to a pending blob (none for an empty body).
 #[derive(Debug)]
@@ -57,8 +57,7 @@ impl Gateway {
                 None => Err(result.client_error().unwrap_or_else(|| s3_error!(IncompleteBody))),
             };
         }
-        let blob = BlobId::generate();
-        self.meta.register_blobs(std::slice::from_ref(&blob), self.pending_deadline()).await.s3()?;
+        let blob = self.pending_blob().await?;
         match self.blobs.put(&blob, stream, len).await {
             Ok(_) => {}
             Err(e) => {

@@ -58,25 +58,14 @@ BEGIN
         RAISE SQLSTATE 'CS001' USING MESSAGE = 'no such bucket';
     END IF;
 
-    IF p_if_none_match THEN
-        -- With If-Match too, no state satisfies both.
-        IF p_if_match IS NOT NULL THEN
-            RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
-        END IF;
-        INSERT INTO objects (bucket, key, size, etag, last_modified, content_type, content_encoding,
-                             content_disposition, content_language, cache_control, expires, user_metadata,
-                             checksum_algorithm, checksum_value, checksum_type, parts, multipart_parts)
-        VALUES (p_bucket, p_key, p_size, p_etag, p_last_modified, p_content_type, p_content_encoding,
-                p_content_disposition, p_content_language, p_cache_control, p_expires, p_user_metadata,
-                p_checksum_algorithm, p_checksum_value, p_checksum_type, p_parts, p_multipart_parts)
-        ON CONFLICT (bucket, key) DO NOTHING;
-        IF NOT FOUND THEN
-            RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
-        END IF;
-    ELSE
-        -- As many rounds as WRITE_ATTEMPTS in the Rust store: each extra round means a
-        -- concurrent writer created and then deleted the row meanwhile.
-        FOR attempt IN 1..16 LOOP
+    -- With both If-Match and If-None-Match, no state satisfies both.
+    IF p_if_none_match AND p_if_match IS NOT NULL THEN
+        RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
+    END IF;
+    -- As many rounds as WRITE_ATTEMPTS in the Rust store: each extra round means a concurrent
+    -- writer created and then deleted the row meanwhile. If-None-Match only ever inserts.
+    FOR attempt IN 1..16 LOOP
+        IF NOT p_if_none_match THEN
             SELECT etag, parts INTO old_etag, old_parts
               FROM objects WHERE bucket = p_bucket AND key = p_key FOR UPDATE;
             IF FOUND THEN
@@ -96,20 +85,24 @@ BEGIN
             IF p_if_match IS NOT NULL THEN
                 RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
             END IF;
-            INSERT INTO objects (bucket, key, size, etag, last_modified, content_type, content_encoding,
-                                 content_disposition, content_language, cache_control, expires, user_metadata,
-                                 checksum_algorithm, checksum_value, checksum_type, parts, multipart_parts)
-            VALUES (p_bucket, p_key, p_size, p_etag, p_last_modified, p_content_type, p_content_encoding,
-                    p_content_disposition, p_content_language, p_cache_control, p_expires, p_user_metadata,
-                    p_checksum_algorithm, p_checksum_value, p_checksum_type, p_parts, p_multipart_parts)
-            ON CONFLICT (bucket, key) DO NOTHING;
-            written := FOUND;
-            EXIT WHEN written;
-            -- A concurrent insert won; the next round reads and replaces it.
-        END LOOP;
-        IF NOT written THEN
-            RAISE SQLSTATE 'CS004' USING MESSAGE = 'conflicting concurrent change';
         END IF;
+        INSERT INTO objects (bucket, key, size, etag, last_modified, content_type, content_encoding,
+                             content_disposition, content_language, cache_control, expires, user_metadata,
+                             checksum_algorithm, checksum_value, checksum_type, parts, multipart_parts)
+        VALUES (p_bucket, p_key, p_size, p_etag, p_last_modified, p_content_type, p_content_encoding,
+                p_content_disposition, p_content_language, p_cache_control, p_expires, p_user_metadata,
+                p_checksum_algorithm, p_checksum_value, p_checksum_type, p_parts, p_multipart_parts)
+        ON CONFLICT (bucket, key) DO NOTHING;
+        written := FOUND;
+        EXIT WHEN written;
+        -- The key exists: If-None-Match fails; otherwise a concurrent insert won, and the next
+        -- round reads and replaces it.
+        IF p_if_none_match THEN
+            RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
+        END IF;
+    END LOOP;
+    IF NOT written THEN
+        RAISE SQLSTATE 'CS004' USING MESSAGE = 'conflicting concurrent change';
     END IF;
 
     -- Clear the pending registrations. The collector's claim deletes the same rows, so the

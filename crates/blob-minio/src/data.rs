@@ -128,9 +128,7 @@ impl DataClient {
         bucket: &str,
         timeout: Duration,
     ) -> Result<Self> {
-        let mut cfg = Config::new(endpoint, access_key, secret_key);
-        cfg.region = region.to_owned();
-        cfg.max_idle = 256;
+        let cfg = Config::new(endpoint, access_key, secret_key).region(region).max_idle(256);
         let client = S3Client::new(&cfg).map_err(map_err)?;
         Ok(DataClient { client, bucket: bucket.to_owned(), timeout })
     }

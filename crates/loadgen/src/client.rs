@@ -33,9 +33,7 @@ impl S3 {
         bucket: &str,
         max_conns: usize,
     ) -> Result<Self> {
-        let mut cfg = Config::new(endpoint, access_key, secret_key);
-        cfg.region = region.to_owned();
-        cfg.max_idle = max_conns;
+        let cfg = Config::new(endpoint, access_key, secret_key).region(region).max_idle(max_conns);
         let client = S3Client::new(&cfg).context("--endpoint / --region")?;
         Ok(S3 { client, bucket: bucket.to_owned() })
     }

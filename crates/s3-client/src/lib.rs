@@ -127,6 +127,20 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
         }
     }
+
+    /// The region to sign for (empty: `us-east-1`).
+    #[must_use]
+    pub fn region(mut self, region: &str) -> Self {
+        region.clone_into(&mut self.region);
+        self
+    }
+
+    /// How many idle keep-alive connections to keep.
+    #[must_use]
+    pub fn max_idle(mut self, n: usize) -> Self {
+        self.max_idle = n;
+        self
+    }
 }
 
 /// What to ask: method, bucket and key (empty: the bucket itself), the unencoded query pairs,
@@ -366,9 +380,8 @@ mod tests {
     use http_body_util::Empty;
 
     fn client() -> S3Client<Empty<Bytes>> {
-        let mut cfg = Config::new("http://127.0.0.1:9000", "AKIDLOADGEN", "secret/key");
-        cfg.region = "us-east-1".into();
-        S3Client::new(&cfg).expect("client")
+        S3Client::new(&Config::new("http://127.0.0.1:9000", "AKIDLOADGEN", "secret/key").region("us-east-1"))
+            .expect("client")
     }
 
     #[test]

@@ -8,9 +8,11 @@
 -- when a concurrent insert won. A PL/pgSQL function is VOLATILE, so each of its statements
 -- takes a new snapshot (READ COMMITTED) and sees the winner of such a race.
 --
--- Outcomes other than success are raised, so that everything the statement did is undone:
---   CS001  no such bucket            CS003  a blob is no longer pending (BlobReclaimed)
---   CS002  precondition failed       CS004  too many lost races (Conflict)
+-- Returns 0 when the object was written, else why not, having written nothing:
+--   1  no such bucket     2  precondition failed     4  too many lost races (Conflict)
+-- (returned, not raised: clients cause 412s at will, and a raised error is a server log line).
+-- A blob no longer pending (the collector reclaimed it) is found after the write, so that one
+-- is raised, SQLSTATE CS003, which undoes the statement.
 -- Times are computed by the caller (milliseconds since the epoch), never by the database.
 
 CREATE FUNCTION put_object(
@@ -42,7 +44,7 @@ CREATE FUNCTION put_object(
     p_if_none_match       BOOLEAN,
     -- When the blobs of a replaced object may be collected.
     p_not_before          BIGINT
-) RETURNS VOID
+) RETURNS INTEGER
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -55,12 +57,12 @@ BEGIN
     -- delete_bucket takes FOR UPDATE on the bucket row, so it waits for this transaction.
     PERFORM 1 FROM buckets WHERE name = p_bucket FOR KEY SHARE;
     IF NOT FOUND THEN
-        RAISE SQLSTATE 'CS001' USING MESSAGE = 'no such bucket';
+        RETURN 1;
     END IF;
 
     -- With both If-Match and If-None-Match, no state satisfies both.
     IF p_if_none_match AND p_if_match IS NOT NULL THEN
-        RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
+        RETURN 2;
     END IF;
     -- As many rounds as WRITE_ATTEMPTS in the Rust store: each extra round means a concurrent
     -- writer created and then deleted the row meanwhile. If-None-Match only ever inserts.
@@ -70,7 +72,7 @@ BEGIN
               FROM objects WHERE bucket = p_bucket AND key = p_key FOR UPDATE;
             IF FOUND THEN
                 IF p_if_match IS NOT NULL AND p_if_match <> old_etag THEN
-                    RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
+                    RETURN 2;
                 END IF;
                 UPDATE objects SET size = p_size, etag = p_etag, last_modified = p_last_modified,
                        content_type = p_content_type, content_encoding = p_content_encoding,
@@ -83,7 +85,7 @@ BEGIN
                 EXIT;
             END IF;
             IF p_if_match IS NOT NULL THEN
-                RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
+                RETURN 2;
             END IF;
         END IF;
         INSERT INTO objects (bucket, key, size, etag, last_modified, content_type, content_encoding,
@@ -98,11 +100,11 @@ BEGIN
         -- The key exists: If-None-Match fails; otherwise a concurrent insert won, and the next
         -- round reads and replaces it.
         IF p_if_none_match THEN
-            RAISE SQLSTATE 'CS002' USING MESSAGE = 'precondition failed';
+            RETURN 2;
         END IF;
     END LOOP;
     IF NOT written THEN
-        RAISE SQLSTATE 'CS004' USING MESSAGE = 'conflicting concurrent change';
+        RETURN 4;
     END IF;
 
     -- Clear the pending registrations. The collector's claim deletes the same rows, so the
@@ -124,5 +126,6 @@ BEGIN
          WHERE part ->> 'blob' <> ALL (p_blobs)
         ON CONFLICT (blob) DO UPDATE SET not_before = GREATEST(blob_gc.not_before, EXCLUDED.not_before);
     END IF;
+    RETURN 0;
 END;
 $$;

@@ -8,13 +8,15 @@
 use std::io;
 use std::ops::Range;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cloudstore_s3_client::{Call, Config, Error as ClientError, S3Client, read_small};
 use cloudstore_store_api::{ByteStream, Result, StoreError};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use http::{HeaderValue, Method, StatusCode};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyDataStream;
@@ -42,6 +44,40 @@ pub(crate) struct UploadBody {
     finished: bool,
     /// Fired when the whole body has been handed to hyper: the response timeout starts then.
     done: Option<oneshot::Sender<()>>,
+    /// What the stall watchdog of [`DataClient::put`] looks at.
+    progress: Arc<Progress>,
+}
+
+/// Whether an upload waits on the backend (hyper holds data it cannot send) and since when.
+#[derive(Debug)]
+struct Progress {
+    origin: Instant,
+    /// Milliseconds from `origin` to when the last chunk was handed to hyper.
+    handed_at_ms: AtomicU64,
+    /// A chunk was handed to hyper and hyper has not asked for the next one yet.
+    waiting_on_backend: AtomicBool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress { origin: Instant::now(), handed_at_ms: AtomicU64::new(0), waiting_on_backend: AtomicBool::new(false) }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn handed(&self) {
+        self.handed_at_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.waiting_on_backend.store(true, Ordering::Relaxed);
+    }
+
+    /// How long the backend has left data unsent, if it is what the upload waits on.
+    fn backend_stall(&self) -> Option<Duration> {
+        self.waiting_on_backend
+            .load(Ordering::Relaxed)
+            .then(|| Duration::from_millis(self.now_ms().saturating_sub(self.handed_at_ms.load(Ordering::Relaxed))))
+    }
 }
 
 impl std::fmt::Debug for UploadBody {
@@ -62,6 +98,8 @@ impl http_body::Body for Payload {
         if body.finished {
             return Poll::Ready(None);
         }
+        // Asked again: hyper has sent what it had.
+        body.progress.waiting_on_backend.store(false, Ordering::Relaxed);
         loop {
             return match body.stream.as_mut().poll_next(cx) {
                 Poll::Pending => Poll::Pending,
@@ -81,6 +119,7 @@ impl http_body::Body for Payload {
                         body.held = Some(chunk);
                         continue;
                     }
+                    body.progress.handed();
                     Poll::Ready(Some(Ok(Frame::data(chunk))))
                 }
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
@@ -93,6 +132,7 @@ impl http_body::Body for Payload {
                     if let Some(done) = body.done.take() {
                         let _ = done.send(());
                     }
+                    body.progress.handed();
                     Poll::Ready(body.held.take().map(|c| Ok(Frame::data(c))))
                 }
             };
@@ -134,8 +174,23 @@ impl DataClient {
     }
 
     /// Streams exactly `size` bytes of `body` into `key` as one PutObject.
-    pub(crate) async fn put(&self, key: &str, body: ByteStream, size: u64) -> Result<()> {
+    pub(crate) async fn put(&self, key: &str, mut body: ByteStream, size: u64) -> Result<()> {
+        if size == 0 {
+            // hyper never polls a body declared empty: check it here, then send none.
+            while let Some(chunk) = body.next().await {
+                if !chunk.map_err(StoreError::backend)?.is_empty() {
+                    return Err(invalid("body is longer than the declared 0 bytes".into()));
+                }
+            }
+            let req = self
+                .client
+                .request(&Call::new(Method::PUT, &self.bucket, key).content_length(0), Payload::Empty)
+                .map_err(map_err)?;
+            let resp = self.timed(self.client.send_ok(req)).await?;
+            return read_small(resp).await.map(drop).map_err(map_err);
+        }
         let (done, body_sent) = oneshot::channel();
+        let progress = Arc::new(Progress::new());
         let payload = Payload::Upload(UploadBody {
             stream: body,
             declared: size,
@@ -143,6 +198,7 @@ impl DataClient {
             held: None,
             finished: false,
             done: Some(done),
+            progress: progress.clone(),
         });
         let req = self
             .client
@@ -150,14 +206,24 @@ impl DataClient {
             .map_err(map_err)?;
         let send = self.client.send_ok(req);
         tokio::pin!(send);
-        // The timeout covers the wait for the answer once the body is sent, never the upload
-        // itself (a slow client may take long); a stalled client is its own connection's end.
+        // Neither timeout covers the client's own pace (a slow client may take long; a
+        // stalled one is its connection's business): one starts once the body is sent, the
+        // other fires when the backend has left data unsent for as long.
+        let stalled = async {
+            loop {
+                tokio::time::sleep(self.timeout / 4).await;
+                if progress.backend_stall().is_some_and(|d| d > self.timeout) {
+                    return;
+                }
+            }
+        };
         let resp = tokio::select! {
             r = &mut send => r,
             _ = body_sent => match tokio::time::timeout(self.timeout, &mut send).await {
                 Ok(r) => r,
                 Err(_) => return Err(self.timed_out()),
             },
+            () = stalled => return Err(self.timed_out()),
         }
         .map_err(map_err)?;
         read_small(resp).await.map_err(map_err)?;

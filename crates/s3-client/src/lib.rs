@@ -70,10 +70,10 @@ impl Error {
         }
     }
 
-    /// Whether the server said the key does not exist.
+    /// Whether the server said the key does not exist (`NoSuchKey`; a bare 404 might be a
+    /// missing bucket or a proxy's page, so it does not count).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Status { status, code, .. }
-            if code == "NoSuchKey" || (code.is_empty() && *status == StatusCode::NOT_FOUND))
+        matches!(self, Error::Status { code, .. } if code == "NoSuchKey")
     }
 }
 
@@ -453,7 +453,7 @@ mod tests {
         assert!(!status(403, "AccessDenied").is_unavailable());
         assert!(Error::Transport("reset".into()).is_unavailable());
         assert!(status(404, "NoSuchKey").is_not_found());
-        assert!(status(404, "").is_not_found());
+        assert!(!status(404, "").is_not_found());
         assert!(!status(404, "NoSuchBucket").is_not_found());
     }
 

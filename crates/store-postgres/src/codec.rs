@@ -10,7 +10,7 @@ pub(crate) fn to_i32(n: u32) -> Result<i32> {
 }
 
 /// The columns selected by [`OBJECT_COLUMNS`](crate::OBJECT_COLUMNS).
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub(crate) struct ObjectRow {
     bucket: String,
     key: String,
@@ -32,6 +32,11 @@ pub(crate) struct ObjectRow {
 }
 
 impl ObjectRow {
+    /// The row's bucket and key.
+    pub(crate) fn id(&self) -> (&str, &str) {
+        (&self.bucket, &self.key)
+    }
+
     pub(crate) fn into_meta(self) -> Result<ObjectMeta> {
         let checksum = match (parse_algorithm(self.checksum_algorithm.as_deref())?, self.checksum_value) {
             (Some(algorithm), Some(value)) => Some(Checksum {

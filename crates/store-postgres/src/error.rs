@@ -8,9 +8,10 @@ fn classify(code: &str) -> Option<fn(sqlx::Error) -> StoreError> {
     match code {
         // serialization_failure, deadlock_detected: a concurrent change; retrying may work.
         "40001" | "40P01" => Some(|_| StoreError::Conflict),
-        // admin_shutdown, crash_shutdown, cannot_connect_now, lock_not_available,
-        // query_canceled (statement timeout).
-        "57P01" | "57P02" | "57P03" | "55P03" | "57014" => Some(StoreError::unavailable),
+        // admin_shutdown, crash_shutdown, cannot_connect_now, idle_session_timeout,
+        // lock_not_available, query_canceled (statement timeout), idle_in_transaction /
+        // transaction_timeout.
+        "57P01" | "57P02" | "57P03" | "57P05" | "55P03" | "57014" | "25P03" | "25P04" => Some(StoreError::unavailable),
         // connection_exception, insufficient_resources (too many connections, disk full, ...).
         c if c.starts_with("08") || c.starts_with("53") => Some(StoreError::unavailable),
         _ => None,
@@ -52,6 +53,7 @@ mod tests {
         let down = classify("08006").map(|f| f(sqlx::Error::PoolClosed));
         assert!(matches!(down, Some(StoreError::Unavailable(_))));
         assert!(classify("53300").is_some());
+        assert!(classify("57P05").is_some() && classify("25P04").is_some());
         assert!(classify("23505").is_none());
         assert!(matches!(db_err(sqlx::Error::PoolTimedOut), StoreError::Unavailable(_)));
         assert!(matches!(db_err(sqlx::Error::RowNotFound), StoreError::Backend(_)));

@@ -25,9 +25,10 @@
 //!
 //! Writing an object (the first four points) is the PL/pgSQL function `put_object`
 //! (`migrations/postgres/0003_put_object.sql`), so that a PUT is one statement in autocommit,
-//! one round trip; its statements take new snapshots just as a transaction's would. It raises
-//! its failures (SQLSTATEs `CS001`..`CS004`, mapped back by `put_err`), which undoes the whole
-//! statement. `complete_upload` calls it inside its own transaction.
+//! one round trip; its statements take new snapshots just as a transaction's would. It returns
+//! why it wrote nothing (no bucket, precondition, conflict; `put_outcome`) and raises only a
+//! reclaimed pending blob (SQLSTATE `CS003`, `put_err`), found after the write, which undoes
+//! the statement. `complete_upload` calls it inside its own transaction.
 //!
 //! Key columns use `COLLATE "C"`: keys compare in byte order, whatever the database locale.
 
@@ -81,6 +82,8 @@ macro_rules! upload_columns {
     };
 }
 
+mod batch;
+
 type Tx = Transaction<'static, Postgres>;
 type PgQuery<'a> = Query<'a, Postgres, PgArguments>;
 
@@ -90,6 +93,8 @@ pub struct PgMetadataStore {
     pool: PgPool,
     /// The statements of GET, HEAD and PUT (see [`hot`]).
     hot: std::sync::Arc<hot::HotPool>,
+    /// Object reads, batched under load (see [`batch`]).
+    reader: batch::ObjectReader,
 }
 
 impl PgMetadataStore {
@@ -109,7 +114,8 @@ impl PgMetadataStore {
         MIGRATOR.run(&pool).await.map_err(migrate_err)?;
         let opts = (*pool.connect_options()).clone();
         let hot = hot::HotPool::new(opts, hot::MAX_HOT_CONNECTIONS, ACQUIRE_TIMEOUT);
-        Ok(Self { pool, hot: std::sync::Arc::new(hot) })
+        let hot = std::sync::Arc::new(hot);
+        Ok(Self { pool, reader: batch::ObjectReader::new(hot.clone()), hot })
     }
 
     async fn begin(&self) -> Result<Tx> {
@@ -231,8 +237,9 @@ async fn write_object(
 ) -> Result<()> {
     let enc = EncodedObject::new(obj)?;
     let blobs = distinct_blobs(&obj.parts);
-    put_statement(&enc, &blobs, claim, cond, ms_after(now_ms(), grace)).execute(conn).await.map_err(put_err)?;
-    Ok(())
+    let row =
+        put_statement(&enc, &blobs, claim, cond, ms_after(now_ms(), grace)).fetch_one(conn).await.map_err(put_err)?;
+    put_outcome(&row)
 }
 
 /// The call of the function `put_object` (see [`write_object`]).
@@ -250,20 +257,25 @@ fn put_statement<'q>(
     enc.bind(q).bind(blobs).bind(claim).bind(cond.if_match.as_deref()).bind(cond.if_none_match).bind(not_before)
 }
 
-/// Maps the SQLSTATEs that the function `put_object` raises for its outcomes back to them;
-/// anything else as [`db_err`].
+/// What the function `put_object` returned: 0 written, else why not (nothing written).
+fn put_outcome(row: &sqlx::postgres::PgRow) -> Result<()> {
+    use sqlx::Row as _;
+    match row.try_get::<i32, _>(0).map_err(db_err)? {
+        0 => Ok(()),
+        1 => Err(StoreError::NoSuchBucket),
+        2 => Err(StoreError::PreconditionFailed),
+        4 => Err(StoreError::Conflict),
+        other => Err(StoreError::backend(std::io::Error::other(format!("put_object returned {other}")))),
+    }
+}
+
+/// Maps the SQLSTATE that the function `put_object` raises (a reclaimed pending blob) back to
+/// its error; anything else as [`db_err`].
 fn put_err(e: sqlx::Error) -> StoreError {
-    let outcome = match &e {
-        sqlx::Error::Database(d) => match d.code().as_deref() {
-            Some("CS001") => Some(StoreError::NoSuchBucket),
-            Some("CS002") => Some(StoreError::PreconditionFailed),
-            Some("CS003") => Some(StoreError::BlobReclaimed),
-            Some("CS004") => Some(StoreError::Conflict),
-            _ => None,
-        },
-        _ => None,
-    };
-    outcome.unwrap_or_else(|| db_err(e))
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("CS003") => StoreError::BlobReclaimed,
+        _ => db_err(e),
+    }
 }
 
 /// Locks the upload (shared for parts, exclusive to finish it); `false` if it does not exist
@@ -479,15 +491,7 @@ impl MetadataStore for PgMetadataStore {
     }
 
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>> {
-        let row: Option<ObjectRow> = hot::hot!(self.hot, retry: true, |conn| {
-            sqlx::query_as(concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2"))
-                .bind(bucket)
-                .bind(key)
-                .fetch_optional(conn)
-        })
-        .await
-        .map_err(db_err)?;
-        row.map(ObjectRow::into_meta).transpose()
+        self.reader.get(bucket, key).await?.map(ObjectRow::into_meta).transpose()
     }
 
     async fn put_object(&self, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()> {
@@ -496,10 +500,11 @@ impl MetadataStore for PgMetadataStore {
         let enc = EncodedObject::new(obj)?;
         let blobs = distinct_blobs(&obj.parts);
         let not_before = ms_after(now_ms(), grace);
-        hot::hot!(self.hot, retry: false, |conn| put_statement(&enc, &blobs, true, cond, not_before).execute(conn))
-            .await
-            .map_err(put_err)?;
-        Ok(())
+        let row =
+            hot::hot!(self.hot, retry: false, |conn| put_statement(&enc, &blobs, true, cond, not_before).fetch_one(conn))
+                .await
+                .map_err(put_err)?;
+        put_outcome(&row)
     }
 
     async fn delete_object(&self, bucket: &str, key: &str, grace: Duration) -> Result<Option<ObjectMeta>> {

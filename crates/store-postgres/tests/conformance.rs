@@ -292,3 +292,50 @@ async fn hot_connections_recover_when_the_server_drops_them() {
     }
     store.delete_bucket(&bucket).await.expect("delete_bucket");
 }
+
+/// Concurrent reads share statements, and each still gets its own row: every key (present,
+/// missing, asked several times) answers exactly as a lone read would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reads_share_statements_and_get_their_own_rows() {
+    let proxy = StatementCounter::start().await;
+    let store = proxy.store().await;
+    let grace = Duration::minutes(15);
+    let bucket = format!("cst-batch-{}", BlobId::generate().as_str());
+    let record = Bucket {
+        name: bucket.clone(),
+        owner: "suite-owner".to_owned(),
+        region: "us-east-1".to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+        policy: None,
+    };
+    store.create_bucket(&record).await.expect("create_bucket");
+    let mut written = Vec::new();
+    for i in 0..20 {
+        let blob = BlobId::generate();
+        store
+            .register_blobs(std::slice::from_ref(&blob), OffsetDateTime::now_utc() + Duration::hours(1))
+            .await
+            .expect("register");
+        let obj = object(&bucket, &format!("k{i:02}"), &blob);
+        store.put_object(&obj, &WriteCondition::default(), grace).await.expect("put_object");
+        written.push(obj);
+    }
+    // 200 reads at once: each of the 20 keys 8 times, and 40 reads of missing keys.
+    let reads = (0..200).map(|i| {
+        let store = store.clone();
+        let key = if i < 160 { format!("k{:02}", i % 20) } else { format!("missing{i}") };
+        let bucket = bucket.clone();
+        async move { (key.clone(), store.get_object(&bucket, &key).await.expect("get_object")) }
+    });
+    let (results, statements) = proxy.count(futures::future::join_all(reads)).await;
+    for (key, got) in results {
+        let want = written.iter().find(|o| o.key == key).cloned();
+        assert_eq!(got, want, "{key}");
+    }
+    assert!(statements < 200, "200 concurrent reads took {statements} statements");
+
+    for o in &written {
+        store.delete_object(&bucket, &o.key, grace).await.expect("delete_object");
+    }
+    store.delete_bucket(&bucket).await.expect("delete_bucket");
+}

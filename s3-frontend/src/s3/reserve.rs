@@ -85,6 +85,12 @@ impl BlobReserve {
         }
     }
 
+    /// Forgets the reserved ids (they may have been lost: see `Gateway::commit_failed`); their
+    /// deadlines get them collected.
+    pub(crate) fn clear(&self) {
+        self.lock().ids.clear();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -163,5 +169,7 @@ mod tests {
         reserve.take().await.expect("take");
         // The stale id was dropped (and marked due); a fresh batch was registered.
         assert!(reserve.lock().ids.iter().all(|(_, at)| at.elapsed() < Duration::from_millis(100)));
+        reserve.clear();
+        assert_eq!(reserve.reserved(), 0);
     }
 }

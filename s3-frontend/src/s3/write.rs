@@ -108,6 +108,11 @@ impl Gateway {
     /// lost during commit) the commit may have succeeded, so the blob is left to its pending
     /// deadline, which the collector honours only if the commit did not happen.
     pub(crate) async fn commit_failed(&self, w: &Written, e: StoreError) -> s3s::S3Error {
+        if matches!(e, StoreError::BlobReclaimed | StoreError::Unavailable(_)) {
+            // Registrations commit asynchronously: after a database crash the reserved ids may
+            // not be pending any more. Start over with fresh ones.
+            self.reserve.clear();
+        }
         let definite = !matches!(e, StoreError::Unavailable(_) | StoreError::Backend(_));
         if definite && let Some(b) = &w.blob {
             self.abandon(b).await;

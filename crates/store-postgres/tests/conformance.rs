@@ -186,6 +186,20 @@ fn object(bucket: &str, key: &str, blob: &BlobId) -> ObjectMeta {
     }
 }
 
+/// Creates a bucket named `prefix` plus a fresh id, and returns its name.
+async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
+    let name = format!("{prefix}-{}", BlobId::generate().as_str());
+    let record = Bucket {
+        name: name.clone(),
+        owner: "suite-owner".to_owned(),
+        region: "us-east-1".to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+        policy: None,
+    };
+    store.create_bucket(&record).await.expect("create_bucket");
+    name
+}
+
 /// `put_object` is one statement (so one round trip, in autocommit), whatever its outcome; the
 /// semantics themselves are the conformance suite's.
 #[tokio::test]
@@ -193,16 +207,7 @@ async fn put_object_is_one_statement() {
     let proxy = StatementCounter::start().await;
     let store = proxy.store().await;
     let grace = Duration::minutes(15);
-    let bucket = format!("cst-rt-{}", BlobId::generate().as_str());
-    let owner = "suite-owner".to_owned();
-    let record = Bucket {
-        name: bucket.clone(),
-        owner,
-        region: "us-east-1".to_owned(),
-        created_at: OffsetDateTime::now_utc(),
-        policy: None,
-    };
-    store.create_bucket(&record).await.expect("create_bucket");
+    let bucket = new_bucket(&store, "cst-rt").await;
     let pending = |n: usize| {
         let blobs: Vec<BlobId> = (0..n).map(|_| BlobId::generate()).collect();
         let store = store.clone();
@@ -256,15 +261,7 @@ async fn hot_connections_recover_when_the_server_drops_them() {
     let sep = if url().contains('?') { '&' } else { '?' };
     let store = PgMetadataStore::connect(&format!("{}{sep}application_name={app}", url())).await.expect("connect");
     let grace = Duration::minutes(15);
-    let bucket = format!("cst-hot-{}", BlobId::generate().as_str());
-    let record = Bucket {
-        name: bucket.clone(),
-        owner: "suite-owner".to_owned(),
-        region: "us-east-1".to_owned(),
-        created_at: OffsetDateTime::now_utc(),
-        policy: None,
-    };
-    store.create_bucket(&record).await.expect("create_bucket");
+    let bucket = new_bucket(&store, "cst-hot").await;
     let put = async |key: &str| {
         let blob = BlobId::generate();
         store.register_blobs(std::slice::from_ref(&blob), OffsetDateTime::now_utc() + Duration::hours(1)).await?;
@@ -300,15 +297,7 @@ async fn concurrent_reads_share_statements_and_get_their_own_rows() {
     let proxy = StatementCounter::start().await;
     let store = proxy.store().await;
     let grace = Duration::minutes(15);
-    let bucket = format!("cst-batch-{}", BlobId::generate().as_str());
-    let record = Bucket {
-        name: bucket.clone(),
-        owner: "suite-owner".to_owned(),
-        region: "us-east-1".to_owned(),
-        created_at: OffsetDateTime::now_utc(),
-        policy: None,
-    };
-    store.create_bucket(&record).await.expect("create_bucket");
+    let bucket = new_bucket(&store, "cst-batch").await;
     let mut written = Vec::new();
     for i in 0..20 {
         let blob = BlobId::generate();

@@ -4,17 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::params;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudstore_iam::api::InProcessIam;
-use cloudstore_iam::crypto::Keyring;
 use cloudstore_iam::error::Error;
 use cloudstore_iam::grpc::GrpcPasswordAuthority;
-use cloudstore_iam::service::{IamService, PasswordAuthority, ServiceConfig, user_principal};
-use cloudstore_iam::session::MemorySessionStore;
-use cloudstore_iam::store::SqliteIamStore;
+use cloudstore_iam::service::{IamService, PasswordAuthority, user_principal};
 use cloudstore_iam_api::grpc::{GrpcIam, ServiceToken};
 use cloudstore_iam_api::{
     ApiResponse, Caller, IamApi, IamApiError, PrincipalKind, QueryService, RequestMeta, RestRequest,
@@ -36,16 +36,7 @@ struct Stack {
 
 impl Stack {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteIamStore::open(&dir.path().join("iam.sqlite")).await.expect("open store");
-        let svc = IamService::new(
-            Arc::new(store),
-            Arc::new(MemorySessionStore::new()),
-            Keyring::new(&[7u8; 32]).expect("keyring"),
-            ServiceConfig::default(),
-        )
-        .await
-        .expect("service");
+        let (svc, dir) = common::service().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -88,10 +79,6 @@ fn meta() -> RequestMeta {
         request_id: "req-grpc-1".into(),
         secure: false,
     }
-}
-
-fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 /// The text of the first `<tag>…</tag>`.

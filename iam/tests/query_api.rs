@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
+use common::params;
 
 use cloudstore_iam::api::{query, sts};
-use cloudstore_iam::crypto::Keyring;
-use cloudstore_iam::service::{IamService, ServiceConfig, user_principal};
-use cloudstore_iam::session::MemorySessionStore;
-use cloudstore_iam::store::SqliteIamStore;
+use cloudstore_iam::service::{IamService, user_principal};
 use cloudstore_iam_api::{ADMIN_ACCOUNT_ID, ApiResponse, Caller, PrincipalKind, RequestMeta};
 
 const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -22,16 +20,7 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteIamStore::open(&dir.path().join("iam.sqlite")).await.expect("open store");
-    let svc = IamService::new(
-        Arc::new(store),
-        Arc::new(MemorySessionStore::new()),
-        Keyring::new(&[7u8; 32]).expect("keyring"),
-        ServiceConfig::default(),
-    )
-    .await
-    .expect("service");
+    let (svc, dir) = common::service().await;
     Env { svc, _dir: dir }
 }
 
@@ -42,10 +31,6 @@ fn meta() -> RequestMeta {
         request_id: "req-0001".into(),
         secure: false,
     }
-}
-
-fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 async fn iam(svc: &IamService, caller: &Caller, p: &[(&str, &str)]) -> ApiResponse {

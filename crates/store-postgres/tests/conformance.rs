@@ -4,12 +4,12 @@
 //! without it the tests fail: a suite that silently skips is a defect. Runs can repeat against
 //! one database (every run uses fresh names and cleans up).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cloudstore_store_api::{BlobId, BlobPart, Bucket, MetadataStore, ObjectMeta, StoreError, WriteCondition};
+use cloudstore_store_api::testkit::object;
+use cloudstore_store_api::{BlobId, Bucket, MetadataStore, StoreError, WriteCondition};
 use cloudstore_store_pg::PgMetadataStore;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use time::{Duration, OffsetDateTime};
@@ -165,27 +165,6 @@ async fn forward_counting(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, count
     let _ = to.shutdown().await;
 }
 
-/// A one-part object of `blob` (which the caller registered, or not).
-fn object(bucket: &str, key: &str, blob: &BlobId) -> ObjectMeta {
-    ObjectMeta {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        size: 1,
-        etag: BlobId::generate().as_str().to_owned(),
-        last_modified: OffsetDateTime::UNIX_EPOCH,
-        content_type: None,
-        content_encoding: None,
-        content_disposition: None,
-        content_language: None,
-        cache_control: None,
-        expires: None,
-        user_metadata: BTreeMap::new(),
-        checksum: None,
-        parts: vec![BlobPart { blob: blob.clone(), size: 1, part_number: 1, etag: "e".to_owned(), checksum: None }],
-        multipart_parts: None,
-    }
-}
-
 /// Creates a bucket named `prefix` plus a fresh id, and returns its name.
 async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
     let name = format!("{prefix}-{}", BlobId::generate().as_str());
@@ -220,18 +199,18 @@ async fn put_object_is_one_statement() {
     let create_only = WriteCondition { if_match: None, if_none_match: true };
 
     let b = pending(3).await;
-    let first = object(&bucket, "k", &b[0]);
+    let first = object(&bucket, "k", &b[0..1]);
     let (r, n) = proxy.count(store.put_object(&first, &plain, grace)).await;
     assert!(matches!((r, n), (Ok(()), 1)), "new key: {n} statements");
-    let second = object(&bucket, "k", &b[1]);
+    let second = object(&bucket, "k", &b[1..2]);
     let if_match = WriteCondition { if_match: Some(first.etag.clone()), if_none_match: false };
     let (r, n) = proxy.count(store.put_object(&second, &if_match, grace)).await;
     assert!(matches!((r, n), (Ok(()), 1)), "overwrite: {n} statements");
-    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k", &b[2]), &create_only, grace)).await;
+    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k", &b[2..3]), &create_only, grace)).await;
     assert!(matches!((r, n), (Err(StoreError::PreconditionFailed), 1)), "If-None-Match on an existing key: {n}");
-    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k2", &BlobId::generate()), &plain, grace)).await;
+    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k2", &[BlobId::generate()]), &plain, grace)).await;
     assert!(matches!((r, n), (Err(StoreError::BlobReclaimed), 1)), "unregistered blob: {n} statements");
-    let (r, n) = proxy.count(store.put_object(&object(&format!("{bucket}-gone"), "k", &b[2]), &plain, grace)).await;
+    let (r, n) = proxy.count(store.put_object(&object(&format!("{bucket}-gone"), "k", &b[2..3]), &plain, grace)).await;
     assert!(matches!((r, n), (Err(StoreError::NoSuchBucket), 1)), "missing bucket: {n} statements");
     assert_eq!(store.get_object(&bucket, "k").await.expect("get_object"), Some(second.clone()));
 
@@ -242,7 +221,7 @@ async fn put_object_is_one_statement() {
     let more = pending(2).await;
     let (r, n, trips) = proxy.count_both(store.register_blobs(&more[..1], OffsetDateTime::now_utc())).await;
     assert!(matches!((r, n, trips), (Ok(()), 1, 1)), "register_blobs: {n} statements, {trips} round trips");
-    let third = object(&bucket, "k", &more[1]);
+    let third = object(&bucket, "k", &more[1..2]);
     let (r, n, trips) = proxy.count_both(store.put_object(&third, &plain, grace)).await;
     assert!(matches!((r, n, trips), (Ok(()), 1, 1)), "put_object: {n} statements, {trips} round trips");
     store.abandon_blobs(&more[..1]).await.expect("abandon_blobs");
@@ -265,7 +244,7 @@ async fn hot_connections_recover_when_the_server_drops_them() {
     let put = async |key: &str| {
         let blob = BlobId::generate();
         store.register_blobs(std::slice::from_ref(&blob), OffsetDateTime::now_utc() + Duration::hours(1)).await?;
-        let obj = object(&bucket, key, &blob);
+        let obj = object(&bucket, key, std::slice::from_ref(&blob));
         store.put_object(&obj, &WriteCondition::default(), grace).await.map(|()| obj)
     };
     let first = put("a").await.expect("put a");
@@ -305,7 +284,7 @@ async fn concurrent_reads_share_statements_and_get_their_own_rows() {
             .register_blobs(std::slice::from_ref(&blob), OffsetDateTime::now_utc() + Duration::hours(1))
             .await
             .expect("register");
-        let obj = object(&bucket, &format!("k{i:02}"), &blob);
+        let obj = object(&bucket, &format!("k{i:02}"), std::slice::from_ref(&blob));
         store.put_object(&obj, &WriteCondition::default(), grace).await.expect("put_object");
         written.push(obj);
     }

@@ -159,7 +159,7 @@ async fn pending_blobs(store: &Store, n: usize) -> Vec<BlobId> {
 }
 
 /// A plain object made of `blobs` (10 bytes each), with a fresh ETag.
-fn object(bucket: &str, key: &str, blobs: &[BlobId]) -> ObjectMeta {
+pub fn object(bucket: &str, key: &str, blobs: &[BlobId]) -> ObjectMeta {
     let parts: Vec<BlobPart> = blobs
         .iter()
         .zip(1u32..)

@@ -5,4 +5,4 @@ mod blob;
 mod meta;
 
 pub use blob::blob_suite;
-pub use meta::metadata_suite;
+pub use meta::{metadata_suite, object};

@@ -1,15 +1,25 @@
-//! Object reads from concurrent requests share statements.
+//! The statements of concurrent requests are shared: object reads (every GET and HEAD) and
+//! PUT commits (group commit).
 //!
-//! Every GET and HEAD reads one object row. Under load many such reads are waiting at once, and
-//! each statement costs a round trip and a wake-up of a PostgreSQL backend (ADR 0005). Reads
-//! here are queued; at most [`MAX_IN_FLIGHT`] statements run at a time, each fetching every
-//! row queued when it starts (up to [`MAX_BATCH`]), so a quiet server sends one statement per
-//! read, immediately, and a busy one a statement per batch.
+//! Under load many such statements wait at once, and each costs a round trip and a wake-up of
+//! a PostgreSQL backend — and a commit its own WAL flush (ADR 0005). A [`Batcher`] queues them;
+//! at most [`MAX_IN_FLIGHT`] statements of a kind run at a time, each answering every request
+//! queued when it starts (up to the batch limit), so a quiet server sends one statement per
+//! request, at once, and a busy one a statement per batch. Before it takes its batch a
+//! statement lets the requests that are ready to run in the same turn of the scheduler queue
+//! theirs.
 //!
-//! Freshness is that of a single read: a statement is always sent after every read it answers
-//! was asked for, so it sees every write acknowledged before those reads began
-//! (read-after-write holds). Statements run in spawned tasks: a request that goes away
-//! (client disconnected) never cancels the reads of the others.
+//! - Freshness is that of a single statement: a statement is always sent after every request
+//!   it answers was queued, so a read sees every write acknowledged before it began
+//!   (read-after-write holds).
+//! - Writes are acknowledged only after the statement that carries them committed. The items of
+//!   one commit are ordered by bucket and key, so two commits lock object rows in the same
+//!   order and cannot deadlock each other. An item that is refused (no bucket, precondition,
+//!   reclaimed blob, conflict) writes nothing and does not affect the others; an error of the
+//!   statement itself (the connection failed, a timeout) fails every item of it, as it would
+//!   have failed each alone, and is never retried (a lost answer may hide a commit).
+//! - Statements run in spawned tasks: a request that goes away (client disconnected) never
+//!   cancels the statements of the others.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,44 +31,66 @@ use crate::codec::ObjectRow;
 use crate::error::db_err;
 use crate::hot::{self, HotPool};
 
-/// Statements in flight at most.
+/// Statements of one kind in flight at most.
 pub(crate) const MAX_IN_FLIGHT: usize = 2;
 
 /// Reads answered by one statement at most.
-pub(crate) const MAX_BATCH: usize = 64;
+pub(crate) const MAX_READS: usize = 64;
 
-type Reply = oneshot::Sender<Result<Option<ObjectRow>>>;
+/// PUT commits in one transaction at most (each is a subtransaction-free function call, but a
+/// transaction that writes many rows holds their locks until its commit).
+pub(crate) const MAX_COMMITS: usize = 32;
 
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<(String, String, Reply)>,
+/// A kind of statement that answers many requests at once.
+pub(crate) trait Job: Send + Sync + 'static {
+    type Item: Send + 'static;
+    type Output: Send + 'static;
+    /// Answers every item, in order.
+    fn run(&self, items: Vec<Self::Item>) -> impl Future<Output = Vec<Result<Self::Output>>> + Send;
+}
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+
+struct Queue<J: Job> {
+    waiting: Vec<(J::Item, Reply<J::Output>)>,
     in_flight: usize,
 }
 
-impl std::fmt::Debug for Queue {
+/// Queues requests of one [`Job`] and runs them in shared statements. Cheap to clone.
+pub(crate) struct Batcher<J: Job> {
+    job: Arc<J>,
+    queue: Arc<Mutex<Queue<J>>>,
+    max_batch: usize,
+}
+
+impl<J: Job> Clone for Batcher<J> {
+    fn clone(&self) -> Self {
+        Batcher { job: self.job.clone(), queue: self.queue.clone(), max_batch: self.max_batch }
+    }
+}
+
+impl<J: Job> std::fmt::Debug for Batcher<J> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queue").field("waiting", &self.waiting.len()).field("in_flight", &self.in_flight).finish()
+        let q = self.lock();
+        f.debug_struct("Batcher").field("waiting", &q.waiting.len()).field("in_flight", &q.in_flight).finish()
     }
 }
 
-/// The batching reader. Cheap to clone.
-#[derive(Debug, Clone)]
-pub(crate) struct ObjectReader {
-    hot: Arc<HotPool>,
-    queue: Arc<Mutex<Queue>>,
-}
-
-impl ObjectReader {
-    pub(crate) fn new(hot: Arc<HotPool>) -> Self {
-        ObjectReader { hot, queue: Arc::new(Mutex::new(Queue::default())) }
+impl<J: Job> Batcher<J> {
+    pub(crate) fn new(job: J, max_batch: usize) -> Self {
+        Batcher {
+            job: Arc::new(job),
+            queue: Arc::new(Mutex::new(Queue { waiting: Vec::new(), in_flight: 0 })),
+            max_batch,
+        }
     }
 
-    /// The row of `bucket`/`key`, if any.
-    pub(crate) async fn get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
+    /// Queues `item` and waits for its answer.
+    pub(crate) async fn submit(&self, item: J::Item) -> Result<J::Output> {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut q = self.lock();
-            q.waiting.push((bucket.to_owned(), key.to_owned(), tx));
+            q.waiting.push((item, tx));
             if q.in_flight < MAX_IN_FLIGHT {
                 q.in_flight += 1;
                 true
@@ -72,68 +104,84 @@ impl ObjectReader {
         match rx.await {
             Ok(r) => r,
             // The task ended without answering: only if the runtime is shutting down.
-            Err(_) => Err(StoreError::unavailable(std::io::Error::other("object read abandoned"))),
+            Err(_) => Err(StoreError::unavailable(std::io::Error::other("statement abandoned"))),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<J>> {
         self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs statements until nothing waits, then gives its slot back.
     async fn drain(self) {
         loop {
-            let batch: Vec<(String, String, Reply)> = {
+            // Let every request that is ready to run in this turn of the scheduler queue
+            // first: one statement then answers all of them.
+            tokio::task::yield_now().await;
+            let batch: Vec<(J::Item, Reply<J::Output>)> = {
                 let mut q = self.lock();
                 if q.waiting.is_empty() {
                     q.in_flight -= 1;
                     return;
                 }
-                let n = q.waiting.len().min(MAX_BATCH);
+                let n = q.waiting.len().min(self.max_batch);
                 q.waiting.drain(..n).collect()
             };
-            self.answer(batch).await;
+            let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let answers = self.job.run(items).await;
+            // A missing answer (never expected) drops its reply: that request sees an error.
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
         }
     }
+}
 
-    async fn answer(&self, batch: Vec<(String, String, Reply)>) {
-        if let [(bucket, key, _)] = batch.as_slice() {
-            let result = self.one(bucket, key).await;
-            if let Some((_, _, reply)) = batch.into_iter().next() {
-                let _ = reply.send(result);
-            }
-            return;
+/// The same failure for each of `n` items (`StoreError` is not `Clone`: the message is kept,
+/// and whether it was `Unavailable`).
+fn fan_out<T>(e: &StoreError, n: usize) -> Vec<Result<T>> {
+    let message = e.to_string();
+    let unavailable = matches!(e, StoreError::Unavailable(_));
+    (0..n)
+        .map(|_| {
+            let err = std::io::Error::other(message.clone());
+            Err(if unavailable { StoreError::unavailable(err) } else { StoreError::backend(err) })
+        })
+        .collect()
+}
+
+/// Object reads: (bucket, key) → the row, if any.
+#[derive(Debug)]
+pub(crate) struct Reads {
+    pub(crate) hot: Arc<HotPool>,
+}
+
+impl Job for Reads {
+    type Item = (String, String);
+    type Output = Option<ObjectRow>;
+
+    async fn run(&self, items: Vec<(String, String)>) -> Vec<Result<Option<ObjectRow>>> {
+        if let [(bucket, key)] = items.as_slice() {
+            return vec![self.one(bucket, key).await];
         }
-        let buckets: Vec<&str> = batch.iter().map(|(b, _, _)| b.as_str()).collect();
-        let keys: Vec<&str> = batch.iter().map(|(_, k, _)| k.as_str()).collect();
+        let buckets: Vec<&str> = items.iter().map(|(b, _)| b.as_str()).collect();
+        let keys: Vec<&str> = items.iter().map(|(_, k)| k.as_str()).collect();
         match self.many(&buckets, &keys).await {
             Ok(rows) => {
-                let mut by_id: HashMap<(String, String), ObjectRow> = HashMap::with_capacity(rows.len());
-                for row in rows {
+                let mut by_id: HashMap<(&str, &str), ObjectRow> = HashMap::with_capacity(rows.len());
+                for row in &rows {
                     let (b, k) = row.id();
-                    by_id.insert((b.to_owned(), k.to_owned()), row);
+                    by_id.insert((b, k), row.clone());
                 }
-                for (bucket, key, reply) in batch {
-                    // The same key asked twice gets the same row twice.
-                    let row = by_id.get(&(bucket, key)).cloned();
-                    let _ = reply.send(Ok(row));
-                }
+                // The same key asked twice gets the same row twice.
+                items.iter().map(|(b, k)| Ok(by_id.get(&(b.as_str(), k.as_str())).cloned())).collect()
             }
-            Err(e) => {
-                let message = e.to_string();
-                let unavailable = matches!(e, StoreError::Unavailable(_));
-                for (_, _, reply) in batch {
-                    let err = std::io::Error::other(message.clone());
-                    let _ = reply.send(Err(if unavailable {
-                        StoreError::unavailable(err)
-                    } else {
-                        StoreError::backend(err)
-                    }));
-                }
-            }
+            Err(e) => fan_out(&e, items.len()),
         }
     }
+}
 
+impl Reads {
     async fn one(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
         hot::hot!(self.hot, retry: true, |conn| {
             sqlx::query_as(concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2"))
@@ -158,5 +206,124 @@ impl ObjectReader {
         })
         .await
         .map_err(db_err)
+    }
+}
+
+/// One PUT's commit: the object's columns as stored, the pending blobs it clears, its
+/// condition and when the blobs of an object it replaces may be collected.
+pub(crate) struct Commit {
+    pub(crate) row: ObjectRow,
+    pub(crate) blobs: Vec<String>,
+    pub(crate) if_match: Option<String>,
+    pub(crate) if_none_match: bool,
+    pub(crate) not_before: i64,
+}
+
+/// PUT commits: the function `put_objects` of migration 0004, one transaction per batch.
+#[derive(Debug)]
+pub(crate) struct Commits {
+    pub(crate) hot: Arc<HotPool>,
+}
+
+impl Job for Commits {
+    type Item = Commit;
+    type Output = ();
+
+    async fn run(&self, items: Vec<Commit>) -> Vec<Result<()>> {
+        let n = items.len();
+        // Lock order: by bucket, then key, in byte order (the key columns' collation "C").
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| {
+            (items[a].row.bucket.as_bytes(), items[a].row.key.as_bytes())
+                .cmp(&(items[b].row.bucket.as_bytes(), items[b].row.key.as_bytes()))
+        });
+        let sorted: Vec<&Commit> = order.iter().map(|&i| &items[i]).collect();
+        let codes = match self.statement(&sorted).await {
+            Ok(codes) if codes.len() == n => codes,
+            Ok(codes) => {
+                let e = StoreError::backend(std::io::Error::other(format!(
+                    "put_objects answered {} of {n} commits",
+                    codes.len()
+                )));
+                return fan_out(&e, n);
+            }
+            Err(e) => return fan_out(&e, n),
+        };
+        let mut answers: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
+        for (position, code) in order.into_iter().zip(codes) {
+            answers[position] = Some(crate::put_outcome(code));
+        }
+        answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(StoreError::backend(std::io::Error::other("no answer")))))
+            .collect()
+    }
+}
+
+impl Commits {
+    async fn statement(&self, items: &[&Commit]) -> Result<Vec<i32>> {
+        let col = |f: fn(&Commit) -> Option<&str>| -> Vec<Option<&str>> { items.iter().map(|c| f(c)).collect() };
+        let bucket: Vec<&str> = items.iter().map(|c| c.row.bucket.as_str()).collect();
+        let key: Vec<&str> = items.iter().map(|c| c.row.key.as_str()).collect();
+        let size: Vec<i64> = items.iter().map(|c| c.row.size).collect();
+        let etag: Vec<&str> = items.iter().map(|c| c.row.etag.as_str()).collect();
+        let last_modified: Vec<i64> = items.iter().map(|c| c.row.last_modified).collect();
+        let content_type = col(|c| c.row.content_type.as_deref());
+        let content_encoding = col(|c| c.row.content_encoding.as_deref());
+        let content_disposition = col(|c| c.row.content_disposition.as_deref());
+        let content_language = col(|c| c.row.content_language.as_deref());
+        let cache_control = col(|c| c.row.cache_control.as_deref());
+        let expires = col(|c| c.row.expires.as_deref());
+        let user_metadata: Vec<&str> = items.iter().map(|c| c.row.user_metadata.as_str()).collect();
+        let checksum_algorithm = col(|c| c.row.checksum_algorithm.as_deref());
+        let checksum_value = col(|c| c.row.checksum_value.as_deref());
+        let checksum_type = col(|c| c.row.checksum_type.as_deref());
+        let parts: Vec<&str> = items.iter().map(|c| c.row.parts.as_str()).collect();
+        let multipart_parts: Vec<Option<i32>> = items.iter().map(|c| c.row.multipart_parts).collect();
+        let mut blob = Vec::new();
+        let mut blob_item = Vec::new();
+        for (i, c) in items.iter().enumerate() {
+            let item = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            for b in &c.blobs {
+                blob.push(b.as_str());
+                blob_item.push(item);
+            }
+        }
+        let if_match = col(|c| c.if_match.as_deref());
+        let if_none_match: Vec<bool> = items.iter().map(|c| c.if_none_match).collect();
+        let not_before: Vec<i64> = items.iter().map(|c| c.not_before).collect();
+        // Autocommit: the statement's implicit transaction is the whole batch.
+        let codes: (Vec<i32>,) = hot::hot!(self.hot, retry: false, |conn| {
+            sqlx::query_as(
+                "SELECT put_objects($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 $18, $19, $20, $21, $22)",
+            )
+            .bind(&bucket)
+            .bind(&key)
+            .bind(&size)
+            .bind(&etag)
+            .bind(&last_modified)
+            .bind(&content_type)
+            .bind(&content_encoding)
+            .bind(&content_disposition)
+            .bind(&content_language)
+            .bind(&cache_control)
+            .bind(&expires)
+            .bind(&user_metadata)
+            .bind(&checksum_algorithm)
+            .bind(&checksum_value)
+            .bind(&checksum_type)
+            .bind(&parts)
+            .bind(&multipart_parts)
+            .bind(&blob)
+            .bind(&blob_item)
+            .bind(&if_match)
+            .bind(&if_none_match)
+            .bind(&not_before)
+            .fetch_one(conn)
+        })
+        .await
+        .map_err(db_err)?;
+        Ok(codes.0)
     }
 }

@@ -12,29 +12,53 @@ pub(crate) fn to_i32(n: u32) -> Result<i32> {
 /// The columns selected by [`OBJECT_COLUMNS`](crate::OBJECT_COLUMNS).
 #[derive(sqlx::FromRow, Clone)]
 pub(crate) struct ObjectRow {
-    bucket: String,
-    key: String,
-    size: i64,
-    etag: String,
-    last_modified: i64,
-    content_type: Option<String>,
-    content_encoding: Option<String>,
-    content_disposition: Option<String>,
-    content_language: Option<String>,
-    cache_control: Option<String>,
-    expires: Option<String>,
-    user_metadata: String,
-    checksum_algorithm: Option<String>,
-    checksum_value: Option<String>,
-    checksum_type: Option<String>,
-    parts: String,
-    multipart_parts: Option<i32>,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) size: i64,
+    pub(crate) etag: String,
+    pub(crate) last_modified: i64,
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_encoding: Option<String>,
+    pub(crate) content_disposition: Option<String>,
+    pub(crate) content_language: Option<String>,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) expires: Option<String>,
+    pub(crate) user_metadata: String,
+    pub(crate) checksum_algorithm: Option<String>,
+    pub(crate) checksum_value: Option<String>,
+    pub(crate) checksum_type: Option<String>,
+    pub(crate) parts: String,
+    pub(crate) multipart_parts: Option<i32>,
 }
 
 impl ObjectRow {
     /// The row's bucket and key.
     pub(crate) fn id(&self) -> (&str, &str) {
         (&self.bucket, &self.key)
+    }
+
+    /// The columns that store `obj`.
+    pub(crate) fn from_meta(obj: &ObjectMeta) -> Result<Self> {
+        let (checksum_algorithm, checksum_value, checksum_type) = checksum_columns(obj.checksum.as_ref());
+        Ok(Self {
+            bucket: obj.bucket.clone(),
+            key: obj.key.clone(),
+            size: to_i64(obj.size)?,
+            etag: obj.etag.clone(),
+            last_modified: to_ms(obj.last_modified),
+            content_type: obj.content_type.clone(),
+            content_encoding: obj.content_encoding.clone(),
+            content_disposition: obj.content_disposition.clone(),
+            content_language: obj.content_language.clone(),
+            cache_control: obj.cache_control.clone(),
+            expires: obj.expires.clone(),
+            user_metadata: json(&obj.user_metadata)?,
+            checksum_algorithm: checksum_algorithm.map(str::to_owned),
+            checksum_value: checksum_value.map(str::to_owned),
+            checksum_type: checksum_type.map(str::to_owned),
+            parts: json(&obj.parts)?,
+            multipart_parts: obj.multipart_parts.map(to_i32).transpose()?,
+        })
     }
 
     pub(crate) fn into_meta(self) -> Result<ObjectMeta> {

@@ -24,11 +24,13 @@
 //!   read-for-update/insert-on-conflict pattern as objects.
 //!
 //! Writing an object (the first four points) is the PL/pgSQL function `put_object`
-//! (`migrations/postgres/0003_put_object.sql`), so that a PUT is one statement in autocommit,
-//! one round trip; its statements take new snapshots just as a transaction's would. It returns
-//! why it wrote nothing (no bucket, precondition, conflict; `put_outcome`) and raises only a
-//! reclaimed pending blob (SQLSTATE `CS003`, `put_err`), found after the write, which undoes
-//! the statement. `complete_upload` calls it inside its own transaction.
+//! (`migrations/postgres/0003_put_object.sql`, redefined in 0004), so that a PUT is one
+//! statement in autocommit, one round trip; its statements take new snapshots just as a
+//! transaction's would. It locks the pending blobs' rows before writing and returns why it
+//! wrote nothing (no bucket, precondition, reclaimed blob, conflict; `put_outcome`).
+//! Concurrent PUTs share that statement and its commit: `put_objects` (migration 0004) runs
+//! the function for each, in bucket and key order (see [`batch`]). `complete_upload` calls
+//! `put_object` inside its own transaction.
 //!
 //! Key columns use `COLLATE "C"`: keys compare in byte order, whatever the database locale.
 
@@ -43,14 +45,14 @@ use cloudstore_store_api::{
     WriteCondition,
 };
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgArguments, PgConnection, PgExecutor, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::{Postgres, Transaction};
 use time::{Duration, OffsetDateTime};
 
 use crate::codec::{
-    ObjectRow, PartRow, SummaryRow, TemplateJson, UploadRow, blob_id, checksum_columns, distinct_blobs, from_ms, json,
-    limit, ms_after, now_ms, to_i32, to_i64, to_ms,
+    ObjectRow, PartRow, SummaryRow, TemplateJson, UploadRow, blob_id, distinct_blobs, from_ms, limit, ms_after, now_ms,
+    to_i32, to_i64, to_ms,
 };
 use crate::error::{db_err, migrate_err};
 
@@ -94,7 +96,9 @@ pub struct PgMetadataStore {
     /// The statements of GET, HEAD and PUT (see [`hot`]).
     hot: std::sync::Arc<hot::HotPool>,
     /// Object reads, batched under load (see [`batch`]).
-    reader: batch::ObjectReader,
+    reader: batch::Batcher<batch::Reads>,
+    /// PUT commits, batched under load (group commit, see [`batch`]).
+    commits: batch::Batcher<batch::Commits>,
 }
 
 impl PgMetadataStore {
@@ -115,7 +119,9 @@ impl PgMetadataStore {
         let opts = (*pool.connect_options()).clone();
         let hot = hot::HotPool::new(opts, hot::MAX_HOT_CONNECTIONS, ACQUIRE_TIMEOUT);
         let hot = std::sync::Arc::new(hot);
-        Ok(Self { pool, reader: batch::ObjectReader::new(hot.clone()), hot })
+        let reader = batch::Batcher::new(batch::Reads { hot: hot.clone() }, batch::MAX_READS);
+        let commits = batch::Batcher::new(batch::Commits { hot: hot.clone() }, batch::MAX_COMMITS);
+        Ok(Self { pool, reader, commits, hot })
     }
 
     async fn begin(&self) -> Result<Tx> {
@@ -179,102 +185,57 @@ async fn queue_blobs(conn: &mut PgConnection, blobs: &[&str], not_before: i64) -
     Ok(())
 }
 
-/// Column values of an object, encoded once per write.
-struct EncodedObject<'a> {
-    obj: &'a ObjectMeta,
-    size: i64,
-    last_modified: i64,
-    user_metadata: String,
-    parts: String,
-    multipart_parts: Option<i32>,
+/// Binds `$1..$17` (the columns of `row`) in [`object_columns!`] order.
+fn bind_object<'q>(q: PgQuery<'q>, row: &'q ObjectRow) -> PgQuery<'q> {
+    q.bind(&row.bucket)
+        .bind(&row.key)
+        .bind(row.size)
+        .bind(&row.etag)
+        .bind(row.last_modified)
+        .bind(&row.content_type)
+        .bind(&row.content_encoding)
+        .bind(&row.content_disposition)
+        .bind(&row.content_language)
+        .bind(&row.cache_control)
+        .bind(&row.expires)
+        .bind(&row.user_metadata)
+        .bind(&row.checksum_algorithm)
+        .bind(&row.checksum_value)
+        .bind(&row.checksum_type)
+        .bind(&row.parts)
+        .bind(row.multipart_parts)
 }
 
-impl<'a> EncodedObject<'a> {
-    fn new(obj: &'a ObjectMeta) -> Result<Self> {
-        Ok(Self {
-            obj,
-            size: to_i64(obj.size)?,
-            last_modified: to_ms(obj.last_modified),
-            user_metadata: json(&obj.user_metadata)?,
-            parts: json(&obj.parts)?,
-            multipart_parts: obj.multipart_parts.map(to_i32).transpose()?,
-        })
-    }
-
-    /// Binds `$1..$17` in [`object_columns!`] order.
-    fn bind<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
-        let (ck_algorithm, ck_value, ck_type) = checksum_columns(self.obj.checksum.as_ref());
-        q.bind(&self.obj.bucket)
-            .bind(&self.obj.key)
-            .bind(self.size)
-            .bind(&self.obj.etag)
-            .bind(self.last_modified)
-            .bind(&self.obj.content_type)
-            .bind(&self.obj.content_encoding)
-            .bind(&self.obj.content_disposition)
-            .bind(&self.obj.content_language)
-            .bind(&self.obj.cache_control)
-            .bind(&self.obj.expires)
-            .bind(&self.user_metadata)
-            .bind(ck_algorithm)
-            .bind(ck_value)
-            .bind(ck_type)
-            .bind(&self.parts)
-            .bind(self.multipart_parts)
-    }
-}
-
-/// Makes `obj` live in one statement, the function `put_object` of migration 0003 (which
-/// follows the protocol in the module docs); see [`MetadataStore::put_object`]. With `claim`,
-/// `obj`'s blobs must be pending registrations, which are cleared; otherwise they are parts of
-/// a completed upload. On a pool the statement is its own transaction: one round trip.
-async fn write_object(
-    conn: impl PgExecutor<'_>,
-    obj: &ObjectMeta,
-    cond: &WriteCondition,
-    grace: Duration,
-    claim: bool,
-) -> Result<()> {
-    let enc = EncodedObject::new(obj)?;
+/// Makes `obj`, the object of a completed multipart upload whose blobs are its parts, live in
+/// one statement: the function `put_object` (migrations 0003 and 0004, which follows the
+/// protocol in the module docs) inside the caller's transaction.
+async fn write_object(conn: &mut PgConnection, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()> {
+    let row = ObjectRow::from_meta(obj)?;
     let blobs = distinct_blobs(&obj.parts);
-    let row =
-        put_statement(&enc, &blobs, claim, cond, ms_after(now_ms(), grace)).fetch_one(conn).await.map_err(put_err)?;
-    put_outcome(&row)
-}
-
-/// The call of the function `put_object` (see [`write_object`]).
-fn put_statement<'q>(
-    enc: &'q EncodedObject<'q>,
-    blobs: &'q [&'q str],
-    claim: bool,
-    cond: &'q WriteCondition,
-    not_before: i64,
-) -> PgQuery<'q> {
     let q = sqlx::query(
         "SELECT put_object($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22)",
+         $18, false, $19, $20, $21)",
     );
-    enc.bind(q).bind(blobs).bind(claim).bind(cond.if_match.as_deref()).bind(cond.if_none_match).bind(not_before)
+    let row = bind_object(q, &row)
+        .bind(&blobs)
+        .bind(cond.if_match.as_deref())
+        .bind(cond.if_none_match)
+        .bind(ms_after(now_ms(), grace))
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)?;
+    put_outcome(sqlx::Row::try_get(&row, 0).map_err(db_err)?)
 }
 
 /// What the function `put_object` returned: 0 written, else why not (nothing written).
-fn put_outcome(row: &sqlx::postgres::PgRow) -> Result<()> {
-    use sqlx::Row as _;
-    match row.try_get::<i32, _>(0).map_err(db_err)? {
+fn put_outcome(code: i32) -> Result<()> {
+    match code {
         0 => Ok(()),
         1 => Err(StoreError::NoSuchBucket),
         2 => Err(StoreError::PreconditionFailed),
+        3 => Err(StoreError::BlobReclaimed),
         4 => Err(StoreError::Conflict),
         other => Err(StoreError::backend(std::io::Error::other(format!("put_object returned {other}")))),
-    }
-}
-
-/// Maps the SQLSTATE that the function `put_object` raises (a reclaimed pending blob) back to
-/// its error; anything else as [`db_err`].
-fn put_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.code().as_deref() == Some("CS003") => StoreError::BlobReclaimed,
-        _ => db_err(e),
     }
 }
 
@@ -491,20 +452,18 @@ impl MetadataStore for PgMetadataStore {
     }
 
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>> {
-        self.reader.get(bucket, key).await?.map(ObjectRow::into_meta).transpose()
+        self.reader.submit((bucket.to_owned(), key.to_owned())).await?.map(ObjectRow::into_meta).transpose()
     }
 
     async fn put_object(&self, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()> {
-        // Autocommit: the statement's implicit transaction is the whole write. Not retried:
-        // a lost answer may hide a commit.
-        let enc = EncodedObject::new(obj)?;
-        let blobs = distinct_blobs(&obj.parts);
-        let not_before = ms_after(now_ms(), grace);
-        let row =
-            hot::hot!(self.hot, retry: false, |conn| put_statement(&enc, &blobs, true, cond, not_before).fetch_one(conn))
-                .await
-                .map_err(put_err)?;
-        put_outcome(&row)
+        let commit = batch::Commit {
+            row: ObjectRow::from_meta(obj)?,
+            blobs: distinct_blobs(&obj.parts).into_iter().map(str::to_owned).collect(),
+            if_match: cond.if_match.clone(),
+            if_none_match: cond.if_none_match,
+            not_before: ms_after(now_ms(), grace),
+        };
+        self.commits.submit(commit).await
     }
 
     async fn delete_object(&self, bucket: &str, key: &str, grace: Duration) -> Result<Option<ObjectMeta>> {
@@ -659,7 +618,7 @@ impl MetadataStore for PgMetadataStore {
         if !lock_upload(&mut tx, &obj.bucket, &obj.key, upload_id, true).await? {
             return Err(StoreError::NoSuchUpload);
         }
-        write_object(&mut *tx, obj, cond, grace, false).await?;
+        write_object(&mut tx, obj, cond, grace).await?;
         let parts = part_blobs(&mut tx, upload_id).await?;
         let used = distinct_blobs(&obj.parts);
         // Every blob of the object must still be a part of the upload: a part replaced since the

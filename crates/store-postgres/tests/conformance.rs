@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cloudstore_store_api::testkit::object;
-use cloudstore_store_api::{BlobId, Bucket, MetadataStore, StoreError, WriteCondition};
+use cloudstore_store_api::{BlobId, Bucket, MetadataStore, ObjectMeta, StoreError, WriteCondition};
 use cloudstore_store_pg::PgMetadataStore;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use time::{Duration, OffsetDateTime};
@@ -306,4 +306,142 @@ async fn concurrent_reads_share_statements_and_get_their_own_rows() {
         store.delete_object(&bucket, &o.key, grace).await.expect("delete_object");
     }
     store.delete_bucket(&bucket).await.expect("delete_bucket");
+}
+
+/// Pending blob ids, registered.
+async fn registered(store: &PgMetadataStore, n: usize) -> Vec<BlobId> {
+    let blobs: Vec<BlobId> = (0..n).map(|_| BlobId::generate()).collect();
+    store.register_blobs(&blobs, OffsetDateTime::now_utc() + Duration::hours(1)).await.expect("register_blobs");
+    blobs
+}
+
+/// Which of `blobs` have a row in `blob_gc` (pending or queued for collection).
+async fn in_blob_gc(blobs: &[BlobId]) -> Vec<bool> {
+    let admin = sqlx::PgPool::connect(&url()).await.expect("connect");
+    let mut found = Vec::new();
+    for b in blobs {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM blob_gc WHERE blob = $1")
+            .bind(b.as_str())
+            .fetch_one(&admin)
+            .await
+            .expect("read blob_gc");
+        found.push(n == 1);
+    }
+    found
+}
+
+/// Concurrent PUTs share commits (group commit), and each gets the outcome it would have had
+/// alone: refused ones write nothing and leave their blobs pending, the others are live, and
+/// an object replaced inside a batch has its blob queued for collection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_puts_share_commits_and_get_their_own_outcomes() {
+    let proxy = StatementCounter::start().await;
+    let store = proxy.store().await;
+    let grace = Duration::minutes(15);
+    let bucket = new_bucket(&store, "cst-gc").await;
+    let taken = object(&bucket, "taken", &registered(&store, 1).await);
+    store.put_object(&taken, &WriteCondition::default(), grace).await.expect("put taken");
+
+    let plain = WriteCondition::default();
+    let create_only = WriteCondition { if_match: None, if_none_match: true };
+    let mut puts = Vec::new();
+    for (i, b) in registered(&store, 20).await.into_iter().enumerate() {
+        puts.push(("fresh", object(&bucket, &format!("p{i:02}"), &[b]), plain.clone()));
+    }
+    for b in registered(&store, 10).await {
+        puts.push(("race", object(&bucket, "race", &[b]), create_only.clone()));
+    }
+    for b in registered(&store, 5).await {
+        puts.push(("taken", object(&bucket, "taken", &[b]), create_only.clone()));
+    }
+    for _ in 0..5 {
+        puts.push(("unregistered", object(&bucket, "u", &[BlobId::generate()]), plain.clone()));
+    }
+    for b in registered(&store, 5).await {
+        puts.push(("no-bucket", object(&format!("{bucket}-gone"), "k", &[b]), plain.clone()));
+    }
+    for b in registered(&store, 5).await {
+        puts.push(("same", object(&bucket, "same", &[b]), plain.clone()));
+    }
+    let n = puts.len();
+    let runs = puts.iter().map(|(_, obj, cond)| store.put_object(obj, cond, grace));
+    let (results, statements) = proxy.count(futures::future::join_all(runs)).await;
+    assert!(statements < n, "{n} concurrent PUTs took {statements} statements");
+
+    let mut race_winners = Vec::new();
+    for ((kind, obj, _), result) in puts.iter().zip(results) {
+        match (*kind, result) {
+            ("fresh" | "same", Ok(())) => {}
+            ("race", Ok(())) => race_winners.push(obj.clone()),
+            ("race" | "taken", Err(StoreError::PreconditionFailed)) => {}
+            ("unregistered", Err(StoreError::BlobReclaimed)) => {}
+            ("no-bucket", Err(StoreError::NoSuchBucket)) => {}
+            (kind, other) => panic!("{kind} PUT of {}: {other:?}", obj.key),
+        }
+    }
+    assert_eq!(race_winners.len(), 1, "If-None-Match: exactly one winner");
+    let winner = race_winners.pop().expect("one winner");
+    assert_eq!(store.get_object(&bucket, "race").await.expect("get race"), Some(winner.clone()));
+    assert_eq!(store.get_object(&bucket, "taken").await.expect("get taken"), Some(taken.clone()));
+    assert_eq!(store.get_object(&bucket, "u").await.expect("get u"), None);
+    for (kind, obj, _) in puts.iter().filter(|(kind, _, _)| *kind == "fresh") {
+        assert_eq!(store.get_object(&bucket, &obj.key).await.expect("get"), Some(obj.clone()), "{kind}");
+    }
+    // "same": one of the five is live; the other four were replaced, their blobs queued.
+    let live = store.get_object(&bucket, "same").await.expect("get same").expect("same exists");
+    let same: Vec<&ObjectMeta> = puts.iter().filter(|(k, _, _)| *k == "same").map(|(_, o, _)| o).collect();
+    assert!(same.iter().any(|o| **o == live), "the live object is one of the PUTs");
+    let blobs = |objs: &[&ObjectMeta]| -> Vec<BlobId> { objs.iter().map(|o| o.parts[0].blob.clone()).collect() };
+    let queued = in_blob_gc(&blobs(&same)).await;
+    for (o, q) in same.iter().zip(queued) {
+        assert_eq!(q, **o != live, "blob of a 'same' PUT: queued unless live");
+    }
+    // Refused PUTs leave their blobs pending; written ones cleared theirs.
+    let refused: Vec<&ObjectMeta> = puts
+        .iter()
+        .filter(|(k, o, _)| matches!(*k, "taken" | "no-bucket") || (*k == "race" && *o != winner))
+        .map(|(_, o, _)| o)
+        .collect();
+    assert!(in_blob_gc(&blobs(&refused)).await.iter().all(|q| *q), "refused PUTs keep their blobs pending");
+    let fresh: Vec<&ObjectMeta> = puts.iter().filter(|(k, _, _)| *k == "fresh").map(|(_, o, _)| o).collect();
+    assert!(in_blob_gc(&blobs(&fresh)).await.iter().all(|q| !*q), "written PUTs cleared their pending blobs");
+
+    let mut keys: Vec<String> = fresh.iter().map(|o| o.key.clone()).collect();
+    keys.extend(["race", "taken", "same"].map(str::to_owned));
+    for key in keys {
+        store.delete_object(&bucket, &key, grace).await.expect("delete_object");
+    }
+    store.delete_bucket(&bucket).await.expect("delete_bucket");
+}
+
+/// Two gateways (two stores, each batching its own PUTs) writing the same keys at once in
+/// opposite orders: batches lock rows in key order, so none deadlocks and every PUT succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_put_batches_do_not_deadlock() {
+    let a = PgMetadataStore::connect(&url()).await.expect("connect a");
+    let b = PgMetadataStore::connect(&url()).await.expect("connect b");
+    let grace = Duration::minutes(15);
+    let bucket = new_bucket(&a, "cst-order").await;
+    let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+    let plain = WriteCondition::default();
+    for round in 0..5 {
+        let mut puts = Vec::new();
+        for (store, reversed) in [(&a, false), (&b, true)] {
+            let blobs = registered(store, keys.len() * 4).await;
+            for (i, blob) in blobs.into_iter().enumerate() {
+                let k = i % keys.len();
+                let key = if reversed { &keys[keys.len() - 1 - k] } else { &keys[k] };
+                puts.push((store, object(&bucket, key, &[blob])));
+            }
+        }
+        let results =
+            futures::future::join_all(puts.iter().map(|(store, obj)| store.put_object(obj, &plain, grace))).await;
+        for ((_, obj), r) in puts.iter().zip(results) {
+            assert!(r.is_ok(), "round {round}, {}: {r:?}", obj.key);
+        }
+    }
+    for key in &keys {
+        a.delete_object(&bucket, key, grace).await.expect("delete_object");
+    }
+    a.delete_bucket(&bucket).await.expect("delete_bucket");
 }

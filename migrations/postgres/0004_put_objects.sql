@@ -5,8 +5,9 @@
 -- written, and returned (3) instead of raised: one item of a batch can then fail without
 -- undoing the others, and no subtransaction is needed. The pending rows are locked first
 -- (FOR UPDATE); the collector's claim deletes the same rows, so it waits for this transaction
--- and then finds them gone, or it claimed them before and this finds them missing. Either way
--- exactly one of the two wins, as before.
+-- and then finds them gone (written) or still there (refused: they stay pending until their
+-- deadline), or it claimed them before and this finds them missing. Either way exactly one of
+-- the two wins, as before.
 --
 -- Returns 0 when the object was written, else why not, having written nothing:
 --   1  no such bucket     2  precondition failed     3  a pending blob was reclaimed

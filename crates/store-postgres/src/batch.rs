@@ -15,9 +15,11 @@
 //! - Writes are acknowledged only after the statement that carries them committed. The items of
 //!   one commit are ordered by bucket and key, so two commits lock object rows in the same
 //!   order and cannot deadlock each other. An item that is refused (no bucket, precondition,
-//!   reclaimed blob, conflict) writes nothing and does not affect the others; an error of the
-//!   statement itself (the connection failed, a timeout) fails every item of it, as it would
-//!   have failed each alone, and is never retried (a lost answer may hide a commit).
+//!   reclaimed blob, conflict) writes nothing and does not affect the others. When the server
+//!   refuses the whole statement (its transaction rolled back, nothing written), one item may
+//!   be at fault, so each item runs again alone and gets its own outcome. Any other failure
+//!   (the connection broke, a timeout, an answer that did not decode) may hide a commit: every
+//!   item of the batch gets the error and none is retried.
 //! - Statements run in spawned tasks: a request that goes away (client disconnected) never
 //!   cancels the statements of the others.
 
@@ -28,7 +30,7 @@ use cloudstore_store_api::{Result, StoreError};
 use tokio::sync::oneshot;
 
 use crate::codec::ObjectRow;
-use crate::error::db_err;
+use crate::error::{db_err, is_refusal};
 use crate::hot::{self, HotPool};
 
 /// Statements of one kind in flight at most.
@@ -103,7 +105,7 @@ impl<J: Job> Batcher<J> {
         }
         match rx.await {
             Ok(r) => r,
-            // The task ended without answering: only if the runtime is shutting down.
+            // The task ended without answering: the runtime is shutting down, or it panicked.
             Err(_) => Err(StoreError::unavailable(std::io::Error::other("statement abandoned"))),
         }
     }
@@ -112,8 +114,10 @@ impl<J: Job> Batcher<J> {
         self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs statements until nothing waits, then gives its slot back.
+    /// Runs statements until nothing waits, then gives its slot back (also if a statement
+    /// panics: the slot is given back when the task unwinds, so later requests start anew).
     async fn drain(self) {
+        let slot = Slot(self.clone());
         loop {
             // Let every request that is ready to run in this turn of the scheduler queue
             // first: one statement then answers all of them.
@@ -121,7 +125,8 @@ impl<J: Job> Batcher<J> {
             let batch: Vec<(J::Item, Reply<J::Output>)> = {
                 let mut q = self.lock();
                 if q.waiting.is_empty() {
-                    q.in_flight -= 1;
+                    drop(q);
+                    drop(slot);
                     return;
                 }
                 let n = q.waiting.len().min(self.max_batch);
@@ -134,6 +139,15 @@ impl<J: Job> Batcher<J> {
                 let _ = reply.send(answer);
             }
         }
+    }
+}
+
+/// A drain task's place among the [`MAX_IN_FLIGHT`]; given back when dropped.
+struct Slot<J: Job>(Batcher<J>);
+
+impl<J: Job> Drop for Slot<J> {
+    fn drop(&mut self) {
+        self.0.lock().in_flight -= 1;
     }
 }
 
@@ -176,7 +190,17 @@ impl Job for Reads {
                 // The same key asked twice gets the same row twice.
                 items.iter().map(|(b, k)| Ok(by_id.get(&(b.as_str(), k.as_str())).cloned())).collect()
             }
-            Err(e) => fan_out(&e, items.len()),
+            // The server refused the statement: one read may be at fault (a value it cannot
+            // take), so each is asked alone and only that one fails.
+            Err(e) if is_refusal(&e) => {
+                tracing::debug!(error = %e, reads = items.len(), "batched read refused; reading one by one");
+                let mut answers = Vec::with_capacity(items.len());
+                for (bucket, key) in &items {
+                    answers.push(self.one(bucket, key).await);
+                }
+                answers
+            }
+            Err(e) => fan_out(&db_err(e), items.len()),
         }
     }
 }
@@ -193,7 +217,7 @@ impl Reads {
         .map_err(db_err)
     }
 
-    async fn many(&self, buckets: &[&str], keys: &[&str]) -> Result<Vec<ObjectRow>> {
+    async fn many(&self, buckets: &[&str], keys: &[&str]) -> std::result::Result<Vec<ObjectRow>, sqlx::Error> {
         hot::hot!(self.hot, retry: true, |conn| {
             sqlx::query_as(concat!(
                 "SELECT ",
@@ -205,7 +229,6 @@ impl Reads {
             .fetch_all(conn)
         })
         .await
-        .map_err(db_err)
     }
 }
 
@@ -239,7 +262,7 @@ impl Job for Commits {
         });
         let sorted: Vec<&Commit> = order.iter().map(|&i| &items[i]).collect();
         let codes = match self.statement(&sorted).await {
-            Ok(codes) if codes.len() == n => codes,
+            Ok(codes) if codes.len() == n => codes.into_iter().map(crate::put_outcome).collect(),
             Ok(codes) => {
                 let e = StoreError::backend(std::io::Error::other(format!(
                     "put_objects answered {} of {n} commits",
@@ -247,11 +270,28 @@ impl Job for Commits {
                 )));
                 return fan_out(&e, n);
             }
-            Err(e) => return fan_out(&e, n),
+            // The server refused the statement, so its transaction rolled back and nothing of
+            // the batch was written: one item may be at fault, so each runs alone and only
+            // that one fails (with its own error: a deadlock stays a Conflict).
+            Err(e) if n > 1 && is_refusal(&e) => {
+                tracing::debug!(error = %e, commits = n, "batched commit refused; committing one by one");
+                let mut alone = Vec::with_capacity(n);
+                for item in &sorted {
+                    alone.push(match self.statement(&[item]).await {
+                        Ok(codes) if codes.len() == 1 => crate::put_outcome(codes[0]),
+                        Ok(_) => Err(StoreError::backend(std::io::Error::other("put_objects answered no commit"))),
+                        Err(e) => Err(db_err(e)),
+                    });
+                }
+                alone
+            }
+            // Anything else (the connection failed, the answer did not decode) may hide a
+            // commit: every item gets the error, none is retried.
+            Err(e) => return fan_out(&db_err(e), n),
         };
         let mut answers: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
-        for (position, code) in order.into_iter().zip(codes) {
-            answers[position] = Some(crate::put_outcome(code));
+        for (position, outcome) in order.into_iter().zip(codes) {
+            answers[position] = Some(outcome);
         }
         answers
             .into_iter()
@@ -261,7 +301,7 @@ impl Job for Commits {
 }
 
 impl Commits {
-    async fn statement(&self, items: &[&Commit]) -> Result<Vec<i32>> {
+    async fn statement(&self, items: &[&Commit]) -> std::result::Result<Vec<i32>, sqlx::Error> {
         let col = |f: fn(&Commit) -> Option<&str>| -> Vec<Option<&str>> { items.iter().map(|c| f(c)).collect() };
         let bucket: Vec<&str> = items.iter().map(|c| c.row.bucket.as_str()).collect();
         let key: Vec<&str> = items.iter().map(|c| c.row.key.as_str()).collect();
@@ -322,8 +362,7 @@ impl Commits {
             .bind(&not_before)
             .fetch_one(conn)
         })
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(codes.0)
     }
 }

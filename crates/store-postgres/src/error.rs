@@ -35,6 +35,19 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// Whether the server refused a statement with an ordinary error — not one that ends the
+/// session (FATAL, PANIC) or says the database is unavailable, after which a commit may have
+/// happened. The statement's transaction rolled back: nothing of it was written.
+pub(crate) fn is_refusal(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(d) = e else { return false };
+    let unavailable = d
+        .code()
+        .as_deref()
+        .and_then(classify)
+        .is_some_and(|map| matches!(map(sqlx::Error::PoolClosed), StoreError::Unavailable(_)));
+    !unavailable && !crate::hot::is_dead(e)
+}
+
 pub(crate) fn migrate_err(e: MigrateError) -> StoreError {
     match e {
         MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => db_err(e),

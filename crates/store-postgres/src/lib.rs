@@ -15,9 +15,11 @@
 //!   If there is no row they insert with `ON CONFLICT DO NOTHING`; when a concurrent insert won
 //!   they read again `FOR UPDATE` in the same transaction (a new statement sees the committed
 //!   winner) and replace it, so the replaced object's blobs always reach the collector's queue.
-//! - **Pending blobs.** A commit deletes the blobs' `blob_gc` rows and requires as many rows
-//!   affected as blobs; the collector's `claim_blob` deletes a row only when due. Both delete
-//!   the same row, so the row lock makes exactly one of them win.
+//! - **Pending blobs.** A PUT's commit locks the blobs' `blob_gc` rows (`FOR UPDATE`) before it
+//!   writes, writes nothing unless all are there, and deletes them with the write; `put_part`
+//!   deletes them and requires as many rows affected as blobs. The collector's `claim_blob`
+//!   deletes a row only when due. Both delete the same row, so the row lock makes exactly one
+//!   of them win (a refused commit leaves the rows pending, for the collector at their deadline).
 //! - **Uploads.** `put_part` holds `FOR SHARE` on the upload (parts upload in parallel);
 //!   `complete_upload` and `abort_upload` take `FOR UPDATE`, so they wait for parts in flight
 //!   and later parts find the upload gone. A part number is written with the same

@@ -445,3 +445,46 @@ async fn overlapping_put_batches_do_not_deadlock() {
     }
     a.delete_bucket(&bucket).await.expect("delete_bucket");
 }
+
+/// One item the server refuses (a NUL byte, which PostgreSQL text cannot hold) fails alone:
+/// the batch is refused as a whole, rolled back, and every item runs again on its own.
+/// Current-thread runtime: all the requests queue before the batch statement takes them.
+#[tokio::test]
+async fn a_refused_item_fails_alone() {
+    let proxy = StatementCounter::start().await;
+    let store = proxy.store().await;
+    let grace = Duration::minutes(15);
+    let bucket = new_bucket(&store, "cst-refused").await;
+    let mut objects = Vec::new();
+    for (i, b) in registered(&store, 11).await.into_iter().enumerate() {
+        let key = if i == 5 { "bad\0key".to_owned() } else { format!("k{i:02}") };
+        objects.push(object(&bucket, &key, &[b]));
+    }
+    let plain = WriteCondition::default();
+    let (results, statements) =
+        proxy.count(futures::future::join_all(objects.iter().map(|o| store.put_object(o, &plain, grace)))).await;
+    assert!(statements > objects.len(), "one batch, then each alone: {statements} statements");
+    for (o, r) in objects.iter().zip(&results) {
+        if o.key.contains('\0') {
+            assert!(matches!(r, Err(StoreError::Backend(_))), "NUL key: {r:?}");
+        } else {
+            assert!(r.is_ok(), "{}: {r:?}", o.key);
+        }
+    }
+    // Reads the same way: the NUL key's read fails, the others get their rows.
+    let (reads, statements) =
+        proxy.count(futures::future::join_all(objects.iter().map(|o| store.get_object(&bucket, &o.key)))).await;
+    assert!(statements > objects.len(), "one batch, then each alone: {statements} statements");
+    for (o, r) in objects.iter().zip(reads) {
+        if o.key.contains('\0') {
+            assert!(r.is_err(), "NUL key read: {r:?}");
+        } else {
+            assert_eq!(r.expect("read"), Some(o.clone()));
+        }
+    }
+    for o in objects.iter().filter(|o| !o.key.contains('\0')) {
+        store.delete_object(&bucket, &o.key, grace).await.expect("delete_object");
+    }
+    store.abandon_blobs(std::slice::from_ref(&objects[5].parts[0].blob)).await.expect("abandon");
+    store.delete_bucket(&bucket).await.expect("delete_bucket");
+}

@@ -14,6 +14,9 @@ pub enum NameError {
     /// The object key is empty.
     #[error("object key is empty")]
     EmptyKey,
+    /// The object key contains a NUL character (U+0000), which no metadata store keeps as text.
+    #[error("object key contains a NUL character")]
+    NulInKey,
 }
 
 /// Longest object key S3 accepts, in bytes of UTF-8.
@@ -93,13 +96,17 @@ fn validate_bucket_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
-/// Checks an object key: non-empty and at most [`MAX_KEY_LEN`] bytes.
+/// Checks an object key: non-empty, at most [`MAX_KEY_LEN`] bytes, and without NUL
+/// (PostgreSQL text cannot hold it; the embedded store refuses it too, so both agree).
 pub fn validate_object_key(key: &str) -> Result<(), NameError> {
     if key.is_empty() {
         return Err(NameError::EmptyKey);
     }
     if key.len() > MAX_KEY_LEN {
         return Err(NameError::KeyTooLong);
+    }
+    if key.contains('\0') {
+        return Err(NameError::NulInKey);
     }
     Ok(())
 }
@@ -234,6 +241,7 @@ mod tests {
         assert!(validate_object_key(&"é".repeat(512)).is_ok());
         assert!(validate_object_key(&"é".repeat(513)).is_err());
         assert_eq!(validate_object_key(""), Err(NameError::EmptyKey));
+        assert_eq!(validate_object_key("a\0b"), Err(NameError::NulInKey));
     }
 
     #[test]

@@ -23,6 +23,12 @@ pub(crate) fn check_key(key: &str) -> S3Result<()> {
     })
 }
 
+/// A key no object can have (writes refuse NUL, see [`check_key`]; PostgreSQL text cannot hold
+/// it): reads and deletes of it answer as for a missing key without asking the store.
+fn unstorable(key: &str) -> bool {
+    key.contains('\0')
+}
+
 /// `If-Match` / `If-None-Match` of a write, as a store condition.
 pub(crate) fn write_condition(
     if_match: Option<&ETagCondition>,
@@ -209,7 +215,8 @@ impl Gateway {
 
     /// Reads an object's metadata or fails with `NoSuchKey`.
     pub(crate) async fn object(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
-        match self.meta.get_object(bucket, key).await.s3()? {
+        let found = if unstorable(key) { None } else { self.meta.get_object(bucket, key).await.s3()? };
+        match found {
             Some(o) => Ok(o),
             None => {
                 // Tell a missing bucket from a missing key, as S3 does.
@@ -308,7 +315,9 @@ impl Gateway {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
         self.bucket(&input.bucket).await?;
-        self.meta.delete_object(&input.bucket, &input.key, self.grace()).await.s3()?;
+        if !unstorable(&input.key) {
+            self.meta.delete_object(&input.bucket, &input.key, self.grace()).await.s3()?;
+        }
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 

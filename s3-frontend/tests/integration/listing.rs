@@ -244,6 +244,19 @@ pub async fn utf8_keys_and_key_length(h: &Harness) {
         );
     }
     assert_eq!(h.keys(&b).await, expected);
+
+    // A NUL in a key is refused on write (PostgreSQL text cannot hold it; both stores agree),
+    // and reading or deleting such a key answers as for a missing one.
+    let nul = "a\0b";
+    expect_err(
+        c.put_object().bucket(&b).key(nul).body(ByteStream::from_static(b"x")).send().await,
+        400,
+        Some("InvalidArgument"),
+    );
+    expect_err(c.create_multipart_upload().bucket(&b).key(nul).send().await, 400, Some("InvalidArgument"));
+    expect_err(c.get_object().bucket(&b).key(nul).send().await, 404, Some("NoSuchKey"));
+    c.delete_object().bucket(&b).key(nul).send().await.expect("delete of a NUL key answers like a missing key");
+    assert_eq!(h.keys(&b).await, expected);
     let uploads = c.list_multipart_uploads().bucket(&b).send().await.unwrap();
     assert!(uploads.uploads().is_empty());
 }

@@ -21,10 +21,13 @@
 //!   (the connection broke, a timeout, an answer that did not decode) may hide a commit: every
 //!   item of the batch gets the error and none is retried.
 //! - Statements run in spawned tasks: a request that goes away (client disconnected) never
-//!   cancels the statements of the others.
+//!   cancels the statements of the others; it is dropped from the queue if its statement has
+//!   not started. A request queued longer than the batcher's `max_wait` is answered
+//!   `Unavailable` without being run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use cloudstore_store_api::{Result, StoreError};
 use tokio::sync::oneshot;
@@ -54,7 +57,8 @@ pub(crate) trait Job: Send + Sync + 'static {
 type Reply<T> = oneshot::Sender<Result<T>>;
 
 struct Queue<J: Job> {
-    waiting: Vec<(J::Item, Reply<J::Output>)>,
+    /// Requests in arrival order, with when each was queued.
+    waiting: VecDeque<(J::Item, Reply<J::Output>, Instant)>,
     in_flight: usize,
 }
 
@@ -63,11 +67,14 @@ pub(crate) struct Batcher<J: Job> {
     job: Arc<J>,
     queue: Arc<Mutex<Queue<J>>>,
     max_batch: usize,
+    /// A request still queued after this long is answered `Unavailable` instead of run (the
+    /// database is stalled or overloaded: callers get an answer, not an endless wait).
+    max_wait: Duration,
 }
 
 impl<J: Job> Clone for Batcher<J> {
     fn clone(&self) -> Self {
-        Batcher { job: self.job.clone(), queue: self.queue.clone(), max_batch: self.max_batch }
+        Batcher { job: self.job.clone(), queue: self.queue.clone(), max_batch: self.max_batch, max_wait: self.max_wait }
     }
 }
 
@@ -79,11 +86,12 @@ impl<J: Job> std::fmt::Debug for Batcher<J> {
 }
 
 impl<J: Job> Batcher<J> {
-    pub(crate) fn new(job: J, max_batch: usize) -> Self {
+    pub(crate) fn new(job: J, max_batch: usize, max_wait: Duration) -> Self {
         Batcher {
             job: Arc::new(job),
-            queue: Arc::new(Mutex::new(Queue { waiting: Vec::new(), in_flight: 0 })),
+            queue: Arc::new(Mutex::new(Queue { waiting: VecDeque::new(), in_flight: 0 })),
             max_batch,
+            max_wait,
         }
     }
 
@@ -92,7 +100,7 @@ impl<J: Job> Batcher<J> {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut q = self.lock();
-            q.waiting.push((item, tx));
+            q.waiting.push_back((item, tx, Instant::now()));
             if q.in_flight < MAX_IN_FLIGHT {
                 q.in_flight += 1;
                 true
@@ -115,23 +123,47 @@ impl<J: Job> Batcher<J> {
     }
 
     /// Runs statements until nothing waits, then gives its slot back (also if a statement
-    /// panics: the slot is given back when the task unwinds, so later requests start anew).
+    /// panics: see [`Slot`]). Requests whose caller went away are dropped unrun (a PUT whose
+    /// client disconnected is not committed); requests queued longer than `max_wait` are
+    /// answered `Unavailable` unrun.
     async fn drain(self) {
-        let slot = Slot(self.clone());
+        let mut slot = Slot { batcher: self.clone(), held: true };
         loop {
             // Let every request that is ready to run in this turn of the scheduler queue
             // first: one statement then answers all of them.
             tokio::task::yield_now().await;
-            let batch: Vec<(J::Item, Reply<J::Output>)> = {
+            let (batch, late) = {
                 let mut q = self.lock();
                 if q.waiting.is_empty() {
-                    drop(q);
-                    drop(slot);
+                    // Under the lock that `submit` takes: a request queued after this sees the
+                    // free place and starts a new drain task.
+                    q.in_flight -= 1;
+                    slot.held = false;
                     return;
                 }
-                let n = q.waiting.len().min(self.max_batch);
-                q.waiting.drain(..n).collect()
+                let mut batch = Vec::new();
+                let mut late = Vec::new();
+                while batch.len() < self.max_batch
+                    && let Some((item, reply, since)) = q.waiting.pop_front()
+                {
+                    if reply.is_closed() {
+                        continue;
+                    }
+                    if since.elapsed() > self.max_wait {
+                        late.push(reply);
+                    } else {
+                        batch.push((item, reply));
+                    }
+                }
+                (batch, late)
             };
+            for reply in late {
+                let waited = std::io::Error::other(format!("queued longer than {:?} for the database", self.max_wait));
+                let _ = reply.send(Err(StoreError::unavailable(waited)));
+            }
+            if batch.is_empty() {
+                continue;
+            }
             let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             let answers = self.job.run(items).await;
             // A missing answer (never expected) drops its reply: that request sees an error.
@@ -142,12 +174,30 @@ impl<J: Job> Batcher<J> {
     }
 }
 
-/// A drain task's place among the [`MAX_IN_FLIGHT`]; given back when dropped.
-struct Slot<J: Job>(Batcher<J>);
+/// A drain task's place among the [`MAX_IN_FLIGHT`], for the task's abnormal ends (a statement
+/// panicked, or the runtime dropped the task): the place goes back, or to a new drain task if
+/// requests are waiting, so they are not left until the next request arrives.
+struct Slot<J: Job> {
+    batcher: Batcher<J>,
+    /// Still counted in `in_flight` (the normal exit gives the place back itself).
+    held: bool,
+}
 
 impl<J: Job> Drop for Slot<J> {
     fn drop(&mut self) {
-        self.0.lock().in_flight -= 1;
+        if !self.held {
+            return;
+        }
+        let mut q = self.batcher.lock();
+        if !q.waiting.is_empty()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            // The place passes to a new drain task, which gives it back in turn.
+            drop(q);
+            runtime.spawn(self.batcher.clone().drain());
+            return;
+        }
+        q.in_flight -= 1;
     }
 }
 
@@ -364,5 +414,119 @@ impl Commits {
         })
         .await?;
         Ok(codes.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::Semaphore;
+
+    /// Doubles each item; records every batch it ran; waits for a permit of `gate` per batch;
+    /// panics on the item 13.
+    struct Doubler {
+        ran: Mutex<Vec<Vec<u32>>>,
+        gate: Semaphore,
+    }
+
+    impl Job for Doubler {
+        type Item = u32;
+        type Output = u32;
+
+        async fn run(&self, items: Vec<u32>) -> Vec<Result<u32>> {
+            self.gate.acquire().await.expect("gate").forget();
+            assert!(!items.contains(&13), "item 13 makes the statement panic");
+            self.ran.lock().expect("lock").push(items.clone());
+            items.into_iter().map(|i| Ok(i * 2)).collect()
+        }
+    }
+
+    fn batcher(open: usize, max_wait: Duration) -> Batcher<Doubler> {
+        let job = Doubler { ran: Mutex::new(Vec::new()), gate: Semaphore::new(open) };
+        Batcher::new(job, 8, max_wait)
+    }
+
+    /// Lets the spawned drain tasks run until they wait (current-thread runtime).
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn ran(b: &Batcher<Doubler>) -> Vec<u32> {
+        b.job.ran.lock().expect("lock").iter().flatten().copied().collect()
+    }
+
+    /// Polls `submit(item)` once (queueing it) and returns the still pending request.
+    async fn queued(b: &Batcher<Doubler>, item: u32) -> std::pin::Pin<Box<impl Future<Output = Result<u32>> + '_>> {
+        let mut f = Box::pin(b.submit(item));
+        assert!(futures::poll!(&mut f).is_pending());
+        f
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_share_batches_and_each_gets_its_answer() {
+        let b = batcher(1000, Duration::from_secs(10));
+        let answers = futures::future::join_all((20..40u32).map(|i| b.submit(i))).await;
+        let answers: Vec<u32> = answers.into_iter().map(|a| a.expect("answer")).collect();
+        assert_eq!(answers, (20..40).map(|i| i * 2).collect::<Vec<_>>());
+        let batches = b.job.ran.lock().expect("lock").clone();
+        assert!(batches.len() < 20 && batches.iter().all(|batch| batch.len() <= 8), "{batches:?}");
+        settle().await;
+        assert_eq!(b.lock().in_flight, 0);
+    }
+
+    #[tokio::test]
+    async fn requests_whose_caller_went_away_are_not_run() {
+        let b = batcher(0, Duration::from_secs(10));
+        // Two statements start and wait at the gate, holding both places.
+        let first = queued(&b, 1).await;
+        settle().await;
+        let second = queued(&b, 2).await;
+        settle().await;
+        // Queued behind them: 3 is given up by its caller, 4 is not.
+        drop(queued(&b, 3).await);
+        let fourth = queued(&b, 4).await;
+        b.job.gate.add_permits(10);
+        assert_eq!((first.await.expect("1"), second.await.expect("2"), fourth.await.expect("4")), (2, 4, 8));
+        assert!(!ran(&b).contains(&3), "ran {:?}", ran(&b));
+    }
+
+    #[tokio::test]
+    async fn requests_queued_too_long_are_answered_unavailable() {
+        let b = batcher(0, Duration::from_millis(50));
+        let first = queued(&b, 1).await;
+        settle().await;
+        let second = queued(&b, 2).await;
+        settle().await;
+        let late = queued(&b, 3).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        b.job.gate.add_permits(10);
+        assert_eq!((first.await.expect("1"), second.await.expect("2")), (2, 4));
+        assert!(matches!(late.await, Err(StoreError::Unavailable(_))));
+        assert!(!ran(&b).contains(&3));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_statement_gives_its_place_back() {
+        let b = batcher(1000, Duration::from_secs(10));
+        // A place that is not given back shows as a request that never gets an answer.
+        let answer = |item: u32| {
+            let b = b.clone();
+            async move { tokio::time::timeout(Duration::from_secs(5), b.submit(item)).await.expect("answered in time") }
+        };
+        // More panics than places: each must give its place back, or later requests hang.
+        for _ in 0..=MAX_IN_FLIGHT {
+            assert!(matches!(answer(13).await, Err(StoreError::Unavailable(_))));
+        }
+        assert_eq!(answer(5).await.expect("after the panics"), 10);
+        // Requests queued behind a panicking statement are answered without a new request.
+        let answers = futures::future::join_all([13, 6, 7].map(answer)).await;
+        assert!(answers[0].is_err());
+        // 6 and 7 shared the panicking statement (all failed) or ran in a new one (answered).
+        let rest: Vec<Option<u32>> = answers[1..].iter().map(|a| a.as_ref().ok().copied()).collect();
+        assert!(rest == [Some(12), Some(14)] || rest == [None, None], "{answers:?}");
+        settle().await;
+        assert_eq!(b.lock().in_flight, 0);
     }
 }

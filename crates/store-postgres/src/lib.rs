@@ -121,8 +121,8 @@ impl PgMetadataStore {
         let opts = (*pool.connect_options()).clone();
         let hot = hot::HotPool::new(opts, hot::MAX_HOT_CONNECTIONS, ACQUIRE_TIMEOUT);
         let hot = std::sync::Arc::new(hot);
-        let reader = batch::Batcher::new(batch::Reads { hot: hot.clone() }, batch::MAX_READS);
-        let commits = batch::Batcher::new(batch::Commits { hot: hot.clone() }, batch::MAX_COMMITS);
+        let reader = batch::Batcher::new(batch::Reads { hot: hot.clone() }, batch::MAX_READS, ACQUIRE_TIMEOUT);
+        let commits = batch::Batcher::new(batch::Commits { hot: hot.clone() }, batch::MAX_COMMITS, ACQUIRE_TIMEOUT);
         Ok(Self { pool, reader, commits, hot })
     }
 

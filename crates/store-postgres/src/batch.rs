@@ -232,13 +232,9 @@ impl Job for Reads {
         let keys: Vec<&str> = items.iter().map(|(_, k)| k.as_str()).collect();
         match self.many(&buckets, &keys).await {
             Ok(rows) => {
-                let mut by_id: HashMap<(&str, &str), ObjectRow> = HashMap::with_capacity(rows.len());
-                for row in &rows {
-                    let (b, k) = row.id();
-                    by_id.insert((b, k), row.clone());
-                }
+                let by_id: HashMap<(&str, &str), &ObjectRow> = rows.iter().map(|row| (row.id(), row)).collect();
                 // The same key asked twice gets the same row twice.
-                items.iter().map(|(b, k)| Ok(by_id.get(&(b.as_str(), k.as_str())).cloned())).collect()
+                items.iter().map(|(b, k)| Ok(by_id.get(&(b.as_str(), k.as_str())).map(|row| (*row).clone()))).collect()
             }
             // The server refused the statement: one read may be at fault (a value it cannot
             // take), so each is asked alone and only that one fails.

@@ -201,9 +201,12 @@ impl<J: Job> Drop for Slot<J> {
     }
 }
 
-/// The same failure for each of `n` items (`StoreError` is not `Clone`: the message is kept,
-/// and whether it was `Unavailable`).
-fn fan_out<T>(e: &StoreError, n: usize) -> Vec<Result<T>> {
+/// The same failure for each of `n` items. A lone item gets the error itself; for more
+/// (`StoreError` is not `Clone`) the message is kept, and whether it was `Unavailable`.
+fn fan_out<T>(e: StoreError, n: usize) -> Vec<Result<T>> {
+    if n == 1 {
+        return vec![Err(e)];
+    }
     let message = e.to_string();
     let unavailable = matches!(e, StoreError::Unavailable(_));
     (0..n)
@@ -246,7 +249,7 @@ impl Job for Reads {
                 }
                 answers
             }
-            Err(e) => fan_out(&db_err(e), items.len()),
+            Err(e) => fan_out(db_err(e), items.len()),
         }
     }
 }
@@ -307,15 +310,8 @@ impl Job for Commits {
                 .cmp(&(items[b].row.bucket.as_bytes(), items[b].row.key.as_bytes()))
         });
         let sorted: Vec<&Commit> = order.iter().map(|&i| &items[i]).collect();
-        let codes = match self.statement(&sorted).await {
-            Ok(codes) if codes.len() == n => codes.into_iter().map(crate::put_outcome).collect(),
-            Ok(codes) => {
-                let e = StoreError::backend(std::io::Error::other(format!(
-                    "put_objects answered {} of {n} commits",
-                    codes.len()
-                )));
-                return fan_out(&e, n);
-            }
+        let outcomes = match self.outcomes(&sorted).await {
+            Ok(outcomes) => outcomes,
             // The server refused the statement, so its transaction rolled back and nothing of
             // the batch was written: one item may be at fault, so each runs alone and only
             // that one fails (with its own error: a deadlock stays a Conflict).
@@ -323,30 +319,43 @@ impl Job for Commits {
                 tracing::debug!(error = %e, commits = n, "batched commit refused; committing one by one");
                 let mut alone = Vec::with_capacity(n);
                 for item in &sorted {
-                    alone.push(match self.statement(&[item]).await {
-                        Ok(codes) if codes.len() == 1 => crate::put_outcome(codes[0]),
-                        Ok(_) => Err(StoreError::backend(std::io::Error::other("put_objects answered no commit"))),
+                    alone.push(match self.outcomes(&[item]).await {
+                        // `outcomes` answers one outcome per item.
+                        Ok(mut one) => {
+                            one.pop().unwrap_or_else(|| Err(StoreError::backend("put_objects answered nothing")))
+                        }
                         Err(e) => Err(db_err(e)),
                     });
                 }
                 alone
             }
-            // Anything else (the connection failed, the answer did not decode) may hide a
+            // Anything else (the connection failed, the answer did not fit) may hide a
             // commit: every item gets the error, none is retried.
-            Err(e) => return fan_out(&db_err(e), n),
+            Err(e) => return fan_out(db_err(e), n),
         };
-        let mut answers: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
-        for (position, outcome) in order.into_iter().zip(codes) {
-            answers[position] = Some(outcome);
+        // Back into the callers' order (`order` is a permutation, one outcome per item).
+        let mut answers: Vec<Result<()>> = (0..n).map(|_| Ok(())).collect();
+        for (position, outcome) in order.into_iter().zip(outcomes) {
+            answers[position] = outcome;
         }
         answers
-            .into_iter()
-            .map(|a| a.unwrap_or_else(|| Err(StoreError::backend(std::io::Error::other("no answer")))))
-            .collect()
     }
 }
 
 impl Commits {
+    /// The outcome of each of `items`, in order (an answer of another length is an error).
+    async fn outcomes(&self, items: &[&Commit]) -> std::result::Result<Vec<Result<()>>, sqlx::Error> {
+        let codes = self.statement(items).await?;
+        if codes.len() != items.len() {
+            return Err(sqlx::Error::Protocol(format!(
+                "put_objects answered {} of {} commits",
+                codes.len(),
+                items.len()
+            )));
+        }
+        Ok(codes.into_iter().map(crate::put_outcome).collect())
+    }
+
     async fn statement(&self, items: &[&Commit]) -> std::result::Result<Vec<i32>, sqlx::Error> {
         let col = |f: fn(&Commit) -> Option<&str>| -> Vec<Option<&str>> { items.iter().map(|c| f(c)).collect() };
         let bucket: Vec<&str> = items.iter().map(|c| c.row.bucket.as_str()).collect();
@@ -458,6 +467,16 @@ mod tests {
         let mut f = Box::pin(b.submit(item));
         assert!(futures::poll!(&mut f).is_pending());
         f
+    }
+
+    #[test]
+    fn a_lone_failure_keeps_its_kind_and_shared_ones_keep_unavailable() {
+        let lone: Vec<Result<()>> = fan_out(StoreError::Conflict, 1);
+        assert!(matches!(lone.as_slice(), [Err(StoreError::Conflict)]));
+        let shared: Vec<Result<()>> = fan_out(StoreError::unavailable(std::io::Error::other("down")), 3);
+        assert!(shared.iter().all(|r| matches!(r, Err(StoreError::Unavailable(e)) if e.to_string().contains("down"))));
+        let shared: Vec<Result<()>> = fan_out(StoreError::Conflict, 2);
+        assert!(shared.iter().all(|r| matches!(r, Err(StoreError::Backend(_)))));
     }
 
     #[tokio::test]

@@ -291,7 +291,8 @@ pub(crate) struct Commit {
     pub(crate) not_before: i64,
 }
 
-/// PUT commits: the function `put_objects` of migration 0004, one transaction per batch.
+/// PUT commits: the function `put_objects` (migrations 0004 and 0005), one transaction per
+/// batch. Each item's blobs are sent grouped by item, in item order, as the function needs.
 #[derive(Debug)]
 pub(crate) struct Commits {
     pub(crate) hot: Arc<HotPool>,

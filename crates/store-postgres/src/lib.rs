@@ -30,9 +30,11 @@
 //! statement in autocommit, one round trip; its statements take new snapshots just as a
 //! transaction's would. It locks the pending blobs' rows before writing and returns why it
 //! wrote nothing (no bucket, precondition, reclaimed blob, conflict; `put_outcome`).
-//! Concurrent PUTs share that statement and its commit: `put_objects` (migration 0004) runs
-//! the function for each, in bucket and key order (see [`batch`]). `complete_upload` calls
-//! `put_object` inside its own transaction.
+//! Concurrent PUTs share one statement and its commit: `put_objects` (migrations 0004 and
+//! 0005) writes each, in bucket and key order (see [`batch`]), with the same protocol in fewer
+//! statements: an unconditional write deletes its pending rows first (the delete locks them
+//! as `FOR UPDATE` would) and puts them back if one was missing; conditional ones call
+//! `put_object`. `complete_upload` calls `put_object` inside its own transaction.
 //!
 //! Key columns use `COLLATE "C"`: keys compare in byte order, whatever the database locale.
 

@@ -488,3 +488,45 @@ async fn a_refused_item_fails_alone() {
     store.abandon_blobs(std::slice::from_ref(&objects[5].parts[0].blob)).await.expect("abandon");
     store.delete_bucket(&bucket).await.expect("delete_bucket");
 }
+
+/// `put_objects` takes each item's blobs as a run of its blob arrays, so they must come grouped
+/// by item, in item order (as the batcher sends them). Blobs in any other order refuse the
+/// whole batch: nothing is written and every registration stays pending.
+#[tokio::test]
+async fn put_objects_refuses_blobs_out_of_item_order() {
+    let store = PgMetadataStore::connect(&url()).await.expect("connect");
+    let bucket = new_bucket(&store, "cst-order-check").await;
+    let blobs = registered(&store, 2).await;
+    let admin = sqlx::PgPool::connect(&url()).await.expect("connect");
+    let call = |items: Vec<i32>| {
+        sqlx::query_scalar::<_, Vec<i32>>(
+            "SELECT put_objects($1, $2, $3, $4, $5, $6, $6, $6, $6, $6, $6, $7, $6, $6, $6, $8, $9, $10, $11, \
+             $6, $12, $5)",
+        )
+        .bind(vec![bucket.clone(), bucket.clone()])
+        .bind(vec!["a", "b"])
+        .bind(vec![10_i64, 10])
+        .bind(vec!["\"e\"", "\"e\""])
+        .bind(vec![0_i64, 0])
+        .bind(vec![None::<String>, None])
+        .bind(vec!["{}", "{}"])
+        .bind(vec!["[]", "[]"])
+        .bind(vec![None::<i32>, None])
+        .bind(vec![blobs[0].as_str(), blobs[1].as_str()])
+        .bind(items)
+        .bind(vec![false, false])
+        .fetch_one(&admin)
+    };
+    let refused = call(vec![2, 1]).await.expect_err("blobs out of item order");
+    assert!(refused.to_string().contains("must group the blobs by item"), "{refused}");
+    assert_eq!(store.get_object(&bucket, "a").await.expect("get a"), None);
+    assert_eq!(store.get_object(&bucket, "b").await.expect("get b"), None);
+    assert_eq!(in_blob_gc(&blobs).await, [true, true], "registrations stay pending");
+    // The same batch in order is written.
+    assert_eq!(call(vec![1, 2]).await.expect("in order"), [0, 0]);
+    assert_eq!(in_blob_gc(&blobs).await, [false, false], "written: registrations cleared");
+    for key in ["a", "b"] {
+        store.delete_object(&bucket, key, Duration::minutes(15)).await.expect("delete_object");
+    }
+    store.delete_bucket(&bucket).await.expect("delete_bucket");
+}

@@ -5,14 +5,17 @@
 -- insert, pending-blob delete, and the subquery that picked the item's blobs out of the
 -- arrays). This version runs the items in a loop of its own:
 --   - the bucket row is locked once per bucket of the batch, not once per item (the items come
---     sorted by bucket and key, so it is locked when its first item comes);
+--     sorted by bucket and key, so it is locked when its first item comes; a bucket found
+--     missing stays missing for the rest of the batch, as if the batch ran a moment earlier);
 --   - an item's blobs are a slice of p_blob (the caller sends them grouped by item, in item
 --     order; a batch that is not is refused whole, and the caller then runs each item alone);
 --   - an unconditional write deletes its pending rows first (one statement that locks them just
 --     as FOR UPDATE does) and then tries the insert of a new row; only when the key exists does
 --     it read the old row FOR UPDATE and replace it. If a pending row was gone (reclaimed) or the
 --     write lost too many races, the deleted rows are put back as they were, so that, as before,
---     a refused item leaves its blobs pending until their deadline.
+--     a refused item leaves its blobs pending until their deadline. (A collector's claim that
+--     was waiting on such a row then finds it gone and claims nothing; it claims the row put
+--     back on its next pass. With 0004 it claimed it at once.)
 --   A new key costs two statements, a replaced one three (and one more to queue the old blobs).
 -- Conditional writes (If-Match, If-None-Match) call put_object as before.
 --
@@ -64,9 +67,9 @@ BEGIN
         WHILE next_blob <= n_blobs AND p_blob_item[next_blob] = i LOOP
             next_blob := next_blob + 1;
         END LOOP;
-        blobs := p_blob[first_blob:next_blob - 1];
+        blobs := coalesce(p_blob[first_blob:next_blob - 1], '{}');
 
-        IF cur_bucket IS NULL OR cur_bucket <> p_bucket[i] THEN
+        IF i = 1 OR cur_bucket IS DISTINCT FROM p_bucket[i] THEN
             cur_bucket := p_bucket[i];
             -- delete_bucket takes FOR UPDATE on the bucket row, so it waits for this transaction.
             PERFORM 1 FROM buckets WHERE name = cur_bucket FOR KEY SHARE;
@@ -75,7 +78,7 @@ BEGIN
 
         IF NOT bucket_ok THEN
             code := 1;
-        ELSIF p_if_match[i] IS NOT NULL OR p_if_none_match[i] THEN
+        ELSIF p_if_match[i] IS NOT NULL OR p_if_none_match[i] IS NOT FALSE THEN
             code := put_object(
                 p_bucket[i], p_key[i], p_size[i], p_etag[i], p_last_modified[i], p_content_type[i],
                 p_content_encoding[i], p_content_disposition[i], p_content_language[i], p_cache_control[i],

@@ -108,7 +108,8 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// deadline), oldest first, at most `limit`.
     async fn due_blobs(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<BlobId>>;
     /// Removes a due blob from the queue before the collector deletes it. `false` if it is no
-    /// longer queued or no longer due (a commit claimed it meanwhile): then it must not be deleted.
+    /// longer queued or no longer due (a commit claimed it meanwhile; or a refused commit took
+    /// its row and put it back, and a later pass finds it again): then it must not be deleted.
     async fn claim_blob(&self, blob: &BlobId, now: OffsetDateTime) -> Result<bool>;
     /// Multipart uploads initiated before `before`, at most `limit`.
     async fn stale_uploads(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<StaleUpload>>;

@@ -11,15 +11,18 @@
 //!   and writers that come later find the bucket gone.
 //! - **`If-None-Match: *`** is `INSERT … ON CONFLICT DO NOTHING`: the unique index admits
 //!   exactly one of concurrent inserts; the others see 0 rows affected and fail.
-//! - **`If-Match` and unconditional writes** read the current row `FOR UPDATE` and update it.
-//!   If there is no row they insert with `ON CONFLICT DO NOTHING`; when a concurrent insert won
-//!   they read again `FOR UPDATE` in the same transaction (a new statement sees the committed
-//!   winner) and replace it, so the replaced object's blobs always reach the collector's queue.
-//! - **Pending blobs.** A PUT's commit locks the blobs' `blob_gc` rows (`FOR UPDATE`) before it
-//!   writes, writes nothing unless all are there, and deletes them with the write; `put_part`
+//! - **`If-Match`** reads the current row `FOR UPDATE` and updates it. **Unconditional writes**
+//!   insert with `ON CONFLICT DO NOTHING` and, when the key exists, read it `FOR UPDATE` and
+//!   replace it (a row deleted meanwhile sends them back to the insert), so the replaced
+//!   object's blobs always reach the collector's queue.
+//! - **Pending blobs.** A PUT's commit takes the blobs' `blob_gc` rows before it writes — locked
+//!   `FOR UPDATE` (conditional writes, multipart completion) or deleted at once (unconditional
+//!   writes; a `DELETE` locks the rows just the same) — and writes nothing unless all were
+//!   there; rows it deleted for a write it then refuses go back as they were. `put_part`
 //!   deletes them and requires as many rows affected as blobs. The collector's `claim_blob`
-//!   deletes a row only when due. Both delete the same row, so the row lock makes exactly one
-//!   of them win (a refused commit leaves the rows pending, for the collector at their deadline).
+//!   deletes a row only when due. Both delete the same row, so the row lock makes at most one
+//!   of them win (a refused commit leaves the rows pending, for the collector at their
+//!   deadline; a claim that waited on a row put back claims nothing and gets it next pass).
 //! - **Uploads.** `put_part` holds `FOR SHARE` on the upload (parts upload in parallel);
 //!   `complete_upload` and `abort_upload` take `FOR UPDATE`, so they wait for parts in flight
 //!   and later parts find the upload gone. A part number is written with the same
@@ -33,8 +36,8 @@
 //! Concurrent PUTs share one statement and its commit: `put_objects` (migrations 0004 and
 //! 0005) writes each, in bucket and key order (see [`batch`]), with the same protocol in fewer
 //! statements: an unconditional write deletes its pending rows first (the delete locks them
-//! as `FOR UPDATE` would) and puts them back if one was missing; conditional ones call
-//! `put_object`. `complete_upload` calls `put_object` inside its own transaction.
+//! as `FOR UPDATE` would) and puts them back if one was missing or the write lost too many
+//! races; conditional ones call `put_object`. `complete_upload` calls `put_object` inside its own transaction.
 //!
 //! Key columns use `COLLATE "C"`: keys compare in byte order, whatever the database locale.
 

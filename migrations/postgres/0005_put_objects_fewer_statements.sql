@@ -86,10 +86,9 @@ BEGIN
                 p_checksum_type[i], p_parts[i], p_multipart_parts[i], blobs, true, p_if_match[i],
                 p_if_none_match[i], p_not_before[i]);
         ELSE
-            code := 0;
             old_parts := NULL;
             -- Claim the pending registrations (the collector's claim deletes the same rows, so
-            -- exactly one of the two gets each row).
+            -- the two never both get a row).
             WITH gone AS (DELETE FROM blob_gc WHERE blob = ANY (blobs) RETURNING blob, not_before)
             SELECT coalesce(array_agg(blob), '{}'), coalesce(array_agg(not_before), '{}')
               INTO claimed, claimed_nb FROM gone;

@@ -37,7 +37,8 @@
 //! 0005) writes each, in bucket and key order (see [`batch`]), with the same protocol in fewer
 //! statements: an unconditional write deletes its pending rows first (the delete locks them
 //! as `FOR UPDATE` would) and puts them back if one was missing or the write lost too many
-//! races; conditional ones call `put_object`. `complete_upload` calls `put_object` inside its own transaction.
+//! races; conditional ones call `put_object`. `complete_upload` calls `put_object` inside its
+//! own transaction.
 //!
 //! Key columns use `COLLATE "C"`: keys compare in byte order, whatever the database locale.
 

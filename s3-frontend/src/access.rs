@@ -253,6 +253,9 @@ impl S3Access for PolicyAccess {
         let op_name = cx.s3_op().name().to_owned();
         let op = op_name.as_str();
         self.metrics.count_op(op);
+        if cx.credentials().is_some() {
+            crate::signed::check(cx.uri().query(), cx.headers(), time::OffsetDateTime::now_utc())?;
+        }
         let Some(action) = required_action(op) else {
             if cx.credentials().is_none() {
                 return Err(s3_error!(AccessDenied, "Access Denied"));
@@ -293,6 +296,14 @@ impl S3Access for PolicyAccess {
         let permitted = why.allowed || (op == "DeleteObjects" && identity.principal.kind != PrincipalKind::Anonymous);
         if !permitted {
             return Err(refuse(&identity, op, action, &resource, &why));
+        }
+        // GetObjectAttributes reveals the object's checksums, ETag and size: as on AWS it also
+        // needs s3:GetObject, so a deny on reading an object covers it too.
+        if op == "GetObjectAttributes" {
+            let read = decide(&identity, info.as_deref(), "s3:GetObject", &resource, &context);
+            if !read.allowed {
+                return Err(refuse(&identity, op, "s3:GetObject", &resource, &read));
+            }
         }
         // As on AWS, only principals of the owning account manage a bucket's policy, whatever
         // the policy itself says.

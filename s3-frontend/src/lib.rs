@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod runtime;
 pub mod s3;
 pub mod server;
+pub mod signed;
 
 pub use app::{App, StartError};
 pub use config::ServeArgs;

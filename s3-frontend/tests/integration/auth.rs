@@ -235,3 +235,60 @@ pub async fn presigned_urls(h: &Harness) {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(h.get(&b, "uploaded.txt").await, b"via presigned put");
 }
+
+/// What a valid signature does not cover is refused, as on AWS: an `x-amz-*` header the
+/// client did not sign (a presigned PUT plus an unsigned `x-amz-copy-source` would otherwise
+/// copy any object the signer may read), a presigned URL valid for over a week, and a SigV2
+/// request dated more than 15 minutes from now (it could be replayed forever). Nothing is
+/// written by a refused request.
+pub async fn signatures_cover_what_the_request_does(h: &Harness) {
+    let c = &h.client;
+    let b = h.bucket("signed").await;
+    h.put(&b, "private.txt", "private").await;
+    let signer = h.signer();
+    let now = time::OffsetDateTime::now_utc();
+
+    // A presigned PUT turned into a copy by an added header.
+    let five_min = PresigningConfig::expires_in(Duration::from_secs(300)).unwrap();
+    let put = c.put_object().bucket(&b).key("upload.txt").presigned(five_min).await.unwrap();
+    let hijacked = presigned_raw(&put, b"").header("x-amz-copy-source", &format!("/{b}/private.txt"));
+    let resp = h.raw(hijacked).await;
+    resp.assert_error(403, "AccessDenied");
+    assert!(resp.text().contains("x-amz-copy-source"), "{}", resp.text());
+    assert!(!h.exists(&b, "upload.txt").await, "the refused copy wrote an object");
+    // Unsigned metadata on a presigned PUT as well.
+    let resp = h.raw(presigned_raw(&put, b"data").header("x-amz-meta-owner", "mallory")).await;
+    resp.assert_error(403, "AccessDenied");
+    assert!(!h.exists(&b, "upload.txt").await, "the refused put wrote an object");
+    // The URL itself still works.
+    let resp = h.raw(presigned_raw(&put, b"data")).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+
+    // Header auth: the same header added after signing is refused; signed, the copy is made.
+    let copy = || RawRequest::new("PUT", &format!("/{b}/copy.txt"));
+    let mut unsigned = signer.sign(copy(), None, now);
+    unsigned.headers.push(("x-amz-copy-source".into(), format!("/{b}/private.txt")));
+    h.raw(unsigned).await.assert_error(403, "AccessDenied");
+    assert!(!h.exists(&b, "copy.txt").await, "the refused copy wrote an object");
+    let signed = signer.sign(copy().header("x-amz-copy-source", &format!("/{b}/private.txt")), None, now);
+    let resp = h.raw(signed).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(h.get(&b, "copy.txt").await, b"private");
+
+    // Presigned URLs live at most a week.
+    let get = || RawRequest::new("GET", &format!("/{b}/private.txt"));
+    let resp = h.raw(signer.presign(get(), "604800", now)).await;
+    assert_eq!((resp.status, resp.body.as_slice()), (200, b"private".as_slice()), "{}", resp.text());
+    for expires in ["604801", "4294967295"] {
+        h.raw(signer.presign(get(), expires, now)).await.assert_error(400, "AuthorizationQueryParametersError");
+    }
+
+    // SigV2 header auth works when fresh and is refused when replayed an hour later.
+    let resp = h.raw(signer.sign_v2(get(), now)).await;
+    assert_eq!((resp.status, resp.body.as_slice()), (200, b"private".as_slice()), "{}", resp.text());
+    let old = now - time::Duration::hours(1);
+    h.raw(signer.sign_v2(get(), old)).await.assert_error(403, "RequestTimeTooSkewed");
+    let del = signer.sign_v2(RawRequest::new("DELETE", &format!("/{b}/private.txt")), old);
+    h.raw(del).await.assert_error(403, "RequestTimeTooSkewed");
+    assert!(h.exists(&b, "private.txt").await, "a stale SigV2 request deleted the object");
+}

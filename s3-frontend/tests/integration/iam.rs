@@ -394,3 +394,40 @@ fn public_policy(bucket: &str) -> String {
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
     )
 }
+
+/// A deny on reading an object also covers what GetObjectAttributes would tell of it (ETag,
+/// checksums, size), as on AWS: the operation needs s3:GetObject as well as its own action.
+pub async fn denied_reads_cover_object_attributes(h: &Harness) {
+    use aws_sdk_s3::types::ObjectAttributes;
+    let tag = random_hex(6);
+    let (owner, account_a) = account(h, &format!("attrs-{tag}")).await;
+    let (bucket, key, _) = owned_bucket(&owner).await;
+    owner
+        .put_object()
+        .bucket(&bucket)
+        .key("open.txt")
+        .body(ByteStream::from_static(b"open"))
+        .send()
+        .await
+        .expect("put");
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"]}},{{"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/{key}"}}]}}"#
+    );
+    let (reader, ..) = user(h, &account_a, "no-secret", Some(policy)).await;
+    let attrs = |k: &str| {
+        reader
+            .get_object_attributes()
+            .bucket(&bucket)
+            .key(k)
+            .object_attributes(ObjectAttributes::Etag)
+            .object_attributes(ObjectAttributes::ObjectSize)
+            .object_attributes(ObjectAttributes::Checksum)
+    };
+    let e = attrs(&key).send().await.expect_err("attributes of a denied object");
+    assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
+    let e = reader.head_object().bucket(&bucket).key(&key).send().await.expect_err("head of a denied object");
+    assert_eq!(status_of(&e), 403);
+    // The same user reads the attributes of an object the deny does not name.
+    let got = attrs("open.txt").send().await.expect("attributes of an allowed object");
+    assert_eq!(got.object_size(), Some(4));
+}

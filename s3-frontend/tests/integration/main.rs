@@ -52,6 +52,7 @@ macro_rules! suite {
 
 suite!(
     iam::strangers_are_refused_every_operation,
+    iam::denied_reads_cover_object_attributes,
     iam::disabled_keys_and_temporary_credentials,
     iam::bucket_policies_grant_across_accounts,
     buckets::bucket_lifecycle,
@@ -82,6 +83,7 @@ suite!(
     auth::malformed_xml,
     auth::truncated_body_stores_nothing,
     auth::presigned_urls,
+    auth::signatures_cover_what_the_request_does,
     gc::collector_deletes_unreferenced_blobs,
     ops::health_and_metrics,
     rest::rest_register,

@@ -5,6 +5,7 @@ pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod chunk_limit;
 pub mod config;
 mod error;
 pub mod gc;

@@ -71,7 +71,7 @@ impl Frontend {
                     crate::api::Route::Query(service) => self.api.query(service, req, &request_id).await,
                     crate::api::Route::Rest => self.api.rest(req, &request_id).await,
                 },
-                _ => match self.s3.call(merge_content_encoding(req)).await {
+                _ => match self.s3.call(crate::chunk_limit::limit(merge_content_encoding(req))).await {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(error = ?e, "s3 service failed");

@@ -144,6 +144,8 @@ fn client_body_error(e: &dyn std::error::Error) -> S3Error {
     let text = e.to_string();
     if text.contains("SignatureMismatch") {
         s3_error!(SignatureDoesNotMatch, "The chunk signature does not match.")
+    } else if text.contains(crate::chunk_limit::TOO_LARGE) {
+        s3_error!(InvalidRequest, "An aws-chunked chunk may hold at most {} bytes.", crate::chunk_limit::MAX_CHUNK)
     } else if text.contains("Sha256Mismatch") {
         custom_error(
             "XAmzContentSHA256Mismatch",

@@ -292,3 +292,33 @@ pub async fn signatures_cover_what_the_request_does(h: &Harness) {
     h.raw(del).await.assert_error(403, "RequestTimeTooSkewed");
     assert!(h.exists(&b, "private.txt").await, "a stale SigV2 request deleted the object");
 }
+
+/// An `aws-chunked` chunk over 16 MiB is refused at its size line, before its data is read
+/// (s3s would collect a whole chunk in memory, up to 4 GiB); nothing is stored.
+pub async fn oversized_aws_chunks_are_refused(h: &Harness) {
+    let b = h.bucket("chunks").await;
+    let signer = h.signer();
+    for size_line in ["ffffffff", "1000001"] {
+        let mut body = format!("{size_line}\r\n").into_bytes();
+        body.extend(std::iter::repeat_n(b'a', 1 << 20));
+        let req = RawRequest::new("PUT", &format!("/{b}/big"))
+            .header("content-encoding", "aws-chunked")
+            .header("x-amz-decoded-content-length", "4")
+            .header("x-amz-trailer", "x-amz-checksum-crc32")
+            .body(body);
+        let resp = h.raw(signer.sign(req, Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER"), now())).await;
+        resp.assert_error(400, "InvalidRequest");
+        assert!(resp.text().contains("aws-chunked"), "{}", resp.text());
+        assert!(!h.exists(&b, "big").await, "a refused chunked upload stored an object");
+    }
+    // A well-formed body in the same form is stored.
+    let crc = crate::harness::b64(&crc32fast::hash(b"abcd").to_be_bytes());
+    let req = RawRequest::new("PUT", &format!("/{b}/small"))
+        .header("content-encoding", "aws-chunked")
+        .header("x-amz-decoded-content-length", "4")
+        .header("x-amz-trailer", "x-amz-checksum-crc32")
+        .body(format!("4\r\nabcd\r\n0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n").into_bytes());
+    let resp = h.raw(signer.sign(req, Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER"), now())).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(h.get(&b, "small").await, b"abcd");
+}

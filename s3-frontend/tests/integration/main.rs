@@ -84,6 +84,7 @@ suite!(
     auth::truncated_body_stores_nothing,
     auth::presigned_urls,
     auth::signatures_cover_what_the_request_does,
+    auth::oversized_aws_chunks_are_refused,
     gc::collector_deletes_unreferenced_blobs,
     ops::health_and_metrics,
     rest::rest_register,

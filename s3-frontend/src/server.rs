@@ -71,6 +71,13 @@ impl Frontend {
                     crate::api::Route::Query(service) => self.api.query(service, req, &request_id).await,
                     crate::api::Route::Rest => self.api.rest(req, &request_id).await,
                 },
+                // Before s3s, which would buffer the form's file (PostObject) before access
+                // control runs: we do not implement PostObject, so its body is never read.
+                _ if is_post_form(&req) => s3_error(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "NotImplemented",
+                    "POST form uploads (PostObject) are not supported.",
+                ),
                 _ => match self.s3.call(crate::chunk_limit::limit(merge_content_encoding(req))).await {
                     Ok(r) => r,
                     Err(e) => {
@@ -117,6 +124,29 @@ impl Frontend {
             }
         }
     }
+}
+
+/// An S3 error answered here, before s3s: the same XML body s3s would send.
+fn s3_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    let mut r = Response::new(Body::from(xml));
+    *r.status_mut() = status;
+    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    r
+}
+
+/// A POST with a `multipart/form-data` body: what s3s treats as a PostObject form, whatever the
+/// path (other operations never send forms).
+fn is_post_form(req: &Request<Body>) -> bool {
+    req.method() == http::Method::POST
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
 /// Joins repeated `Content-Encoding` lines into one comma-separated value (RFC 9110 §5.3: the

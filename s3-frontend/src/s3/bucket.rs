@@ -16,6 +16,17 @@ use crate::identity::legacy_owner;
 /// Largest bucket policy accepted (AWS: 20 KiB).
 const MAX_BUCKET_POLICY: usize = 20 * 1024;
 
+/// A client's `LocationConstraint`, stored as the bucket's region and sent back in headers:
+/// region-shaped (`[a-z0-9-]{1,64}`, or AWS's legacy `EU`), else 400 InvalidLocationConstraint.
+fn check_location_constraint(r: String) -> S3Result<String> {
+    let shaped = r.len() <= 64 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if shaped || r == "EU" {
+        Ok(r)
+    } else {
+        Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid"))
+    }
+}
+
 impl Gateway {
     /// The bucket, or `NoSuchBucket`.
     pub(crate) async fn bucket(&self, name: &str) -> S3Result<Bucket> {
@@ -70,6 +81,8 @@ impl Gateway {
             .and_then(|c| c.location_constraint.as_ref())
             .map(|l| l.as_str().to_owned())
             .filter(|r| !r.is_empty())
+            .map(check_location_constraint)
+            .transpose()?
             .unwrap_or_else(|| self.cfg.region.clone());
         let owner = req
             .extensions

@@ -331,13 +331,34 @@ pub(crate) fn trailer_checksum(trailers: Option<&s3s::TrailingHeaders>) -> Optio
 /// The algorithm a request announces without (yet) sending a value: `x-amz-trailer`
 /// naming a checksum header, or `x-amz-sdk-checksum-algorithm`.
 pub(crate) fn announced_algorithm(headers: &http::HeaderMap) -> Option<ChecksumAlgorithm> {
-    if let Some(t) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
-        let t = t.trim().to_ascii_lowercase();
-        if let Some(a) = ChecksumAlgorithm::ALL.into_iter().find(|a| a.header_name() == t) {
-            return Some(a);
-        }
+    announced_trailer(headers).or_else(|| {
+        headers.get("x-amz-sdk-checksum-algorithm").and_then(|v| v.to_str().ok()).and_then(ChecksumAlgorithm::parse)
+    })
+}
+
+/// The checksum header `x-amz-trailer` announces, if it names one.
+fn announced_trailer(headers: &http::HeaderMap) -> Option<ChecksumAlgorithm> {
+    let t = headers.get("x-amz-trailer")?.to_str().ok()?.trim().to_ascii_lowercase();
+    ChecksumAlgorithm::ALL.into_iter().find(|a| a.header_name() == t)
+}
+
+/// Refuses a body that announced a checksum trailer (`x-amz-trailer`) and ended without it:
+/// nothing could be verified. 400 `MalformedTrailerError`, AWS's code for a bad trailer.
+pub(crate) fn check_announced_trailer(
+    headers: &http::HeaderMap,
+    trailers: Option<&s3s::TrailingHeaders>,
+) -> S3Result<()> {
+    let Some(a) = announced_trailer(headers) else { return Ok(()) };
+    let sent = trailers.and_then(|t| t.read(|h| h.contains_key(a.header_name()))).unwrap_or(false);
+    if sent {
+        Ok(())
+    } else {
+        Err(custom_error(
+            "MalformedTrailerError",
+            http::StatusCode::BAD_REQUEST,
+            "The request contained trailing data that was not well-formed or did not conform to our published schema.",
+        ))
     }
-    headers.get("x-amz-sdk-checksum-algorithm").and_then(|v| v.to_str().ok()).and_then(ChecksumAlgorithm::parse)
 }
 
 /// Converts between s3s's and our algorithm enums.

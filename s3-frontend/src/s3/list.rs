@@ -29,6 +29,21 @@ fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
     }
 }
 
+/// Refuses a listing parameter holding NUL, which no key can contain (PostgreSQL text cannot
+/// hold it): 400 InvalidArgument from both backends, before the store is asked.
+pub(crate) fn no_nul(name: &str, value: Option<&str>) -> S3Result<()> {
+    if value.is_some_and(|v| v.contains('\0')) {
+        return Err(s3_error!(InvalidArgument, "The {} parameter must not contain a NUL character.", name));
+    }
+    Ok(())
+}
+
+/// [`no_nul`] for the parameters every listing shares.
+fn check_list_params(prefix: Option<&str>, delimiter: Option<&str>) -> S3Result<()> {
+    no_nul("prefix", prefix)?;
+    no_nul("delimiter", delimiter)
+}
+
 fn enc(s: String, url: bool) -> String {
     if url { urlencoding::encode(&s).into_owned() } else { s }
 }
@@ -97,6 +112,8 @@ impl Gateway {
         let input = req.input;
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
+        check_list_params(input.prefix.as_deref(), input.delimiter.as_deref())?;
+        no_nul("marker", input.marker.as_deref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let after = input.marker.clone().filter(|m| !m.is_empty());
         let page = self.list_page(&input.bucket, &prefix, input.delimiter.as_deref(), after, max).await?;
@@ -128,7 +145,10 @@ impl Gateway {
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let prefix = input.prefix.clone().unwrap_or_default();
+        check_list_params(input.prefix.as_deref(), input.delimiter.as_deref())?;
+        no_nul("start-after", input.start_after.as_deref())?;
         let token = input.continuation_token.as_deref().map(decode_token).transpose()?;
+        no_nul("continuation-token", token.as_deref())?;
         let after = match (token, input.start_after.clone().filter(|s| !s.is_empty())) {
             (Some(t), Some(s)) => Some(t.max(s)),
             (t, s) => t.or(s),
@@ -165,6 +185,8 @@ impl Gateway {
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let prefix = input.prefix.clone().unwrap_or_default();
+        check_list_params(input.prefix.as_deref(), input.delimiter.as_deref())?;
+        no_nul("key-marker", input.key_marker.as_deref())?;
         let after = input.key_marker.clone().filter(|m| !m.is_empty());
         let page = self.list_page(&input.bucket, &prefix, input.delimiter.as_deref(), after, max).await?;
         let truncated = page.is_truncated;

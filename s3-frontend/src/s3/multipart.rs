@@ -12,7 +12,11 @@ use super::checksum::{
     self, ChecksumFields, b64, combine_crc, digest, from_dto_algorithm, to_dto_algorithm, to_dto_type,
     trailer_checksum, unb64,
 };
-use super::object::{check_key, choose_algorithm, etag_out, format_http_date, len_i64, metadata_in, write_condition};
+use super::list::no_nul;
+use super::object::{
+    check_key, check_metadata_size, choose_algorithm, etag_out, format_http_date, len_i64, metadata_in, parts_paging,
+    unstorable, write_condition,
+};
 use super::write::Declared;
 use crate::error::StoreResultExt;
 
@@ -40,7 +44,14 @@ fn default_type(a: ChecksumAlgorithm) -> ChecksumType {
 
 impl Gateway {
     async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<Upload> {
-        match self.meta.get_upload(bucket, key, upload_id).await.s3()? {
+        // A NUL can be in no stored key or upload id (PostgreSQL text cannot hold it): answer
+        // as for a missing upload without asking the store.
+        let found = if unstorable(key) || unstorable(upload_id) {
+            None
+        } else {
+            self.meta.get_upload(bucket, key, upload_id).await.s3()?
+        };
+        match found {
             Some(u) => Ok(u),
             None => {
                 self.bucket(bucket).await?;
@@ -59,6 +70,7 @@ impl Gateway {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         check_key(&input.key)?;
+        check_metadata_size(input.metadata.as_ref())?;
         self.bucket(&input.bucket).await?;
         let algorithm = input.checksum_algorithm.as_ref().map(from_dto_algorithm).transpose()?;
         let kind = match &input.checksum_type {
@@ -161,6 +173,9 @@ impl Gateway {
         };
         let len = input.content_length.and_then(|v| u64::try_from(v).ok());
         let written = self.write_body(input.body, len, Some(algorithm)).await?;
+        if let Err(e) = checksum::check_announced_trailer(&headers, trailing_headers.as_ref()) {
+            return self.discard(&written, e).await;
+        }
         let declared = Declared {
             content_md5: input.content_md5.as_deref(),
             checksum: value.or_else(|| trailer_checksum(trailing_headers.as_ref())),
@@ -359,15 +374,23 @@ impl Gateway {
             sha256: input.checksum_sha256,
         })
         .single()?
-            && let Some(c) = &checksum
-            && c.algorithm == expected.0
-            && strip_quotes(&expected.1) != c.value
         {
-            return Err(s3_error!(
-                BadDigest,
-                "The {} you specified did not match the calculated checksum.",
-                c.algorithm
-            ));
+            // A checksum the object does not have (none, or another algorithm) cannot be
+            // verified: refused as AWS does (400 InvalidRequest), never silently ignored.
+            let Some(c) = checksum.as_ref().filter(|c| c.algorithm == expected.0) else {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Checksum Type mismatch occurred, expected checksum Type: {}",
+                    checksum.as_ref().map_or_else(|| "null".to_owned(), |c| c.algorithm.as_str().to_lowercase())
+                ));
+            };
+            if strip_quotes(&expected.1) != c.value {
+                return Err(s3_error!(
+                    BadDigest,
+                    "The {} you specified did not match the calculated checksum.",
+                    c.algorithm
+                ));
+            }
         }
         let size: u64 = chosen.iter().map(|p| p.size).sum();
         let obj = ObjectMeta {
@@ -412,6 +435,9 @@ impl Gateway {
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let input = req.input;
         self.bucket(&input.bucket).await?;
+        if unstorable(&input.key) || unstorable(&input.upload_id) {
+            return Err(crate::error::store_error(StoreError::NoSuchUpload));
+        }
         self.meta.abort_upload(&input.bucket, &input.key, &input.upload_id).await.s3()?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
@@ -419,13 +445,8 @@ impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(op = "ListParts", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
+        let (max, marker) = parts_paging(input.max_parts, input.part_number_marker)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
-        let max = match input.max_parts {
-            None => 1000,
-            Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-parts must be a non-negative integer")),
-            Some(n) => usize::try_from(n).unwrap_or(0).min(1000),
-        };
-        let marker = input.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
         let mut parts = self.meta.list_parts(&upload.upload_id, marker, max + 1).await.s3()?;
         let truncated = parts.len() > max;
         parts.truncate(max);
@@ -484,6 +505,10 @@ impl Gateway {
             Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-uploads must be a non-negative integer")),
             Some(n) => usize::try_from(n).unwrap_or(0).min(1000),
         };
+        no_nul("prefix", input.prefix.as_deref())?;
+        no_nul("delimiter", input.delimiter.as_deref())?;
+        no_nul("key-marker", input.key_marker.as_deref())?;
+        no_nul("upload-id-marker", input.upload_id_marker.as_deref())?;
         let q = UploadListQuery {
             prefix: input.prefix.clone().unwrap_or_default(),
             delimiter: input.delimiter.clone(),

@@ -25,7 +25,7 @@ pub(crate) fn check_key(key: &str) -> S3Result<()> {
 
 /// A key no object can have (writes refuse NUL, see [`check_key`]; PostgreSQL text cannot hold
 /// it): reads and deletes of it answer as for a missing key without asking the store.
-fn unstorable(key: &str) -> bool {
+pub(crate) fn unstorable(key: &str) -> bool {
     key.contains('\0')
 }
 
@@ -92,6 +92,22 @@ fn metadata_out(m: &BTreeMap<String, String>) -> Option<Metadata> {
     (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
+/// Largest user metadata (AWS: 2 KB, the UTF-8 bytes of every key, without `x-amz-meta-`, and
+/// value).
+const MAX_USER_METADATA: usize = 2048;
+
+/// Refuses user metadata over [`MAX_USER_METADATA`] with `MetadataTooLarge`, as AWS does.
+pub(crate) fn check_metadata_size(m: Option<&Metadata>) -> S3Result<()> {
+    let size: usize = m.map_or(0, |m| m.iter().map(|(k, v)| k.len() + v.len()).sum());
+    if size > MAX_USER_METADATA {
+        return Err(s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size ({size} > {MAX_USER_METADATA} bytes)."
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn metadata_in(m: Option<Metadata>) -> BTreeMap<String, String> {
     m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
 }
@@ -153,6 +169,7 @@ impl Gateway {
     pub(crate) async fn op_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let S3Request { input, headers, trailing_headers, .. } = req;
         check_key(&input.key)?;
+        check_metadata_size(input.metadata.as_ref())?;
         if input.write_offset_bytes.is_some() {
             return Err(s3_error!(NotImplemented, "Appending to objects is not supported."));
         }
@@ -174,6 +191,9 @@ impl Gateway {
         let algorithm = choose_algorithm(input.checksum_algorithm.as_ref(), value.as_ref(), &headers)?;
         let len = input.content_length.and_then(|n| u64::try_from(n).ok());
         let written = self.write_body(input.body, len, Some(algorithm)).await?;
+        if let Err(e) = checksum::check_announced_trailer(&headers, trailing_headers.as_ref()) {
+            return self.discard(&written, e).await;
+        }
         let declared = Declared {
             content_md5: input.content_md5.as_deref(),
             checksum: value.or_else(|| trailer_checksum(trailing_headers.as_ref())),
@@ -422,6 +442,9 @@ impl Gateway {
         {
             return Err(s3_error!(InvalidArgument, "Unknown metadata directive."));
         }
+        if replace {
+            check_metadata_size(input.metadata.as_ref())?;
+        }
         if !replace && src.bucket == input.bucket && src.key == input.key {
             return Err(s3_error!(
                 InvalidRequest,
@@ -484,6 +507,7 @@ impl Gateway {
         req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let input = req.input;
+        let paging = parts_paging(input.max_parts, input.part_number_marker)?;
         let obj = self.object(&input.bucket, &input.key).await?;
         let wants = |name: &str| input.object_attributes.iter().any(|a| a.as_str() == name);
         let mut out = GetObjectAttributesOutput::default();
@@ -512,8 +536,7 @@ impl Gateway {
         if wants(ObjectAttributes::OBJECT_PARTS)
             && let Some(total) = obj.multipart_parts
         {
-            let marker = input.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
-            let max = input.max_parts.and_then(|m| usize::try_from(m).ok()).unwrap_or(1000).min(1000);
+            let (max, marker) = paging;
             let all: Vec<&BlobPart> = obj.parts.iter().filter(|p| p.part_number > marker).collect();
             let page: Vec<&BlobPart> = all.iter().take(max).copied().collect();
             let truncated = all.len() > page.len();
@@ -549,6 +572,23 @@ impl Gateway {
         out.last_modified = Some(obj.last_modified.into());
         Ok(S3Response::new(out))
     }
+}
+
+/// `max-parts` (default and cap 1000) and `part-number-marker` (default 0) of ListParts and
+/// GetObjectAttributes; a negative value is 400 InvalidArgument.
+pub(crate) fn parts_paging(max_parts: Option<i32>, marker: Option<i32>) -> S3Result<(usize, u32)> {
+    let max = match max_parts {
+        None => 1000,
+        Some(n) => usize::try_from(n)
+            .map_err(|_| s3_error!(InvalidArgument, "max-parts must be a non-negative integer"))?
+            .min(1000),
+    };
+    let marker = match marker {
+        None => 0,
+        Some(m) => u32::try_from(m)
+            .map_err(|_| s3_error!(InvalidArgument, "part-number-marker must be a non-negative integer"))?,
+    };
+    Ok((max, marker))
 }
 
 fn invalid_part_number() -> s3s::S3Error {
@@ -594,12 +634,20 @@ fn select(obj: &ObjectMeta, range: Option<&Range>, part_number: Option<i32>) -> 
             Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter."))
         }
         (Some(r), None) => {
-            let rg = r.check(size).map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+            // No range of an empty object is satisfiable: s3s refuses `bytes=0-0` but gives
+            // 0..0 for a suffix (`bytes=-N`); both answer 416 InvalidRange, as AWS does.
+            let rg = r
+                .check(size)
+                .ok()
+                .filter(|rg| !rg.is_empty())
+                .ok_or_else(|| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
             let content_range = Some(format!("bytes {}-{}/{}", rg.start, rg.end - 1, size));
             Ok(Selection { range: rg, content_range, parts_count, whole: false })
         }
         (None, Some(n)) => {
-            let n = u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+            // AWS answers 400 InvalidArgument outside 1..=10000 (416 InvalidPartNumber only for
+            // a valid number the object has no part for).
+            let n = u32::try_from(n).ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
                 s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
             })?;
             match obj.multipart_parts {

@@ -23,6 +23,7 @@ mod multipart;
 mod objects;
 mod ops;
 mod rest;
+mod robust;
 
 /// Generates one test per case and backend set, so the very same suite runs against both.
 macro_rules! suite {
@@ -99,4 +100,12 @@ suite!(
     rest::rest_admin_accounts,
     rest::rest_admin_explain,
     rest::rest_unknown_paths,
+    robust::ranges_on_empty_objects,
+    robust::post_form_uploads_are_not_implemented,
+    robust::nul_in_parameters,
+    robust::location_constraints_are_validated,
+    robust::complete_checksum_must_be_verifiable,
+    robust::announced_trailer_must_arrive,
+    robust::user_metadata_is_limited,
+    robust::paging_arguments_are_bounded,
 );

@@ -158,9 +158,11 @@ pub fn frontend(
     builder.set_access(PolicyAccess::new(keys.clone(), buckets.clone(), metrics.clone()));
     builder.set_host(Domains::new(domains));
     // PostObject is not implemented and the server refuses POST forms before s3s sees them
-    // (server.rs); should one get through, s3s buffers no form file at all.
+    // (server.rs); should one get through, s3s buffers no form file and next to no fields.
     let mut s3_config = s3s::config::S3Config::default();
     s3_config.post_object_max_file_size = 0;
+    s3_config.form_max_field_size = 1024;
+    s3_config.form_max_fields_size = 4096;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
     let api = Arc::new(ApiRoutes { keys, buckets, signing_keys: cloudstore_sigv4::SigningKeyCache::default(), region });
     Ok(Frontend { s3: builder.build(), meta, blobs, metrics, api })

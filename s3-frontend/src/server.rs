@@ -137,16 +137,20 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     r
 }
 
-/// A POST with a `multipart/form-data` body: what s3s treats as a PostObject form, whatever the
-/// path (other operations never send forms).
+/// A POST with a `multipart/form-data` body, recognised exactly as s3s recognises a PostObject
+/// form (whatever the path): the one `Content-Type` header, parsed as a MIME type. A form is
+/// never an operation we implement.
 fn is_post_form(req: &Request<Body>) -> bool {
-    req.method() == http::Method::POST
-        && req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
+    if req.method() != http::Method::POST {
+        return false;
+    }
+    let mut values = req.headers().get_all(http::header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else { return false };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
 }
 
 /// Joins repeated `Content-Encoding` lines into one comma-separated value (RFC 9110 §5.3: the

@@ -28,46 +28,91 @@ pub const MAX_SKEW: i64 = 15 * 60;
 
 /// Checks a request that carries a signature (s3s found credentials in it) against the rules
 /// in the module docs. `query` is the URI's query string.
+///
+/// The rules must apply to the signature s3s verified, so this picks it as s3s does (its
+/// `SignatureContext::check`): a query `Signature` (SigV2 presigned), else a single
+/// `Authorization` header of SigV2's form (`AWS key:signature`), else a query
+/// `X-Amz-Signature` (SigV4 presigned), else a single `Authorization` header (SigV4). A request
+/// carrying more than one of these — which s3s would resolve by that order, leaving the others
+/// unchecked — is refused first, as AWS does ("Only one auth mechanism allowed").
 pub fn check(query: Option<&str>, headers: &HeaderMap, now: OffsetDateTime) -> Result<(), S3Error> {
-    let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if let Some(auth) = authorization.filter(|a| a.starts_with("AWS4-HMAC-SHA256")) {
-        let parsed = cloudstore_sigv4::parse_authorization(auth)
-            .map_err(|e| s3_error!(AuthorizationHeaderMalformed, "The authorization header is malformed: {e}"))?;
-        return all_signed(headers, &parsed.signed_headers);
+    let params = QueryParams::parse(query);
+    let v2_query = params.count("Signature") > 0;
+    let v4_query = params.count("X-Amz-Signature") > 0;
+    let auth_headers = headers.get_all(http::header::AUTHORIZATION).iter().count();
+    if usize::from(v2_query) + usize::from(v4_query) + auth_headers > 1 {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string \
+             parameter or the Authorization header should be specified"
+        ));
     }
-    if authorization.is_some_and(|a| a.starts_with("AWS ")) {
+    if v2_query {
+        // `Expires` is the end of validity in seconds since the epoch (s3s refuses it once
+        // past); a client's clock may run ahead of ours by the usual skew.
+        let expires = params.unique("Expires").unwrap_or_default();
+        return match expires.parse::<i64>() {
+            Ok(at) if at <= now.unix_timestamp().saturating_add(MAX_PRESIGNED_EXPIRES + MAX_SKEW) => Ok(()),
+            _ => Err(query_parameters_error(format!(
+                "Expires must be at most a week ({MAX_PRESIGNED_EXPIRES} seconds) from now; got {expires:?}"
+            ))),
+        };
+    }
+    let authorization = match headers.get(http::header::AUTHORIZATION).map(http::HeaderValue::to_str) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => return Err(s3_error!(AuthorizationHeaderMalformed, "The authorization header is malformed.")),
+    };
+    if let Some(auth) = authorization
+        && auth.strip_prefix("AWS ").is_some_and(|rest| rest.contains(':'))
+    {
         return v2_date_fresh(headers, now);
     }
-    let params = QueryParams::parse(query);
-    if params.get("X-Amz-Signature").is_some() {
-        let expires = params.get("X-Amz-Expires").unwrap_or_default();
+    if v4_query {
+        let expires = params.unique("X-Amz-Expires").unwrap_or_default();
         match expires.parse::<i64>() {
             Ok(secs) if (1..=MAX_PRESIGNED_EXPIRES).contains(&secs) => {}
             _ => {
                 return Err(query_parameters_error(format!(
-                    "X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGNED_EXPIRES} (a week); \
-                         got {expires:?}"
+                    "X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGNED_EXPIRES} (a week); got {expires:?}"
                 )));
             }
         }
-        let signed: Vec<String> =
-            params.get("X-Amz-SignedHeaders").unwrap_or_default().split(';').map(str::to_ascii_lowercase).collect();
-        return all_signed(headers, &signed);
+        let signed = params
+            .unique("X-Amz-SignedHeaders")
+            .ok_or_else(|| query_parameters_error("X-Amz-SignedHeaders must be given exactly once".to_owned()))?;
+        return all_signed(headers, &signed_names(signed));
     }
-    if params.get("Signature").is_some() {
-        // SigV2 query auth: `Expires` is the end of validity in seconds since the epoch (s3s
-        // refuses it once past).
-        let expires = params.get("Expires").unwrap_or_default();
-        match expires.parse::<i64>() {
-            Ok(at) if at <= now.unix_timestamp().saturating_add(MAX_PRESIGNED_EXPIRES) => {}
-            _ => {
-                return Err(query_parameters_error(format!(
-                    "Expires must be at most a week ({MAX_PRESIGNED_EXPIRES} seconds) from now; got {expires:?}"
-                )));
-            }
-        }
+    if let Some(auth) = authorization {
+        let signed = v4_signed_headers(auth).ok_or_else(|| {
+            s3_error!(
+                AuthorizationHeaderMalformed,
+                "The authorization header is malformed; only AWS4-HMAC-SHA256 is accepted."
+            )
+        })?;
+        return all_signed(headers, &signed_names(signed));
     }
     Ok(())
+}
+
+/// The `SignedHeaders` list of a SigV4 `Authorization` header, read where s3s reads it (its
+/// components come in a fixed order: `Credential=…/aws4_request, SignedHeaders=…,
+/// Signature=…`); `None` unless the algorithm is `AWS4-HMAC-SHA256` (s3s takes any word there,
+/// and the word is not signed).
+fn v4_signed_headers(auth: &str) -> Option<&str> {
+    let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
+    if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let rest = rest.trim_start().strip_prefix("Credential=")?;
+    let (_, rest) = rest.split_once("/aws4_request,")?;
+    let rest = rest.trim_start().strip_prefix("SignedHeaders=")?;
+    Some(rest.split_once(',').map_or(rest, |(list, _)| list))
+}
+
+/// Lower-cased names of a `;`-separated signed-header list.
+fn signed_names(list: &str) -> Vec<String> {
+    list.split(';').map(|n| n.trim().to_ascii_lowercase()).collect()
 }
 
 /// AWS's answer to bad presigned-URL parameters: 400 `AuthorizationQueryParametersError`.
@@ -115,17 +160,35 @@ fn v2_date_fresh(headers: &HeaderMap, now: OffsetDateTime) -> Result<(), S3Error
     Ok(())
 }
 
-/// Seconds since the epoch of an HTTP date (`Tue, 27 Mar 2007 19:36:42 GMT` and its two
-/// obsolete forms) or of an ISO 8601 basic one (`20070327T193642Z`).
+/// Seconds since the epoch of a date as SigV2 clients send it: an HTTP date (`Tue, 27 Mar 2007
+/// 19:36:42 GMT` and its two obsolete forms, or with `UTC`), an RFC 2822 one with a numeric
+/// zone (`+0000`), or ISO 8601 basic (`20070327T193642Z`).
 fn parse_date(s: &str) -> Option<i64> {
-    if let Ok(t) = httpdate::parse_http_date(s) {
-        return t.duration_since(std::time::UNIX_EPOCH).ok().and_then(|d| i64::try_from(d.as_secs()).ok());
+    let s = s.trim();
+    let http = |v: &str| {
+        httpdate::parse_http_date(v)
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+    };
+    if let Some(t) = http(s) {
+        return Some(t);
+    }
+    // RFC 1123 with another name for UTC (Go's time.RFC1123 writes `UTC`, as rclone sends).
+    for zone in [" UTC", " UT", " Z"] {
+        if let Some(t) = s.strip_suffix(zone).and_then(|d| http(&format!("{d} GMT"))) {
+            return Some(t);
+        }
+    }
+    // RFC 2822 with a numeric zone (`+0000`, as s3cmd sends).
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc2822) {
+        return Some(t.unix_timestamp());
     }
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     time::PrimitiveDateTime::parse(s, &format).ok().map(|t| t.assume_utc().unix_timestamp())
 }
 
-/// The query's parameters, percent-decoded; a repeated name keeps its first value.
+/// The query's parameters, percent-decoded.
 struct QueryParams(Vec<(String, String)>);
 
 impl QueryParams {
@@ -137,8 +200,15 @@ impl QueryParams {
         )
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    fn count(&self, name: &str) -> usize {
+        self.0.iter().filter(|(k, _)| k == name).count()
+    }
+
+    /// The value of `name` if it is given exactly once (s3s reads such values the same way).
+    fn unique(&self, name: &str) -> Option<&str> {
+        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = values.next()?;
+        values.next().is_none().then_some(first)
     }
 }
 
@@ -260,13 +330,67 @@ mod tests {
         let plain = headers(&[("host", "s3.local")]);
         check(Some(&q(now().unix_timestamp() + 3600)), &plain, now()).expect("an hour");
         check(Some(&q(now().unix_timestamp() + MAX_PRESIGNED_EXPIRES)), &plain, now()).expect("a week");
-        assert_eq!(
-            code(check(Some(&q(now().unix_timestamp() + MAX_PRESIGNED_EXPIRES + 1)), &plain, now())),
-            "AuthorizationQueryParametersError"
-        );
+        let week_and_skew = now().unix_timestamp() + MAX_PRESIGNED_EXPIRES + MAX_SKEW;
+        check(Some(&q(week_and_skew)), &plain, now()).expect("a week from a client whose clock runs ahead");
+        assert_eq!(code(check(Some(&q(week_and_skew + 1)), &plain, now())), "AuthorizationQueryParametersError");
         assert_eq!(
             code(check(Some("AWSAccessKeyId=AKID&Expires=x&Signature=c2ln"), &plain, now())),
             "AuthorizationQueryParametersError"
         );
+    }
+
+    #[test]
+    fn one_auth_mechanism_per_request() {
+        let auth = v4_auth("host;x-amz-copy-source;x-amz-date");
+        let presigned = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00";
+        // A forged header beside a presigned URL (s3s would check the URL and ignore it).
+        let h = headers(&[("host", "s3.local"), ("authorization", &auth), ("x-amz-copy-source", "b/secret")]);
+        assert_eq!(code(check(Some(presigned), &h, now())), "InvalidArgument");
+        let h = headers(&[("host", "s3.local"), ("authorization", "AWS AKID:c2ln")]);
+        assert_eq!(code(check(Some("AWSAccessKeyId=A&Expires=1&Signature=c2ln"), &h, now())), "InvalidArgument");
+        assert_eq!(
+            code(check(Some("Signature=c2ln&Expires=1&X-Amz-Signature=00&X-Amz-Expires=60"), &headers(&[]), now())),
+            "InvalidArgument"
+        );
+        // Two Authorization headers (s3s would see neither and fall through).
+        let h = headers(&[("host", "s3.local"), ("authorization", &auth), ("authorization", &auth)]);
+        assert_eq!(code(check(None, &h, now())), "InvalidArgument");
+    }
+
+    #[test]
+    fn a_sigv4_header_must_name_its_algorithm_and_list_its_headers_where_s3s_reads_them() {
+        // s3s accepts any word as the algorithm (it is not signed): a captured request with the
+        // word changed must not escape the rules.
+        let forged = v4_auth("host;x-amz-date").replacen("AWS4-HMAC-SHA256", "X", 1);
+        let h = headers(&[("host", "s3.local"), ("authorization", &forged), ("x-amz-copy-source", "b/secret")]);
+        assert_eq!(code(check(None, &h, now())), "AuthorizationHeaderMalformed");
+        let as_v2 = v4_auth("host;x-amz-date").replacen("AWS4-HMAC-SHA256", "AWS", 1);
+        let h = headers(&[("host", "s3.local"), ("authorization", &as_v2), ("x-amz-copy-source", "b/secret")]);
+        assert_eq!(code(check(None, &h, now())), "AuthorizationHeaderMalformed", "no ':' is not SigV2's form");
+        // Unsorted or upper-case lists are read as s3s reads them.
+        let h = headers(&[
+            ("host", "s3.local"),
+            ("authorization", &v4_auth("X-Amz-Date;Host;x-amz-meta-a")),
+            ("x-amz-date", "20260921T000000Z"),
+            ("x-amz-meta-a", "1"),
+        ]);
+        check(None, &h, now()).expect("signed, in another order");
+    }
+
+    #[test]
+    fn sigv2_dates_in_the_forms_clients_send() {
+        let t = now();
+        let fmt = |f: &[time::format_description::BorrowedFormatItem<'_>]| t.format(f).expect("format");
+        let gmt = httpdate::fmt_http_date(std::time::SystemTime::from(t));
+        let utc = gmt.replace("GMT", "UTC");
+        let offset = fmt(time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] +0000"
+        ));
+        for date in
+            [gmt, utc, offset, fmt(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))]
+        {
+            assert_eq!(parse_date(&date), Some(t.unix_timestamp()), "{date}");
+        }
+        assert_eq!(parse_date("yesterday"), None);
     }
 }

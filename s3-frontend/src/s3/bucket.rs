@@ -17,10 +17,11 @@ use crate::identity::legacy_owner;
 const MAX_BUCKET_POLICY: usize = 20 * 1024;
 
 /// A client's `LocationConstraint`, stored as the bucket's region and sent back in headers:
-/// region-shaped (`[a-z0-9-]{1,64}`, or AWS's legacy `EU`), else 400 InvalidLocationConstraint.
-fn check_location_constraint(r: String) -> S3Result<String> {
+/// the server's own region (whatever an operator named it), or region-shaped
+/// (`[a-z0-9-]{1,64}`, or AWS's legacy `EU`), else 400 InvalidLocationConstraint.
+fn check_location_constraint(r: String, server_region: &str) -> S3Result<String> {
     let shaped = r.len() <= 64 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if shaped || r == "EU" {
+    if shaped || r == "EU" || r == server_region {
         Ok(r)
     } else {
         Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid"))
@@ -81,7 +82,7 @@ impl Gateway {
             .and_then(|c| c.location_constraint.as_ref())
             .map(|l| l.as_str().to_owned())
             .filter(|r| !r.is_empty())
-            .map(check_location_constraint)
+            .map(|r| check_location_constraint(r, &self.cfg.region))
             .transpose()?
             .unwrap_or_else(|| self.cfg.region.clone());
         let owner = req
@@ -259,4 +260,20 @@ pub(crate) fn now_ms() -> time::OffsetDateTime {
     let now = time::OffsetDateTime::now_utc();
     let ms = now.millisecond();
     now.replace_millisecond(ms).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_location_constraint;
+
+    #[test]
+    fn location_constraints_are_region_shaped_or_the_servers_own() {
+        for ok in ["eu-west-1", "us-east-1", "EU", "local1", "RegionOne"] {
+            assert_eq!(check_location_constraint(ok.to_owned(), "RegionOne").as_deref().ok(), Some(ok), "{ok}");
+        }
+        for bad in ["eu\nx", "Eu-West-1", "dc_1", "a b", &"a".repeat(65)] {
+            let e = check_location_constraint(bad.to_owned(), "RegionOne").expect_err(bad);
+            assert_eq!(e.code().as_str(), "InvalidLocationConstraint", "{bad:?}");
+        }
+    }
 }

@@ -260,6 +260,19 @@ pub async fn signatures_cover_what_the_request_does(h: &Harness) {
     let resp = h.raw(presigned_raw(&put, b"data").header("x-amz-meta-owner", "mallory")).await;
     resp.assert_error(403, "AccessDenied");
     assert!(!h.exists(&b, "upload.txt").await, "the refused put wrote an object");
+    // Nor with a forged Authorization header beside it that claims to sign the copy source
+    // (s3s checks the URL's signature and would not look at the header).
+    let forged = format!(
+        "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/s3/aws4_request, \
+         SignedHeaders=host;x-amz-copy-source, Signature={}",
+        signer.access_key,
+        "0".repeat(64)
+    );
+    let hijacked = presigned_raw(&put, b"")
+        .header("authorization", &forged)
+        .header("x-amz-copy-source", &format!("/{b}/private.txt"));
+    h.raw(hijacked).await.assert_error(400, "InvalidArgument");
+    assert!(!h.exists(&b, "upload.txt").await, "the refused copy wrote an object");
     // The URL itself still works.
     let resp = h.raw(presigned_raw(&put, b"data")).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
@@ -270,6 +283,19 @@ pub async fn signatures_cover_what_the_request_does(h: &Harness) {
     unsigned.headers.push(("x-amz-copy-source".into(), format!("/{b}/private.txt")));
     h.raw(unsigned).await.assert_error(403, "AccessDenied");
     assert!(!h.exists(&b, "copy.txt").await, "the refused copy wrote an object");
+    // ... also when the (unsigned) algorithm word is changed so the header reads as another kind.
+    for word in ["X", "AWS"] {
+        let mut relabelled = signer.sign(copy(), None, now);
+        for (k, v) in &mut relabelled.headers {
+            if k.eq_ignore_ascii_case("authorization") {
+                *v = v.replacen("AWS4-HMAC-SHA256", word, 1);
+            }
+        }
+        relabelled.headers.push(("x-amz-copy-source".into(), format!("/{b}/private.txt")));
+        let resp = h.raw(relabelled).await;
+        assert!(resp.status == 400 || resp.status == 403, "algorithm {word}: {} {}", resp.status, resp.text());
+        assert!(!h.exists(&b, "copy.txt").await, "algorithm {word}: the refused copy wrote an object");
+    }
     let signed = signer.sign(copy().header("x-amz-copy-source", &format!("/{b}/private.txt")), None, now);
     let resp = h.raw(signed).await;
     assert_eq!(resp.status, 200, "{}", resp.text());

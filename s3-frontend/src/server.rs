@@ -138,19 +138,16 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
 }
 
 /// A POST with a `multipart/form-data` body, recognised exactly as s3s recognises a PostObject
-/// form (whatever the path): the one `Content-Type` header, parsed as a MIME type. A form is
-/// never an operation we implement.
+/// form (whatever the path): the one `Content-Type` header that is UTF-8 (s3s ignores others),
+/// parsed as a MIME type. A form is never an operation we implement.
 fn is_post_form(req: &Request<Body>) -> bool {
     if req.method() != http::Method::POST {
         return false;
     }
-    let mut values = req.headers().get_all(http::header::CONTENT_TYPE).iter();
+    let mut values =
+        req.headers().get_all(http::header::CONTENT_TYPE).iter().filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
     let (Some(value), None) = (values.next(), values.next()) else { return false };
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
+    value.parse::<mime::Mime>().is_ok_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
 }
 
 /// Joins repeated `Content-Encoding` lines into one comma-separated value (RFC 9110 §5.3: the

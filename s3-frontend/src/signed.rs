@@ -36,6 +36,13 @@ pub const MAX_SKEW: i64 = 15 * 60;
 /// carrying more than one of these — which s3s would resolve by that order, leaving the others
 /// unchecked — is refused first, as AWS does ("Only one auth mechanism allowed").
 pub fn check(query: Option<&str>, headers: &HeaderMap, now: OffsetDateTime) -> Result<(), S3Error> {
+    // s3s leaves a header whose value is not UTF-8 out of what it signs (and out of SigV2's
+    // canonical amz headers) yet may still read it: such a value is never one we accept.
+    if let Some((name, _)) =
+        headers.iter().find(|(name, value)| is_guarded(name.as_str()) && std::str::from_utf8(value.as_bytes()).is_err())
+    {
+        return Err(s3_error!(InvalidArgument, "The value of the {name} header is not valid UTF-8."));
+    }
     let params = QueryParams::parse(query);
     let v2_query = params.count("Signature") > 0;
     let v4_query = params.count("X-Amz-Signature") > 0;
@@ -110,9 +117,12 @@ fn v4_signed_headers(auth: &str) -> Option<&str> {
     Some(rest.split_once(',').map_or(rest, |(list, _)| list))
 }
 
-/// Lower-cased names of a `;`-separated signed-header list.
+/// The names of a `;`-separated signed-header list, exactly as written: s3s looks each up as
+/// written among the request's (lower-case) header names and leaves out of the signed request
+/// any it does not find, so ` x-amz-copy-source` or `X-Amz-Copy-Source` in an (unsigned)
+/// `Authorization` header signs nothing and must count for nothing here either.
 fn signed_names(list: &str) -> Vec<String> {
-    list.split(';').map(|n| n.trim().to_ascii_lowercase()).collect()
+    list.split(';').map(str::to_owned).collect()
 }
 
 /// AWS's answer to bad presigned-URL parameters: 400 `AuthorizationQueryParametersError`.
@@ -122,8 +132,13 @@ fn query_parameters_error(message: String) -> S3Error {
     e
 }
 
+/// A header the signature must cover: `Host` and every `x-amz-*` one.
+fn is_guarded(name: &str) -> bool {
+    name == "host" || name.starts_with("x-amz-")
+}
+
 /// `Host` and every `x-amz-*` header but `x-amz-content-sha256` must be among `signed`
-/// (lower-case names).
+/// (compared byte for byte with the request's lower-case names).
 fn all_signed(headers: &HeaderMap, signed: &[String]) -> Result<(), S3Error> {
     let is_signed = |name: &str| signed.iter().any(|s| s == name);
     let mut unsigned: Vec<&str> = headers
@@ -367,14 +382,25 @@ mod tests {
         let as_v2 = v4_auth("host;x-amz-date").replacen("AWS4-HMAC-SHA256", "AWS", 1);
         let h = headers(&[("host", "s3.local"), ("authorization", &as_v2), ("x-amz-copy-source", "b/secret")]);
         assert_eq!(code(check(None, &h, now())), "AuthorizationHeaderMalformed", "no ':' is not SigV2's form");
-        // Unsorted or upper-case lists are read as s3s reads them.
-        let h = headers(&[
-            ("host", "s3.local"),
-            ("authorization", &v4_auth("X-Amz-Date;Host;x-amz-meta-a")),
-            ("x-amz-date", "20260921T000000Z"),
-            ("x-amz-meta-a", "1"),
-        ]);
-        check(None, &h, now()).expect("signed, in another order");
+        // Lists are read as s3s reads them: in any order, but names exactly as written (s3s
+        // signs nothing for a name it cannot find among the lower-case header names).
+        let h = |list: &str| {
+            headers(&[
+                ("host", "s3.local"),
+                ("authorization", &v4_auth(list)),
+                ("x-amz-date", "20260921T000000Z"),
+                ("x-amz-copy-source", "b/secret"),
+            ])
+        };
+        check(None, &h("x-amz-date;host;x-amz-copy-source"), now()).expect("signed, in another order");
+        for list in [
+            "host;X-Amz-Copy-Source;x-amz-date",
+            "host; x-amz-copy-source;x-amz-date",
+            "host;x-amz-copy-source ;x-amz-date",
+            "Host;x-amz-copy-source;x-amz-date",
+        ] {
+            assert_eq!(code(check(None, &h(list), now())), "AccessDenied", "{list}");
+        }
     }
 
     #[test]
@@ -392,5 +418,21 @@ mod tests {
             assert_eq!(parse_date(&date), Some(t.unix_timestamp()), "{date}");
         }
         assert_eq!(parse_date("yesterday"), None);
+    }
+
+    #[test]
+    fn a_guarded_header_that_is_not_utf8_is_refused() {
+        for (name, auth) in [("x-amz-max-parts", v4_auth("host;x-amz-max-parts")), ("host", v4_auth("host"))] {
+            let mut h = headers(&[("authorization", &auth)]);
+            h.insert(
+                http::HeaderName::from_static(name),
+                HeaderValue::from_bytes(b"1\xff").expect("opaque bytes are a valid header value"),
+            );
+            assert_eq!(code(check(None, &h, now())), "InvalidArgument", "{name}");
+        }
+        // SigV2 too, whose canonical amz headers would leave it out.
+        let mut h = headers(&[("authorization", "AWS AKID:c2ln")]);
+        h.insert("x-amz-max-parts", HeaderValue::from_bytes(b"1\xff").expect("value"));
+        assert_eq!(code(check(None, &h, now())), "InvalidArgument");
     }
 }

@@ -73,11 +73,9 @@ impl Frontend {
                 },
                 // Before s3s, which would buffer the form's file (PostObject) before access
                 // control runs: we do not implement PostObject, so its body is never read.
-                _ if is_post_form(&req) => s3_error(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "NotImplemented",
-                    "POST form uploads (PostObject) are not supported.",
-                ),
+                _ if is_post_form(&req) => {
+                    error_response(s3s::s3_error!(NotImplemented, "POST form uploads (PostObject) are not supported."))
+                }
                 _ => match self.s3.call(crate::chunk_limit::limit(merge_content_encoding(req))).await {
                     Ok(r) => r,
                     Err(e) => {
@@ -126,15 +124,9 @@ impl Frontend {
     }
 }
 
-/// An S3 error answered here, before s3s: the same XML body s3s would send.
-fn s3_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-    );
-    let mut r = Response::new(Body::from(xml));
-    *r.status_mut() = status;
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
-    r
+/// An S3 error answered here, before s3s, serialized by s3s as it serializes its own.
+fn error_response(e: s3s::S3Error) -> Response<Body> {
+    e.to_http_response().unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"))
 }
 
 /// A POST with a `multipart/form-data` body, recognised exactly as s3s recognises a PostObject

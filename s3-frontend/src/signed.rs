@@ -121,8 +121,8 @@ fn v4_signed_headers(auth: &str) -> Option<&str> {
 /// written among the request's (lower-case) header names and leaves out of the signed request
 /// any it does not find, so ` x-amz-copy-source` or `X-Amz-Copy-Source` in an (unsigned)
 /// `Authorization` header signs nothing and must count for nothing here either.
-fn signed_names(list: &str) -> Vec<String> {
-    list.split(';').map(str::to_owned).collect()
+fn signed_names(list: &str) -> Vec<&str> {
+    list.split(';').collect()
 }
 
 /// AWS's answer to bad presigned-URL parameters: 400 `AuthorizationQueryParametersError`.
@@ -139,8 +139,8 @@ fn is_guarded(name: &str) -> bool {
 
 /// `Host` and every `x-amz-*` header but `x-amz-content-sha256` must be among `signed`
 /// (compared byte for byte with the request's lower-case names).
-fn all_signed(headers: &HeaderMap, signed: &[String]) -> Result<(), S3Error> {
-    let is_signed = |name: &str| signed.iter().any(|s| s == name);
+fn all_signed(headers: &HeaderMap, signed: &[&str]) -> Result<(), S3Error> {
+    let is_signed = |name: &str| signed.contains(&name);
     let mut unsigned: Vec<&str> = headers
         .keys()
         .map(http::HeaderName::as_str)

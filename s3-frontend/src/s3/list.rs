@@ -39,7 +39,7 @@ pub(crate) fn no_nul(name: &str, value: Option<&str>) -> S3Result<()> {
 }
 
 /// [`no_nul`] for the parameters every listing shares.
-fn check_list_params(prefix: Option<&str>, delimiter: Option<&str>) -> S3Result<()> {
+pub(crate) fn check_list_params(prefix: Option<&str>, delimiter: Option<&str>) -> S3Result<()> {
     no_nul("prefix", prefix)?;
     no_nul("delimiter", delimiter)
 }

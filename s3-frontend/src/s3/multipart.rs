@@ -12,7 +12,7 @@ use super::checksum::{
     self, ChecksumFields, b64, combine_crc, digest, from_dto_algorithm, to_dto_algorithm, to_dto_type,
     trailer_checksum, unb64,
 };
-use super::list::no_nul;
+use super::list::{check_list_params, no_nul};
 use super::object::{
     check_key, check_metadata_size, choose_algorithm, etag_out, format_http_date, len_i64, metadata_in, parts_paging,
     unstorable, write_condition,
@@ -25,7 +25,7 @@ const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// Highest part number.
 const MAX_PART_NUMBER: i32 = 10_000;
 
-fn part_number(n: i32) -> S3Result<u32> {
+pub(crate) fn part_number(n: i32) -> S3Result<u32> {
     if (1..=MAX_PART_NUMBER).contains(&n) {
         Ok(n.unsigned_abs())
     } else {
@@ -505,8 +505,7 @@ impl Gateway {
             Some(n) if n < 0 => return Err(s3_error!(InvalidArgument, "max-uploads must be a non-negative integer")),
             Some(n) => usize::try_from(n).unwrap_or(0).min(1000),
         };
-        no_nul("prefix", input.prefix.as_deref())?;
-        no_nul("delimiter", input.delimiter.as_deref())?;
+        check_list_params(input.prefix.as_deref(), input.delimiter.as_deref())?;
         no_nul("key-marker", input.key_marker.as_deref())?;
         no_nul("upload-id-marker", input.upload_id_marker.as_deref())?;
         let q = UploadListQuery {

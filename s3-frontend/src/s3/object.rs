@@ -647,9 +647,7 @@ fn select(obj: &ObjectMeta, range: Option<&Range>, part_number: Option<i32>) -> 
         (None, Some(n)) => {
             // AWS answers 400 InvalidArgument outside 1..=10000 (416 InvalidPartNumber only for
             // a valid number the object has no part for).
-            let n = u32::try_from(n).ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
-                s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
-            })?;
+            let n = super::multipart::part_number(n)?;
             match obj.multipart_parts {
                 None if n == 1 => Ok(Selection { range: 0..size, content_range: None, parts_count: None, whole: true }),
                 None => Err(invalid_part_number()),

@@ -282,11 +282,9 @@ impl S3Access for PolicyAccess {
         let info = match (&bucket, op) {
             (Some(b), op) if op != "CreateBucket" => match self.bucket(b).await? {
                 Some(info) => Some(info),
-                // Never authorize against a bucket we could not see: signed callers learn that it
-                // does not exist (as on AWS), anonymous ones are refused.
-                None if identity.principal.kind == PrincipalKind::Anonymous => {
-                    return Err(s3_error!(AccessDenied, "Access Denied"));
-                }
+                // Never authorize against a bucket we could not see: callers learn that it does
+                // not exist, anonymous ones included, as on AWS (bucket names are one public
+                // namespace: CreateBucket tells anyone whether a name is taken).
                 None => return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
             },
             _ => None,

@@ -21,8 +21,9 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>>;
     /// Every bucket, sorted by name.
     async fn list_buckets(&self) -> Result<Vec<Bucket>>;
-    /// Deletes an empty bucket: [`crate::StoreError::NoSuchBucket`], or
-    /// [`crate::StoreError::BucketNotEmpty`] while it holds objects or multipart uploads.
+    /// Deletes a bucket that holds no objects ([`crate::StoreError::NoSuchBucket`], or
+    /// [`crate::StoreError::BucketNotEmpty`] while it holds objects). Its multipart uploads in
+    /// progress are aborted in the same transaction, their parts' blobs queued now.
     async fn delete_bucket(&self, name: &str) -> Result<()>;
     /// Sets (`Some`) or removes (`None`) the bucket policy; `NoSuchBucket` if the bucket is gone.
     async fn set_bucket_policy(&self, name: &str, policy: Option<&str>) -> Result<()>;

@@ -415,16 +415,39 @@ impl MetadataStore for PgMetadataStore {
         if row.is_none() {
             return Err(StoreError::NoSuchBucket);
         }
-        let busy: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = $1) OR EXISTS (SELECT 1 FROM uploads WHERE bucket = $1)",
-        )
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let busy: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = $1)")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
         if busy {
             return Err(StoreError::BucketNotEmpty);
         }
+        // In-progress multipart uploads are aborted with the bucket, as on AWS. Locking them
+        // waits for part writes and completions under way (they hold a share lock); later ones
+        // find the upload gone.
+        sqlx::query("SELECT 1 FROM uploads WHERE bucket = $1 ORDER BY upload_id FOR UPDATE")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut parts: Vec<String> = sqlx::query_scalar(
+            "SELECT blob FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = $1)",
+        )
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        parts.sort_unstable();
+        parts.dedup();
+        let blobs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        queue_blobs(&mut tx, &blobs, now_ms()).await?;
+        sqlx::query("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = $1)")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM uploads WHERE bucket = $1").bind(name).execute(&mut *tx).await.map_err(db_err)?;
         sqlx::query("DELETE FROM buckets WHERE name = $1").bind(name).execute(&mut *tx).await.map_err(db_err)?;
         commit(tx).await
     }

@@ -385,16 +385,30 @@ impl MetadataStore for SqliteMetadataStore {
         if !bucket_exists(&mut tx, name).await? {
             return Err(StoreError::NoSuchBucket);
         }
-        let busy: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1) OR EXISTS (SELECT 1 FROM uploads WHERE bucket = ?1)",
-        )
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let busy: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?)")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
         if busy {
             return Err(StoreError::BucketNotEmpty);
         }
+        // In-progress multipart uploads are aborted with the bucket, as on AWS.
+        let parts: Vec<String> = sqlx::query_scalar(
+            "SELECT blob FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)",
+        )
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let blobs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        queue_blobs(&mut tx, &blobs, now_ms()).await?;
+        sqlx::query("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM uploads WHERE bucket = ?").bind(name).execute(&mut *tx).await.map_err(db_err)?;
         sqlx::query("DELETE FROM buckets WHERE name = ?").bind(name).execute(&mut *tx).await.map_err(db_err)?;
         commit(tx).await
     }

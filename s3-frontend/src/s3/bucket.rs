@@ -43,29 +43,45 @@ impl Gateway {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        let prefix = req.input.prefix.as_deref().unwrap_or("");
+        let input = req.input;
+        let prefix = input.prefix.as_deref().unwrap_or("");
+        let max = match input.max_buckets {
+            None => usize::MAX,
+            Some(n @ 1..=10_000) => usize::try_from(n).unwrap_or(usize::MAX),
+            Some(_) => return Err(s3_error!(InvalidArgument, "max-buckets must be between 1 and 10000")),
+        };
+        // The token is the last name of the previous page (base64), so pages resume after it.
+        let after =
+            input.continuation_token.as_deref().map(|t| super::list::decode_token(t)).transpose()?.unwrap_or_default();
         // Everyone sees the buckets of their own account; the platform admin sees all.
         let who = req.extensions.get::<Authorized>();
         let account = who.map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());
         let everything = who.is_some_and(Authorized::is_admin);
-        let buckets = self
+        let mut visible = self
             .meta
             .list_buckets()
             .await
             .s3()?
             .into_iter()
             .filter(|b| (everything || legacy_owner(b.owner.clone()) == account) && b.name.starts_with(prefix))
+            .filter(|b| b.name.as_str() > after.as_str());
+        let buckets: Vec<s3s::dto::Bucket> = visible
+            .by_ref()
+            .take(max)
             .map(|b| s3s::dto::Bucket {
                 name: Some(b.name),
                 creation_date: Some(b.created_at.into()),
                 bucket_region: Some(b.region),
             })
             .collect();
+        let more = visible.next().is_some();
+        let continuation_token =
+            if more { buckets.last().and_then(|b| b.name.as_deref()).map(super::list::encode_token) } else { None };
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
             owner: Some(Owner { id: Some(account.clone()), display_name: Some(account) }),
-            prefix: req.input.prefix,
-            continuation_token: None,
+            prefix: input.prefix,
+            continuation_token,
         }))
     }
 
@@ -96,6 +112,13 @@ impl Gateway {
         match created {
             Ok(()) => {}
             Err(StoreError::BucketExists { owner: existing }) if legacy_owner(existing.clone()) == owner => {
+                // AWS's legacy behaviour in us-east-1: creating a bucket you already own there
+                // answers 200 and changes nothing (every other region: BucketAlreadyOwnedByYou).
+                if bucket.region == "us-east-1"
+                    && self.meta.get_bucket(&bucket.name).await.s3()?.is_some_and(|b| b.region == "us-east-1")
+                {
+                    return Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", bucket.name)) }));
+                }
                 return Err(s3_error!(
                     BucketAlreadyOwnedByYou,
                     "Your previous request to create the named bucket succeeded and you already own it."

@@ -44,15 +44,33 @@ pub(crate) fn check_list_params(prefix: Option<&str>, delimiter: Option<&str>) -
     no_nul("delimiter", delimiter)
 }
 
+/// A listing field as AWS returns it with `encoding-type=url`: every byte percent-encoded
+/// except the unreserved characters and `/` (`quux ab/` → `quux%20ab/`, `a+b` → `a%2Bb`).
 fn enc(s: String, url: bool) -> String {
-    if url { urlencoding::encode(&s).into_owned() } else { s }
+    if !url || s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~/".contains(&b)) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
-fn encode_token(marker: &str) -> String {
+/// An empty delimiter is no delimiter: AWS neither groups by it nor echoes it.
+fn delimiter(d: Option<String>) -> Option<String> {
+    d.filter(|d| !d.is_empty())
+}
+
+pub(crate) fn encode_token(marker: &str) -> String {
     URL_SAFE_NO_PAD.encode(marker.as_bytes())
 }
 
-fn decode_token(token: &str) -> S3Result<String> {
+pub(crate) fn decode_token(token: &str) -> S3Result<String> {
     URL_SAFE_NO_PAD
         .decode(token.as_bytes())
         .ok()
@@ -109,7 +127,8 @@ impl Gateway {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
-        let input = req.input;
+        let mut input = req.input;
+        input.delimiter = delimiter(input.delimiter);
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         check_list_params(input.prefix.as_deref(), input.delimiter.as_deref())?;
@@ -123,7 +142,8 @@ impl Gateway {
         let s = split(page);
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
-            prefix: Some(enc(prefix, url)),
+            // As on AWS, ListObjects (v1) never encodes Prefix (botocore does not decode it).
+            prefix: Some(prefix),
             marker: Some(enc(input.marker.unwrap_or_default(), url)),
             max_keys: input.max_keys.or(Some(1000)),
             is_truncated: Some(truncated),
@@ -141,7 +161,8 @@ impl Gateway {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        let input = req.input;
+        let mut input = req.input;
+        input.delimiter = delimiter(input.delimiter);
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -181,7 +202,8 @@ impl Gateway {
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-        let input = req.input;
+        let mut input = req.input;
+        input.delimiter = delimiter(input.delimiter);
         let url = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -238,6 +260,15 @@ mod tests {
             assert_eq!(decode_token(&encode_token(k)).ok().as_deref(), Some(k));
         }
         assert!(decode_token("!!not base64!!").is_err());
+    }
+
+    #[test]
+    fn url_encoding_keeps_slashes_and_unreserved() {
+        assert_eq!(enc("foo+1/".to_owned(), true), "foo%2B1/");
+        assert_eq!(enc("quux ab/thud".to_owned(), true), "quux%20ab/thud");
+        assert_eq!(enc("a-b_c.d~e/f".to_owned(), true), "a-b_c.d~e/f");
+        assert_eq!(enc("\n%é".to_owned(), true), "%0A%25%C3%A9");
+        assert_eq!(enc("a b".to_owned(), false), "a b");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod bucket;
 pub(crate) mod checksum;
+mod condition;
 mod list;
 mod multipart;
 mod object;

@@ -12,10 +12,11 @@ use super::checksum::{
     self, ChecksumFields, b64, combine_crc, digest, from_dto_algorithm, to_dto_algorithm, to_dto_type,
     trailer_checksum, unb64,
 };
+use super::condition::WriteIf;
 use super::list::{check_list_params, no_nul};
 use super::object::{
     check_key, check_metadata_size, choose_algorithm, etag_out, format_http_date, len_i64, metadata_in, parts_paging,
-    unstorable, write_condition,
+    unstorable,
 };
 use super::write::Declared;
 use crate::error::StoreResultExt;
@@ -40,6 +41,33 @@ fn strip_quotes(s: &str) -> &str {
 /// The checksum type an upload gets when the client names none.
 fn default_type(a: ChecksumAlgorithm) -> ChecksumType {
     if a == ChecksumAlgorithm::Crc64nvme { ChecksumType::FullObject } else { ChecksumType::Composite }
+}
+
+/// The ETag of a multipart object: the MD5 of its parts' MD5s, and their count.
+fn multipart_etag<'a>(part_etags: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let count = part_etags.len();
+    let mut md5s = Vec::with_capacity(count * 16);
+    for e in part_etags {
+        md5s.extend(hex::decode(e).unwrap_or_default());
+    }
+    format!("{}-{}", hex::encode(md5_of(&md5s)), count)
+}
+
+fn complete_output(obj: &ObjectMeta) -> CompleteMultipartUploadOutput {
+    let f = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
+    CompleteMultipartUploadOutput {
+        bucket: Some(obj.bucket.clone()),
+        key: Some(obj.key.clone()),
+        location: Some(format!("/{}/{}", obj.bucket, obj.key)),
+        e_tag: Some(etag_out(&obj.etag)),
+        checksum_crc32: f.crc32,
+        checksum_crc32c: f.crc32c,
+        checksum_crc64nvme: f.crc64nvme,
+        checksum_sha1: f.sha1,
+        checksum_sha256: f.sha256,
+        checksum_type: obj.checksum.as_ref().map(|c| to_dto_type(c.kind)),
+        ..Default::default()
+    }
 }
 
 impl Gateway {
@@ -321,9 +349,20 @@ impl Gateway {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
-        let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-        let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
+        let want = WriteIf::new(input.if_match.as_ref(), input.if_none_match.as_ref());
         let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+        let upload = match self.upload(&input.bucket, &input.key, &input.upload_id).await {
+            Ok(u) => u,
+            // Completing an upload again answers as the first time did while the object it
+            // made is still there, as on AWS (a client retrying after a lost answer).
+            Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchUpload => {
+                return match self.completed_before(&input.bucket, &input.key, &requested).await? {
+                    Some(obj) => Ok(S3Response::new(complete_output(&obj))),
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         if requested.is_empty() {
             return Err(s3_error!(MalformedXML, "You must specify at least one part."));
         }
@@ -360,11 +399,7 @@ impl Gateway {
             ));
         }
         let count = u32::try_from(chosen.len()).unwrap_or(u32::MAX);
-        let mut md5s = Vec::with_capacity(chosen.len() * 16);
-        for p in &chosen {
-            md5s.extend(hex::decode(&p.etag).unwrap_or_default());
-        }
-        let etag = format!("{}-{}", hex::encode(md5_of(&md5s)), count);
+        let etag = multipart_etag(chosen.iter().map(|p| p.etag.as_str()));
         let checksum = object_checksum(&upload, &chosen, count);
         if let Some(expected) = (ChecksumFields {
             crc32: input.checksum_crc32,
@@ -411,21 +446,34 @@ impl Gateway {
             multipart_parts: Some(count),
             ..upload.template.clone()
         };
-        self.meta.complete_upload(&upload.upload_id, &obj, &cond, self.grace()).await.s3()?;
-        let f = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            bucket: Some(obj.bucket.clone()),
-            key: Some(obj.key.clone()),
-            location: Some(format!("/{}/{}", obj.bucket, obj.key)),
-            e_tag: Some(etag_out(&obj.etag)),
-            checksum_crc32: f.crc32,
-            checksum_crc32c: f.crc32c,
-            checksum_crc64nvme: f.crc64nvme,
-            checksum_sha1: f.sha1,
-            checksum_sha256: f.sha256,
-            checksum_type: obj.checksum.as_ref().map(|c| to_dto_type(c.kind)),
-            ..Default::default()
-        }))
+        let (o, upload_id) = (&obj, upload.upload_id.as_str());
+        self.commit_if(&o.bucket, &o.key, &want, |cond| async move {
+            self.meta.complete_upload(upload_id, o, &cond, self.grace()).await
+        })
+        .await
+        .s3()?;
+        Ok(S3Response::new(complete_output(&obj)))
+    }
+
+    /// The object a completed upload made from exactly `requested`, if it is still the
+    /// current object under the key (same multipart ETag and part count).
+    async fn completed_before(
+        &self,
+        bucket: &str,
+        key: &str,
+        requested: &[CompletedPart],
+    ) -> S3Result<Option<ObjectMeta>> {
+        if requested.is_empty() || unstorable(key) {
+            return Ok(None);
+        }
+        let Some(etags) =
+            requested.iter().map(|p| p.e_tag.as_ref().map(|e| strip_quotes(e.value()))).collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
+        let etag = multipart_etag(etags.into_iter());
+        let current = self.meta.get_object(bucket, key).await.s3()?;
+        Ok(current.filter(|o| o.etag == etag && o.multipart_parts.is_some_and(|n| n as usize == requested.len())))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "AbortMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]

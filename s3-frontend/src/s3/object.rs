@@ -11,6 +11,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::Gateway;
 use super::bucket::now_ms;
 use super::checksum::{self, ChecksumFields, announced_algorithm, from_dto_algorithm, trailer_checksum};
+use super::condition::WriteIf;
 use super::read::{Precondition, check_preconditions};
 use super::write::{Declared, Written};
 use crate::error::StoreResultExt;
@@ -27,25 +28,6 @@ pub(crate) fn check_key(key: &str) -> S3Result<()> {
 /// it): reads and deletes of it answer as for a missing key without asking the store.
 pub(crate) fn unstorable(key: &str) -> bool {
     key.contains('\0')
-}
-
-/// `If-Match` / `If-None-Match` of a write, as a store condition.
-pub(crate) fn write_condition(
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-) -> S3Result<WriteCondition> {
-    let mut cond = WriteCondition::default();
-    match if_none_match {
-        None => {}
-        Some(ETagCondition::Any) => cond.if_none_match = true,
-        Some(_) => return Err(s3_error!(NotImplemented, "If-None-Match on writes supports only '*'.")),
-    }
-    match if_match {
-        None => {}
-        Some(ETagCondition::ETag(ETag::Strong(v) | ETag::Weak(v))) => cond.if_match = Some(v.clone()),
-        Some(ETagCondition::Any) => return Err(s3_error!(NotImplemented, "If-Match on writes requires an ETag.")),
-    }
-    Ok(cond)
 }
 
 /// Picks the checksum algorithm of an upload: the one whose value the client sent, else the
@@ -71,11 +53,15 @@ pub(crate) fn choose_algorithm(
 
 /// `Content-Encoding` as stored: without `aws-chunked`, which describes only how this request's
 /// body was sent (AWS drops it too); `None` if nothing else is left.
+/// Otherwise the value is kept exactly as sent (`deflate, gzip` stays `deflate, gzip`).
 pub(crate) fn stored_content_encoding(v: Option<String>) -> Option<String> {
     let v = v?;
-    let kept: Vec<&str> =
-        v.split(',').map(str::trim).filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked")).collect();
-    (!kept.is_empty()).then(|| kept.join(","))
+    let tokens = || v.split(',').map(str::trim).filter(|t| !t.is_empty());
+    if !tokens().any(|t| t.eq_ignore_ascii_case("aws-chunked")) {
+        return (!v.trim().is_empty()).then_some(v);
+    }
+    let kept: Vec<&str> = tokens().filter(|t| !t.eq_ignore_ascii_case("aws-chunked")).collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
 }
 
 pub(crate) fn format_http_date(t: &Timestamp) -> Option<String> {
@@ -173,13 +159,15 @@ impl Gateway {
         if input.write_offset_bytes.is_some() {
             return Err(s3_error!(NotImplemented, "Appending to objects is not supported."));
         }
-        let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        // An empty Content-MD5 is no digest at all (s3s reads it as absent).
+        if headers.get("content-md5").is_some_and(|v| v.as_bytes().trim_ascii().is_empty()) {
+            return Err(s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."));
+        }
+        let want = WriteIf::new(input.if_match.as_ref(), input.if_none_match.as_ref());
         // No bucket read here: access control has just seen the bucket (a missing one is
         // refused before the body is read), and the commit fails with NoSuchBucket if it was
         // deleted meanwhile, abandoning the blob.
-        if cond.if_none_match && self.meta.get_object(&input.bucket, &input.key).await.s3()?.is_some() {
-            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
-        }
+        self.precheck_write(&input.bucket, &input.key, &want).await?;
         let fields = ChecksumFields {
             crc32: input.checksum_crc32.clone(),
             crc32c: input.checksum_crc32c.clone(),
@@ -217,7 +205,13 @@ impl Gateway {
             parts: single_part(&written),
             multipart_parts: None,
         };
-        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace()).await {
+        let o = &obj;
+        let committed =
+            self.commit_if(&o.bucket, &o.key, &want, |cond| async move {
+                self.meta.put_object(o, &cond, self.grace()).await
+            })
+            .await;
+        if let Err(e) = committed {
             return Err(self.commit_failed(&written, e).await);
         }
         let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
@@ -268,7 +262,19 @@ impl Gateway {
         if check_preconditions(&obj, if_match, if_none_match, if_modified_since, if_unmodified_since)?
             == Precondition::NotModified
         {
-            return Err(s3_error!(NotModified, "Not Modified"));
+            // As on AWS (RFC 9110), a 304 still names the representation: ETag and Last-Modified.
+            let mut e = s3_error!(NotModified, "Not Modified");
+            let mut headers = http::HeaderMap::new();
+            if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", obj.etag)) {
+                headers.insert(http::header::ETAG, v);
+            }
+            if let Some(v) =
+                format_http_date(&obj.last_modified.into()).and_then(|d| http::HeaderValue::from_str(&d).ok())
+            {
+                headers.insert(http::header::LAST_MODIFIED, v);
+            }
+            e.set_headers(headers);
+            return Err(e);
         }
         let selection = select(&obj, range, part_number)?;
         let (checksum, checksum_type) =

@@ -31,6 +31,9 @@ pub async fn unsigned_and_badly_signed_requests(h: &Harness) {
     h.raw(RawRequest::new("PUT", &format!("/{b}/anonymous")).body("x")).await.assert_error(403, "AccessDenied");
     h.raw(RawRequest::new("DELETE", &format!("/{b}/k"))).await.assert_error(403, "AccessDenied");
     h.raw(RawRequest::new("PUT", "/anonymous-bucket")).await.assert_error(403, "AccessDenied");
+    // A bucket that does not exist is not found, for anonymous callers too (as on AWS).
+    h.raw(RawRequest::new("DELETE", "/no-such-bucket-anywhere/k")).await.assert_error(404, "NoSuchBucket");
+    h.raw(RawRequest::new("GET", "/no-such-bucket-anywhere/k")).await.assert_error(404, "NoSuchBucket");
 
     // An access key nobody issued.
     let stranger = Signer { access_key: "AKIASTRANGER00000000".into(), ..signer.clone() };

@@ -30,8 +30,11 @@ pub async fn bucket_lifecycle(h: &Harness) {
         "us-east-1 is an empty LocationConstraint: {loc:?}"
     );
 
-    // Creating it again: the caller already owns it.
-    expect_err(c.create_bucket().bucket(&us).send().await, 409, Some("BucketAlreadyOwnedByYou"));
+    // Creating it again: AWS's legacy us-east-1 behaviour answers 200 and changes nothing; in
+    // any other region the caller learns it already owns the bucket.
+    c.create_bucket().bucket(&us).send().await.unwrap();
+    let loc = c.get_bucket_location().bucket(&us).send().await.unwrap();
+    assert!(loc.location_constraint().is_none_or(|l| l.as_str().is_empty()), "{loc:?}");
     expect_err(
         c.create_bucket()
             .bucket(&eu)
@@ -104,21 +107,45 @@ pub async fn delete_bucket_refuses_while_not_empty(h: &Harness) {
     let c = &h.client;
     let b = h.bucket("nonempty").await;
 
-    // An object keeps it.
+    // An object keeps it, and nothing is lost.
     h.put(&b, "dir/object", "data").await;
+    c.create_multipart_upload().bucket(&b).key("pending").send().await.unwrap();
     expect_err(c.delete_bucket().bucket(&b).send().await, 409, Some("BucketNotEmpty"));
     assert_eq!(h.get(&b, "dir/object").await, b"data");
-    c.delete_object().bucket(&b).key("dir/object").send().await.unwrap();
-
-    // So does a multipart upload in progress, though the bucket lists no objects.
-    let up = c.create_multipart_upload().bucket(&b).key("pending").send().await.unwrap();
-    let upload_id = up.upload_id().unwrap();
-    assert!(h.keys(&b).await.is_empty());
-    expect_err(c.delete_bucket().bucket(&b).send().await, 409, Some("BucketNotEmpty"));
     let uploads = c.list_multipart_uploads().bucket(&b).send().await.unwrap();
     assert_eq!(uploads.uploads().len(), 1, "the upload survives the refused delete");
-    c.abort_multipart_upload().bucket(&b).key("pending").upload_id(upload_id).send().await.unwrap();
+    c.delete_object().bucket(&b).key("dir/object").send().await.unwrap();
+    h.put(&b, "gone", "data").await;
+    c.delete_object().bucket(&b).key("gone").send().await.unwrap();
+}
+
+pub async fn delete_bucket_aborts_uploads_in_progress(h: &Harness) {
+    let c = &h.client;
+    let b = h.bucket("uploads").await;
+    // Two uploads in progress, one with a part: the bucket lists no objects, and AWS deletes
+    // it, aborting the uploads.
+    let up = c.create_multipart_upload().bucket(&b).key("big").send().await.unwrap();
+    let upload_id = up.upload_id().unwrap().to_owned();
+    c.upload_part()
+        .bucket(&b)
+        .key("big")
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(vec![7u8; 1024].into())
+        .send()
+        .await
+        .unwrap();
+    c.create_multipart_upload().bucket(&b).key("other").send().await.unwrap();
+    assert!(h.keys(&b).await.is_empty());
 
     c.delete_bucket().bucket(&b).send().await.unwrap();
     expect_err(c.head_bucket().bucket(&b).send().await, 404, None);
+    expect_err(c.list_parts().bucket(&b).key("big").upload_id(&upload_id).send().await, 404, Some("NoSuchBucket"));
+
+    // A bucket made again under the name starts without them.
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let uploads = c.list_multipart_uploads().bucket(&b).send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "aborted uploads came back: {uploads:?}");
+    expect_err(c.list_parts().bucket(&b).key("big").upload_id(&upload_id).send().await, 404, Some("NoSuchUpload"));
+    c.delete_bucket().bucket(&b).send().await.unwrap();
 }

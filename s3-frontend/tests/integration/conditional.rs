@@ -29,7 +29,20 @@ pub async fn conditional_writes(h: &Harness) {
     put("sixth").if_match(swapped.e_tag().unwrap()).send().await.unwrap();
     assert_eq!(h.get(&b, "k").await, b"sixth");
 
-    // After a delete, create-only succeeds again.
+    // If-Match: * needs an object; If-None-Match with an ETag refuses only that ETag.
+    let sixth = quoted(&md5_hex(b"sixth"));
+    expect_err(put("x").if_none_match(&sixth).send().await, 412, Some("PreconditionFailed"));
+    put("eighth").if_none_match("\"0123456789abcdef0123456789abcdef\"").send().await.unwrap();
+    put("ninth").if_match("*").send().await.unwrap();
+    assert_eq!(h.get(&b, "k").await, b"ninth");
+
+    // After a delete, If-Match fails as AWS says: there is no such key (404), whether it names
+    // an ETag or any object; create-only succeeds again.
+    c.delete_object().bucket(&b).key("k").send().await.unwrap();
+    expect_err(put("x").if_match("*").send().await, 404, Some("NoSuchKey"));
+    expect_err(put("x").if_match(&sixth).send().await, 404, Some("NoSuchKey"));
+    assert!(!h.exists(&b, "k").await, "a refused conditional write stored something");
+    put("seventh").if_none_match(&sixth).send().await.unwrap();
     c.delete_object().bucket(&b).key("k").send().await.unwrap();
     put("seventh").if_none_match("*").send().await.unwrap();
     assert_eq!(h.get(&b, "k").await, b"seventh");
@@ -63,6 +76,42 @@ pub async fn conditional_writes(h: &Harness) {
         Some("PreconditionFailed"),
     );
     assert_eq!(h.get(&b, "k").await, b"seventh");
+    // If-Match: * completes over an existing object; completing the same upload again answers
+    // as the first time did (a retry after a lost answer), and the object stays.
+    let first = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(done.clone())
+        .if_match("*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.get(&b, "k").await, b"mp");
+    let again =
+        c.complete_multipart_upload().bucket(&b).key("k").upload_id(id).multipart_upload(done.clone()).send().await;
+    assert_eq!(again.unwrap().e_tag(), first.e_tag());
+    // Once the object is gone the upload is gone too.
+    c.delete_object().bucket(&b).key("k").send().await.unwrap();
+    expect_err(
+        c.complete_multipart_upload().bucket(&b).key("k").upload_id(id).multipart_upload(done).send().await,
+        404,
+        Some("NoSuchUpload"),
+    );
+    // If-Match on a missing key: 404 NoSuchKey, and the upload is still there to retry.
+    let up = c.create_multipart_upload().bucket(&b).key("k").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let part =
+        c.upload_part().bucket(&b).key("k").upload_id(id).part_number(1).body(ByteStream::from_static(b"mp2")).send();
+    let part = part.await.unwrap();
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+        .build();
+    let complete = || c.complete_multipart_upload().bucket(&b).key("k").upload_id(id).multipart_upload(done.clone());
+    expect_err(complete().if_match("*").send().await, 404, Some("NoSuchKey"));
+    complete().if_none_match("*").send().await.unwrap();
+    assert_eq!(h.get(&b, "k").await, b"mp2");
 }
 
 pub async fn concurrent_if_none_match_has_one_winner(h: &Harness) {

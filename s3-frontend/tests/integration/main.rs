@@ -24,6 +24,7 @@ mod objects;
 mod ops;
 mod rest;
 mod robust;
+mod semantics;
 
 /// Generates one test per case and backend set, so the very same suite runs against both.
 macro_rules! suite {
@@ -59,6 +60,7 @@ suite!(
     buckets::bucket_lifecycle,
     buckets::invalid_bucket_names,
     buckets::delete_bucket_refuses_while_not_empty,
+    buckets::delete_bucket_aborts_uploads_in_progress,
     objects::object_roundtrip_with_metadata,
     objects::ranged_reads,
     objects::conditional_reads,
@@ -108,4 +110,9 @@ suite!(
     robust::announced_trailer_must_arrive,
     robust::user_metadata_is_limited,
     robust::paging_arguments_are_bounded,
+    semantics::listing_encoding_and_empty_delimiter,
+    semantics::list_buckets_pages,
+    semantics::content_encoding_is_kept,
+    semantics::not_modified_carries_etag,
+    semantics::digest_errors,
 );

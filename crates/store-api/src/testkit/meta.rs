@@ -274,13 +274,30 @@ async fn buckets(store: &Store, run: &Run) {
     assert!(ok(store.get_bucket(&a).await, "get_bucket").is_some());
     ok(store.delete_object(&a, "k", GRACE).await, "delete_object");
     assert_queued_after(store, &obj.parts[0].blob, GRACE).await;
-    // ...or a multipart upload.
+    // Multipart uploads in progress do not keep it: they are aborted with the bucket (as on
+    // AWS), their parts' blobs queued now.
     let up = upload(&a, "k", &run.upload_id("bucket", 1), now());
     ok(store.create_upload(&up).await, "create_upload");
+    let empty = upload(&a, "k2", &run.upload_id("bucket", 2), now());
+    ok(store.create_upload(&empty).await, "create_upload");
+    let blobs = pending_blobs(store, 2).await;
+    for (n, blob) in (1..).zip(&blobs) {
+        ok(store.put_part(&a, "k", &up.upload_id, &part(n, blob), GRACE).await, "put_part");
+    }
+    // A bucket that still holds an object is refused, and its uploads stay.
+    let obj = put_new(store, &a, "still-here").await;
     assert_err!(store.delete_bucket(&a).await, StoreError::BucketNotEmpty);
-    ok(store.abort_upload(&a, "k", &up.upload_id).await, "abort_upload");
+    assert!(ok(store.get_upload(&a, "k", &up.upload_id).await, "get_upload").is_some());
+    ok(store.delete_object(&a, "still-here", GRACE).await, "delete_object");
+    assert_queued_after(store, &obj.parts[0].blob, GRACE).await;
 
-    ok(store.delete_bucket(&a).await, "delete_bucket");
+    ok(store.delete_bucket(&a).await, "delete_bucket with uploads in progress");
+    for blob in &blobs {
+        assert_due_now(store, blob).await;
+    }
+    assert_eq!(ok(store.get_upload(&a, "k", &up.upload_id).await, "get_upload"), None);
+    assert_eq!(ok(store.get_upload(&a, "k2", &empty.upload_id).await, "get_upload"), None);
+    assert!(ok(store.list_parts(&up.upload_id, 0, 10).await, "list_parts").is_empty());
     assert_eq!(ok(store.get_bucket(&a).await, "get_bucket"), None);
     assert_err!(store.delete_bucket(&a).await, StoreError::NoSuchBucket);
     assert!(!ok(store.list_buckets().await, "list_buckets").iter().any(|x| x.name == a));

@@ -1,0 +1,129 @@
+//! Answers that follow AWS where the public Ceph s3-tests suite found cloudstore differing:
+//! listing encodings, ListBuckets pages, Content-Encoding, 304 headers, digest errors.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::EncodingType;
+
+use crate::harness::{Harness, RawRequest, expect_err, md5_hex, quoted};
+
+/// `encoding-type=url` encodes what AWS encodes, as AWS does (`/` and unreserved characters
+/// stay), and never ListObjects v1's Prefix; an empty delimiter is no delimiter.
+pub async fn listing_encoding_and_empty_delimiter(h: &Harness) {
+    let c = &h.client;
+    let b = h.bucket("enc").await;
+    for k in ["foo+1/bar", "foo/bar/xyzzy", "quux ab/thud", "asdf+b"] {
+        h.put(&b, k, "x").await;
+    }
+    let v2 = c.list_objects_v2().bucket(&b).delimiter("/").encoding_type(EncodingType::Url).send().await.unwrap();
+    assert_eq!(v2.delimiter(), Some("/"));
+    let keys: Vec<&str> = v2.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["asdf%2Bb"]);
+    let prefixes: Vec<&str> = v2.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    assert_eq!(prefixes, ["foo%2B1/", "foo/", "quux%20ab/"]);
+
+    let v1 = c.list_objects().bucket(&b).delimiter("/").encoding_type(EncodingType::Url).send().await.unwrap();
+    let keys: Vec<&str> = v1.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["asdf%2Bb"]);
+    let prefixes: Vec<&str> = v1.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    assert_eq!(prefixes, ["foo%2B1/", "foo/", "quux%20ab/"]);
+    // v1 sends its Prefix back as given (botocore does not decode it); v2 encodes it.
+    let v1 = c.list_objects().bucket(&b).prefix("quux ab/").encoding_type(EncodingType::Url).send().await.unwrap();
+    assert_eq!(v1.prefix(), Some("quux ab/"));
+    assert_eq!(v1.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["quux%20ab/thud"]);
+    let v2 = c.list_objects_v2().bucket(&b).prefix("quux ab/").encoding_type(EncodingType::Url).send().await.unwrap();
+    assert_eq!(v2.prefix(), Some("quux%20ab/"));
+
+    // An empty delimiter: every key, no CommonPrefixes, no Delimiter in the answer.
+    let v1 = c.list_objects().bucket(&b).delimiter("").send().await.unwrap();
+    assert_eq!(v1.delimiter(), None);
+    assert_eq!(v1.contents().len(), 4);
+    assert!(v1.common_prefixes().is_empty());
+    let v2 = c.list_objects_v2().bucket(&b).delimiter("").send().await.unwrap();
+    assert_eq!(v2.delimiter(), None);
+    assert_eq!(v2.contents().len(), 4);
+}
+
+/// ListBuckets pages with `max-buckets` and continuation tokens.
+pub async fn list_buckets_pages(h: &Harness) {
+    let c = &h.client;
+    let first = c.list_buckets().max_buckets(1).send().await.unwrap();
+    assert!(first.buckets().is_empty() && first.continuation_token().is_none(), "{first:?}");
+    let mut names = Vec::new();
+    for p in ["pa", "pb", "pc"] {
+        names.push(h.bucket(p).await);
+    }
+    names.sort();
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = c.list_buckets().max_buckets(2).set_continuation_token(token.clone()).send().await.unwrap();
+        assert!(page.buckets().len() <= 2);
+        seen.extend(page.buckets().iter().filter_map(|b| b.name().map(str::to_owned)));
+        match page.continuation_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, names);
+    // Exactly one page when everything fits, and no token.
+    let all = c.list_buckets().max_buckets(3).send().await.unwrap();
+    assert_eq!(all.buckets().len(), 3);
+    assert!(all.continuation_token().is_none());
+    expect_err(c.list_buckets().max_buckets(0).send().await, 400, Some("InvalidArgument"));
+    expect_err(c.list_buckets().max_buckets(10_001).send().await, 400, Some("InvalidArgument"));
+}
+
+/// Content-Encoding is kept as sent; only `aws-chunked`, which describes the request's
+/// framing, is taken out.
+pub async fn content_encoding_is_kept(h: &Harness) {
+    let c = &h.client;
+    let b = h.bucket("ce").await;
+    for (sent, stored) in [
+        ("gzip", "gzip"),
+        ("deflate, gzip", "deflate, gzip"),
+        ("gzip, aws-chunked", "gzip"),
+        ("aws-chunked, gzip", "gzip"),
+    ] {
+        c.put_object()
+            .bucket(&b)
+            .key("k")
+            .content_encoding(sent)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        let head = c.head_object().bucket(&b).key("k").send().await.unwrap();
+        assert_eq!(head.content_encoding(), Some(stored), "sent {sent:?}");
+    }
+}
+
+/// A 304 names the representation (ETag, Last-Modified), as AWS sends it.
+pub async fn not_modified_carries_etag(h: &Harness) {
+    let b = h.bucket("nm").await;
+    let etag = h.put(&b, "k", "data").await;
+    assert_eq!(etag, quoted(&md5_hex(b"data")));
+    let resp = h
+        .raw(h.signer().sign(RawRequest::new("GET", &format!("/{b}/k")).header("if-none-match", &etag), None, now()))
+        .await;
+    assert_eq!(resp.status, 304, "{}", resp.text());
+    assert_eq!(resp.header("etag"), Some(etag.as_str()));
+    assert!(resp.header("last-modified").is_some());
+}
+
+/// An empty Content-MD5 is `InvalidDigest`; a checksum value that is not one at all is
+/// `BadDigest`, as a wrong one is; nothing is stored either way.
+pub async fn digest_errors(h: &Harness) {
+    let b = h.bucket("dig").await;
+    let put = |extra: (&str, &str)| {
+        h.signer().sign(RawRequest::new("PUT", &format!("/{b}/k")).header(extra.0, extra.1).body("data"), None, now())
+    };
+    h.raw(put(("content-md5", ""))).await.assert_error(400, "InvalidDigest");
+    h.raw(put(("x-amz-checksum-sha256", "bad"))).await.assert_error(400, "BadDigest");
+    h.raw(put(("x-amz-checksum-crc32", "AAAA"))).await.assert_error(400, "BadDigest");
+    assert!(!h.exists(&b, "k").await);
+    expect_err(h.client.head_object().bucket(&b).key("k").send().await, 404, None);
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

@@ -60,7 +60,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Some(url) => IdentityDb::Postgres(url.clone()),
         None => {
-            std::fs::create_dir_all(&cli.data_dir).map_err(|e| format!("{}: {e}", cli.data_dir.display()))?;
+            std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+                .create(&cli.data_dir)
+                .map_err(|e| format!("{}: {e}", cli.data_dir.display()))?;
             IdentityDb::Sqlite(cli.data_dir.join("metadata.sqlite"))
         }
     };

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cloudstore_iam_api::{Principal, PrincipalKind};
-use cloudstore_policy::{Authorization, AuthzInput, Context, PolicySource, Request};
+use cloudstore_policy::{Authorization, AuthzInput, Context, Effect, PolicySource, Request};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::dto::{CopyObjectInput, CopySource, UploadPartCopyInput};
 use s3s::path::S3Path;
@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq as _;
 use crate::identity::{BucketCache, BucketInfo, Identity, KeyCache};
 use crate::metrics::Metrics;
 use crate::server::ClientAddr;
+use crate::xml_body::XmlBodies;
 
 /// The IAM action an S3 operation (s3s's operation name) needs. `None`: not allowed to anyone.
 #[must_use]
@@ -109,6 +110,25 @@ pub fn decide(
     cloudstore_policy::authorize(&input)
 }
 
+/// Whether any statement could allow `identity` some object-level action in `bucket`, by the
+/// rules of `cloudstore_policy::authorize` with every Allow statement taken to match (its
+/// action, resource and conditions unread). Anonymous callers are refused whole requests.
+fn may_be_allowed(identity: &Identity, bucket: Option<&BucketInfo>) -> bool {
+    let allows = |p: &cloudstore_policy::Policy| p.statements().iter().any(|s| s.effect() == Effect::Allow);
+    let resource = bucket.and_then(|b| b.policy.as_ref()).is_some_and(allows);
+    let own = identity.sources().iter().any(|s| allows(s.policy));
+    let p = &identity.principal;
+    let same_account = bucket.is_none_or(|b| !p.account_id.is_empty() && b.owner == p.account_id);
+    match p.kind {
+        PrincipalKind::Anonymous => false,
+        PrincipalKind::Admin => true,
+        PrincipalKind::AccountRoot if same_account => true,
+        PrincipalKind::AccountRoot | PrincipalKind::Service => resource,
+        _ if same_account => own || resource,
+        _ => own && resource,
+    }
+}
+
 fn anonymous() -> Arc<Identity> {
     Arc::new(Identity::without_secret(Principal::anonymous(), Vec::new()))
 }
@@ -163,13 +183,14 @@ pub struct PolicyAccess {
     keys: Arc<KeyCache>,
     buckets: Arc<BucketCache>,
     metrics: Arc<Metrics>,
+    xml_bodies: XmlBodies,
 }
 
 impl PolicyAccess {
     /// Checks access and counts each operation in `metrics`.
     #[must_use]
     pub fn new(keys: Arc<KeyCache>, buckets: Arc<BucketCache>, metrics: Arc<Metrics>) -> Self {
-        Self { keys, buckets, metrics }
+        Self { keys, buckets, metrics, xml_bodies: XmlBodies::default() }
     }
 
     async fn identity(&self, cx: &S3AccessContext<'_>) -> S3Result<Arc<Identity>> {
@@ -291,7 +312,9 @@ impl S3Access for PolicyAccess {
         };
         let context = context(cx, identity.principal.kind);
         let why = decide(&identity, info.as_deref(), action, &resource, &context);
-        let permitted = why.allowed || (op == "DeleteObjects" && identity.principal.kind != PrincipalKind::Anonymous);
+        // DeleteObjects decides per key once s3s has read the body: refuse now a caller no
+        // policy statement could allow, so a stranger's body is never read.
+        let permitted = why.allowed || (op == "DeleteObjects" && may_be_allowed(&identity, info.as_deref()));
         if !permitted {
             return Err(refuse(&identity, op, action, &resource, &why));
         }
@@ -310,6 +333,10 @@ impl S3Access for PolicyAccess {
             && info.as_ref().is_some_and(|b| b.owner != identity.principal.account_id)
         {
             return Err(refuse(&identity, op, action, &resource, &why));
+        }
+        // Authorized: only now may s3s read a body it reads whole.
+        if let Some(held) = self.xml_bodies.reserve(op, cx.headers())? {
+            cx.extensions_mut().insert(held);
         }
         cx.extensions_mut().insert(Authorized { identity, bucket: info, context: Arc::new(context) });
         Ok(())

@@ -20,7 +20,7 @@ use crate::host::Domains;
 use crate::identity::{BucketCache, KeyCache};
 use crate::metrics::Metrics;
 use crate::s3::{Gateway, GatewayConfig};
-use crate::server::{Frontend, serve};
+use crate::server::{Frontend, Limits, serve};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,9 +53,6 @@ pub async fn open_metadata(b: &MetadataBackend) -> Result<Arc<dyn MetadataStore>
     let err = |source| StartError::Backend { what: "metadata store", source };
     Ok(match b {
         MetadataBackend::Sqlite(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| err(StoreError::backend(e)))?;
-            }
             Arc::new(cloudstore_store_sqlite::SqliteMetadataStore::open(path).await.map_err(err)?)
         }
         MetadataBackend::Postgres(url) => {
@@ -95,6 +92,9 @@ impl App {
     pub async fn build(args: &ServeArgs, iam: Arc<dyn IamApi>) -> Result<Self, StartError> {
         let meta_backend = args.metadata_backend()?;
         let blob_backend = args.blob_backend()?;
+        if matches!(meta_backend, MetadataBackend::Sqlite(_)) || matches!(blob_backend, BlobBackend::Fs(_)) {
+            crate::config::private_data_dir(&args.data_dir)?;
+        }
         let root = args.root_credentials()?;
         tracing::info!(metadata = ?meta_backend_kind(&meta_backend), blobs = ?blob_backend, "opening backends");
         let meta = open_metadata(&meta_backend).await?;
@@ -106,8 +106,21 @@ impl App {
             ..GatewayConfig::default()
         };
         let metrics = Arc::new(Metrics::default());
-        let frontend =
-            Arc::new(frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?);
+        let nofile = crate::runtime::raise_open_file_limit();
+        let health_reserve = Limits::default().health_reserve;
+        let limits = Limits {
+            max_connections: args.max_connections.map_or_else(
+                || Limits::max_connections_for(nofile, health_reserve),
+                |n| usize::try_from(n).unwrap_or(usize::MAX),
+            ),
+            health_reserve,
+            body_idle_timeout: Duration::from_secs(args.body_idle_timeout_secs),
+        };
+        tracing::info!(open_files = nofile, max_connections = limits.max_connections, "connection limit");
+        let frontend = Arc::new(
+            frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
+                .with_limits(limits),
+        );
         let mut collector = Collector::new(meta, blobs);
         collector.upload_ttl = Duration::from_secs(args.upload_ttl_secs);
         collector.interval = Duration::from_secs(args.gc_interval_secs.max(1));
@@ -165,7 +178,7 @@ pub fn frontend(
     s3_config.form_max_fields_size = 4096;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
     let api = Arc::new(ApiRoutes { keys, buckets, signing_keys: cloudstore_sigv4::SigningKeyCache::default(), region });
-    Ok(Frontend { s3: builder.build(), meta, blobs, metrics, api })
+    Ok(Frontend { s3: builder.build(), meta, blobs, metrics, api, limits: Limits::default() })
 }
 
 /// Prints where the server listens and, the first time only, the generated root key pair.

@@ -82,6 +82,13 @@ pub struct ServeArgs {
     /// Seconds between collector passes.
     #[arg(long, env = "CLOUDSTORE_GC_INTERVAL_SECS", default_value_t = 30)]
     pub gc_interval_secs: u64,
+    /// Connections served at once. Default: from the open-file limit (raised at start to the
+    /// hard limit), about half of it (see `server::Limits`).
+    #[arg(long, env = "CLOUDSTORE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Seconds a request body may send no data before the request fails (400 RequestTimeout).
+    #[arg(long, env = "CLOUDSTORE_BODY_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_idle_timeout_secs: u64,
 }
 
 /// Where metadata lives.
@@ -206,7 +213,7 @@ fn load_or_generate_root(dir: &Path) -> Result<(RootCredentials, bool), ConfigEr
             Ok((RootCredentials { access_key: s.access_key, secret_key: s.secret_key }, false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            private_dir(dir).map_err(|source| ConfigError::Io { path: dir.to_owned(), source })?;
             let root = RootCredentials::generate();
             let saved = Saved { access_key: root.access_key.clone(), secret_key: root.secret_key.clone() };
             let json = serde_json::to_vec_pretty(&saved).map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -215,6 +222,29 @@ fn load_or_generate_root(dir: &Path) -> Result<(RootCredentials, bool), ConfigEr
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// Makes the data dir private, whatever the umask: creates it (and missing parents) 0700, or
+/// tightens it to 0700, and tightens the SQLite files already in it to 0600 (the stores create
+/// their files 0600; an older version created them 0644).
+pub fn private_data_dir(dir: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    private_dir(dir).map_err(|source| ConfigError::Io { path: dir.to_owned(), source })?;
+    for name in ["metadata.sqlite", "metadata.sqlite-wal", "metadata.sqlite-shm"] {
+        let path = dir.join(name);
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(ConfigError::Io { path, source: e }),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and missing parents) 0700, or sets an existing one to 0700.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 /// Writes a file only its owner can read (0600), atomically.

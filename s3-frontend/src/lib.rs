@@ -5,6 +5,7 @@ pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod body_timeout;
 pub mod chunk_limit;
 pub mod config;
 mod error;
@@ -16,6 +17,7 @@ pub mod runtime;
 pub mod s3;
 pub mod server;
 pub mod signed;
+pub mod xml_body;
 
 pub use app::{App, StartError};
 pub use config::ServeArgs;

@@ -29,6 +29,26 @@ pub fn build(workers: Option<u16>) -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()
 }
 
+/// Raises the soft open-file limit to the hard one (every connection is a descriptor) and
+/// returns the soft limit now in force (2^20 for "unlimited").
+pub fn raise_open_file_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    const UNLIMITED: u64 = 1 << 20;
+    let now = getrlimit(Resource::Nofile);
+    let current = now.current.unwrap_or(UNLIMITED);
+    let target = now.maximum.unwrap_or(UNLIMITED);
+    if current >= target {
+        return current;
+    }
+    match setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: now.maximum }) {
+        Ok(()) => target,
+        Err(e) => {
+            tracing::warn!(error = %e, current, target, "cannot raise the open-file limit");
+            current
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,14 +2,27 @@
 //! and a tracing span, answers `/health/*` and `/metrics` itself and hands everything else to
 //! the s3s service. Shuts down gracefully: stops accepting, lets requests in flight finish
 //! for up to [`DRAIN_DEADLINE`].
+//!
+//! Connections are bounded ([`Limits`]): at `max_connections` a new connection closes the
+//! longest-idle one (no request in flight) to take its place; when every connection is busy it
+//! is served from a small reserve that answers only `/health/*` (anything else 503 SlowDown),
+//! and past the reserve it is closed at once. Accept errors (EMFILE when the open-file limit is
+//! reached anyway) close an idle connection and back off, logging once per episode. A request
+//! body that sends no data for `body_idle_timeout` fails, answered 400 RequestTimeout.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use cloudstore_store_api::{BlobStore, MetadataStore};
 use http::{Request, Response, StatusCode};
+use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -17,12 +30,44 @@ use s3s::Body;
 use s3s::service::S3Service;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use crate::metrics::Metrics;
 
 /// How long in-flight requests may run after shutdown starts.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Limits of the HTTP server (settings in `config.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Connections beyond `max_connections`, while none is idle, answering only `/health/*`.
+    pub health_reserve: usize,
+    /// How long a request body may send no data before the request fails.
+    pub body_idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_connections: 1024, health_reserve: 8, body_idle_timeout: Duration::from_secs(30) }
+    }
+}
+
+impl Limits {
+    /// The connection cap for an open-file limit of `nofile`: half of what remains after 64
+    /// descriptors for the process (databases, logs), leaving the other half for what requests
+    /// open besides their connection (a blob file, a backend connection), less the reserve.
+    #[must_use]
+    pub fn max_connections_for(nofile: u64, health_reserve: usize) -> usize {
+        let usable = usize::try_from(nofile.saturating_sub(64) / 2).unwrap_or(usize::MAX);
+        usable.saturating_sub(health_reserve).max(1)
+    }
+}
 
 /// Everything a request may reach.
 #[derive(Debug, Clone)]
@@ -33,6 +78,7 @@ pub struct Frontend {
     pub(crate) metrics: Arc<Metrics>,
     /// IAM, STS and account REST routes.
     pub(crate) api: Arc<crate::api::ApiRoutes>,
+    pub(crate) limits: Limits,
 }
 
 /// The client's address, stored in request extensions.
@@ -47,6 +93,13 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
 }
 
 impl Frontend {
+    /// This frontend with the server `limits`.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Answers one request.
     pub async fn handle(&self, mut req: Request<Body>, peer: Option<SocketAddr>) -> Response<Body> {
         let request_id = cloudstore_telemetry::new_request_id();
@@ -76,13 +129,25 @@ impl Frontend {
                 _ if is_post_form(&req) => {
                     error_response(s3s::s3_error!(NotImplemented, "POST form uploads (PostObject) are not supported."))
                 }
-                _ => match self.s3.call(crate::chunk_limit::limit(merge_content_encoding(req))).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(error = ?e, "s3 service failed");
-                        text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                _ => {
+                    let (req, timed_out) = self.idle_timeout(req);
+                    let resp = match self.s3.call(crate::chunk_limit::limit(merge_content_encoding(req))).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::error!(error = ?e, "s3 service failed");
+                            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                        }
+                    };
+                    // However the operation reported its broken body (s3s: 500 for the
+                    // bodies it reads whole), the client hears why.
+                    match timed_out {
+                        Some(t) if t.get() && !resp.status().is_success() => error_response(s3s::s3_error!(
+                            RequestTimeout,
+                            "Your socket connection to the server was not read from or written to within the timeout period."
+                        )),
+                        _ => resp,
                     }
-                },
+                }
             }
         }
         .instrument(span.clone())
@@ -101,6 +166,17 @@ impl Frontend {
             }
         });
         resp
+    }
+
+    /// `req` with its body failing after [`Limits::body_idle_timeout`] without data; no
+    /// wrapper for a request without a body.
+    fn idle_timeout(&self, req: Request<Body>) -> (Request<Body>, Option<crate::body_timeout::TimedOut>) {
+        if http_body::Body::is_end_stream(req.body()) {
+            return (req, None);
+        }
+        let (parts, body) = req.into_parts();
+        let (body, flag) = crate::body_timeout::wrap(body, self.limits.body_idle_timeout);
+        (Request::from_parts(parts, body), Some(flag))
     }
 
     async fn ready(&self) -> Response<Body> {
@@ -159,43 +235,245 @@ fn merge_content_encoding(mut req: Request<Body>) -> Request<Body> {
     req
 }
 
+/// One open connection: requests in flight, when it was last active, and how to close it.
+#[derive(Debug)]
+struct Conn {
+    in_flight: AtomicUsize,
+    /// Milliseconds since the registry's start at the last request's start or end.
+    last_active: AtomicU64,
+    /// Cancelled to close the connection gracefully (after a request in flight).
+    close: CancellationToken,
+}
+
+/// The open connections, for the cap and for shedding idle ones.
+#[derive(Debug)]
+struct Conns {
+    start: Instant,
+    open: Mutex<HashMap<u64, Arc<Conn>>>,
+    next_id: AtomicU64,
+    /// Connections served from the health reserve.
+    reserve: AtomicUsize,
+}
+
+impl Conns {
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn len(&self) -> usize {
+        self.open.lock().map_or(0, |m| m.len())
+    }
+
+    fn add(&self, close: CancellationToken) -> (u64, Arc<Conn>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Conn { in_flight: AtomicUsize::new(0), last_active: AtomicU64::new(self.now()), close });
+        if let Ok(mut m) = self.open.lock() {
+            m.insert(id, conn.clone());
+        }
+        (id, conn)
+    }
+
+    fn remove(&self, id: u64) {
+        if let Ok(mut m) = self.open.lock() {
+            m.remove(&id);
+        }
+    }
+
+    /// Closes the longest-idle connection (none in flight) and forgets it at once; whether
+    /// there was one.
+    fn shed_idle(&self) -> bool {
+        let Ok(mut m) = self.open.lock() else { return false };
+        let victim = m
+            .iter()
+            .filter(|(_, c)| c.in_flight.load(Ordering::Acquire) == 0)
+            .min_by_key(|(id, c)| (c.last_active.load(Ordering::Relaxed), **id))
+            .map(|(id, _)| *id);
+        match victim.and_then(|id| m.remove(&id)) {
+            Some(c) => {
+                c.close.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Marks a request in flight on its connection until dropped (with the response body).
+struct InFlight {
+    conns: Arc<Conns>,
+    conn: Arc<Conn>,
+}
+
+impl InFlight {
+    fn enter(conns: &Arc<Conns>, conn: &Arc<Conn>) -> Self {
+        conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        conn.last_active.store(conns.now(), Ordering::Relaxed);
+        Self { conns: conns.clone(), conn: conn.clone() }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.conn.last_active.store(self.conns.now(), Ordering::Relaxed);
+        self.conn.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A streamed response body that keeps its request in flight until it ends.
+struct Guarded {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Guarded {
+    type Data = Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The pause after the `failures`-th accept error in a row: 10 ms doubling up to 1 s.
+fn accept_backoff(failures: u32) -> Duration {
+    Duration::from_millis(10u64 << failures.min(7)).min(Duration::from_secs(1))
+}
+
+/// How a connection is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    Full,
+    HealthOnly,
+}
+
 /// Serves `frontend` on `listener` until `shutdown` is cancelled, then drains.
 pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>, shutdown: CancellationToken) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = frontend.limits;
+    let conns = Arc::new(Conns {
+        start: Instant::now(),
+        open: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(0),
+        reserve: AtomicUsize::new(0),
+    });
+    let tasks = TaskTracker::new();
+    let mut failures = 0u32;
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    failures = failures.saturating_add(1);
+                    if failures == 1 {
+                        tracing::warn!(error = %e, "accept failed; closing an idle connection and backing off");
+                    }
+                    // Out of descriptors (EMFILE/ENFILE) or not: an idle connection frees one.
+                    conns.shed_idle();
+                    tokio::time::sleep(accept_backoff(failures)).await;
                     continue;
                 }
             },
         };
+        if failures > 0 {
+            tracing::info!(failures, "accepting connections again");
+            failures = 0;
+        }
+        let admission = if conns.len() < limits.max_connections || conns.shed_idle() {
+            Admission::Full
+        } else if conns.reserve.fetch_add(1, Ordering::AcqRel) < limits.health_reserve {
+            Admission::HealthOnly
+        } else {
+            conns.reserve.fetch_sub(1, Ordering::AcqRel);
+            tracing::debug!(%peer, "connection limit reached; connection refused");
+            continue;
+        };
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay failed");
         }
+        let close = shutdown.child_token();
+        let (id, conn) = match admission {
+            Admission::Full => conns.add(close.clone()),
+            Admission::HealthOnly => (
+                u64::MAX,
+                Arc::new(Conn { in_flight: AtomicUsize::new(0), last_active: AtomicU64::new(0), close: close.clone() }),
+            ),
+        };
         let fe = frontend.clone();
+        let svc_conns = conns.clone();
         let svc = service_fn(move |req: Request<Incoming>| {
             let fe = fe.clone();
-            async move { Ok::<_, Infallible>(fe.handle(req.map(Body::from), Some(peer)).await) }
+            let in_flight = InFlight::enter(&svc_conns, &conn);
+            async move {
+                if admission == Admission::HealthOnly && !req.uri().path().starts_with("/health/") {
+                    return Ok::<_, Infallible>(error_response(s3s::s3_error!(
+                        SlowDown,
+                        "Please reduce your request rate."
+                    )));
+                }
+                let resp = fe.handle(req.map(Body::from), Some(peer)).await;
+                // A body still to stream keeps the request in flight until it ends.
+                Ok(if resp.body().bytes().is_some() {
+                    resp
+                } else {
+                    resp.map(|inner| Body::http_body_unsync(Guarded { inner, _in_flight: in_flight }))
+                })
+            }
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
-            .keep_alive(true)
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .keep_alive(admission == Admission::Full)
             .serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
+        let conns = conns.clone();
+        tasks.spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = close.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
+            }
+            match admission {
+                Admission::Full => conns.remove(id),
+                Admission::HealthOnly => {
+                    conns.reserve.fetch_sub(1, Ordering::AcqRel);
+                }
             }
         });
     }
+    tasks.close();
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = tasks.wait() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(DRAIN_DEADLINE) => tracing::warn!("drain deadline passed; closing remaining connections"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_stays_below_the_file_limit() {
+        assert_eq!(Limits::max_connections_for(256, 8), 88);
+        assert!(Limits::max_connections_for(1024, 8) + 8 < 1024 / 2);
+        assert_eq!(Limits::max_connections_for(10, 8), 1);
+    }
+
+    #[test]
+    fn accept_errors_back_off() {
+        assert_eq!(accept_backoff(1), Duration::from_millis(20));
+        assert_eq!(accept_backoff(50), Duration::from_secs(1));
     }
 }

@@ -13,12 +13,16 @@
 //! blob. Temp files left by a crash are removed by [`FsBlobStore::open`] once they are older
 //! than [`STALE_TEMP_AGE`] (younger ones may belong to another process sharing the root).
 //!
+//! Only the owner may read the store: directories are created 0700 and files 0600, whatever
+//! the umask.
+//!
 //! Memory: a put holds one body chunk plus tokio's file buffer (at most 2 MiB); a get reads
 //! [`READ_CHUNK`] bytes at a time. No file is ever read into memory whole.
 
 use std::fmt::Write as _;
 use std::io::{self, SeekFrom};
 use std::ops::Range;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,7 +57,10 @@ impl FsBlobStore {
         let blobs = root.join(BLOBS_DIR);
         let tmp = root.join(TMP_DIR);
         for dir in [&blobs, &tmp] {
-            std::fs::create_dir_all(dir).map_err(|e| backend(format!("creating {}", dir.display()), e))?;
+            private_dir_builder()
+                .recursive(true)
+                .create(dir)
+                .map_err(|e| backend(format!("creating {}", dir.display()), e))?;
         }
         let removed = remove_stale_temp_files(&tmp, STALE_TEMP_AGE)?;
         if removed > 0 {
@@ -191,6 +198,13 @@ async fn write_body(file: &mut tokio::fs::File, mut body: ByteStream, size: Opti
     Ok(written)
 }
 
+/// Creates directories only their owner may enter (0700).
+fn private_dir_builder() -> std::fs::DirBuilder {
+    let mut b = std::fs::DirBuilder::new();
+    b.mode(0o700);
+    b
+}
+
 /// Moves a complete temp file into place, durably: creates the shard directories, renames,
 /// and fsyncs every directory whose entries changed.
 fn install(tmp: &Path, dest: &Path) -> io::Result<()> {
@@ -207,7 +221,7 @@ fn install(tmp: &Path, dest: &Path) -> io::Result<()> {
         }
     }
     for d in missing.iter().rev() {
-        match std::fs::create_dir(d) {
+        match private_dir_builder().create(d) {
             Ok(()) => {
                 if let Some(p) = d.parent() {
                     to_sync.push(p.to_path_buf());
@@ -231,6 +245,7 @@ impl BlobStore for FsBlobStore {
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(guard.path())
             .await
             .map_err(|e| backend(format!("creating {}", guard.path().display()), e))?;

@@ -62,7 +62,8 @@ fn main() -> std::process::ExitCode {
 async fn serve(args: ServeArgs, iam_args: IamArgs) -> anyhow::Result<()> {
     let db = match args.metadata_backend()? {
         MetadataBackend::Sqlite(path) => {
-            std::fs::create_dir_all(&args.data_dir)?;
+            // Before the IAM service creates its files there.
+            s3_frontend::config::private_data_dir(&args.data_dir)?;
             IdentityDb::Sqlite(path)
         }
         MetadataBackend::Postgres(url) => IdentityDb::Postgres(url),

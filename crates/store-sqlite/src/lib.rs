@@ -78,9 +78,21 @@ pub struct SqliteMetadataStore {
     reader: SqlitePool,
 }
 
+/// Creates the database file, empty and readable by its owner only (0600), unless it exists.
+/// SQLite would create it with the umask's mode (0644), and it gives its `-wal` and `-shm`
+/// files the mode of the database file.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
 impl SqliteMetadataStore {
     /// Opens (creating if needed) the database file at `path` and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {
+        create_private(path).map_err(StoreError::backend)?;
         let base = SqliteConnectOptions::new()
             .filename(path)
             .busy_timeout(BUSY_TIMEOUT)

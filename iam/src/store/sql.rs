@@ -48,6 +48,17 @@ pub struct SqliteIamStore {
 impl SqliteIamStore {
     /// Opens (creating if missing) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {
+        // Readable by its owner only (0600), whatever the umask; SQLite gives its -wal and
+        // -shm files the database file's mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::Unavailable(format!("{}: {e}", path.display())));
+                }
+                _ => {}
+            }
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -16,6 +16,8 @@ mod conditional;
 mod gc;
 /// Not in the suite below: its own stack, the gateway and `iam` apart over gRPC (embedded only).
 mod grpc_e2e;
+/// Not in the suite below: servers of their own (umask, limits, timeouts), embedded only.
+mod hardening;
 mod iam;
 mod integrity;
 mod listing;

@@ -76,7 +76,7 @@ impl Frontend {
                 _ if is_post_form(&req) => {
                     error_response(s3s::s3_error!(NotImplemented, "POST form uploads (PostObject) are not supported."))
                 }
-                _ => match self.s3.call(crate::chunk_limit::limit(merge_content_encoding(req))).await {
+                _ => match self.s3.call(crate::chunk_limit::limit(before_s3s(req))).await {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!(error = ?e, "s3 service failed");
@@ -140,6 +140,12 @@ fn is_post_form(req: &Request<Body>) -> bool {
         req.headers().get_all(http::header::CONTENT_TYPE).iter().filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
     let (Some(value), None) = (values.next(), values.next()) else { return false };
     value.parse::<mime::Mime>().is_ok_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
+}
+
+/// What the request needs before s3s reads it: its `Content-Encoding` lines joined, and a
+/// SigV2 presigned URL's session token given as the header it was signed as.
+fn before_s3s(req: Request<Body>) -> Request<Body> {
+    crate::signed::v2_query_token_as_header(merge_content_encoding(req))
 }
 
 /// Joins repeated `Content-Encoding` lines into one comma-separated value (RFC 9110 §5.3: the

@@ -55,6 +55,7 @@ suite!(
     iam::strangers_are_refused_every_operation,
     iam::denied_reads_cover_object_attributes,
     iam::disabled_keys_and_temporary_credentials,
+    iam::temporary_credentials_presign_with_sigv2,
     iam::bucket_policies_grant_across_accounts,
     buckets::bucket_lifecycle,
     buckets::invalid_bucket_names,

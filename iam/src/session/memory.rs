@@ -8,7 +8,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::token::constant_time_eq;
-use super::{HitCount, Result, RotateOutcome, SessionStore, TempCredential, WebSession, unix_now};
+use super::{
+    EXPIRED_CREDENTIAL_KEPT, HitCount, Result, RotateOutcome, SessionStore, TempCredential, WebSession, unix_now,
+};
+
+/// Whether a temporary credential is past the time it is kept until.
+fn forgotten(c: &TempCredential, now: i64) -> bool {
+    c.expires_at.saturating_add(EXPIRED_CREDENTIAL_KEPT) <= now
+}
 
 /// Expired entries are swept at most this often (on the next operation).
 const PRUNE_INTERVAL: Duration = Duration::from_secs(5);
@@ -69,7 +76,7 @@ impl State {
         for id in dead {
             self.remove_session(&id);
         }
-        self.temp.retain(|_, c| c.expires_at > now);
+        self.temp.retain(|_, c| !forgotten(c, now));
         self.hits.retain(|_, w| w.is_open(instant));
     }
 }
@@ -197,7 +204,7 @@ impl SessionStore for MemorySessionStore {
 
     async fn put_temp_credential(&self, c: &TempCredential) -> Result<()> {
         let mut st = self.lock();
-        if c.expires_at <= unix_now() {
+        if forgotten(c, unix_now()) {
             st.temp.remove(&c.access_key_id);
         } else {
             st.temp.insert(c.access_key_id.clone(), c.clone());
@@ -210,7 +217,7 @@ impl SessionStore for MemorySessionStore {
         let Some(c) = st.temp.get(access_key_id) else {
             return Ok(None);
         };
-        if c.expires_at > unix_now() {
+        if !forgotten(c, unix_now()) {
             return Ok(Some(c.clone()));
         }
         st.temp.remove(access_key_id);
@@ -287,7 +294,8 @@ mod tests {
                         secret_access_key_sealed: String::new(),
                         session_token_hash: String::new(),
                         principal_json: String::new(),
-                        expires_at: now - 1,
+                        // Half expired a moment ago (kept, for ExpiredToken), half long ago.
+                        expires_at: if i % 2 == 0 { now - 1 } else { now - EXPIRED_CREDENTIAL_KEPT - 1 },
                     },
                 );
                 st.hits.insert(id, Window { start: Instant::now(), len: Duration::ZERO, count: 1 });
@@ -301,7 +309,8 @@ mod tests {
         let st = store.lock();
         assert_eq!(st.sessions.len(), 1);
         assert_eq!(st.by_user.get("u").map(HashSet::len), Some(1));
-        assert!(st.temp.is_empty());
+        assert_eq!(st.temp.len(), 50);
+        assert!(st.temp.values().all(|c| c.expires_at == now - 1));
         assert!(st.hits.is_empty());
     }
 

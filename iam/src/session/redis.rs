@@ -23,7 +23,8 @@ use fred::prelude::{
 use fred::types::Expiration;
 
 use super::{
-    HitCount, Result, RotateOutcome, SessionError, SessionStore, TempCredential, WebSession, unix_now, unix_now_ms,
+    EXPIRED_CREDENTIAL_KEPT, HitCount, Result, RotateOutcome, SessionError, SessionStore, TempCredential, WebSession,
+    unix_now, unix_now_ms,
 };
 
 /// Default key prefix.
@@ -300,7 +301,7 @@ impl SessionStore for RedisSessionStore {
 
     async fn put_temp_credential(&self, c: &TempCredential) -> Result<()> {
         let key = format!("{}{}", self.tmpcred, c.access_key_id);
-        let Some(ttl) = ttl_ms(c.expires_at) else {
+        let Some(ttl) = ttl_ms(c.expires_at.saturating_add(EXPIRED_CREDENTIAL_KEPT)) else {
             let _: i64 = self.pool.del(key).await.map_err(|e| unavailable("del", e))?;
             return Ok(());
         };
@@ -318,7 +319,7 @@ impl SessionStore for RedisSessionStore {
         let raw: Option<String> = self.pool.get(key).await.map_err(|e| unavailable("get", e))?;
         let Some(raw) = raw else { return Ok(None) };
         let c: TempCredential = decode("temporary credential", &raw)?;
-        Ok((c.expires_at > unix_now()).then_some(c))
+        Ok((c.expires_at.saturating_add(EXPIRED_CREDENTIAL_KEPT) > unix_now()).then_some(c))
     }
 
     async fn hit(&self, key: &str, window: Duration) -> Result<u64> {
@@ -429,8 +430,10 @@ mod tests {
             expires_at: now + 300,
         };
         store.put_temp_credential(&c).await.unwrap();
+        // Kept a day past its expiry (ExpiredToken answers meanwhile).
         let ttl: i64 = store.pool.pttl(format!("{}ASIATEST", store.tmpcred)).await.unwrap();
-        assert!(ttl > 290_000 && ttl <= 300_000, "{ttl}");
+        let kept = (300 + EXPIRED_CREDENTIAL_KEPT) * 1000;
+        assert!(ttl > kept - 10_000 && ttl <= kept, "{ttl}");
 
         store.hit("k", Duration::from_secs(30)).await.unwrap();
         store.hit("k", Duration::from_secs(30)).await.unwrap();

@@ -353,6 +353,25 @@ async fn hits(store: Store) {
     assert_eq!(seen, (1..=20).collect::<Vec<u64>>());
 }
 
+async fn recent_lists(store: Store) {
+    let (key, other) = (format!("r-{}", new_session_id()), format!("o-{}", new_session_id()));
+    assert!(store.recent(&key).await.unwrap().is_empty());
+    for e in ["one", "two", "three"] {
+        store.push_recent(&key, e, 2, Duration::from_secs(60)).await.unwrap();
+    }
+    // Newest first, the oldest dropped beyond `keep`.
+    assert_eq!(store.recent(&key).await.unwrap(), ["three", "two"]);
+    assert!(store.recent(&other).await.unwrap().is_empty());
+    // The list lives `ttl` after its last push.
+    store.push_recent(&other, "x", 5, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(store.recent(&other).await.unwrap(), ["x"]);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(store.recent(&other).await.unwrap().is_empty());
+    store.push_recent(&other, "y", 5, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(store.recent(&other).await.unwrap(), ["y"]);
+    assert_eq!(store.recent(&key).await.unwrap(), ["three", "two"]);
+}
+
 async fn ping(store: Store) {
     store.ping().await.unwrap();
 }
@@ -388,5 +407,6 @@ conformance!(
     revoke_all_for_user,
     temp_credentials,
     hits,
+    recent_lists,
     ping,
 );

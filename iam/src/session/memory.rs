@@ -1,6 +1,6 @@
 //! In-process [`SessionStore`], the embedded default.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -34,6 +34,8 @@ struct State {
     by_user: HashMap<String, HashSet<String>>,
     temp: HashMap<String, TempCredential>,
     hits: HashMap<String, Window>,
+    /// Short lists: when each is forgotten, and its entries (newest first).
+    recent: HashMap<String, (Instant, VecDeque<String>)>,
     next_prune: Instant,
 }
 
@@ -78,6 +80,7 @@ impl State {
         }
         self.temp.retain(|_, c| !forgotten(c, now));
         self.hits.retain(|_, w| w.is_open(instant));
+        self.recent.retain(|_, (until, _)| *until > instant);
     }
 }
 
@@ -90,6 +93,7 @@ impl MemorySessionStore {
                 by_user: HashMap::new(),
                 temp: HashMap::new(),
                 hits: HashMap::new(),
+                recent: HashMap::new(),
                 next_prune: Instant::now() + PRUNE_INTERVAL,
             }),
         }
@@ -251,6 +255,29 @@ impl SessionStore for MemorySessionStore {
         Ok(())
     }
 
+    async fn push_recent(&self, key: &str, entry: &str, keep: usize, ttl: Duration) -> Result<()> {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let (until, list) = st.recent.entry(key.to_owned()).or_insert_with(|| (now, VecDeque::new()));
+        if *until <= now {
+            list.clear();
+        }
+        *until = now + ttl;
+        list.push_front(entry.to_owned());
+        list.truncate(keep);
+        Ok(())
+    }
+
+    async fn recent(&self, key: &str) -> Result<Vec<String>> {
+        let st = self.lock();
+        Ok(st
+            .recent
+            .get(key)
+            .filter(|(until, _)| *until > Instant::now())
+            .map(|(_, list)| list.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
@@ -298,6 +325,7 @@ mod tests {
                         expires_at: if i % 2 == 0 { now - 1 } else { now - EXPIRED_CREDENTIAL_KEPT - 1 },
                     },
                 );
+                st.recent.insert(id.clone(), (Instant::now(), VecDeque::from(["x".to_owned()])));
                 st.hits.insert(id, Window { start: Instant::now(), len: Duration::ZERO, count: 1 });
             }
         }
@@ -311,6 +339,7 @@ mod tests {
         assert_eq!(st.by_user.get("u").map(HashSet::len), Some(1));
         assert_eq!(st.temp.len(), 50);
         assert!(st.temp.values().all(|c| c.expires_at == now - 1));
+        assert!(st.recent.is_empty());
         assert!(st.hits.is_empty());
     }
 

@@ -204,6 +204,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// Resets the counter `key`.
     async fn clear_hits(&self, key: &str) -> Result<()>;
 
+    /// Adds `entry` at the head of the short list `key` (newest first), keeps only its newest
+    /// `keep` entries, and keeps the list for `ttl` after this push (e.g. the failed-login
+    /// lockouts an account's owner is shown).
+    async fn push_recent(&self, key: &str, entry: &str, keep: usize, ttl: Duration) -> Result<()>;
+
+    /// The entries of the list `key`, newest first; empty when there is none (or it expired).
+    async fn recent(&self, key: &str) -> Result<Vec<String>>;
+
     /// Checks that the backend is reachable (readiness probe).
     async fn ping(&self) -> Result<()>;
 }

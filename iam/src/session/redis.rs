@@ -92,6 +92,17 @@ local c = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 return {c, redis.call('PTTL', KEYS[1])}
 ";
 
+/// KEYS: list. ARGV: entry, how many to keep, TTL ms.
+const PUSH_RECENT_LUA: &str = r"
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// KEYS: list. Returns its entries, newest first.
+const RECENT_LUA: &str = "return redis.call('LRANGE', KEYS[1], 0, -1)";
+
 /// A [`SessionStore`] on a standalone Redis server.
 ///
 /// Connection failures at [`connect`](Self::connect) are errors; later
@@ -103,6 +114,7 @@ pub struct RedisSessionStore {
     user_sess: String,
     tmpcred: String,
     hits: String,
+    recent: String,
 }
 
 impl fmt::Debug for RedisSessionStore {
@@ -172,6 +184,7 @@ impl RedisSessionStore {
             user_sess: format!("{prefix}user-sess:"),
             tmpcred: format!("{prefix}tmpcred:"),
             hits: format!("{prefix}hits:"),
+            recent: format!("{prefix}recent:"),
         };
         store.ping().await?;
         Ok(store)
@@ -351,6 +364,34 @@ impl SessionStore for RedisSessionStore {
         Ok(())
     }
 
+    async fn push_recent(&self, key: &str, entry: &str, keep: usize, ttl: Duration) -> Result<()> {
+        if keep == 0 {
+            return self
+                .pool
+                .del::<i64, _>(format!("{}{key}", self.recent))
+                .await
+                .map(drop)
+                .map_err(|e| unavailable("del", e));
+        }
+        let _: i64 = self
+            .pool
+            .eval(
+                PUSH_RECENT_LUA,
+                format!("{}{key}", self.recent),
+                vec![entry.to_owned(), keep.to_string(), duration_ms(ttl).to_string()],
+            )
+            .await
+            .map_err(|e| unavailable("push recent", e))?;
+        Ok(())
+    }
+
+    async fn recent(&self, key: &str) -> Result<Vec<String>> {
+        self.pool
+            .eval(RECENT_LUA, format!("{}{key}", self.recent), None::<String>)
+            .await
+            .map_err(|e| unavailable("recent", e))
+    }
+
     async fn ping(&self) -> Result<()> {
         let _: String = self.pool.ping(None).await.map_err(|e| unavailable("ping", e))?;
         Ok(())
@@ -434,6 +475,10 @@ mod tests {
         let ttl: i64 = store.pool.pttl(format!("{}ASIATEST", store.tmpcred)).await.unwrap();
         let kept = (300 + EXPIRED_CREDENTIAL_KEPT) * 1000;
         assert!(ttl > kept - 10_000 && ttl <= kept, "{ttl}");
+
+        store.push_recent("r", "e", 3, Duration::from_secs(40)).await.unwrap();
+        let ttl: i64 = store.pool.pttl(format!("{}r", store.recent)).await.unwrap();
+        assert!(ttl > 39_000 && ttl <= 40_000, "{ttl}");
 
         store.hit("k", Duration::from_secs(30)).await.unwrap();
         store.hit("k", Duration::from_secs(30)).await.unwrap();

@@ -406,6 +406,9 @@ pub struct RawRequest {
     /// Send only this many bytes of the body (with the full `Content-Length`), then close the
     /// sending side.
     pub truncate_at: Option<usize>,
+    /// Send from this local address (any of 127.0.0.0/8 reaches the harness): the server sees
+    /// another client address.
+    pub from: Option<std::net::IpAddr>,
 }
 
 impl RawRequest {
@@ -418,7 +421,15 @@ impl RawRequest {
             headers: Vec::new(),
             body: Vec::new(),
             truncate_at: None,
+            from: None,
         }
+    }
+
+    /// Sends from the local address `ip` (e.g. `127.0.0.2`).
+    #[must_use]
+    pub fn from(mut self, ip: std::net::IpAddr) -> Self {
+        self.from = Some(ip);
+        self
     }
 
     /// Adds a query parameter.
@@ -454,7 +465,16 @@ impl RawRequest {
     /// Sends the request to `addr` and reads the whole response.
     pub async fn send(self, addr: SocketAddr) -> RawResponse {
         let fut = async {
-            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            let mut stream = match self.from {
+                None => TcpStream::connect(addr).await.expect("connect"),
+                Some(ip) => {
+                    let socket =
+                        if ip.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+                            .expect("socket");
+                    socket.bind(SocketAddr::new(ip, 0)).expect("bind the local address");
+                    socket.connect(addr).await.expect("connect")
+                }
+            };
             let mut head =
                 format!("{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n", self.method, self.target());
             if !self.body.is_empty() || matches!(self.method.as_str(), "PUT" | "POST") {

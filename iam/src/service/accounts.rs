@@ -242,17 +242,15 @@ impl IamService {
     /// never locked. The owner is told of both ([`IamService::login_lockouts`]).
     pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> Result<Tokens> {
         let ip = source_ip(meta);
-        let admitted = self.limiter.attempt(username, ip).await;
-        let user = match self.store.find_account(username).await? {
-            Some(a) => self.store.root_user(&a.id).await?,
-            None => None,
-        };
-        if let Err(e) = admitted {
-            if let (LimitError::Limited { retry_after_secs, newly_locked: true }, Some(u)) = (&e, &user) {
-                self.tell_owner(u, "address", Some(ip), *retry_after_secs).await;
+        if let Err(e) = self.limiter.attempt(username, ip).await {
+            if let LimitError::Limited { retry_after_secs, newly_locked: true } = &e
+                && let Some(u) = self.account_root(username).await?
+            {
+                self.tell_owner(&u, "address", Some(ip), *retry_after_secs).await;
             }
             return Err(limit_err(e));
         }
+        let user = self.account_root(username).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let ok = verify_blocking(password.to_owned(), hash.clone().unwrap_or_else(|| crypto::dummy_hash().to_owned()))
             .await?
@@ -270,6 +268,14 @@ impl IamService {
         };
         self.limiter.succeeded(username, ip).await.map_err(session_err)?;
         self.open_session(&user, meta).await
+    }
+
+    /// The root user of the account named `name`, if any.
+    async fn account_root(&self, name: &str) -> Result<Option<User>> {
+        match self.store.find_account(name).await? {
+            Some(a) => self.store.root_user(&a.id).await,
+            None => Ok(None),
+        }
     }
 
     /// Records a lockout for `user`'s owner to see, and logs it (never the password tried).

@@ -95,6 +95,11 @@ fn rest_error(status: u16, code: &str, message: &str) -> Response<Body> {
     })
 }
 
+/// The `retry_after_secs` of a REST error body (a 429 of the login limits), for `Retry-After`.
+fn retry_after_secs(body: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(body).ok()?.get("error")?.get("retry_after_secs")?.as_u64()
+}
+
 /// Why a signed request was refused: (status, AWS code, message).
 type Refusal = (u16, &'static str, String);
 
@@ -260,7 +265,14 @@ impl ApiRoutes {
             meta: meta_of(&parts, request_id),
         };
         match self.iam().rest(rest).await {
-            Ok(r) => to_http(r),
+            Ok(r) => {
+                let retry_after = if r.status == 429 { retry_after_secs(&r.body) } else { None };
+                let mut resp = to_http(r);
+                if let Some(secs) = retry_after {
+                    resp.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+                }
+                resp
+            }
             Err(e) => rest_error(503, "ServiceUnavailable", &e.to_string()),
         }
     }

@@ -131,12 +131,15 @@ impl Frontend {
                 }
                 _ => {
                     let (req, timed_out) = self.idle_timeout(req);
-                    let resp = match self.s3.call(crate::chunk_limit::limit(merge_content_encoding(req))).await {
-                        Ok(r) => r,
-                        Err(e) => {
-                            tracing::error!(error = ?e, "s3 service failed");
-                            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
-                        }
+                    let resp = match before_s3s(req) {
+                        Err(e) => error_response(e),
+                        Ok(req) => match self.s3.call(crate::chunk_limit::limit(req)).await {
+                            Ok(r) => r,
+                            Err(e) => {
+                                tracing::error!(error = ?e, "s3 service failed");
+                                text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                            }
+                        },
                     };
                     // However the operation reported its broken body (s3s: 500 for the
                     // bodies it reads whole), the client hears why.
@@ -158,6 +161,7 @@ impl Frontend {
         if let Ok(v) = http::HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
         }
+        with_request_id(&mut resp, &request_id);
         span.in_scope(|| {
             if status >= 500 {
                 tracing::warn!(status, micros, "request failed");
@@ -216,6 +220,63 @@ fn is_post_form(req: &Request<Body>) -> bool {
         req.headers().get_all(http::header::CONTENT_TYPE).iter().filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
     let (Some(value), None) = (values.next(), values.next()) else { return false };
     value.parse::<mime::Mime>().is_ok_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
+}
+
+/// What the request needs before s3s reads it: its `Content-Encoding` lines joined, and a
+/// SigV2 presigned URL's session token given as the header it was signed as. A SigV2
+/// header-signed request is refused here when its date is missing or off (s3s would answer
+/// SignatureDoesNotMatch first), and a path-style bucket path gets the trailing `/` SigV2
+/// clients sign (`/bucket/`; s3s signs the path as sent).
+fn before_s3s(req: Request<Body>) -> Result<Request<Body>, s3s::S3Error> {
+    let mut req = crate::signed::v2_query_token_as_header(merge_content_encoding(req));
+    if crate::signed::is_v2_header_auth(req.headers()) {
+        crate::signed::v2_date_fresh(req.headers(), time::OffsetDateTime::now_utc())?;
+        v2_bucket_path(&mut req);
+    }
+    Ok(req)
+}
+
+/// `/bucket` → `/bucket/` (path-style, one segment, no `/` after it), the resource SigV2
+/// clients sign for a bucket: botocore and s3cmd sign `/bucket/` whatever path they send.
+fn v2_bucket_path(req: &mut Request<Body>) {
+    let path = req.uri().path();
+    if path.len() < 2 || path[1..].contains('/') {
+        return;
+    }
+    let pq = match req.uri().query() {
+        Some(q) => format!("{path}/?{q}"),
+        None => format!("{path}/"),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = pq.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+/// An error answer made by s3s carries no `RequestId` in its XML: the one in the
+/// `x-amz-request-id` header is added, so the body and the header name the same request.
+fn with_request_id(resp: &mut Response<Body>, request_id: &str) {
+    if resp.status().as_u16() < 300 {
+        return;
+    }
+    let Some(bytes) = resp.body().bytes() else { return };
+    let Some(at) = bytes.windows(8).rposition(|w| w == b"</Error>") else { return };
+    if bytes.windows(11).any(|w| w == b"<RequestId>") {
+        return;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + request_id.len() + 23);
+    out.extend_from_slice(&bytes[..at]);
+    out.extend_from_slice(b"<RequestId>");
+    out.extend_from_slice(request_id.as_bytes());
+    out.extend_from_slice(b"</RequestId>");
+    out.extend_from_slice(&bytes[at..]);
+    if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
+        resp.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(out.len()));
+    }
+    *resp.body_mut() = Body::from(bytes::Bytes::from(out));
 }
 
 /// Joins repeated `Content-Encoding` lines into one comma-separated value (RFC 9110 §5.3: the

@@ -49,7 +49,10 @@ pub struct KeyGrant {
     pub policies: Vec<NamedPolicy>,
     /// Temporary credentials: hex SHA-256 of the session token the request must carry.
     pub session_token_hash: Option<String>,
-    /// Temporary credentials: unix seconds after which they are refused.
+    /// Temporary credentials: unix seconds after which they are refused. Expired temporary
+    /// credentials still resolve for a while (with this in the past), so that the gateway,
+    /// having verified the signature, answers `ExpiredToken` as AWS does: every user of a
+    /// grant must check it.
     pub expires_at: Option<i64>,
 }
 
@@ -139,7 +142,8 @@ pub enum IamApiError {
 #[async_trait]
 pub trait IamApi: Send + Sync + std::fmt::Debug {
     /// Who holds this access key (long-term or temporary), or `None` if it is unknown,
-    /// disabled, deleted or expired.
+    /// disabled or deleted. Recently expired temporary keys resolve, with
+    /// [`KeyGrant::expires_at`] in the past (the caller refuses them: `ExpiredToken`).
     async fn key_grant(&self, access_key: &str) -> Result<Option<KeyGrant>, IamApiError>;
     /// The principal with this ARN and its identity policies (for explanations).
     async fn principal_grant(&self, arn: &str) -> Result<Option<(Principal, Vec<NamedPolicy>)>, IamApiError>;

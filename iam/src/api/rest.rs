@@ -4,11 +4,11 @@
 //! | method and path | who | what |
 //! |---|---|---|
 //! | `POST /auth/register` | anyone | `{username, email?, password}` → 201 profile |
-//! | `POST /auth/login` | anyone | `{username, password}` → tokens (rate-limited) |
+//! | `POST /auth/login` | anyone | `{username, password}` → tokens (rate-limited: 429 with `retry_after_secs`) |
 //! | `POST /auth/refresh` | anyone | `{refresh_token}` → new tokens (rotating) |
 //! | `POST /auth/logout` | session | ends this session → 204 |
-//! | `GET /auth/sessions`, `DELETE /auth/sessions/{id}` | session | own sessions |
-//! | `GET`/`PATCH /users/me` | session | profile (`email`, `display_name`) |
+//! | `GET /auth/sessions`, `DELETE /auth/sessions/{id}` | session | own sessions (and `login_lockouts`) |
+//! | `GET`/`PATCH /users/me` | session | profile (`email`, `display_name`; GET adds `login_lockouts`) |
 //! | `POST /users/me/password` | session | `{old_password, new_password}`; ends other sessions |
 //! | `GET`/`POST /users/me/keys`, `PATCH`/`DELETE /users/me/keys/{id}` | session | access keys |
 //! | `POST`/`GET /admin/accounts`, `DELETE /admin/accounts/{name}` | platform admin (SigV4) | accounts |
@@ -39,7 +39,12 @@ pub fn error_response(e: &Error) -> ApiResponse {
     if matches!(e, Error::Internal(_) | Error::Unavailable(_)) {
         tracing::error!(error = %e, "account API failed");
     }
-    respond(e.status(), &json!({ "error": { "code": code, "message": e.to_string() } }))
+    let mut error = json!({ "code": code, "message": e.to_string() });
+    // The gateway turns this into a `Retry-After` header.
+    if let Error::RateLimited { retry_after_secs } = e {
+        error["retry_after_secs"] = json!(retry_after_secs);
+    }
+    respond(e.status(), &json!({ "error": error }))
 }
 
 fn body<T: for<'de> Deserialize<'de>>(req: &RestRequest) -> Result<T> {
@@ -145,7 +150,11 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         }
         ("GET", ["auth", "sessions"]) => {
             let who = session(svc, req).await?;
-            Ok(respond(200, &json!({ "sessions": to_json(&svc.list_sessions(&who).await?)? })))
+            let lockouts = svc.login_lockouts(&who.user).await?;
+            Ok(respond(
+                200,
+                &json!({ "sessions": to_json(&svc.list_sessions(&who).await?)?, "login_lockouts": to_json(&lockouts)? }),
+            ))
         }
         ("DELETE", ["auth", "sessions", id]) => {
             let who = session(svc, req).await?;
@@ -154,7 +163,9 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         }
         ("GET", ["users", "me"]) => {
             let who = session(svc, req).await?;
-            Ok(respond(200, &to_json(&crate::service::accounts::Profile::from(&who.user))?))
+            let mut profile = to_json(&crate::service::accounts::Profile::from(&who.user))?;
+            profile["login_lockouts"] = to_json(&svc.login_lockouts(&who.user).await?)?;
+            Ok(respond(200, &profile))
         }
         ("PATCH", ["users", "me"]) => {
             let who = session(svc, req).await?;

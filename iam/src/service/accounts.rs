@@ -4,13 +4,13 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use cloudstore_iam_api::RequestMeta;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{IamService, now, session_err};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::ids;
-use crate::session::limit::LimitError;
+use crate::session::limit::{self, LimitError};
 use crate::session::token::{self, AccessClaims};
 use crate::session::{RotateOutcome, WebSession};
 use crate::store::{Account, User};
@@ -49,6 +49,30 @@ pub struct SessionView {
     pub user_agent: Option<String>,
     pub source_ip: Option<String>,
     pub current: bool,
+}
+
+/// A failed-login lockout the account's owner is shown (`GET /users/me`, `GET
+/// /auth/sessions`): someone guessed wrong passwords.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginLockout {
+    /// When it began (unix seconds).
+    pub at: i64,
+    /// `address`: the address `source` made too many attempts and is refused for this account
+    /// until `until`; `account`: failed logins from every address together passed the
+    /// account's budget, so each login waits a little until `until` (none is refused).
+    pub kind: String,
+    /// The guessing address (IPv6: its /64), for `address` lockouts.
+    pub source: Option<String>,
+    /// When it ends (unix seconds).
+    pub until: i64,
+}
+
+/// Lockouts shown to an owner: the newest this many, each for this long.
+const LOCKOUTS_KEPT: usize = 20;
+const LOCKOUTS_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+fn lockouts_key(user_id: &str) -> String {
+    format!("login-lockouts:{user_id}")
 }
 
 /// A user's profile.
@@ -150,7 +174,7 @@ const REGISTRATIONS_PER_IP_HOUR: u64 = 20;
 
 fn limit_err(e: LimitError) -> Error {
     match e {
-        LimitError::Limited { retry_after_secs } => Error::RateLimited { retry_after_secs },
+        LimitError::Limited { retry_after_secs, .. } => Error::RateLimited { retry_after_secs },
         LimitError::Store(e) => session_err(e),
     }
 }
@@ -212,23 +236,97 @@ impl IamService {
 
     /// Checks a password and opens a session. Failed attempts are rate-limited per account
     /// name and per source address; unknown names cost the same time as wrong passwords.
+    ///
+    /// A guesser's address is refused after five attempts at one account (that address only:
+    /// the owner elsewhere still logs in); an account guessed at from many addresses is slowed,
+    /// never locked. The owner is told of both ([`IamService::login_lockouts`]).
     pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> Result<Tokens> {
         let ip = source_ip(meta);
-        self.limiter.attempt(username, ip).await.map_err(limit_err)?;
-        let user = match self.store.find_account(username).await? {
-            Some(a) => self.store.root_user(&a.id).await?,
-            None => None,
-        };
+        if let Err(e) = self.limiter.attempt(username, ip).await {
+            if let LimitError::Limited { retry_after_secs, newly_locked: true } = &e
+                && let Some(u) = self.account_root(username).await?
+            {
+                self.tell_owner(&u, "address", Some(ip), *retry_after_secs).await;
+            }
+            return Err(limit_err(e));
+        }
+        let user = self.account_root(username).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let ok = verify_blocking(password.to_owned(), hash.clone().unwrap_or_else(|| crypto::dummy_hash().to_owned()))
             .await?
             && hash.is_some();
-        let Some(user) = user.filter(|_| ok) else {
-            self.limiter.failed_from(ip).await.map_err(session_err)?;
-            return Err(Error::Unauthenticated("invalid username or password".into()));
+        let user = match user {
+            Some(u) if ok => u,
+            other => {
+                if self.limiter.failed(username, ip).await.map_err(session_err)?
+                    && let Some(u) = &other
+                {
+                    self.tell_owner(u, "account", None, self.limiter.limits().window.as_secs()).await;
+                }
+                return Err(Error::Unauthenticated("invalid username or password".into()));
+            }
         };
-        self.limiter.succeeded(username).await.map_err(session_err)?;
+        self.limiter.succeeded(username, ip).await.map_err(session_err)?;
         self.open_session(&user, meta).await
+    }
+
+    /// The root user of the account named `name`, if any.
+    async fn account_root(&self, name: &str) -> Result<Option<User>> {
+        match self.store.find_account(name).await? {
+            Some(a) => self.store.root_user(&a.id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Records a lockout for `user`'s owner to see, and logs it (never the password tried).
+    /// A failure to record is logged: the refusal stands either way.
+    async fn tell_owner(&self, user: &User, kind: &str, ip: Option<IpAddr>, lasts_secs: u64) {
+        let at = now();
+        let source = ip.map(limit::address_label);
+        if kind == "address" {
+            tracing::warn!(
+                account_id = %user.account_id,
+                user_id = %user.id,
+                source = source.as_deref().unwrap_or(""),
+                lasts_secs,
+                "too many failed logins from one address: that address is refused for this account"
+            );
+        } else {
+            tracing::warn!(
+                account_id = %user.account_id,
+                user_id = %user.id,
+                lasts_secs,
+                "too many failed logins at this account from many addresses: its logins are slowed"
+            );
+        }
+        let until = at.saturating_add(i64::try_from(lasts_secs).unwrap_or(i64::MAX));
+        let notice = LoginLockout { at, kind: kind.to_owned(), source, until };
+        let recorded = match serde_json::to_string(&notice) {
+            Ok(entry) => self
+                .sessions
+                .push_recent(&lockouts_key(&user.id), &entry, LOCKOUTS_KEPT, LOCKOUTS_TTL)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(user_id = %user.id, error = %e, "recording a login lockout failed");
+        }
+    }
+
+    /// The failed-login lockouts of the last 30 days (at most 20), newest first.
+    pub async fn login_lockouts(&self, user: &User) -> Result<Vec<LoginLockout>> {
+        let entries = self.sessions.recent(&lockouts_key(&user.id)).await.map_err(session_err)?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| match serde_json::from_str(e) {
+                Ok(l) => Some(l),
+                Err(err) => {
+                    tracing::warn!(user_id = %user.id, error = %err, "unreadable login lockout record skipped");
+                    None
+                }
+            })
+            .collect())
     }
 
     async fn open_session(&self, user: &User, meta: &RequestMeta) -> Result<Tokens> {
@@ -401,13 +499,20 @@ impl IamService {
     ) -> Result<u64> {
         let user = self.store.get_user(user_id).await?.ok_or_else(|| Error::NoSuchEntity("user".into()))?;
         let ip = source_ip(meta);
-        self.limiter.attempt(&user.name, ip).await.map_err(limit_err)?;
+        if let Err(e) = self.limiter.attempt(&user.name, ip).await {
+            if let LimitError::Limited { retry_after_secs, newly_locked: true } = &e {
+                self.tell_owner(&user, "address", Some(ip), *retry_after_secs).await;
+            }
+            return Err(limit_err(e));
+        }
         let hash = user.password_hash.clone().unwrap_or_else(|| crypto::dummy_hash().to_owned());
         if !(verify_blocking(old_password.to_owned(), hash).await? && user.password_hash.is_some()) {
-            self.limiter.failed_from(ip).await.map_err(session_err)?;
+            if self.limiter.failed(&user.name, ip).await.map_err(session_err)? {
+                self.tell_owner(&user, "account", None, self.limiter.limits().window.as_secs()).await;
+            }
             return Err(Error::AccessDenied("the current password is wrong".into()));
         }
-        self.limiter.succeeded(&user.name).await.map_err(session_err)?;
+        self.limiter.succeeded(&user.name, ip).await.map_err(session_err)?;
         validate_password(new_password, &user.name)?;
         if old_password == new_password {
             return Err(Error::ValidationError("the new password must differ from the current one".into()));

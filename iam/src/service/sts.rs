@@ -192,14 +192,13 @@ impl IamService {
     }
 
     /// Resolves temporary credentials; their policies are read at use time, so detaching a
-    /// policy from the role or user takes effect for live sessions too.
+    /// policy from the role or user takes effect for live sessions too. Expired ones resolve
+    /// as well (while the session store keeps them), with `expires_at` in the past: the caller
+    /// verifies the signature, then answers `ExpiredToken`.
     pub(crate) async fn temp_key_grant(&self, access_key: &str) -> Result<Option<KeyGrant>> {
         let Some(cred) = self.sessions.get_temp_credential(access_key).await.map_err(session_err)? else {
             return Ok(None);
         };
-        if cred.expires_at <= now() {
-            return Ok(None);
-        }
         let holder: Holder = serde_json::from_str(&cred.principal_json)
             .map_err(|e| Error::Internal(format!("temporary credential record: {e}")))?;
         let Some(kind) = kind_from(&holder.kind) else { return Ok(None) };

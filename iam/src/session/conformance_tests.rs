@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::token::{hash_secret, new_refresh_token, new_session_id};
-use super::{MemorySessionStore, RedisSessionStore, RotateOutcome, SessionStore, TempCredential, WebSession, unix_now};
+use super::{
+    EXPIRED_CREDENTIAL_KEPT, MemorySessionStore, RedisSessionStore, RotateOutcome, SessionStore, TempCredential,
+    WebSession, unix_now,
+};
 
 type Store = Arc<dyn SessionStore>;
 
@@ -282,16 +285,30 @@ async fn temp_credentials(store: Store) {
     store.put_temp_credential(&c2).await.unwrap();
     assert_eq!(store.get_temp_credential(&c.access_key_id).await.unwrap(), Some(c2));
 
-    let dead = temp_credential(now - 1);
+    // Expired credentials are kept for a day (so their use is answered ExpiredToken), and
+    // handed out with their expiry...
+    let expired = temp_credential(now - 1);
+    store.put_temp_credential(&expired).await.unwrap();
+    assert_eq!(store.get_temp_credential(&expired.access_key_id).await.unwrap(), Some(expired.clone()));
+    let mut nearly_gone = temp_credential(now - EXPIRED_CREDENTIAL_KEPT + 60);
+    store.put_temp_credential(&nearly_gone).await.unwrap();
+    assert_eq!(store.get_temp_credential(&nearly_gone.access_key_id).await.unwrap(), Some(nearly_gone.clone()));
+    // ...and forgotten after that: not stored, and a stored one replaced by such a record goes.
+    let dead = temp_credential(now - EXPIRED_CREDENTIAL_KEPT - 1);
     store.put_temp_credential(&dead).await.unwrap();
     assert_eq!(store.get_temp_credential(&dead.access_key_id).await.unwrap(), None);
+    nearly_gone.expires_at = now - EXPIRED_CREDENTIAL_KEPT - 1;
+    store.put_temp_credential(&nearly_gone).await.unwrap();
+    assert_eq!(store.get_temp_credential(&nearly_gone.access_key_id).await.unwrap(), None);
 
+    // One that expires while stored is still handed out, expired.
     let now = unix_now();
     let short = temp_credential(now + 1);
     store.put_temp_credential(&short).await.unwrap();
     assert_eq!(store.get_temp_credential(&short.access_key_id).await.unwrap(), Some(short.clone()));
     tokio::time::sleep(PAST_EXPIRY).await;
-    assert_eq!(store.get_temp_credential(&short.access_key_id).await.unwrap(), None);
+    let got = store.get_temp_credential(&short.access_key_id).await.unwrap().expect("kept after expiry");
+    assert!(got.expires_at <= unix_now(), "expired by now: {got:?}");
     assert!(store.get_temp_credential(&c.access_key_id).await.unwrap().is_some());
 }
 
@@ -336,6 +353,25 @@ async fn hits(store: Store) {
     assert_eq!(seen, (1..=20).collect::<Vec<u64>>());
 }
 
+async fn recent_lists(store: Store) {
+    let (key, other) = (format!("r-{}", new_session_id()), format!("o-{}", new_session_id()));
+    assert!(store.recent(&key).await.unwrap().is_empty());
+    for e in ["one", "two", "three"] {
+        store.push_recent(&key, e, 2, Duration::from_secs(60)).await.unwrap();
+    }
+    // Newest first, the oldest dropped beyond `keep`.
+    assert_eq!(store.recent(&key).await.unwrap(), ["three", "two"]);
+    assert!(store.recent(&other).await.unwrap().is_empty());
+    // The list lives `ttl` after its last push.
+    store.push_recent(&other, "x", 5, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(store.recent(&other).await.unwrap(), ["x"]);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(store.recent(&other).await.unwrap().is_empty());
+    store.push_recent(&other, "y", 5, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(store.recent(&other).await.unwrap(), ["y"]);
+    assert_eq!(store.recent(&key).await.unwrap(), ["three", "two"]);
+}
+
 async fn ping(store: Store) {
     store.ping().await.unwrap();
 }
@@ -371,5 +407,6 @@ conformance!(
     revoke_all_for_user,
     temp_credentials,
     hits,
+    recent_lists,
     ping,
 );

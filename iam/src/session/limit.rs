@@ -1,5 +1,17 @@
-//! Login rate limiting: fixed-window counters of failed logins per account
-//! (username) and per source IP, kept in a [`SessionStore`].
+//! Login rate limiting, in a [`SessionStore`] (so every node counts alike, memory or Redis):
+//!
+//! - **per account and address**: at most `per_pair` attempts at one account from one source
+//!   address in each window (counted before the password is checked, so parallel guesses
+//!   cannot outrun it); after that, that address is refused (429) for that account — and only
+//!   that address: a guesser cannot lock the owner out;
+//! - **per address**: at most `per_ip` failed logins from one address, at any accounts;
+//! - **per account**: failed logins from every address together; beyond `account_slow_after`
+//!   in a window each attempt at the account waits `slow_delay` before its password is
+//!   checked. The account is slowed, never locked: a correct password from an address that is
+//!   not itself limited still logs in.
+//!
+//! Usernames are compared case-insensitively; IPv6 sources are grouped by /64 (one host
+//! usually owns a whole /64) and IPv4-mapped IPv6 counts as IPv4.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -8,132 +20,178 @@ use std::time::Duration;
 use super::token::hash_secret;
 use super::{SessionError, SessionStore};
 
-/// Default failed logins allowed per username and window.
-pub const DEFAULT_PER_ACCOUNT: u64 = 5;
-/// Default failed logins allowed per source IP and window.
+/// Default attempts allowed per account and source address, per window.
+pub const DEFAULT_PER_PAIR: u64 = 5;
+/// Default failed logins allowed per source address, per window.
 pub const DEFAULT_PER_IP: u64 = 20;
+/// Default failed logins at one account (all addresses) after which its logins are slowed.
+pub const DEFAULT_ACCOUNT_SLOW_AFTER: u64 = 100;
+/// Default wait before each password check of a slowed account.
+pub const DEFAULT_SLOW_DELAY: Duration = Duration::from_secs(2);
 /// Default window.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Usernames longer than this are keyed by their hash.
 const MAX_PLAIN_KEY_LEN: usize = 128;
 
-/// Why [`LoginLimiter::check`] refused.
+/// The limits of a [`LoginLimiter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Attempts per account and source address per window (0 refuses every login).
+    pub per_pair: u64,
+    /// Failed logins per source address per window.
+    pub per_ip: u64,
+    /// Failed logins per account (all addresses) per window after which it is slowed.
+    pub account_slow_after: u64,
+    /// The wait before each password check of a slowed account.
+    pub slow_delay: Duration,
+    /// The fixed window all counters use.
+    pub window: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_pair: DEFAULT_PER_PAIR,
+            per_ip: DEFAULT_PER_IP,
+            account_slow_after: DEFAULT_ACCOUNT_SLOW_AFTER,
+            slow_delay: DEFAULT_SLOW_DELAY,
+            window: DEFAULT_WINDOW,
+        }
+    }
+}
+
+/// Why [`LoginLimiter::attempt`] refused.
 #[derive(Debug, thiserror::Error)]
 pub enum LimitError {
-    /// Too many failed logins for this username or IP; retry later.
+    /// Too many attempts from this address at this account, or failures from this address;
+    /// retry later.
     #[error("too many failed logins, retry in {retry_after_secs} s")]
     Limited {
         /// Seconds until the window closes (at least 1).
         retry_after_secs: u64,
+        /// This is the first refusal of this address for this account in the window: the
+        /// moment to tell the account's owner (once per address and window).
+        newly_locked: bool,
     },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] SessionError),
 }
 
-/// Limits password guessing: at most `per_account` failed logins per username
-/// and `per_ip` per source IP in each fixed window.
+/// An attempt [`LoginLimiter::attempt`] let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    /// The account is over its failure budget: the attempt waited `slow_delay`.
+    pub slowed: bool,
+}
+
+/// Limits password guessing (see the module docs).
 ///
-/// Usage: [`check`](Self::check) before verifying the password, then
+/// Usage: [`attempt`](Self::attempt) before verifying the password, then
 /// [`failed`](Self::failed) or [`succeeded`](Self::succeeded).
-/// Usernames are compared case-insensitively; IPv6 sources are grouped by /64
-/// (one host usually owns a whole /64) and IPv4-mapped IPv6 counts as IPv4.
 #[derive(Debug, Clone)]
 pub struct LoginLimiter {
     store: Arc<dyn SessionStore>,
-    per_account: u64,
-    per_ip: u64,
-    window: Duration,
+    limits: Limits,
+}
+
+fn secs_ceil(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 impl LoginLimiter {
-    /// A limiter with the default limits (5 per account, 20 per IP, 15 minutes).
+    /// A limiter with the default [`Limits`].
     pub fn new(store: Arc<dyn SessionStore>) -> Self {
-        Self { store, per_account: DEFAULT_PER_ACCOUNT, per_ip: DEFAULT_PER_IP, window: DEFAULT_WINDOW }
+        Self::with_limits(store, Limits::default())
     }
 
-    /// A limiter with explicit limits (a limit of 0 refuses every login).
-    pub fn with_limits(store: Arc<dyn SessionStore>, per_account: u64, per_ip: u64, window: Duration) -> Self {
-        Self { store, per_account, per_ip, window }
+    /// A limiter with explicit limits.
+    pub fn with_limits(store: Arc<dyn SessionStore>, limits: Limits) -> Self {
+        Self { store, limits }
     }
 
-    /// Refuses if the username or the IP already reached its limit in the
-    /// current window. Call before verifying the password.
-    pub async fn check(&self, username: &str, ip: IpAddr) -> Result<(), LimitError> {
-        let (acct_key, addr_key) = (account_key(username), ip_key(ip));
-        let (acct, addr) = tokio::join!(self.store.peek_hits(&acct_key), self.store.peek_hits(&addr_key));
-        let (acct, addr) = (acct?, addr?);
-        let mut wait = Duration::ZERO;
-        if acct.count >= self.per_account {
-            wait = wait.max(acct.resets_in);
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Counts one attempt at `username` from `ip` BEFORE the password is checked and refuses
+    /// once this address made more than `per_pair` attempts at the account, or `per_ip`
+    /// failures at any, in the window. An account over its failure budget is not refused:
+    /// the attempt waits `slow_delay` here.
+    pub async fn attempt(&self, username: &str, ip: IpAddr) -> Result<Admitted, LimitError> {
+        let pair_key = pair_key(username, ip);
+        let pair = self.store.hit(&pair_key, self.limits.window).await?;
+        let (ip_key, account_key) = (ip_key(ip), account_key(username));
+        let (addr, acct) = tokio::join!(self.store.peek_hits(&ip_key), self.store.peek_hits(&account_key));
+        let (addr, acct) = (addr?, acct?);
+        let pair_over = pair > self.limits.per_pair;
+        let addr_over = addr.count >= self.limits.per_ip;
+        if pair_over || addr_over {
+            let mut wait = if addr_over { addr.resets_in } else { Duration::ZERO };
+            if pair_over {
+                wait = wait.max(self.store.peek_hits(&pair_key).await?.resets_in);
+            }
+            let newly_locked = pair_over && pair == self.limits.per_pair + 1;
+            return Err(LimitError::Limited { retry_after_secs: secs_ceil(wait), newly_locked });
         }
-        if addr.count >= self.per_ip {
-            wait = wait.max(addr.resets_in);
+        let slowed = acct.count >= self.limits.account_slow_after;
+        if slowed {
+            tokio::time::sleep(self.limits.slow_delay).await;
         }
-        let limited = acct.count >= self.per_account || addr.count >= self.per_ip;
-        if limited {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(LimitError::Limited { retry_after_secs: secs.max(1) });
-        }
-        Ok(())
+        Ok(Admitted { slowed })
     }
 
-    /// Records a failed login for both the username and the IP.
-    /// Counts one attempt against the account's limit BEFORE the password is checked (so
-    /// concurrent guesses at one account cannot all pass a read-only check) and refuses once
-    /// the account's or the address's limit is exceeded. After a wrong password call
-    /// [`LoginLimiter::failed_from`] (the address counts failures only, so a busy address with
-    /// many good logins is not locked out); after a good one, [`LoginLimiter::succeeded`].
-    pub async fn attempt(&self, username: &str, ip: IpAddr) -> Result<(), LimitError> {
-        let acct = self.store.hit(&account_key(username), self.window).await?;
-        let addr = self.store.peek_hits(&ip_key(ip)).await?;
-        if acct > self.per_account || addr.count >= self.per_ip {
-            let a = self.store.peek_hits(&account_key(username)).await?;
-            let wait = if addr.count >= self.per_ip { a.resets_in.max(addr.resets_in) } else { a.resets_in };
-            return Err(LimitError::Limited { retry_after_secs: wait.as_secs().max(1) });
-        }
-        Ok(())
-    }
-
-    /// Counts a failed attempt against the source address.
-    pub async fn failed_from(&self, ip: IpAddr) -> Result<(), SessionError> {
-        self.store.hit(&ip_key(ip), self.window).await.map(|_| ())
-    }
-
-    /// Counts a failed attempt (for callers that check with [`LoginLimiter::check`]).
-    pub async fn failed(&self, username: &str, ip: IpAddr) -> Result<(), SessionError> {
-        let (acct_key, addr_key) = (account_key(username), ip_key(ip));
-        let (acct, addr) = tokio::join!(self.store.hit(&acct_key, self.window), self.store.hit(&addr_key, self.window));
-        acct?;
+    /// Counts a failed attempt against the source address and the account; `true` when this
+    /// failure put the account over its budget (once per window: the moment to tell its
+    /// owner).
+    pub async fn failed(&self, username: &str, ip: IpAddr) -> Result<bool, SessionError> {
+        let (ip_key, account_key) = (ip_key(ip), account_key(username));
+        let (addr, acct) =
+            tokio::join!(self.store.hit(&ip_key, self.limits.window), self.store.hit(&account_key, self.limits.window));
         addr?;
-        Ok(())
+        Ok(acct? == self.limits.account_slow_after)
     }
 
-    /// Records a successful login: clears the username's counter (the IP's
-    /// counter keeps running, so one valid account cannot reset it).
-    pub async fn succeeded(&self, username: &str) -> Result<(), SessionError> {
-        self.store.clear_hits(&account_key(username)).await
+    /// Records a successful login: clears this address's attempts at the account (the
+    /// address's failures and the account's keep running, so one valid login resets neither).
+    pub async fn succeeded(&self, username: &str, ip: IpAddr) -> Result<(), SessionError> {
+        self.store.clear_hits(&pair_key(username, ip)).await
+    }
+}
+
+fn name_key(username: &str) -> String {
+    let lower = username.to_lowercase();
+    if lower.len() > MAX_PLAIN_KEY_LEN || lower.chars().any(char::is_control) {
+        format!("h:{}", hash_secret(&lower))
+    } else {
+        lower
     }
 }
 
 fn account_key(username: &str) -> String {
-    let lower = username.to_lowercase();
-    if lower.len() > MAX_PLAIN_KEY_LEN || lower.chars().any(char::is_control) {
-        format!("login:acct-h:{}", hash_secret(&lower))
-    } else {
-        format!("login:acct:{lower}")
-    }
+    format!("login:acct:{}", name_key(username))
+}
+
+fn pair_key(username: &str, ip: IpAddr) -> String {
+    format!("login:pair:{}|{}", address_label(ip), name_key(username))
 }
 
 fn ip_key(ip: IpAddr) -> String {
+    format!("login:ip:{}", address_label(ip))
+}
+
+/// The source address as the limits count it (and as an owner is shown it): IPv4 as is
+/// (also when IPv4-mapped), IPv6 as its /64.
+pub fn address_label(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => format!("login:ip:{v4}"),
+        IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => format!("login:ip:{v4}"),
+            Some(v4) => v4.to_string(),
             None => {
                 let s = v6.segments();
-                format!("login:ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
             }
         },
     }
@@ -142,11 +200,19 @@ fn ip_key(ip: IpAddr) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::MemorySessionStore;
+    //! Each check runs against the memory store and a real Redis (`CLOUDSTORE_TEST_REDIS_URL`,
+    //! required): both must limit alike.
+
+    use std::time::Instant;
+
+    use super::super::conformance_tests::{redis_url, test_prefix};
+    use super::super::{MemorySessionStore, RedisSessionStore};
     use super::*;
 
-    fn limiter(per_account: u64, per_ip: u64, window: Duration) -> LoginLimiter {
-        LoginLimiter::with_limits(Arc::new(MemorySessionStore::new()), per_account, per_ip, window)
+    type Store = Arc<dyn SessionStore>;
+
+    fn limits(per_pair: u64, per_ip: u64, account_slow_after: u64, window: Duration) -> Limits {
+        Limits { per_pair, per_ip, account_slow_after, slow_delay: Duration::from_millis(300), window }
     }
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
@@ -155,10 +221,41 @@ mod tests {
         s.parse().unwrap()
     }
 
-    #[tokio::test]
-    async fn concurrent_attempts_cannot_exceed_the_account_limit() {
-        // 50 guesses at once: only 5 get past `attempt`, however they interleave.
-        let l = Arc::new(limiter(5, 1000, Duration::from_secs(60)));
+    fn is_limited(r: &Result<Admitted, LimitError>) -> bool {
+        matches!(r, Err(LimitError::Limited { .. }))
+    }
+
+    /// One failed login (attempt admitted, wrong password).
+    async fn fail(l: &LoginLimiter, name: &str, from: IpAddr) {
+        l.attempt(name, from).await.unwrap();
+        l.failed(name, from).await.unwrap();
+    }
+
+    async fn a_guesser_locks_out_only_its_own_address(store: Store) {
+        let l = LoginLimiter::with_limits(store, limits(5, 100, 1000, Duration::from_secs(60)));
+        for _ in 0..5 {
+            fail(&l, "alice", IP).await;
+        }
+        // The sixth attempt from that address is refused, with a retry time, and tells the
+        // owner once; later ones are refused too, without telling again.
+        match l.attempt("alice", IP).await {
+            Err(LimitError::Limited { retry_after_secs, newly_locked: true }) => {
+                assert!((59..=60).contains(&retry_after_secs), "{retry_after_secs}");
+            }
+            other => panic!("expected a new lock, got {other:?}"),
+        }
+        assert!(matches!(l.attempt("ALICE", IP).await, Err(LimitError::Limited { newly_locked: false, .. })));
+        // The owner, from another address, is let through at once (the password decides).
+        assert_eq!(l.attempt("alice", ip("198.51.100.7")).await.unwrap(), Admitted { slowed: false });
+        l.succeeded("alice", ip("198.51.100.7")).await.unwrap();
+        // Other accounts from the guesser's address are unaffected.
+        l.attempt("bob", IP).await.unwrap();
+    }
+
+    async fn concurrent_attempts_cannot_exceed_the_pair_limit(store: Store) {
+        // 50 guesses at once from one address: only 5 get past `attempt`, however they
+        // interleave.
+        let l = Arc::new(LoginLimiter::with_limits(store, limits(5, 1000, 1000, Duration::from_secs(60))));
         let tasks: Vec<_> = (0..50)
             .map(|_| {
                 let l = l.clone();
@@ -170,106 +267,130 @@ mod tests {
             passed += usize::from(t.await.unwrap());
         }
         assert_eq!(passed, 5);
-        // A success clears the account's counter; failures count against the address only.
-        l.succeeded("alice").await.unwrap();
+        // A success from the address clears its attempts at the account.
+        l.succeeded("alice", IP).await.unwrap();
         l.attempt("alice", IP).await.unwrap();
-        let strict = limiter(100, 2, Duration::from_secs(60));
-        strict.attempt("a", IP).await.unwrap();
-        strict.failed_from(IP).await.unwrap();
-        strict.attempt("b", IP).await.unwrap();
-        strict.failed_from(IP).await.unwrap();
-        assert!(matches!(strict.attempt("c", IP).await, Err(LimitError::Limited { .. })));
     }
 
-    #[tokio::test]
-    async fn defaults() {
-        let l = LoginLimiter::new(Arc::new(MemorySessionStore::new()));
-        assert_eq!((l.per_account, l.per_ip, l.window), (5, 20, Duration::from_secs(900)));
-        for _ in 0..5 {
-            l.check("alice", IP).await.unwrap();
-            l.failed("alice", IP).await.unwrap();
-        }
-        match l.check("alice", IP).await {
-            Err(LimitError::Limited { retry_after_secs }) => assert!((899..=900).contains(&retry_after_secs)),
-            other => panic!("expected Limited, got {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn account_limit_is_case_insensitive() {
-        let l = limiter(3, 100, Duration::from_secs(60));
-        l.failed("Alice", IP).await.unwrap();
-        l.failed("ALICE", ip("192.0.2.2")).await.unwrap();
-        l.check("alice", IP).await.unwrap();
-        l.failed("alice", ip("192.0.2.3")).await.unwrap();
-        for name in ["alice", "Alice", "aLiCe"] {
-            assert!(matches!(l.check(name, ip("198.51.100.7")).await, Err(LimitError::Limited { .. })), "{name}");
-        }
-        // Other accounts are unaffected.
-        l.check("bob", IP).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn ip_limit_across_usernames() {
-        let l = limiter(100, 3, Duration::from_secs(60));
+    async fn the_address_limit_spans_accounts(store: Store) {
+        let l = LoginLimiter::with_limits(store, limits(100, 3, 1000, Duration::from_secs(60)));
         for name in ["a", "b", "c"] {
-            l.check(name, IP).await.unwrap();
-            l.failed(name, IP).await.unwrap();
+            fail(&l, name, IP).await;
         }
-        assert!(matches!(l.check("d", IP).await, Err(LimitError::Limited { .. })));
-        // Another IP with the same usernames is fine.
-        l.check("a", ip("192.0.2.99")).await.unwrap();
+        assert!(is_limited(&l.attempt("d", IP).await));
+        // Another address with the same names is fine; a success does not reset the address.
+        l.attempt("a", ip("192.0.2.99")).await.unwrap();
+        l.succeeded("a", IP).await.unwrap();
+        assert!(is_limited(&l.attempt("a", IP).await));
     }
 
-    #[tokio::test]
-    async fn success_clears_account_but_not_ip() {
-        let l = limiter(2, 3, Duration::from_secs(60));
-        l.failed("alice", IP).await.unwrap();
-        l.failed("alice", IP).await.unwrap();
-        assert!(l.check("alice", IP).await.is_err());
-        l.succeeded("ALICE").await.unwrap();
-        l.check("alice", IP).await.unwrap();
-        l.failed("alice", IP).await.unwrap();
-        // IP counter: 3 failures now.
-        assert!(matches!(l.check("bob", IP).await, Err(LimitError::Limited { .. })));
+    async fn an_account_under_attack_is_slowed_never_locked(store: Store) {
+        let l = LoginLimiter::with_limits(store, limits(2, 100, 4, Duration::from_secs(60)));
+        // Four failures from two addresses: the fourth puts the account over its budget, and
+        // says so once.
+        let mut crossed = Vec::new();
+        for from in [ip("203.0.113.1"), ip("203.0.113.1"), ip("203.0.113.2"), ip("203.0.113.2")] {
+            l.attempt("carol", from).await.unwrap();
+            crossed.push(l.failed("carol", from).await.unwrap());
+        }
+        assert_eq!(crossed, [false, false, false, true]);
+        // Every address not itself limited is still let through, after the delay.
+        let t = Instant::now();
+        assert_eq!(l.attempt("carol", ip("198.51.100.9")).await.unwrap(), Admitted { slowed: true });
+        assert!(t.elapsed() >= Duration::from_millis(300), "{:?}", t.elapsed());
+        l.succeeded("carol", ip("198.51.100.9")).await.unwrap();
+        assert!(!l.failed("carol", ip("198.51.100.9")).await.unwrap(), "told once per window");
+        assert_eq!(l.attempt("carol", ip("198.51.100.10")).await.unwrap(), Admitted { slowed: true });
+        // Other accounts are not slowed.
+        let t = Instant::now();
+        assert_eq!(l.attempt("dave", ip("203.0.113.1")).await.unwrap(), Admitted { slowed: false });
+        assert!(t.elapsed() < Duration::from_millis(300));
     }
 
-    #[tokio::test]
-    async fn window_expires() {
-        let l = limiter(1, 10, Duration::from_millis(300));
-        l.failed("alice", IP).await.unwrap();
-        match l.check("alice", IP).await {
-            Err(LimitError::Limited { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
+    async fn windows_expire(store: Store) {
+        let l = LoginLimiter::with_limits(store, limits(1, 10, 1000, Duration::from_millis(1000)));
+        fail(&l, "alice", IP).await;
+        match l.attempt("alice", IP).await {
+            Err(LimitError::Limited { retry_after_secs, .. }) => assert_eq!(retry_after_secs, 1),
             other => panic!("expected Limited, got {other:?}"),
         }
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        l.check("alice", IP).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        l.attempt("alice", IP).await.unwrap();
     }
 
-    #[tokio::test]
-    async fn ipv6_grouped_by_64() {
-        let l = limiter(100, 2, Duration::from_secs(60));
-        l.failed("a", ip("2001:db8:1:2::1")).await.unwrap();
-        l.failed("b", ip("2001:db8:1:2:ffff::9")).await.unwrap();
-        assert!(l.check("c", ip("2001:db8:1:2::abcd")).await.is_err());
-        l.check("c", ip("2001:db8:1:3::1")).await.unwrap();
+    async fn ipv6_grouped_by_64(store: Store) {
+        let l = LoginLimiter::with_limits(store, limits(100, 2, 1000, Duration::from_secs(60)));
+        fail(&l, "a", ip("2001:db8:1:2::1")).await;
+        fail(&l, "b", ip("2001:db8:1:2:ffff::9")).await;
+        assert!(is_limited(&l.attempt("c", ip("2001:db8:1:2::abcd")).await));
+        l.attempt("c", ip("2001:db8:1:3::1")).await.unwrap();
         // IPv4-mapped counts as the IPv4 address.
-        l.failed("a", ip("::ffff:192.0.2.1")).await.unwrap();
-        l.failed("a", IP).await.unwrap();
-        assert!(l.check("z", IP).await.is_err());
+        fail(&l, "a", ip("::ffff:192.0.2.1")).await;
+        fail(&l, "a", IP).await;
+        assert!(is_limited(&l.attempt("z", IP).await));
     }
 
-    #[tokio::test]
-    async fn zero_limit_refuses_everything() {
-        let l = limiter(0, 10, Duration::from_secs(60));
-        assert!(matches!(l.check("alice", IP).await, Err(LimitError::Limited { retry_after_secs: 1 })));
+    async fn zero_limit_refuses_everything(store: Store) {
+        let l = LoginLimiter::with_limits(store, limits(0, 10, 1000, Duration::from_secs(60)));
+        assert!(is_limited(&l.attempt("alice", IP).await));
     }
+
+    fn memory() -> Store {
+        Arc::new(MemorySessionStore::new())
+    }
+
+    async fn redis() -> Store {
+        Arc::new(RedisSessionStore::connect_with_prefix(&redis_url(), &test_prefix()).await.unwrap())
+    }
+
+    macro_rules! on_both_stores {
+        ($($check:ident),* $(,)?) => {
+            mod memory_store {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $check() {
+                        super::$check(super::memory()).await;
+                    }
+                )*
+            }
+            mod redis_store {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $check() {
+                        super::$check(super::redis().await).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    on_both_stores!(
+        a_guesser_locks_out_only_its_own_address,
+        concurrent_attempts_cannot_exceed_the_pair_limit,
+        the_address_limit_spans_accounts,
+        an_account_under_attack_is_slowed_never_locked,
+        windows_expire,
+        ipv6_grouped_by_64,
+        zero_limit_refuses_everything,
+    );
 
     #[test]
-    fn keys() {
+    fn defaults_and_keys() {
+        let l = LoginLimiter::new(memory());
+        assert_eq!(
+            l.limits(),
+            Limits {
+                per_pair: 5,
+                per_ip: 20,
+                account_slow_after: 100,
+                slow_delay: Duration::from_secs(2),
+                window: Duration::from_secs(900)
+            }
+        );
         assert_eq!(account_key("Alice"), "login:acct:alice");
-        assert!(account_key(&"x".repeat(500)).starts_with("login:acct-h:"));
-        assert!(account_key("a\nb").starts_with("login:acct-h:"));
+        assert_eq!(pair_key("Alice", IP), "login:pair:192.0.2.1|alice");
+        assert!(account_key(&"x".repeat(500)).starts_with("login:acct:h:"));
+        assert!(account_key("a\nb").starts_with("login:acct:h:"));
         assert_eq!(ip_key(IP), "login:ip:192.0.2.1");
         assert_eq!(ip_key(ip("2001:db8::1")), "login:ip:2001:db8:0:0::/64");
     }

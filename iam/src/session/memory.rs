@@ -1,6 +1,6 @@
 //! In-process [`SessionStore`], the embedded default.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -8,7 +8,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::token::constant_time_eq;
-use super::{HitCount, Result, RotateOutcome, SessionStore, TempCredential, WebSession, unix_now};
+use super::{
+    EXPIRED_CREDENTIAL_KEPT, HitCount, Result, RotateOutcome, SessionStore, TempCredential, WebSession, unix_now,
+};
+
+/// Whether a temporary credential is past the time it is kept until.
+fn forgotten(c: &TempCredential, now: i64) -> bool {
+    c.expires_at.saturating_add(EXPIRED_CREDENTIAL_KEPT) <= now
+}
 
 /// Expired entries are swept at most this often (on the next operation).
 const PRUNE_INTERVAL: Duration = Duration::from_secs(5);
@@ -27,6 +34,8 @@ struct State {
     by_user: HashMap<String, HashSet<String>>,
     temp: HashMap<String, TempCredential>,
     hits: HashMap<String, Window>,
+    /// Short lists: when each is forgotten, and its entries (newest first).
+    recent: HashMap<String, (Instant, VecDeque<String>)>,
     next_prune: Instant,
 }
 
@@ -69,8 +78,9 @@ impl State {
         for id in dead {
             self.remove_session(&id);
         }
-        self.temp.retain(|_, c| c.expires_at > now);
+        self.temp.retain(|_, c| !forgotten(c, now));
         self.hits.retain(|_, w| w.is_open(instant));
+        self.recent.retain(|_, (until, _)| *until > instant);
     }
 }
 
@@ -83,6 +93,7 @@ impl MemorySessionStore {
                 by_user: HashMap::new(),
                 temp: HashMap::new(),
                 hits: HashMap::new(),
+                recent: HashMap::new(),
                 next_prune: Instant::now() + PRUNE_INTERVAL,
             }),
         }
@@ -197,7 +208,7 @@ impl SessionStore for MemorySessionStore {
 
     async fn put_temp_credential(&self, c: &TempCredential) -> Result<()> {
         let mut st = self.lock();
-        if c.expires_at <= unix_now() {
+        if forgotten(c, unix_now()) {
             st.temp.remove(&c.access_key_id);
         } else {
             st.temp.insert(c.access_key_id.clone(), c.clone());
@@ -210,7 +221,7 @@ impl SessionStore for MemorySessionStore {
         let Some(c) = st.temp.get(access_key_id) else {
             return Ok(None);
         };
-        if c.expires_at > unix_now() {
+        if !forgotten(c, unix_now()) {
             return Ok(Some(c.clone()));
         }
         st.temp.remove(access_key_id);
@@ -242,6 +253,29 @@ impl SessionStore for MemorySessionStore {
     async fn clear_hits(&self, key: &str) -> Result<()> {
         self.lock().hits.remove(key);
         Ok(())
+    }
+
+    async fn push_recent(&self, key: &str, entry: &str, keep: usize, ttl: Duration) -> Result<()> {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let (until, list) = st.recent.entry(key.to_owned()).or_insert_with(|| (now, VecDeque::new()));
+        if *until <= now {
+            list.clear();
+        }
+        *until = now + ttl;
+        list.push_front(entry.to_owned());
+        list.truncate(keep);
+        Ok(())
+    }
+
+    async fn recent(&self, key: &str) -> Result<Vec<String>> {
+        let st = self.lock();
+        Ok(st
+            .recent
+            .get(key)
+            .filter(|(until, _)| *until > Instant::now())
+            .map(|(_, list)| list.iter().cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -287,9 +321,11 @@ mod tests {
                         secret_access_key_sealed: String::new(),
                         session_token_hash: String::new(),
                         principal_json: String::new(),
-                        expires_at: now - 1,
+                        // Half expired a moment ago (kept, for ExpiredToken), half long ago.
+                        expires_at: if i % 2 == 0 { now - 1 } else { now - EXPIRED_CREDENTIAL_KEPT - 1 },
                     },
                 );
+                st.recent.insert(id.clone(), (Instant::now(), VecDeque::from(["x".to_owned()])));
                 st.hits.insert(id, Window { start: Instant::now(), len: Duration::ZERO, count: 1 });
             }
         }
@@ -301,7 +337,9 @@ mod tests {
         let st = store.lock();
         assert_eq!(st.sessions.len(), 1);
         assert_eq!(st.by_user.get("u").map(HashSet::len), Some(1));
-        assert!(st.temp.is_empty());
+        assert_eq!(st.temp.len(), 50);
+        assert!(st.temp.values().all(|c| c.expires_at == now - 1));
+        assert!(st.recent.is_empty());
         assert!(st.hits.is_empty());
     }
 

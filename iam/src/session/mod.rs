@@ -104,6 +104,12 @@ impl fmt::Debug for TempCredential {
     }
 }
 
+/// How long a temporary credential is kept after it expires (seconds): requests signed with
+/// it meanwhile are answered `ExpiredToken`, as AWS answers them, rather than
+/// `InvalidAccessKeyId` (which would send clients looking for a typo instead of new
+/// credentials).
+pub const EXPIRED_CREDENTIAL_KEPT: i64 = 24 * 3600;
+
 /// Result of [`SessionStore::rotate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
@@ -179,11 +185,13 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// were deleted.
     async fn revoke_all_for_user(&self, user_id: &str, except: Option<&str>) -> Result<u64>;
 
-    /// Stores temporary credentials until their `expires_at` (replacing any with
-    /// the same access key id); already expired ones are not stored.
+    /// Stores temporary credentials until [`EXPIRED_CREDENTIAL_KEPT`] after their
+    /// `expires_at` (replacing any with the same access key id); ones expired longer ago than
+    /// that are not stored (and replace nothing but are removed).
     async fn put_temp_credential(&self, c: &TempCredential) -> Result<()>;
 
-    /// The live temporary credential with this access key id.
+    /// The temporary credential with this access key id, expired ones included until they are
+    /// forgotten ([`EXPIRED_CREDENTIAL_KEPT`] after `expires_at`): callers check `expires_at`.
     async fn get_temp_credential(&self, access_key_id: &str) -> Result<Option<TempCredential>>;
 
     /// Increments the fixed-window counter `key` and returns its count in the
@@ -195,6 +203,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 
     /// Resets the counter `key`.
     async fn clear_hits(&self, key: &str) -> Result<()>;
+
+    /// Adds `entry` at the head of the short list `key` (newest first), keeps only its newest
+    /// `keep` entries, and keeps the list for `ttl` after this push (e.g. the failed-login
+    /// lockouts an account's owner is shown).
+    async fn push_recent(&self, key: &str, entry: &str, keep: usize, ttl: Duration) -> Result<()>;
+
+    /// The entries of the list `key`, newest first; empty when there is none (or it expired).
+    async fn recent(&self, key: &str) -> Result<Vec<String>>;
 
     /// Checks that the backend is reachable (readiness probe).
     async fn ping(&self) -> Result<()>;

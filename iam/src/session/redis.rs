@@ -23,7 +23,8 @@ use fred::prelude::{
 use fred::types::Expiration;
 
 use super::{
-    HitCount, Result, RotateOutcome, SessionError, SessionStore, TempCredential, WebSession, unix_now, unix_now_ms,
+    EXPIRED_CREDENTIAL_KEPT, HitCount, Result, RotateOutcome, SessionError, SessionStore, TempCredential, WebSession,
+    unix_now, unix_now_ms,
 };
 
 /// Default key prefix.
@@ -91,6 +92,17 @@ local c = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 return {c, redis.call('PTTL', KEYS[1])}
 ";
 
+/// KEYS: list. ARGV: entry, how many to keep, TTL ms.
+const PUSH_RECENT_LUA: &str = r"
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// KEYS: list. Returns its entries, newest first.
+const RECENT_LUA: &str = "return redis.call('LRANGE', KEYS[1], 0, -1)";
+
 /// A [`SessionStore`] on a standalone Redis server.
 ///
 /// Connection failures at [`connect`](Self::connect) are errors; later
@@ -102,6 +114,7 @@ pub struct RedisSessionStore {
     user_sess: String,
     tmpcred: String,
     hits: String,
+    recent: String,
 }
 
 impl fmt::Debug for RedisSessionStore {
@@ -171,6 +184,7 @@ impl RedisSessionStore {
             user_sess: format!("{prefix}user-sess:"),
             tmpcred: format!("{prefix}tmpcred:"),
             hits: format!("{prefix}hits:"),
+            recent: format!("{prefix}recent:"),
         };
         store.ping().await?;
         Ok(store)
@@ -300,7 +314,7 @@ impl SessionStore for RedisSessionStore {
 
     async fn put_temp_credential(&self, c: &TempCredential) -> Result<()> {
         let key = format!("{}{}", self.tmpcred, c.access_key_id);
-        let Some(ttl) = ttl_ms(c.expires_at) else {
+        let Some(ttl) = ttl_ms(c.expires_at.saturating_add(EXPIRED_CREDENTIAL_KEPT)) else {
             let _: i64 = self.pool.del(key).await.map_err(|e| unavailable("del", e))?;
             return Ok(());
         };
@@ -318,7 +332,7 @@ impl SessionStore for RedisSessionStore {
         let raw: Option<String> = self.pool.get(key).await.map_err(|e| unavailable("get", e))?;
         let Some(raw) = raw else { return Ok(None) };
         let c: TempCredential = decode("temporary credential", &raw)?;
-        Ok((c.expires_at > unix_now()).then_some(c))
+        Ok((c.expires_at.saturating_add(EXPIRED_CREDENTIAL_KEPT) > unix_now()).then_some(c))
     }
 
     async fn hit(&self, key: &str, window: Duration) -> Result<u64> {
@@ -348,6 +362,34 @@ impl SessionStore for RedisSessionStore {
     async fn clear_hits(&self, key: &str) -> Result<()> {
         let _: i64 = self.pool.del(format!("{}{key}", self.hits)).await.map_err(|e| unavailable("del", e))?;
         Ok(())
+    }
+
+    async fn push_recent(&self, key: &str, entry: &str, keep: usize, ttl: Duration) -> Result<()> {
+        if keep == 0 {
+            return self
+                .pool
+                .del::<i64, _>(format!("{}{key}", self.recent))
+                .await
+                .map(drop)
+                .map_err(|e| unavailable("del", e));
+        }
+        let _: i64 = self
+            .pool
+            .eval(
+                PUSH_RECENT_LUA,
+                format!("{}{key}", self.recent),
+                vec![entry.to_owned(), keep.to_string(), duration_ms(ttl).to_string()],
+            )
+            .await
+            .map_err(|e| unavailable("push recent", e))?;
+        Ok(())
+    }
+
+    async fn recent(&self, key: &str) -> Result<Vec<String>> {
+        self.pool
+            .eval(RECENT_LUA, format!("{}{key}", self.recent), None::<String>)
+            .await
+            .map_err(|e| unavailable("recent", e))
     }
 
     async fn ping(&self) -> Result<()> {
@@ -429,8 +471,14 @@ mod tests {
             expires_at: now + 300,
         };
         store.put_temp_credential(&c).await.unwrap();
+        // Kept a day past its expiry (ExpiredToken answers meanwhile).
         let ttl: i64 = store.pool.pttl(format!("{}ASIATEST", store.tmpcred)).await.unwrap();
-        assert!(ttl > 290_000 && ttl <= 300_000, "{ttl}");
+        let kept = (300 + EXPIRED_CREDENTIAL_KEPT) * 1000;
+        assert!(ttl > kept - 10_000 && ttl <= kept, "{ttl}");
+
+        store.push_recent("r", "e", 3, Duration::from_secs(40)).await.unwrap();
+        let ttl: i64 = store.pool.pttl(format!("{}r", store.recent)).await.unwrap();
+        assert!(ttl > 39_000 && ttl <= 40_000, "{ttl}");
 
         store.hit("k", Duration::from_secs(30)).await.unwrap();
         store.hit("k", Duration::from_secs(30)).await.unwrap();

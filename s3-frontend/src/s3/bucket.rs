@@ -51,8 +51,7 @@ impl Gateway {
             Some(_) => return Err(s3_error!(InvalidArgument, "max-buckets must be between 1 and 10000")),
         };
         // The token is the last name of the previous page (base64), so pages resume after it.
-        let after =
-            input.continuation_token.as_deref().map(|t| super::list::decode_token(t)).transpose()?.unwrap_or_default();
+        let after = input.continuation_token.as_deref().map(super::list::decode_token).transpose()?.unwrap_or_default();
         // Everyone sees the buckets of their own account; the platform admin sees all.
         let who = req.extensions.get::<Authorized>();
         let account = who.map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());

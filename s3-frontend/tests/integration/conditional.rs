@@ -68,7 +68,7 @@ pub async fn conditional_writes(h: &Harness) {
             .bucket(&b)
             .key("k")
             .upload_id(id)
-            .multipart_upload(done)
+            .multipart_upload(done.clone())
             .if_none_match("*")
             .send()
             .await,

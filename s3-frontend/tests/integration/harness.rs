@@ -406,6 +406,9 @@ pub struct RawRequest {
     /// Send only this many bytes of the body (with the full `Content-Length`), then close the
     /// sending side.
     pub truncate_at: Option<usize>,
+    /// Send from this local address (any of 127.0.0.0/8 reaches the harness): the server sees
+    /// another client address.
+    pub from: Option<std::net::IpAddr>,
 }
 
 impl RawRequest {
@@ -418,7 +421,15 @@ impl RawRequest {
             headers: Vec::new(),
             body: Vec::new(),
             truncate_at: None,
+            from: None,
         }
+    }
+
+    /// Sends from the local address `ip` (e.g. `127.0.0.2`).
+    #[must_use]
+    pub fn from(mut self, ip: std::net::IpAddr) -> Self {
+        self.from = Some(ip);
+        self
     }
 
     /// Adds a query parameter.
@@ -454,7 +465,16 @@ impl RawRequest {
     /// Sends the request to `addr` and reads the whole response.
     pub async fn send(self, addr: SocketAddr) -> RawResponse {
         let fut = async {
-            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            let mut stream = match self.from {
+                None => TcpStream::connect(addr).await.expect("connect"),
+                Some(ip) => {
+                    let socket =
+                        if ip.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+                            .expect("socket");
+                    socket.bind(SocketAddr::new(ip, 0)).expect("bind the local address");
+                    socket.connect(addr).await.expect("connect")
+                }
+            };
             let mut head =
                 format!("{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n", self.method, self.target());
             if !self.body.is_empty() || matches!(self.method.as_str(), "PUT" | "POST") {
@@ -686,6 +706,30 @@ impl Signer {
         let signature = b64(&mac.finalize().into_bytes());
         req.headers.push(("Date".into(), date));
         req.headers.push(("Authorization".into(), format!("AWS {}:{signature}", self.access_key)));
+        req
+    }
+}
+
+impl Signer {
+    /// `req` as a SigV2 presigned URL (`AWSAccessKeyId`, `Expires`, `Signature`) valid until
+    /// `expires` (unix seconds), made as botocore's `HmacV1QueryAuth` makes it: a session
+    /// `token` is signed as an `x-amz-security-token` header and sent as a lower-case query
+    /// parameter of that name (`send_token: false` leaves it out of the URL, signed or not).
+    /// For a request without a query, body or headers of its own.
+    pub fn presign_v2(&self, mut req: RawRequest, expires: i64, token: Option<&str>, send_token: bool) -> RawRequest {
+        use hmac::Mac as _;
+        let amz = token.map(|t| format!("x-amz-security-token:{t}\n")).unwrap_or_default();
+        let string_to_sign = format!("{}\n\n\n{expires}\n{amz}{}", req.method, req.path);
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(self.secret_key.as_bytes()).expect("hmac key");
+        mac.update(string_to_sign.as_bytes());
+        let signature = b64(&mac.finalize().into_bytes());
+        let enc = |v: &str| urlencoding::encode(v).into_owned();
+        req.query.push(("AWSAccessKeyId".into(), enc(&self.access_key)));
+        req.query.push(("Signature".into(), enc(&signature)));
+        if let (Some(t), true) = (token, send_token) {
+            req.query.push(("x-amz-security-token".into(), enc(t)));
+        }
+        req.query.push(("Expires".into(), expires.to_string()));
         req
     }
 }

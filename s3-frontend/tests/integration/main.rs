@@ -58,6 +58,7 @@ suite!(
     iam::strangers_are_refused_every_operation,
     iam::denied_reads_cover_object_attributes,
     iam::disabled_keys_and_temporary_credentials,
+    iam::temporary_credentials_presign_with_sigv2,
     iam::bucket_policies_grant_across_accounts,
     buckets::bucket_lifecycle,
     buckets::invalid_bucket_names,
@@ -117,4 +118,6 @@ suite!(
     semantics::content_encoding_is_kept,
     semantics::not_modified_carries_etag,
     semantics::digest_errors,
+    semantics::sigv2_bucket_requests_and_dates,
+    semantics::error_bodies_carry_the_request_id,
 );

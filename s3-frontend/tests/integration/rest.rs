@@ -31,6 +31,8 @@ const CACHE_DEADLINE: Duration = Duration::from_millis(2500);
 struct Reply {
     status: u16,
     content_type: Option<String>,
+    /// The `Retry-After` header.
+    retry_after: Option<String>,
     text: String,
     body: Value,
 }
@@ -47,7 +49,8 @@ impl Reply {
     }
 
     /// Asserts an error answer `{"error": {"code", "message"}}` with this status and code (and
-    /// nothing else in the document); returns the message.
+    /// nothing else in the document but, in a 429, `retry_after_secs`, also sent as
+    /// `Retry-After`); returns the message.
     #[track_caller]
     fn error(&self, status: u16, code: &str) -> String {
         assert_eq!(
@@ -61,7 +64,14 @@ impl Reply {
         let obj = self.body.as_object().expect("an object");
         assert_eq!(obj.keys().collect::<Vec<_>>(), ["error"], "error document: {}", self.text);
         let err = self.body["error"].as_object().expect("error object");
-        assert_eq!(err.keys().collect::<BTreeSet<_>>(), BTreeSet::from([&"code".to_owned(), &"message".to_owned()]));
+        let mut keys = BTreeSet::from(["code", "message"]);
+        if status == 429 {
+            keys.insert("retry_after_secs");
+            let secs = self.body["error"]["retry_after_secs"].as_u64().expect("retry_after_secs");
+            assert!(secs >= 1, "{}", self.text);
+            assert_eq!(self.retry_after.as_deref(), Some(secs.to_string().as_str()), "Retry-After of {}", self.text);
+        }
+        assert_eq!(err.keys().map(String::as_str).collect::<BTreeSet<_>>(), keys);
         let message = self.body["error"]["message"].as_str().expect("message").to_owned();
         assert!(!message.is_empty(), "empty error message: {}", self.text);
         message
@@ -76,7 +86,13 @@ async fn send(h: &Harness, req: RawRequest) -> Reply {
     } else {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {} {text}", resp.status))
     };
-    Reply { status: resp.status, content_type: resp.header("content-type").map(str::to_owned), text, body }
+    Reply {
+        status: resp.status,
+        content_type: resp.header("content-type").map(str::to_owned),
+        retry_after: resp.header("retry-after").map(str::to_owned),
+        text,
+        body,
+    }
 }
 
 /// `method /_api/v1{path}` with a JSON body and, if given, a Bearer token.
@@ -131,6 +147,12 @@ async fn register(h: &Harness, username: &str) -> Value {
 
 async fn login(h: &Harness, username: &str, password: &str) -> Reply {
     call(h, "POST", "/auth/login", None, Some(&json!({ "username": username, "password": password }))).await
+}
+
+/// A login sent from the local address `from` (the server sees that client address).
+async fn login_from(h: &Harness, from: &str, username: &str, password: &str) -> Reply {
+    let body = json!({ "username": username, "password": password });
+    send(h, request("POST", "/auth/login", None, Some(&body)).from(from.parse().expect("address"))).await
 }
 
 fn tokens_of(v: &Value) -> Tokens {
@@ -700,16 +722,38 @@ pub async fn rest_access_keys(h: &Harness) {
 pub async fn rest_login_rate_limit(h: &Harness) {
     register(h, "kim").await;
     register(h, "leo").await;
-    // Five failures for one name (also counted for the address: 5 of its 20)...
+    // Five failures for one name from one address (also counted for the address: 5 of its 20)...
     for i in 0..5 {
         let r = login(h, "kim", &format!("wrong-password-{i}")).await;
         assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
     }
-    // ...and the sixth attempt is refused, even with the right password, in any case.
+    // ...and the sixth attempt from that address is refused, even with the right password,
+    // in any case, with a Retry-After of the window's rest.
     let r = login(h, "kim", PASSWORD).await;
     let message = r.error(429, "TooManyRequests");
     assert!(message.contains("retry in"), "{message}");
+    let secs: u64 = r.retry_after.as_deref().and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((890..=900).contains(&secs), "Retry-After {secs}");
     login(h, "KIM", PASSWORD).await.error(429, "TooManyRequests");
+
+    // The guesser did not lock the owner out: from another address the right password works
+    // (and a wrong one is a plain 401).
+    login_from(h, "127.0.0.2", "kim", "wrong-password-x").await.error(401, "Unauthorized");
+    let kim = tokens_of(&login_from(h, "127.0.0.2", "kim", PASSWORD).await.expect(200));
+    // The owner is told: the lockout of 127.0.0.1, on the profile and the sessions list.
+    let me = call(h, "GET", "/users/me", Some(&kim.access), None).await.expect(200);
+    let lockouts = me["login_lockouts"].as_array().expect("login_lockouts");
+    assert_eq!(lockouts.len(), 1, "{me}");
+    assert_eq!((lockouts[0]["kind"].as_str(), lockouts[0]["source"].as_str()), (Some("address"), Some("127.0.0.1")));
+    let (at, until) = (lockouts[0]["at"].as_i64().expect("at"), lockouts[0]["until"].as_i64().expect("until"));
+    assert!((890..=901).contains(&(until - at)), "{me}");
+    let list = call(h, "GET", "/auth/sessions", Some(&kim.access), None).await.expect(200);
+    assert_eq!(list["login_lockouts"], me["login_lockouts"], "{list}");
+    // Nobody else sees them.
+    let leo = session(h, "leo").await;
+    let theirs = call(h, "GET", "/users/me", Some(&leo.access), None).await.expect(200);
+    assert_eq!(theirs["login_lockouts"], json!([]), "{theirs}");
+    call(h, "GET", "/auth/sessions", None, None).await.error(401, "Unauthorized");
 
     // Other names from the same address: still a plain 401 for a wrong password, and leo can
     // log in (which doesn't reset the address's count).
@@ -725,8 +769,9 @@ pub async fn rest_login_rate_limit(h: &Harness) {
     // Now every login from the address is refused, right password or not.
     login(h, "leo", PASSWORD).await.error(429, "TooManyRequests");
     login(h, "someone-new", "wrong-password-x").await.error(429, "TooManyRequests");
-    // Sessions that exist go on.
+    // Sessions that exist go on, and other addresses log in.
     assert_eq!(me_status(h, &leo.access).await, 200);
+    login_from(h, "127.0.0.3", "leo", PASSWORD).await.expect(200);
 }
 
 pub async fn rest_admin_accounts(h: &Harness) {

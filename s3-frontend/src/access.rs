@@ -275,7 +275,15 @@ impl S3Access for PolicyAccess {
         let op = op_name.as_str();
         self.metrics.count_op(op);
         if cx.credentials().is_some() {
-            crate::signed::check(cx.uri().query(), cx.headers(), time::OffsetDateTime::now_utc())?;
+            let now = time::OffsetDateTime::now_utc();
+            if cx.extensions_mut().get::<crate::signed::DerivedAmzDate>().is_some() {
+                // The x-amz-date derived from the signed Date header is ours, not the client's.
+                let mut headers = cx.headers().clone();
+                headers.remove("x-amz-date");
+                crate::signed::check(cx.uri().query(), &headers, now)?;
+            } else {
+                crate::signed::check(cx.uri().query(), cx.headers(), now)?;
+            }
         }
         let Some(action) = required_action(op) else {
             if cx.credentials().is_none() {
@@ -289,6 +297,11 @@ impl S3Access for PolicyAccess {
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
+        // A key with C1 control characters (U+0080..U+009F) is not one AWS parses: 400
+        // InvalidURI for every operation, so no such key is ever stored or looked up.
+        if key.as_deref().is_some_and(|k| k.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c))) {
+            return Err(s3_error!(InvalidURI, "Couldn't parse the specified URI."));
+        }
         // Object-level actions on the bucket path (DeleteObjects) are checked per key later.
         let resource = match op {
             "DeleteObjects" => resource_arn(bucket.as_deref(), Some("*")),

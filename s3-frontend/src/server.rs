@@ -131,6 +131,7 @@ impl Frontend {
                 }
                 _ => {
                     let (req, timed_out) = self.idle_timeout(req);
+                    let attributes = is_get_object_attributes(&req);
                     let resp = match before_s3s(req) {
                         Err(e) => error_response(e),
                         Ok(req) => match self.s3.call(crate::chunk_limit::limit(req)).await {
@@ -141,6 +142,7 @@ impl Frontend {
                             }
                         },
                     };
+                    let resp = if attributes { unquote_attributes_etag(resp) } else { resp };
                     // However the operation reported its broken body (s3s: 500 for the
                     // bodies it reads whole), the client hears why.
                     match timed_out {
@@ -222,13 +224,15 @@ fn is_post_form(req: &Request<Body>) -> bool {
     value.parse::<mime::Mime>().is_ok_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
 }
 
-/// What the request needs before s3s reads it: its `Content-Encoding` lines joined, and a
-/// SigV2 presigned URL's session token given as the header it was signed as. A SigV2
+/// What the request needs before s3s reads it: its `Content-Encoding` lines joined, a SigV2
+/// presigned URL's session token given as the header it was signed as, and the time of a
+/// SigV4 request dated by `Date` alone given as `x-amz-date`. A SigV2
 /// header-signed request is refused here when its date is missing or off (s3s would answer
 /// SignatureDoesNotMatch first), and a path-style bucket path gets the trailing `/` SigV2
 /// clients sign (`/bucket/`; s3s signs the path as sent).
 fn before_s3s(req: Request<Body>) -> Result<Request<Body>, s3s::S3Error> {
     let mut req = crate::signed::v2_query_token_as_header(merge_content_encoding(req));
+    crate::signed::amz_date_from_date(&mut req);
     if crate::signed::is_v2_header_auth(req.headers()) {
         crate::signed::v2_date_fresh(req.headers(), time::OffsetDateTime::now_utc())?;
         v2_bucket_path(&mut req);
@@ -254,6 +258,39 @@ fn v2_bucket_path(req: &mut Request<Body>) {
             *req.uri_mut() = uri;
         }
     }
+}
+
+/// `GET /bucket/key?attributes`: GetObjectAttributes.
+fn is_get_object_attributes(req: &Request<Body>) -> bool {
+    req.method() == http::Method::GET
+        && req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "attributes" || p.starts_with("attributes=")))
+}
+
+/// AWS writes GetObjectAttributes' `ETag` without quotes (unlike every other ETag); s3s
+/// always quotes it, so the answer's one top-level `<ETag>"…"</ETag>` loses its quotes here.
+fn unquote_attributes_etag(mut resp: Response<Body>) -> Response<Body> {
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let Some(bytes) = resp.body().bytes() else { return resp };
+    let Ok(text) = std::str::from_utf8(&bytes) else { return resp };
+    if !text.contains("<GetObjectAttributesResponse") {
+        return resp;
+    }
+    let Some(start) = text.find("<ETag>\"") else { return resp };
+    let value_start = start + "<ETag>\"".len();
+    let Some(len) = text[value_start..].find("\"</ETag>") else { return resp };
+    let out = format!(
+        "{}<ETag>{}</ETag>{}",
+        &text[..start],
+        &text[value_start..value_start + len],
+        &text[value_start + len + "\"</ETag>".len()..]
+    );
+    if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
+        resp.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(out.len()));
+    }
+    *resp.body_mut() = Body::from(out);
+    resp
 }
 
 /// An error answer made by s3s carries no `RequestId` in its XML: the one in the

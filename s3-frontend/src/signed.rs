@@ -187,6 +187,36 @@ fn all_signed(headers: &HeaderMap, signed: &[&str]) -> Result<(), S3Error> {
     ))
 }
 
+/// Marks a request whose `x-amz-date` was derived here from its signed `Date` header
+/// ([`amz_date_from_date`]): that header is not the client's, so it needs no signature.
+#[derive(Debug, Clone, Copy)]
+pub struct DerivedAmzDate;
+
+/// SigV4 lets a client date its request with the `Date` header alone (botocore does when
+/// given one), signing `date` and using its time; s3s reads the time from `x-amz-date` only.
+/// For a SigV4 header-signed request without `x-amz-date` whose signed `Date` is a valid date,
+/// this adds `x-amz-date` with the same time and marks the request [`DerivedAmzDate`].
+pub fn amz_date_from_date(req: &mut http::Request<s3s::Body>) {
+    let headers = req.headers();
+    if headers.contains_key("x-amz-date") {
+        return;
+    }
+    let Some(signed) =
+        headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(v4_signed_headers)
+    else {
+        return;
+    };
+    if !signed_names(signed).contains(&"date") {
+        return;
+    }
+    let Some(at) = headers.get(http::header::DATE).and_then(|v| v.to_str().ok()).and_then(parse_date) else { return };
+    let Ok(at) = OffsetDateTime::from_unix_timestamp(at) else { return };
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let Some(value) = at.format(&format).ok().and_then(|v| http::HeaderValue::from_str(&v).ok()) else { return };
+    req.headers_mut().insert("x-amz-date", value);
+    req.extensions_mut().insert(DerivedAmzDate);
+}
+
 /// An `Authorization` value of SigV2's form, `AWS key:signature`.
 fn is_v2_authorization(auth: &str) -> bool {
     auth.strip_prefix("AWS ").is_some_and(|rest| rest.contains(':'))

@@ -612,7 +612,13 @@ impl Signer {
     /// Adds `x-amz-date`, `x-amz-content-sha256` (`payload_hash`, else the body's SHA-256) and
     /// `Authorization` to `req`, signed at `at`. Signs `host` and every header of `req`.
     pub fn sign(&self, req: RawRequest, payload_hash: Option<&str>, at: time::OffsetDateTime) -> RawRequest {
-        self.sign_service("s3", req, payload_hash, at)
+        self.sign_service("s3", req, payload_hash, at, false)
+    }
+
+    /// Like [`Signer::sign`], dated by a signed `Date` header instead of `x-amz-date` (as
+    /// botocore signs when the caller sets `Date`).
+    pub fn sign_dated(&self, req: RawRequest, at: time::OffsetDateTime) -> RawRequest {
+        self.sign_service("s3", req, None, at, true)
     }
 
     fn sign_service(
@@ -621,13 +627,18 @@ impl Signer {
         mut req: RawRequest,
         payload_hash: Option<&str>,
         at: time::OffsetDateTime,
+        date_header: bool,
     ) -> RawRequest {
         let amz_date = at
             .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
             .expect("format date");
         let date = &amz_date[..8];
         let payload_hash = payload_hash.map_or_else(|| sha256_hex(&req.body), str::to_owned);
-        req.headers.push(("x-amz-date".into(), amz_date.clone()));
+        if date_header {
+            req.headers.push(("date".into(), httpdate::fmt_http_date(std::time::SystemTime::from(at))));
+        } else {
+            req.headers.push(("x-amz-date".into(), amz_date.clone()));
+        }
         req.headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
 
         let mut headers: Vec<(String, String)> =
@@ -741,6 +752,6 @@ impl Signer {
     /// Like [`Signer::sign`], with credential scope service `service` (`iam`, `sts`) and the
     /// body's SHA-256 as the payload hash.
     pub fn sign_for(&self, service: &str, req: RawRequest, at: time::OffsetDateTime) -> RawRequest {
-        self.sign_service(service, req, None, at)
+        self.sign_service(service, req, None, at, false)
     }
 }

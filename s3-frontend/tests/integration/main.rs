@@ -120,4 +120,7 @@ suite!(
     semantics::digest_errors,
     semantics::sigv2_bucket_requests_and_dates,
     semantics::error_bodies_carry_the_request_id,
+    semantics::part_reads_and_attribute_lists,
+    semantics::keys_with_c1_controls_are_refused,
+    semantics::sigv4_dated_by_the_date_header,
 );

@@ -121,7 +121,7 @@ pub async fn multipart_upload_roundtrip(h: &Harness) {
     assert_eq!(part2.body.collect().await.unwrap().into_bytes().as_ref(), p2.as_slice());
     let head = c.head_object().bucket(&b).key(key).part_number(2).send().await.unwrap();
     assert_eq!((head.content_length(), head.parts_count()), (Some(1000), Some(2)));
-    expect_err(c.get_object().bucket(&b).key(key).part_number(3).send().await, 416, Some("InvalidPartNumber"));
+    expect_err(c.get_object().bucket(&b).key(key).part_number(3).send().await, 400, Some("InvalidPart"));
     // A range across the part boundary.
     let start = 5 * MIB - 10;
     let out = c.get_object().bucket(&b).key(key).range(format!("bytes={start}-{}", start + 19)).send().await.unwrap();

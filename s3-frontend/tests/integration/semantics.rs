@@ -174,3 +174,87 @@ pub async fn error_bodies_carry_the_request_id(h: &Harness) {
     let id = resp.header("x-amz-request-id").expect("request id header").to_owned();
     assert!(resp.text().contains(&format!("<RequestId>{id}</RequestId>")), "{}", resp.text());
 }
+
+/// A `partNumber` read returns that part's checksum and the object's checksum type without
+/// being asked (as AWS does); a part the object lacks is 400 InvalidPart. GetObjectAttributes
+/// reads the attribute list as botocore writes it (`ETag, ObjectSize`).
+pub async fn part_reads_and_attribute_lists(h: &Harness) {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
+    let c = &h.client;
+    let b = h.bucket("parts").await;
+    let up = c.create_multipart_upload().bucket(&b).key("k").checksum_algorithm(ChecksumAlgorithm::Sha256).send();
+    let id = up.await.unwrap().upload_id().unwrap().to_owned();
+    let part = c
+        .upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&id)
+        .part_number(1)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .body(ByteStream::from_static(b"part one"))
+        .send()
+        .await
+        .unwrap();
+    let sum = part.checksum_sha256().unwrap().to_owned();
+    let done = CompletedMultipartUpload::builder()
+        .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).checksum_sha256(&sum).build())
+        .build();
+    c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(done).send().await.unwrap();
+
+    let got = c.get_object().bucket(&b).key("k").part_number(1).send().await.unwrap();
+    assert_eq!(got.checksum_sha256(), Some(sum.as_str()));
+    assert_eq!(got.checksum_type(), Some(&ChecksumType::Composite));
+    // A whole read without checksum mode names no checksum.
+    let whole = c.head_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(whole.checksum_sha256(), None);
+    expect_err(c.get_object().bucket(&b).key("k").part_number(2).send().await, 400, Some("InvalidPart"));
+
+    let attrs = h
+        .raw(
+            h.signer().sign(
+                RawRequest::new("GET", &format!("/{b}/k"))
+                    .query("attributes", "")
+                    .header("x-amz-object-attributes", "ETag, ObjectSize, StorageClass"),
+                None,
+                now(),
+            ),
+        )
+        .await;
+    assert_eq!(attrs.status, 200, "{}", attrs.text());
+    let text = attrs.text();
+    assert!(text.contains("<ObjectSize>8</ObjectSize>"), "{text}");
+    // Unquoted, as AWS writes this one ETag.
+    let etag = c.head_object().bucket(&b).key("k").send().await.unwrap().e_tag().unwrap().trim_matches('"').to_owned();
+    assert!(text.contains(&format!("<ETag>{etag}</ETag>")), "{text}");
+    assert!(text.contains("<StorageClass>STANDARD</StorageClass>"), "{text}");
+}
+
+/// Keys with C1 control characters are not parsed, as on AWS: 400 InvalidURI, nothing stored.
+pub async fn keys_with_c1_controls_are_refused(h: &Harness) {
+    let b = h.bucket("c1").await;
+    for method in ["PUT", "GET", "HEAD", "DELETE"] {
+        let req = h.signer().sign(RawRequest::new(method, &format!("/{b}/%C2%AE%C2%8A-")), None, now());
+        let resp = h.raw(req).await;
+        assert_eq!(resp.status, 400, "{method}: {}", resp.text());
+    }
+    assert!(h.keys(&b).await.is_empty());
+    // The same characters outside C1 are fine.
+    h.put(&b, "\u{ae}-", "x").await;
+    assert_eq!(h.get(&b, "\u{ae}-").await, b"x");
+}
+
+/// A SigV4 request may be dated by its signed `Date` header alone (no `x-amz-date`); its time
+/// is checked as usual, and a `Date` that is not signed dates nothing.
+pub async fn sigv4_dated_by_the_date_header(h: &Harness) {
+    let b = h.bucket("dated").await;
+    let signer = h.signer();
+    let put = RawRequest::new("PUT", &format!("/{b}/k")).body("dated");
+    let resp = h.raw(signer.sign_dated(put, now())).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(h.get(&b, "k").await, b"dated");
+    // Too old: refused as any stale SigV4 request.
+    let old = RawRequest::new("PUT", &format!("/{b}/old")).body("x");
+    let resp = h.raw(signer.sign_dated(old, now() - time::Duration::hours(1))).await;
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    assert!(!h.exists(&b, "old").await);
+}

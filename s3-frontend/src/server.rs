@@ -232,6 +232,11 @@ fn is_post_form(req: &Request<Body>) -> bool {
 /// clients sign (`/bucket/`; s3s signs the path as sent).
 fn before_s3s(req: Request<Body>) -> Result<Request<Body>, s3s::S3Error> {
     let mut req = crate::signed::v2_query_token_as_header(merge_content_encoding(req));
+    // An empty Authorization header carries no credentials: the request is anonymous, as on
+    // AWS (403 unless a bucket policy grants it), not malformed.
+    if req.headers().get_all(http::header::AUTHORIZATION).iter().all(|v| v.as_bytes().trim_ascii().is_empty()) {
+        req.headers_mut().remove(http::header::AUTHORIZATION);
+    }
     crate::signed::amz_date_from_date(&mut req);
     if crate::signed::is_v2_header_auth(req.headers()) {
         crate::signed::v2_date_fresh(req.headers(), time::OffsetDateTime::now_utc())?;

@@ -409,6 +409,8 @@ pub struct RawRequest {
     /// Send from this local address (any of 127.0.0.0/8 reaches the harness): the server sees
     /// another client address.
     pub from: Option<std::net::IpAddr>,
+    /// Send the body with `Transfer-Encoding: chunked` (one chunk) instead of `Content-Length`.
+    pub chunked: bool,
 }
 
 impl RawRequest {
@@ -422,6 +424,7 @@ impl RawRequest {
             body: Vec::new(),
             truncate_at: None,
             from: None,
+            chunked: false,
         }
     }
 
@@ -477,7 +480,9 @@ impl RawRequest {
             };
             let mut head =
                 format!("{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n", self.method, self.target());
-            if !self.body.is_empty() || matches!(self.method.as_str(), "PUT" | "POST") {
+            if self.chunked {
+                head.push_str("Transfer-Encoding: chunked\r\n");
+            } else if !self.body.is_empty() || matches!(self.method.as_str(), "PUT" | "POST") {
                 head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
             }
             for (k, v) in &self.headers {
@@ -487,7 +492,12 @@ impl RawRequest {
             stream.write_all(head.as_bytes()).await.expect("write head");
             let sent = self.truncate_at.unwrap_or(self.body.len()).min(self.body.len());
             // The server may answer (and close) before reading everything: ignore write errors.
-            let _ = stream.write_all(&self.body[..sent]).await;
+            if self.chunked {
+                let framed = [format!("{:x}\r\n", sent).as_bytes(), &self.body[..sent], b"\r\n0\r\n\r\n"].concat();
+                let _ = stream.write_all(&framed).await;
+            } else {
+                let _ = stream.write_all(&self.body[..sent]).await;
+            }
             if self.truncate_at.is_some() {
                 let _ = stream.flush().await;
                 let _ = stream.shutdown().await;

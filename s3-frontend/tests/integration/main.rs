@@ -123,4 +123,5 @@ suite!(
     semantics::part_reads_and_attribute_lists,
     semantics::keys_with_c1_controls_are_refused,
     semantics::sigv4_dated_by_the_date_header,
+    semantics::empty_authorization_and_unsized_bodies,
 );

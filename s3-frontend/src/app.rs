@@ -178,7 +178,15 @@ pub fn frontend(
     s3_config.form_max_fields_size = 4096;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
     let api = Arc::new(ApiRoutes { keys, buckets, signing_keys: cloudstore_sigv4::SigningKeyCache::default(), region });
-    Ok(Frontend { s3: builder.build(), meta, blobs, metrics, api, limits: Limits::default() })
+    Ok(Frontend {
+        s3: builder.build(),
+        meta,
+        blobs,
+        metrics,
+        api,
+        domains: Domains::new(domains),
+        limits: Limits::default(),
+    })
 }
 
 /// Prints where the server listens and, the first time only, the generated root key pair.

@@ -240,11 +240,27 @@ pub fn private_data_dir(dir: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Creates `dir` (and missing parents) 0700, or sets an existing one to 0700.
+/// What only a cloudstore data dir holds: an existing dir with one of these is ours to tighten.
+const STATE_FILES: [&str; 4] = ["metadata.sqlite", "master.key", "root-credentials.json", "blobs"];
+
+/// Creates `dir` (and missing parents) 0700, or sets an existing data dir (empty, or already
+/// holding cloudstore state) to 0700. Any other existing directory (`--data-dir .`, a shared one) keeps
+/// its mode, with a warning: what the stores create in it is private by its own mode (files
+/// 0600, directories 0700).
 fn private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    if !dir.exists() {
+        return std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+    }
+    let empty = std::fs::read_dir(dir)?.next().is_none();
+    if empty || STATE_FILES.iter().any(|f| dir.join(f).exists()) {
+        return std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data dir is readable by others; its files are not (0600), but consider a private directory");
+    }
+    Ok(())
 }
 
 /// Writes a file only its owner can read (0600), atomically.
@@ -262,6 +278,35 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn only_data_dirs_are_tightened() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let open = |name: &str| {
+            let d = tmp.path().join(name);
+            std::fs::create_dir(&d).expect("mkdir");
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            d
+        };
+        // Missing: made 0700. Empty, or holding our state: tightened.
+        let fresh = tmp.path().join("fresh/data");
+        private_dir(&fresh).expect("create");
+        assert_eq!(mode(&fresh), 0o700);
+        let empty = open("empty");
+        private_dir(&empty).expect("empty");
+        assert_eq!(mode(&empty), 0o700);
+        let ours = open("ours");
+        std::fs::write(ours.join("master.key"), b"k").expect("write");
+        private_dir(&ours).expect("ours");
+        assert_eq!(mode(&ours), 0o700);
+        // Someone else's directory (`--data-dir .`): left as it is.
+        let shared = open("shared");
+        std::fs::write(shared.join("notes.txt"), b"n").expect("write");
+        private_dir(&shared).expect("shared");
+        assert_eq!(mode(&shared), 0o755);
+    }
 
     #[derive(Parser)]
     struct Cli {

@@ -19,6 +19,14 @@ impl Domains {
     }
 }
 
+impl Domains {
+    /// Whether `host` (a Host header) names a bucket, virtual-hosted-style.
+    #[must_use]
+    pub fn names_bucket(&self, host: &str) -> bool {
+        self.parse_host_header(host).is_ok_and(|v| v.bucket().is_some())
+    }
+}
+
 /// `host` without a trailing `:port` (IPv6 literals keep their brackets).
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {

@@ -78,6 +78,8 @@ pub struct Frontend {
     pub(crate) metrics: Arc<Metrics>,
     /// IAM, STS and account REST routes.
     pub(crate) api: Arc<crate::api::ApiRoutes>,
+    /// Base domains of virtual-hosted-style requests.
+    pub(crate) domains: crate::host::Domains,
     pub(crate) limits: Limits,
 }
 
@@ -108,6 +110,8 @@ impl Frontend {
         if let Some(peer) = peer {
             req.extensions_mut().insert(ClientAddr(peer));
         }
+        // Every body, whatever route reads it (S3, IAM/STS Query, REST), fails once idle.
+        let (req, timed_out) = self.idle_timeout(req);
         let mut resp = async {
             match (req.method(), req.uri().path()) {
                 (&http::Method::GET, "/health/live") => text(StatusCode::OK, "ok\n"),
@@ -130,9 +134,8 @@ impl Frontend {
                     error_response(s3s::s3_error!(NotImplemented, "POST form uploads (PostObject) are not supported."))
                 }
                 _ => {
-                    let (req, timed_out) = self.idle_timeout(req);
                     let attributes = is_get_object_attributes(&req);
-                    let resp = match before_s3s(req) {
+                    let resp = match before_s3s(req, &self.domains) {
                         Err(e) => error_response(e),
                         Ok(req) => match self.s3.call(crate::chunk_limit::limit(req)).await {
                             Ok(r) => r,
@@ -145,7 +148,7 @@ impl Frontend {
                     let resp = if attributes { unquote_attributes_etag(resp) } else { resp };
                     // However the operation reported its broken body (s3s: 500 for the
                     // bodies it reads whole), the client hears why.
-                    match timed_out {
+                    match &timed_out {
                         Some(t) if t.get() && !resp.status().is_success() => error_response(s3s::s3_error!(
                             RequestTimeout,
                             "Your socket connection to the server was not read from or written to within the timeout period."
@@ -181,7 +184,13 @@ impl Frontend {
             return (req, None);
         }
         let (parts, body) = req.into_parts();
-        let (body, flag) = crate::body_timeout::wrap(body, self.limits.body_idle_timeout);
+        // Bodies read whole (XML of POST requests and of bucket PUTs; IAM and REST calls) hold
+        // a share of a bounded budget: they must also arrive within a total time.
+        let whole = parts.method == http::Method::POST
+            || (parts.method == http::Method::PUT
+                && parts.uri.path().trim_start_matches('/').trim_end_matches('/').find('/').is_none());
+        let total = whole.then_some(WHOLE_BODY_DEADLINE);
+        let (body, flag) = crate::body_timeout::wrap(body, self.limits.body_idle_timeout, total);
         (Request::from_parts(parts, body), Some(flag))
     }
 
@@ -230,7 +239,7 @@ fn is_post_form(req: &Request<Body>) -> bool {
 /// header-signed request is refused here when its date is missing or off (s3s would answer
 /// SignatureDoesNotMatch first), and a path-style bucket path gets the trailing `/` SigV2
 /// clients sign (`/bucket/`; s3s signs the path as sent).
-fn before_s3s(req: Request<Body>) -> Result<Request<Body>, s3s::S3Error> {
+fn before_s3s(req: Request<Body>, domains: &crate::host::Domains) -> Result<Request<Body>, s3s::S3Error> {
     let mut req = crate::signed::v2_query_token_as_header(merge_content_encoding(req));
     // An empty Authorization header carries no credentials: the request is anonymous, as on
     // AWS (403 unless a bucket policy grants it), not malformed.
@@ -240,7 +249,14 @@ fn before_s3s(req: Request<Body>) -> Result<Request<Body>, s3s::S3Error> {
     crate::signed::amz_date_from_date(&mut req);
     if crate::signed::is_v2_header_auth(req.headers()) {
         crate::signed::v2_date_fresh(req.headers(), time::OffsetDateTime::now_utc())?;
-        v2_bucket_path(&mut req);
+        let virtual_host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| domains.names_bucket(h));
+        if !virtual_host {
+            v2_bucket_path(&mut req);
+        }
     }
     Ok(req)
 }
@@ -301,7 +317,9 @@ fn unquote_attributes_etag(mut resp: Response<Body>) -> Response<Body> {
 /// An error answer made by s3s carries no `RequestId` in its XML: the one in the
 /// `x-amz-request-id` header is added, so the body and the header name the same request.
 fn with_request_id(resp: &mut Response<Body>, request_id: &str) {
-    if resp.status().as_u16() < 300 {
+    let xml =
+        resp.headers().get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/xml"));
+    if resp.status().as_u16() < 300 || !xml {
         return;
     }
     let Some(bytes) = resp.body().bytes() else { return };
@@ -346,6 +364,22 @@ struct Conn {
     last_active: AtomicU64,
     /// Cancelled to close the connection gracefully (after a request in flight).
     close: CancellationToken,
+    /// Cancelled to drop the connection at once (a response its client stopped reading).
+    abort: CancellationToken,
+    /// Responses streaming on it (their bodies count as in flight too).
+    streaming: AtomicUsize,
+}
+
+impl Conn {
+    fn new(now: u64, close: CancellationToken) -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            last_active: AtomicU64::new(now),
+            close,
+            abort: CancellationToken::new(),
+            streaming: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// The open connections, for the cap and for shedding idle ones.
@@ -369,7 +403,7 @@ impl Conns {
 
     fn add(&self, close: CancellationToken) -> (u64, Arc<Conn>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn { in_flight: AtomicUsize::new(0), last_active: AtomicU64::new(self.now()), close });
+        let conn = Arc::new(Conn::new(self.now(), close));
         if let Ok(mut m) = self.open.lock() {
             m.insert(id, conn.clone());
         }
@@ -382,18 +416,34 @@ impl Conns {
         }
     }
 
-    /// Closes the longest-idle connection (none in flight) and forgets it at once; whether
-    /// there was one.
-    fn shed_idle(&self) -> bool {
+    /// Closes the longest-idle connection (none in flight) and forgets it at once; else drops
+    /// one whose streaming response its client has not read for `stalled` (a reader that
+    /// stopped would hold its connection forever). Whether there was one.
+    fn shed_idle(&self, stalled: Duration) -> bool {
         let Ok(mut m) = self.open.lock() else { return false };
-        let victim = m
+        let idle = m
             .iter()
             .filter(|(_, c)| c.in_flight.load(Ordering::Acquire) == 0)
             .min_by_key(|(id, c)| (c.last_active.load(Ordering::Relaxed), **id))
             .map(|(id, _)| *id);
-        match victim.and_then(|id| m.remove(&id)) {
+        if let Some(c) = idle.and_then(|id| m.remove(&id)) {
+            c.close.cancel();
+            return true;
+        }
+        let before = self.now().saturating_sub(u64::try_from(stalled.as_millis()).unwrap_or(u64::MAX));
+        let stuck = m
+            .iter()
+            .filter(|(_, c)| {
+                c.streaming.load(Ordering::Acquire) > 0
+                    && c.in_flight.load(Ordering::Acquire) == c.streaming.load(Ordering::Acquire)
+                    && c.last_active.load(Ordering::Relaxed) < before
+            })
+            .min_by_key(|(id, c)| (c.last_active.load(Ordering::Relaxed), **id))
+            .map(|(id, _)| *id);
+        match stuck.and_then(|id| m.remove(&id)) {
             Some(c) => {
-                c.close.cancel();
+                tracing::info!("connection limit reached; dropping a connection whose client stopped reading");
+                c.abort.cancel();
                 true
             }
             None => false,
@@ -413,6 +463,11 @@ impl InFlight {
         conn.last_active.store(conns.now(), Ordering::Relaxed);
         Self { conns: conns.clone(), conn: conn.clone() }
     }
+
+    /// The client read more of the response.
+    fn touch(&self) {
+        self.conn.last_active.store(self.conns.now(), Ordering::Relaxed);
+    }
 }
 
 impl Drop for InFlight {
@@ -422,10 +477,24 @@ impl Drop for InFlight {
     }
 }
 
-/// A streamed response body that keeps its request in flight until it ends.
+/// A streamed response body that keeps its request in flight until it ends, and records
+/// when its client last took data (hyper asks for more only once the last is written).
 struct Guarded {
     inner: Body,
-    _in_flight: InFlight,
+    in_flight: InFlight,
+}
+
+impl Guarded {
+    fn new(inner: Body, in_flight: InFlight) -> Self {
+        in_flight.conn.streaming.fetch_add(1, Ordering::AcqRel);
+        Self { inner, in_flight }
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        self.in_flight.conn.streaming.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl http_body::Body for Guarded {
@@ -433,6 +502,7 @@ impl http_body::Body for Guarded {
     type Error = s3s::StdError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.in_flight.touch();
         Pin::new(&mut self.inner).poll_frame(cx)
     }
 
@@ -443,6 +513,18 @@ impl http_body::Body for Guarded {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// The longest a body read whole (XML, IAM and REST calls; at most 8 MiB) may take to arrive.
+const WHOLE_BODY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// How long a reserve connection may take to send its request's headers: the reserve is for
+/// health checks, which send theirs at once.
+const RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The requests a reserve connection answers: exactly `GET /health/live` and `/health/ready`.
+fn is_health_check<B>(req: &Request<B>) -> bool {
+    req.method() == http::Method::GET && matches!(req.uri().path(), "/health/live" | "/health/ready")
 }
 
 /// The pause after the `failures`-th accept error in a row: 10 ms doubling up to 1 s.
@@ -479,7 +561,7 @@ pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>, shutdown: Can
                         tracing::warn!(error = %e, "accept failed; closing an idle connection and backing off");
                     }
                     // Out of descriptors (EMFILE/ENFILE) or not: an idle connection frees one.
-                    conns.shed_idle();
+                    conns.shed_idle(limits.body_idle_timeout);
                     tokio::time::sleep(accept_backoff(failures)).await;
                     continue;
                 }
@@ -489,7 +571,7 @@ pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>, shutdown: Can
             tracing::info!(failures, "accepting connections again");
             failures = 0;
         }
-        let admission = if conns.len() < limits.max_connections || conns.shed_idle() {
+        let admission = if conns.len() < limits.max_connections || conns.shed_idle(limits.body_idle_timeout) {
             Admission::Full
         } else if conns.reserve.fetch_add(1, Ordering::AcqRel) < limits.health_reserve {
             Admission::HealthOnly
@@ -504,18 +586,16 @@ pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>, shutdown: Can
         let close = shutdown.child_token();
         let (id, conn) = match admission {
             Admission::Full => conns.add(close.clone()),
-            Admission::HealthOnly => (
-                u64::MAX,
-                Arc::new(Conn { in_flight: AtomicUsize::new(0), last_active: AtomicU64::new(0), close: close.clone() }),
-            ),
+            Admission::HealthOnly => (u64::MAX, Arc::new(Conn::new(0, close.clone()))),
         };
+        let abort = conn.abort.clone();
         let fe = frontend.clone();
         let svc_conns = conns.clone();
         let svc = service_fn(move |req: Request<Incoming>| {
             let fe = fe.clone();
             let in_flight = InFlight::enter(&svc_conns, &conn);
             async move {
-                if admission == Admission::HealthOnly && !req.uri().path().starts_with("/health/") {
+                if admission == Admission::HealthOnly && !is_health_check(&req) {
                     return Ok::<_, Infallible>(error_response(s3s::s3_error!(
                         SlowDown,
                         "Please reduce your request rate."
@@ -526,13 +606,17 @@ pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>, shutdown: Can
                 Ok(if resp.body().bytes().is_some() {
                     resp
                 } else {
-                    resp.map(|inner| Body::http_body_unsync(Guarded { inner, _in_flight: in_flight }))
+                    resp.map(|inner| Body::http_body_unsync(Guarded::new(inner, in_flight)))
                 })
             }
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(if admission == Admission::Full {
+                HEADER_READ_TIMEOUT
+            } else {
+                RESERVE_HEADER_TIMEOUT
+            })
             .keep_alive(admission == Admission::Full)
             .serve_connection(TokioIo::new(stream), svc);
         let conns = conns.clone();
@@ -540,9 +624,13 @@ pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>, shutdown: Can
             let mut conn = std::pin::pin!(conn);
             let result = tokio::select! {
                 r = conn.as_mut() => r,
+                () = abort.cancelled() => Ok(()),
                 () = close.cancelled() => {
                     conn.as_mut().graceful_shutdown();
-                    conn.await
+                    tokio::select! {
+                        r = conn.as_mut() => r,
+                        () = abort.cancelled() => Ok(()),
+                    }
                 }
             };
             if let Err(e) = result {

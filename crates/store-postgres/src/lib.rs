@@ -646,6 +646,11 @@ impl MetadataStore for PgMetadataStore {
         grace: Duration,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
+        // Locks in delete_bucket's order, bucket then upload: the other order deadlocks with a
+        // DeleteBucket that holds the bucket and waits for this upload.
+        if !lock_bucket(&mut tx, &obj.bucket).await? {
+            return Err(StoreError::NoSuchBucket);
+        }
         if !lock_upload(&mut tx, &obj.bucket, &obj.key, upload_id, true).await? {
             return Err(StoreError::NoSuchUpload);
         }

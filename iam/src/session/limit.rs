@@ -31,6 +31,11 @@ pub const DEFAULT_SLOW_DELAY: Duration = Duration::from_secs(2);
 /// Default window.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
 
+/// Attempts (not failures) one address may make in a window, in multiples of `per_ip`: counted
+/// before the password is checked, so a burst of parallel guesses from one address cannot all
+/// reach the slow hash before its failures are counted.
+pub const ATTEMPTS_PER_IP_FACTOR: u64 = 5;
+
 /// Usernames longer than this are keyed by their hash.
 const MAX_PLAIN_KEY_LEN: usize = 128;
 
@@ -122,14 +127,23 @@ impl LoginLimiter {
     /// the attempt waits `slow_delay` here.
     pub async fn attempt(&self, username: &str, ip: IpAddr) -> Result<Admitted, LimitError> {
         let pair_key = pair_key(username, ip);
-        let pair = self.store.hit(&pair_key, self.limits.window).await?;
+        let attempts_key = ip_attempts_key(ip);
+        let (pair, attempts) = tokio::join!(
+            self.store.hit(&pair_key, self.limits.window),
+            self.store.hit(&attempts_key, self.limits.window)
+        );
+        let (pair, attempts) = (pair?, attempts?);
         let (ip_key, account_key) = (ip_key(ip), account_key(username));
         let (addr, acct) = tokio::join!(self.store.peek_hits(&ip_key), self.store.peek_hits(&account_key));
         let (addr, acct) = (addr?, acct?);
         let pair_over = pair > self.limits.per_pair;
-        let addr_over = addr.count >= self.limits.per_ip;
+        let attempts_over = attempts > self.limits.per_ip.saturating_mul(ATTEMPTS_PER_IP_FACTOR);
+        let addr_over = addr.count >= self.limits.per_ip || attempts_over;
         if pair_over || addr_over {
             let mut wait = if addr_over { addr.resets_in } else { Duration::ZERO };
+            if attempts_over {
+                wait = wait.max(self.store.peek_hits(&attempts_key).await?.resets_in);
+            }
             if pair_over {
                 wait = wait.max(self.store.peek_hits(&pair_key).await?.resets_in);
             }
@@ -182,6 +196,10 @@ fn ip_key(ip: IpAddr) -> String {
     format!("login:ip:{}", address_label(ip))
 }
 
+fn ip_attempts_key(ip: IpAddr) -> String {
+    format!("login:ipatt:{}", address_label(ip))
+}
+
 /// The source address as the limits count it (and as an owner is shown it): IPv4 as is
 /// (also when IPv4-mapped), IPv6 as its /64.
 pub fn address_label(ip: IpAddr) -> String {
@@ -229,6 +247,24 @@ mod tests {
     async fn fail(l: &LoginLimiter, name: &str, from: IpAddr) {
         l.attempt(name, from).await.unwrap();
         l.failed(name, from).await.unwrap();
+    }
+
+    async fn a_burst_from_one_address_is_bounded_before_any_failure(store: Store) {
+        let l = LoginLimiter::with_limits(store, limits(5, 2, 1000, Duration::from_secs(60)));
+        let from = ip("198.51.100.7");
+        // 30 attempts at 30 accounts at once, none failed yet: only per_ip × factor pass.
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..30 {
+            let l = l.clone();
+            set.spawn(async move { l.attempt(&format!("burst-{i}"), from).await.is_ok() });
+        }
+        let mut admitted = 0;
+        while let Some(ok) = set.join_next().await {
+            admitted += usize::from(ok.unwrap());
+        }
+        assert_eq!(admitted, usize::try_from(2 * ATTEMPTS_PER_IP_FACTOR).unwrap());
+        // Another address is not affected.
+        assert!(l.attempt("burst-0", ip("198.51.100.8")).await.is_ok());
     }
 
     async fn a_guesser_locks_out_only_its_own_address(store: Store) {
@@ -365,6 +401,7 @@ mod tests {
     }
 
     on_both_stores!(
+        a_burst_from_one_address_is_bounded_before_any_failure,
         a_guesser_locks_out_only_its_own_address,
         concurrent_attempts_cannot_exceed_the_pair_limit,
         the_address_limit_spans_accounts,

@@ -69,7 +69,7 @@ impl WriteIf {
     }
 
     /// Whether the write may go ahead on `current`, else the error AWS gives.
-    fn check(&self, current: Option<&ObjectMeta>) -> Result<(), StoreError> {
+    pub(crate) fn check(&self, current: Option<&ObjectMeta>) -> Result<(), StoreError> {
         let etag = current.map(|o| o.etag.as_str());
         if let Some(m) = &self.if_match {
             match etag {

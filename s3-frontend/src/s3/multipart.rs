@@ -348,15 +348,23 @@ impl Gateway {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let who = req.extensions.get::<crate::access::Authorized>().cloned();
         let input = req.input;
         let want = WriteIf::new(input.if_match.as_ref(), input.if_none_match.as_ref());
         let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         let upload = match self.upload(&input.bucket, &input.key, &input.upload_id).await {
             Ok(u) => u,
             // Completing an upload again answers as the first time did while the object it
-            // made is still there, as on AWS (a client retrying after a lost answer).
+            // made is still there, as on AWS (a client retrying after a lost answer) — to a
+            // caller who may read that object (the answer names its checksums; a writer who
+            // may not read must not learn whether its guess of the parts matches), and only
+            // while the request's conditions hold.
             Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchUpload => {
-                return match self.completed_before(&input.bucket, &input.key, &requested).await? {
+                let arn = crate::access::resource_arn(Some(&input.bucket), Some(&input.key));
+                if !who.is_some_and(|w| w.allows("s3:GetObject", &arn)) {
+                    return Err(e);
+                }
+                return match self.completed_before(&input.bucket, &input.key, &requested, &want).await? {
                     Some(obj) => Ok(S3Response::new(complete_output(&obj))),
                     None => Err(e),
                 };
@@ -462,6 +470,7 @@ impl Gateway {
         bucket: &str,
         key: &str,
         requested: &[CompletedPart],
+        want: &WriteIf,
     ) -> S3Result<Option<ObjectMeta>> {
         if requested.is_empty() || unstorable(key) {
             return Ok(None);
@@ -473,7 +482,12 @@ impl Gateway {
         };
         let etag = multipart_etag(etags.into_iter());
         let current = self.meta.get_object(bucket, key).await.s3()?;
-        Ok(current.filter(|o| o.etag == etag && o.multipart_parts.is_some_and(|n| n as usize == requested.len())))
+        let current =
+            current.filter(|o| o.etag == etag && o.multipart_parts.is_some_and(|n| n as usize == requested.len()));
+        match current {
+            Some(o) => want.check(Some(&o)).s3().map(|()| Some(o)),
+            None => Ok(None),
+        }
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "AbortMultipartUpload", bucket = %req.input.bucket, key = %req.input.key))]

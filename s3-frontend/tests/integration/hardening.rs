@@ -354,3 +354,49 @@ async fn trickling_bodies_time_out_and_store_nothing() {
     assert!(stored.is_empty(), "{stored:?}");
     d.finish().await;
 }
+
+/// A client that stops reading a streamed response holds its connection only until the cap is
+/// reached and it has read nothing for the idle timeout: then it is dropped for a new client.
+/// Until then the reserve answers exactly the health checks, nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_readers_are_shed_at_the_cap() {
+    let limits = Limits { max_connections: 1, health_reserve: 2, body_idle_timeout: Duration::from_secs(1) };
+    let d = Dedicated::start(limits).await;
+    let created = d.signed(RawRequest::new("PUT", "/stall")).send(d.addr).await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    let big = vec![7u8; 32 << 20];
+    let put = d.signed(RawRequest::new("PUT", "/stall/big").body(big.clone())).send(d.addr).await;
+    assert_eq!(put.status, 200, "{}", put.text());
+
+    // A GET whose reader never reads past the first bytes.
+    let get = d.signed(RawRequest::new("GET", "/stall/big"));
+    let mut stalled = send_head(d.addr, &get, 0).await;
+    let mut first = [0u8; 64];
+    stalled.read_exact(&mut first).await.expect("the response starts");
+    // At the cap, streaming but not yet stalled: the reserve answers health checks only.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let health = RawRequest::new("GET", "/health/live").send(d.addr).await;
+    assert_eq!(health.status, 200, "{}", health.text());
+    let not_health = d.signed(RawRequest::new("PUT", "/health/x").body("x")).send(d.addr).await;
+    not_health.assert_error(503, "SlowDown");
+
+    // Past the idle timeout the stalled reader makes room for a new client.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let list = d.signed(RawRequest::new("GET", "/")).send(d.addr).await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    // The stalled connection was dropped: reading it ends before the whole object.
+    let mut got = first.len();
+    let mut buf = vec![0u8; 1 << 20];
+    let read_all = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stalled.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+    })
+    .await;
+    assert!(read_all.is_ok(), "the stalled connection is still open");
+    assert!(got < big.len(), "the whole object arrived ({got} bytes): the connection was not dropped");
+    d.finish().await;
+}

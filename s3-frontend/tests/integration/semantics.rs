@@ -254,9 +254,16 @@ pub async fn sigv4_dated_by_the_date_header(h: &Harness) {
     assert_eq!(h.get(&b, "k").await, b"dated");
     // Too old: refused as any stale SigV4 request.
     let old = RawRequest::new("PUT", &format!("/{b}/old")).body("x");
-    let resp = h.raw(signer.sign_dated(old, now() - time::Duration::hours(1))).await;
-    assert_eq!(resp.status, 403, "{}", resp.text());
+    h.raw(signer.sign_dated(old, now() - time::Duration::hours(1))).await.assert_error(403, "RequestTimeTooSkewed");
     assert!(!h.exists(&b, "old").await);
+    // A Date the signature does not cover dates nothing: with x-amz-date (signed) taken away,
+    // the request has no time s3s could check, and is refused.
+    let mut unsigned = signer.sign(RawRequest::new("PUT", &format!("/{b}/unsigned")).body("x"), None, now());
+    unsigned.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("x-amz-date"));
+    unsigned.headers.push(("date".into(), httpdate::fmt_http_date(std::time::SystemTime::now())));
+    let resp = h.raw(unsigned).await;
+    assert!((400..500).contains(&resp.status), "{}", resp.text());
+    assert!(!h.exists(&b, "unsigned").await);
 }
 
 /// What the suite's header cases mean to send (its botocore hooks do not reach the wire, see

@@ -62,6 +62,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(objects);
     section!(conditional_writes);
     section!(races);
+    section!(delete_bucket_races_completion);
     section!(collector);
     section!(multipart);
     section!(upload_scans);
@@ -490,6 +491,41 @@ where
         out.push(t.await.expect("race task panicked"));
     }
     out
+}
+
+/// DeleteBucket against CompleteMultipartUpload of one of its uploads, at the same time:
+/// exactly one wins (the bucket is gone with the upload, or the object exists and keeps the
+/// bucket), never a deadlock or a conflict.
+async fn delete_bucket_races_completion(store: &Store, run: &Run) {
+    for i in 0..8u32 {
+        let bucket = run.bucket(&format!("race{i}"));
+        make_bucket(store, &bucket).await;
+        let up = upload(&bucket, "k", &run.upload_id("race", i), now());
+        ok(store.create_upload(&up).await, "create_upload");
+        let blob = pending_blobs(store, 1).await;
+        let p = part(1, &blob[0]);
+        ok(store.put_part(&bucket, "k", &up.upload_id, &p, GRACE).await, "put_part");
+        let mut obj = object(&bucket, "k", &blob);
+        obj.parts[0].etag = p.etag.clone();
+        obj.multipart_parts = Some(1);
+        let unconditional = WriteCondition::default();
+        let (deleted, completed) = tokio::join!(
+            store.delete_bucket(&bucket),
+            store.complete_upload(&up.upload_id, &obj, &unconditional, GRACE)
+        );
+        match (deleted, completed) {
+            (Ok(()), Err(StoreError::NoSuchUpload | StoreError::NoSuchBucket)) => {
+                assert_eq!(ok(store.get_bucket(&bucket).await, "get_bucket"), None);
+                assert_due_now(store, &blob[0]).await;
+            }
+            (Err(StoreError::BucketNotEmpty), Ok(())) => {
+                assert!(get(store, &bucket, "k").await.is_some(), "completed object missing");
+                ok(store.delete_object(&bucket, "k", GRACE).await, "delete_object");
+                ok(store.delete_bucket(&bucket).await, "delete_bucket");
+            }
+            other => panic!("round {i}: delete and complete raced to {other:?}"),
+        }
+    }
 }
 
 async fn races(store: &Store, run: &Run) {

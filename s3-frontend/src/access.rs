@@ -30,7 +30,7 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "GetBucketVersioning" => "s3:GetBucketVersioning",
         "ListObjectVersions" => "s3:ListBucketVersions",
         "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
-        "GetObject" | "HeadObject" => "s3:GetObject",
+        "GetObject" | "HeadObject" | "GetObjectTorrent" => "s3:GetObject",
         "GetObjectAttributes" => "s3:GetObjectAttributes",
         "PutObject"
         | "CopyObject"
@@ -375,6 +375,7 @@ mod tests {
             "GetObject",
             "HeadObject",
             "GetObjectAttributes",
+            "GetObjectTorrent",
             "PutObject",
             "CopyObject",
             "CreateMultipartUpload",

@@ -10,6 +10,7 @@ mod multipart;
 mod object;
 mod read;
 mod reserve;
+mod torrent;
 mod write;
 
 use std::sync::Arc;
@@ -156,6 +157,9 @@ impl S3 for Gateway {
     }
     async fn get_object_attributes(&self, req: S3Request<GetObjectAttributesInput>) -> R<GetObjectAttributesOutput> {
         self.op_get_object_attributes(req).await
+    }
+    async fn get_object_torrent(&self, req: S3Request<GetObjectTorrentInput>) -> R<GetObjectTorrentOutput> {
+        self.op_get_object_torrent(req).await
     }
 
     // ---- listing ----

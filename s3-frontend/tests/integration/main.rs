@@ -124,4 +124,5 @@ suite!(
     semantics::keys_with_c1_controls_are_refused,
     semantics::sigv4_dated_by_the_date_header,
     semantics::empty_authorization_and_unsized_bodies,
+    semantics::object_torrents,
 );

@@ -280,3 +280,31 @@ pub async fn empty_authorization_and_unsized_bodies(h: &Harness) {
     h.raw(chunked).await.assert_error(411, "MissingContentLength");
     assert!(!h.exists(&b, "k").await);
 }
+
+/// GetObjectTorrent: a bencoded metainfo whose pieces are the SHA-1 of each 256 KiB of the
+/// object; refused to whoever may not read the object.
+pub async fn object_torrents(h: &Harness) {
+    use sha1::Digest as _;
+    let b = h.bucket("torrent").await;
+    let data = crate::harness::pattern(600 * 1024, 7);
+    h.put(&b, "dir/movie.mpg", data.clone()).await;
+    let out = h.client.get_object_torrent().bucket(&b).key("dir/movie.mpg").send().await.unwrap();
+    let torrent = out.body.collect().await.unwrap().into_bytes().to_vec();
+    let mut pieces = Vec::new();
+    for piece in data.chunks(256 * 1024) {
+        pieces.extend_from_slice(&sha1::Sha1::digest(piece));
+    }
+    let mut want = format!(
+        "d10:created by10:cloudstore4:infod6:lengthi{}e4:name9:movie.mpg12:piece lengthi262144e6:pieces{}:",
+        data.len(),
+        pieces.len()
+    )
+    .into_bytes();
+    want.extend_from_slice(&pieces);
+    want.extend_from_slice(b"ee");
+    assert_eq!(torrent, want);
+    // Anonymous callers may not read it, so they get no torrent either.
+    let resp = h.raw(RawRequest::new("GET", &format!("/{b}/dir/movie.mpg")).query("torrent", "")).await;
+    resp.assert_error(403, "AccessDenied");
+    expect_err(h.client.get_object_torrent().bucket(&b).key("missing").send().await, 404, Some("NoSuchKey"));
+}

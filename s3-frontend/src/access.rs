@@ -348,7 +348,7 @@ impl S3Access for PolicyAccess {
             return Err(refuse(&identity, op, action, &resource, &why));
         }
         // Authorized: only now may s3s read a body it reads whole.
-        if let Some(held) = self.xml_bodies.reserve(op, cx.headers())? {
+        if let Some(held) = self.xml_bodies.reserve(op, cx.headers(), identity.account_id())? {
             cx.extensions_mut().insert(held);
         }
         cx.extensions_mut().insert(Authorized { identity, bucket: info, context: Arc::new(context) });

@@ -9,11 +9,12 @@
 //! - refuses a declared `Content-Length` over [`MAX_XML_BODY`] (400 MaxMessageLengthExceeded)
 //!   and a body without one (411 MissingContentLength, as s3s would answer after reading it),
 //!   so the body s3s reads never exceeds its limit;
-//! - holds that many bytes of a budget shared by all requests ([`XML_BODY_BUDGET`]) until
-//!   the operation is done, and answers 503 SlowDown when the budget is spent, rather than
-//!   queueing.
+//! - holds that many bytes of a budget shared by all requests ([`XML_BODY_BUDGET`]), at most
+//!   [`XML_BODY_SHARE`] of it per account, until the operation is done, and answers 503
+//!   SlowDown when the budget or the account's share is spent, rather than queueing.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;
 use s3s::{S3Result, s3_error};
@@ -28,15 +29,21 @@ pub const MAX_XML_BODY: u64 = 8 << 20;
 /// The bytes all requests together may hold in whole-read bodies: 64 MiB (8 maximal bodies).
 pub const XML_BODY_BUDGET: usize = 64 << 20;
 
+/// The bytes of that budget one account's requests may hold at once: a quarter, so that no
+/// one account (trickling its bodies up to the deadline) can spend it for everyone.
+pub const XML_BODY_SHARE: usize = XML_BODY_BUDGET / 4;
+
 /// The shared budget for whole-read bodies.
 #[derive(Debug, Clone)]
 pub struct XmlBodies {
     budget: Arc<Semaphore>,
+    /// Bytes held per account.
+    shares: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Default for XmlBodies {
     fn default() -> Self {
-        Self { budget: Arc::new(Semaphore::new(XML_BODY_BUDGET)) }
+        Self { budget: Arc::new(Semaphore::new(XML_BODY_BUDGET)), shares: Arc::default() }
     }
 }
 
@@ -44,7 +51,29 @@ impl Default for XmlBodies {
 /// must be `Clone`: a clone holds it too).
 #[derive(Debug, Clone)]
 pub struct Held {
-    _permit: Arc<OwnedSemaphorePermit>,
+    _share: Arc<Share>,
+}
+
+/// One request's bytes: of the budget, and of its account's share.
+#[derive(Debug)]
+struct Share {
+    _permit: OwnedSemaphorePermit,
+    shares: Arc<Mutex<HashMap<String, usize>>>,
+    account: String,
+    bytes: usize,
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.shares.lock()
+            && let Some(held) = m.get_mut(&self.account)
+        {
+            *held = held.saturating_sub(self.bytes);
+            if *held == 0 {
+                m.remove(&self.account);
+            }
+        }
+    }
 }
 
 /// Whether s3s reads the body of `op` whole (among the operations we implement).
@@ -55,7 +84,7 @@ fn read_whole(op: &str) -> bool {
 impl XmlBodies {
     /// Checks the declared size of `op`'s body and reserves it; `None` for operations whose
     /// body is streamed, and for empty bodies.
-    pub fn reserve(&self, op: &str, headers: &HeaderMap) -> S3Result<Option<Held>> {
+    pub fn reserve(&self, op: &str, headers: &HeaderMap, account: &str) -> S3Result<Option<Held>> {
         if !read_whole(op) {
             return Ok(None);
         }
@@ -84,9 +113,22 @@ impl XmlBodies {
         if len == 0 {
             return Ok(None);
         }
+        let bytes = usize::try_from(len).unwrap_or(usize::MAX);
+        let Ok(mut shares) = self.shares.lock() else {
+            return Err(s3_error!(SlowDown, "Please reduce your request rate."));
+        };
+        let held = shares.get(account).copied().unwrap_or(0);
+        if held.saturating_add(bytes) > XML_BODY_SHARE {
+            tracing::warn!(op, len, account, "the account's share of the whole-read body budget is spent");
+            return Err(s3_error!(SlowDown, "Please reduce your request rate."));
+        }
         let n = u32::try_from(len).unwrap_or(u32::MAX);
         match self.budget.clone().try_acquire_many_owned(n) {
-            Ok(permit) => Ok(Some(Held { _permit: Arc::new(permit) })),
+            Ok(permit) => {
+                shares.insert(account.to_owned(), held + bytes);
+                let share = Share { _permit: permit, shares: self.shares.clone(), account: account.to_owned(), bytes };
+                Ok(Some(Held { _share: Arc::new(share) }))
+            }
             Err(_) => {
                 tracing::warn!(op, len, "whole-read body budget spent");
                 Err(s3_error!(SlowDown, "Please reduce your request rate."))
@@ -115,34 +157,70 @@ mod tests {
         let b = XmlBodies::default();
         let max = MAX_XML_BODY.to_string();
         let over = (MAX_XML_BODY + 1).to_string();
-        assert!(b.reserve("DeleteObjects", &headers(&[("content-length", max.as_str())])).is_ok_and(|h| h.is_some()));
+        assert!(
+            b.reserve("DeleteObjects", &headers(&[("content-length", max.as_str())]), "a").is_ok_and(|h| h.is_some())
+        );
         assert_eq!(
-            code(b.reserve("PutBucketPolicy", &headers(&[("content-length", over.as_str())]))).as_deref(),
+            code(b.reserve("PutBucketPolicy", &headers(&[("content-length", over.as_str())]), "a")).as_deref(),
             Some("MaxMessageLengthExceeded")
         );
         assert_eq!(
-            code(b.reserve("CreateBucket", &headers(&[("transfer-encoding", "chunked")]))).as_deref(),
+            code(b.reserve("CreateBucket", &headers(&[("transfer-encoding", "chunked")]), "a")).as_deref(),
             Some("MissingContentLength")
         );
         assert_eq!(
-            code(b.reserve("CreateBucket", &headers(&[("content-length", "x")]))).as_deref(),
+            code(b.reserve("CreateBucket", &headers(&[("content-length", "x")]), "a")).as_deref(),
             Some("InvalidArgument")
         );
-        assert!(b.reserve("CreateBucket", &headers(&[])).is_ok_and(|h| h.is_none()));
+        assert!(b.reserve("CreateBucket", &headers(&[]), "a").is_ok_and(|h| h.is_none()));
         // Streamed bodies are not this module's business.
-        assert!(b.reserve("PutObject", &headers(&[("content-length", over.as_str())])).is_ok_and(|h| h.is_none()));
+        assert!(b.reserve("PutObject", &headers(&[("content-length", over.as_str())]), "a").is_ok_and(|h| h.is_none()));
     }
 
     #[test]
     fn the_budget_is_shared_and_given_back() {
         let b = XmlBodies::default();
         let max = MAX_XML_BODY.to_string();
+        // Eight maximal bodies from four accounts (two each) fill it.
         let held: Vec<_> = (0..XML_BODY_BUDGET as u64 / MAX_XML_BODY)
-            .map(|_| b.reserve("CompleteMultipartUpload", &headers(&[("content-length", max.as_str())])))
+            .map(|i| {
+                b.reserve(
+                    "CompleteMultipartUpload",
+                    &headers(&[("content-length", max.as_str())]),
+                    &format!("acct{}", i / 2),
+                )
+            })
             .collect();
         assert!(held.iter().all(|h| matches!(h, Ok(Some(_)))));
-        assert_eq!(code(b.reserve("DeleteObjects", &headers(&[("content-length", "1")]))).as_deref(), Some("SlowDown"));
+        assert_eq!(
+            code(b.reserve("DeleteObjects", &headers(&[("content-length", "1")]), "acct9")).as_deref(),
+            Some("SlowDown")
+        );
         drop(held);
-        assert!(b.reserve("DeleteObjects", &headers(&[("content-length", max.as_str())])).is_ok_and(|h| h.is_some()));
+        assert!(
+            b.reserve("DeleteObjects", &headers(&[("content-length", max.as_str())]), "a").is_ok_and(|h| h.is_some())
+        );
+        assert!(b.shares.lock().is_ok_and(|m| m.is_empty()), "shares given back");
+    }
+
+    #[test]
+    fn one_account_holds_at_most_its_share() {
+        let b = XmlBodies::default();
+        let max = MAX_XML_BODY.to_string();
+        let mine: Vec<_> = (0..XML_BODY_SHARE as u64 / MAX_XML_BODY)
+            .map(|_| b.reserve("DeleteObjects", &headers(&[("content-length", max.as_str())]), "greedy"))
+            .collect();
+        assert!(mine.iter().all(|h| matches!(h, Ok(Some(_)))));
+        assert_eq!(
+            code(b.reserve("DeleteObjects", &headers(&[("content-length", "1")]), "greedy")).as_deref(),
+            Some("SlowDown")
+        );
+        // Others still get theirs.
+        assert!(
+            b.reserve("DeleteObjects", &headers(&[("content-length", max.as_str())]), "other")
+                .is_ok_and(|h| h.is_some())
+        );
+        drop(mine);
+        assert!(b.reserve("DeleteObjects", &headers(&[("content-length", "1")]), "greedy").is_ok_and(|h| h.is_some()));
     }
 }

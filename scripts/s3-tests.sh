@@ -5,7 +5,7 @@
 #   scripts/s3-tests.sh --suite DIR [--endpoint URL | --serve embedded|postgres-s3]
 #                       [--label NAME] [--write-passed FILE] [-- PYTEST_ARGS...]
 #
-# --suite      a checkout of the suite (DEVELOPERS.md / docs/s3-compatibility.md say how to get
+# --suite      a checkout of the suite (scripts/README.md and docs/s3-compatibility.md say how to get
 #              it; no copy of it lives in this repo). Also $S3TESTS_DIR.
 # --endpoint   a running server; the platform admin's key pair comes from
 #              CLOUDSTORE_ROOT_ACCESS_KEY / CLOUDSTORE_ROOT_SECRET_KEY (or CLOUDSTORE_DATA_DIR).

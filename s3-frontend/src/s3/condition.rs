@@ -152,23 +152,7 @@ mod tests {
     use super::*;
 
     fn obj(etag: &str) -> ObjectMeta {
-        ObjectMeta {
-            bucket: "b".to_owned(),
-            key: "k".to_owned(),
-            size: 0,
-            etag: etag.to_owned(),
-            last_modified: time::OffsetDateTime::UNIX_EPOCH,
-            content_type: None,
-            content_encoding: None,
-            content_disposition: None,
-            content_language: None,
-            cache_control: None,
-            expires: None,
-            user_metadata: std::collections::BTreeMap::new(),
-            checksum: None,
-            parts: Vec::new(),
-            multipart_parts: None,
-        }
+        super::super::read::tests::obj(etag, time::OffsetDateTime::UNIX_EPOCH)
     }
 
     fn tag(v: &str) -> ETagCondition {

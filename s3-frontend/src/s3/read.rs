@@ -125,7 +125,7 @@ pub(crate) fn check_preconditions(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cloudstore_store_api::BlobId;
 
@@ -149,7 +149,8 @@ mod tests {
         assert!(segments(&parts, &(25..25)).is_empty());
     }
 
-    fn obj(etag: &str, modified: time::OffsetDateTime) -> ObjectMeta {
+    /// An empty object with this ETag and modification time (also for the tests of writes).
+    pub(crate) fn obj(etag: &str, modified: time::OffsetDateTime) -> ObjectMeta {
         ObjectMeta {
             bucket: "b".into(),
             key: "k".into(),

@@ -27,4 +27,7 @@ pub use listing::{
     ListPage, ListQuery, ListedObject, UploadListPage, UploadListQuery, list_objects, list_uploads, prefix_successor,
 };
 pub use meta::MetadataStore;
-pub use records::{BlobId, BlobPart, Bucket, ObjectMeta, ObjectSummary, PartMeta, StaleUpload, Upload, WriteCondition};
+pub use records::{
+    BlobId, BlobPart, Bucket, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow,
+    PartMeta, StaleUpload, Upload, WriteCondition,
+};

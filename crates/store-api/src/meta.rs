@@ -2,12 +2,18 @@ use std::fmt::Debug;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::{BlobId, Bucket, ObjectMeta, ObjectSummary, PartMeta, Result, StaleUpload, Upload, WriteCondition};
+use crate::{
+    BlobId, Bucket, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result,
+    StaleUpload, Upload, WriteCondition,
+};
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
 ///
 /// Every method that changes state is one transaction. Keys compare in byte order (UTF-8
 /// bytes, like `memcmp`), so listings are sorted the way S3 sorts them.
+///
+/// The methods that change what users see take the events describing the change and write them
+/// to the outbox in the same transaction (ADR 0006): committed together or not at all.
 #[async_trait::async_trait]
 pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// Checks that the database answers (for `/health/ready`).
@@ -16,7 +22,7 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     // ---- buckets ----
 
     /// Creates a bucket. [`crate::StoreError::BucketExists`] (with the owner) if the name is taken.
-    async fn create_bucket(&self, bucket: &Bucket) -> Result<()>;
+    async fn create_bucket(&self, bucket: &Bucket, events: &[OutboxEvent]) -> Result<()>;
     /// Reads a bucket.
     async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>>;
     /// Every bucket, sorted by name.
@@ -24,9 +30,9 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// Deletes a bucket that holds no objects ([`crate::StoreError::NoSuchBucket`], or
     /// [`crate::StoreError::BucketNotEmpty`] while it holds objects). Its multipart uploads in
     /// progress are aborted in the same transaction, their parts' blobs queued now.
-    async fn delete_bucket(&self, name: &str) -> Result<()>;
+    async fn delete_bucket(&self, name: &str, events: &[OutboxEvent]) -> Result<()>;
     /// Sets (`Some`) or removes (`None`) the bucket policy; `NoSuchBucket` if the bucket is gone.
-    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>) -> Result<()>;
+    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>, events: &[OutboxEvent]) -> Result<()>;
 
     // ---- blob registrations (see the crate docs) ----
 
@@ -46,11 +52,24 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// hold for the current object, `BlobReclaimed` if a blob of `obj.parts` is no longer
     /// pending; otherwise clears the pending registration of `obj.parts`, replaces the object
     /// and queues the replaced object's blobs for collection after `grace`.
-    async fn put_object(&self, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()>;
+    async fn put_object(
+        &self,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        grace: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
 
     /// Deletes an object and queues its blobs for collection after `grace`. Returns the deleted
-    /// object, or `None` if there was none (S3 DeleteObject succeeds either way).
-    async fn delete_object(&self, bucket: &str, key: &str, grace: Duration) -> Result<Option<ObjectMeta>>;
+    /// object, or `None` if there was none (S3 DeleteObject succeeds either way). `events` makes
+    /// the events of the deletion from the deleted object (not called when there was none).
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        grace: Duration,
+        events: DeletedEvents<'_>,
+    ) -> Result<Option<ObjectMeta>>;
 
     /// Objects of `bucket` with `from < key` (or `from <= key` when `inclusive`) and, if `to` is
     /// given, `key < to`, in byte order, at most `limit`. The building block of
@@ -86,6 +105,7 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
         obj: &ObjectMeta,
         cond: &WriteCondition,
         grace: Duration,
+        events: &[OutboxEvent],
     ) -> Result<()>;
     /// Aborts an upload: `NoSuchUpload` if it is gone; its parts' blobs are queued now.
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()>;
@@ -114,4 +134,21 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn claim_blob(&self, blob: &BlobId, now: OffsetDateTime) -> Result<bool>;
     /// Multipart uploads initiated before `before`, at most `limit`.
     async fn stale_uploads(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<StaleUpload>>;
+
+    // ---- the event outbox (ADR 0006) ----
+
+    /// Appends events that describe no state change of this store (reads, denials, identity
+    /// events), in one transaction.
+    async fn append_events(&self, events: &[OutboxEvent]) -> Result<()>;
+    /// Takes or renews the relay lease: `true` if `owner` holds it for the next `ttl` (no other
+    /// relay holds an unexpired one). One relay publishes at a time, so the outbox leaves in
+    /// commit order per key and is not published twice by concurrent relays.
+    async fn outbox_lease(&self, owner: &str, ttl: std::time::Duration) -> Result<bool>;
+    /// The oldest unpublished rows, by id, at most `limit`. No watermark: a row a slower
+    /// transaction commits later with a smaller id is found by the next call.
+    async fn outbox_rows(&self, limit: usize) -> Result<Vec<OutboxRow>>;
+    /// Removes published rows.
+    async fn outbox_remove(&self, ids: &[i64]) -> Result<()>;
+    /// The backlog: unpublished rows and the age of the oldest.
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog>;
 }

@@ -180,3 +180,39 @@ pub struct StaleUpload {
     /// Upload id.
     pub upload_id: String,
 }
+
+/// An event for the transactional outbox (ADR 0006), already encoded: written in the
+/// transaction of the change it describes, published to Kafka (or the local event store) by the
+/// relay afterwards. The store never looks inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// The message key: one object's (or bucket's, or account's) events share it and stay in
+    /// order.
+    pub key: String,
+    /// The encoded event (JSON of `cloudstore-events`).
+    pub body: String,
+}
+
+/// An outbox row not yet published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// Handed out at insert (before commit): rows of one key are in commit order, rows of
+    /// different keys may commit out of id order.
+    pub id: i64,
+    pub key: String,
+    pub body: String,
+    /// When the row was written, milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// The unpublished part of the outbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Rows not yet published.
+    pub rows: u64,
+    /// `created_at` of the oldest of them.
+    pub oldest_ms: Option<i64>,
+}
+
+/// The events of a deletion, made from what was deleted (nothing when nothing was).
+pub type DeletedEvents<'a> = &'a (dyn Fn(&ObjectMeta) -> Vec<OutboxEvent> + Send + Sync);

@@ -289,6 +289,8 @@ pub(crate) struct Commit {
     pub(crate) if_match: Option<String>,
     pub(crate) if_none_match: bool,
     pub(crate) not_before: i64,
+    /// The events of this write, into the outbox if it is written (ADR 0006).
+    pub(crate) events: Vec<cloudstore_store_api::OutboxEvent>,
 }
 
 /// PUT commits: the function `put_objects` (migrations 0004 and 0005), one transaction per
@@ -388,11 +390,24 @@ impl Commits {
         let if_match = col(|c| c.if_match.as_deref());
         let if_none_match: Vec<bool> = items.iter().map(|c| c.if_none_match).collect();
         let not_before: Vec<i64> = items.iter().map(|c| c.not_before).collect();
+        // Events, one array element per event, each naming its item (most writes have one).
+        let mut event_key: Vec<&str> = Vec::new();
+        let mut event_body: Vec<&str> = Vec::new();
+        let mut event_item: Vec<i32> = Vec::new();
+        for (i, c) in items.iter().enumerate() {
+            let item = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            for e in &c.events {
+                event_key.push(e.key.as_str());
+                event_body.push(e.body.as_str());
+                event_item.push(item);
+            }
+        }
+        let now = crate::codec::now_ms();
         // Autocommit: the statement's implicit transaction is the whole batch.
         let codes: (Vec<i32>,) = hot::hot!(self.hot, retry: false, |conn| {
             sqlx::query_as(
-                "SELECT put_objects($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                 $18, $19, $20, $21, $22)",
+                "SELECT put_objects_with_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
             )
             .bind(&bucket)
             .bind(&key)
@@ -416,6 +431,10 @@ impl Commits {
             .bind(&if_match)
             .bind(&if_none_match)
             .bind(&not_before)
+            .bind(&event_key)
+            .bind(&event_body)
+            .bind(&event_item)
+            .bind(now)
             .fetch_one(conn)
         })
         .await?;

@@ -49,8 +49,8 @@ mod hot;
 use std::time::Duration as StdDuration;
 
 use cloudstore_store_api::{
-    BlobId, Bucket, MetadataStore, ObjectMeta, ObjectSummary, PartMeta, Result, StaleUpload, StoreError, Upload,
-    WriteCondition,
+    BlobId, Bucket, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow,
+    PartMeta, Result, StaleUpload, StoreError, Upload, WriteCondition,
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions};
@@ -93,6 +93,8 @@ macro_rules! upload_columns {
 }
 
 mod batch;
+
+cloudstore_outbox::sql_outbox!(sqlx::Postgres);
 
 type Tx = Transaction<'static, Postgres>;
 type PgQuery<'a> = Query<'a, Postgres, PgArguments>;
@@ -334,7 +336,7 @@ impl MetadataStore for PgMetadataStore {
         Ok(())
     }
 
-    async fn create_bucket(&self, bucket: &Bucket) -> Result<()> {
+    async fn create_bucket(&self, bucket: &Bucket, events: &[OutboxEvent]) -> Result<()> {
         let mut tx = self.begin().await?;
         for _ in 0..WRITE_ATTEMPTS {
             let inserted = sqlx::query(
@@ -350,6 +352,7 @@ impl MetadataStore for PgMetadataStore {
             .map_err(db_err)?
             .rows_affected();
             if inserted == 1 {
+                outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
                 return commit(tx).await;
             }
             let owner: Option<String> = sqlx::query_scalar("SELECT owner FROM buckets WHERE name = $1")
@@ -391,20 +394,22 @@ impl MetadataStore for PgMetadataStore {
             .collect()
     }
 
-    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>) -> Result<()> {
+    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>, events: &[OutboxEvent]) -> Result<()> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE buckets SET policy = $1 WHERE name = $2")
             .bind(policy)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchBucket);
         }
-        Ok(())
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        commit(tx).await
     }
 
-    async fn delete_bucket(&self, name: &str) -> Result<()> {
+    async fn delete_bucket(&self, name: &str, events: &[OutboxEvent]) -> Result<()> {
         let mut tx = self.begin().await?;
         // Waits for writers holding a key-share lock; later writers find the bucket gone.
         let row: Option<i32> = sqlx::query_scalar("SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE")
@@ -449,6 +454,7 @@ impl MetadataStore for PgMetadataStore {
             .map_err(db_err)?;
         sqlx::query("DELETE FROM uploads WHERE bucket = $1").bind(name).execute(&mut *tx).await.map_err(db_err)?;
         sqlx::query("DELETE FROM buckets WHERE name = $1").bind(name).execute(&mut *tx).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -486,8 +492,15 @@ impl MetadataStore for PgMetadataStore {
         self.reader.submit((bucket.to_owned(), key.to_owned())).await?.map(ObjectRow::into_meta).transpose()
     }
 
-    async fn put_object(&self, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()> {
+    async fn put_object(
+        &self,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        grace: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<()> {
         let commit = batch::Commit {
+            events: events.to_vec(),
             row: ObjectRow::from_meta(obj)?,
             blobs: distinct_blobs(&obj.parts).into_iter().map(str::to_owned).collect(),
             if_match: cond.if_match.clone(),
@@ -497,7 +510,13 @@ impl MetadataStore for PgMetadataStore {
         self.commits.submit(commit).await
     }
 
-    async fn delete_object(&self, bucket: &str, key: &str, grace: Duration) -> Result<Option<ObjectMeta>> {
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        grace: Duration,
+        events: DeletedEvents<'_>,
+    ) -> Result<Option<ObjectMeta>> {
         let mut tx = self.begin().await?;
         let row: Option<ObjectRow> =
             sqlx::query_as(concat!("DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING ", object_columns!()))
@@ -514,6 +533,7 @@ impl MetadataStore for PgMetadataStore {
         };
         let meta = row.into_meta()?;
         queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
+        outbox::insert(&mut tx, &events(&meta), now_ms()).await.map_err(db_err)?;
         commit(tx).await?;
         Ok(Some(meta))
     }
@@ -644,6 +664,7 @@ impl MetadataStore for PgMetadataStore {
         obj: &ObjectMeta,
         cond: &WriteCondition,
         grace: Duration,
+        events: &[OutboxEvent],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         // Locks in delete_bucket's order, bucket then upload: the other order deadlocks with a
@@ -667,6 +688,7 @@ impl MetadataStore for PgMetadataStore {
         unused.dedup();
         queue_blobs(&mut tx, &unused, ms_after(now_ms(), grace)).await?;
         remove_upload(&mut tx, upload_id).await?;
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -737,5 +759,36 @@ impl MetadataStore for PgMetadataStore {
         .await
         .map_err(db_err)?;
         Ok(rows.into_iter().map(|(bucket, key, upload_id)| StaleUpload { bucket, key, upload_id }).collect())
+    }
+
+    async fn append_events(&self, events: &[OutboxEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        commit(tx).await
+    }
+
+    async fn outbox_lease(&self, owner: &str, ttl: StdDuration) -> Result<bool> {
+        let now = now_ms();
+        let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        outbox::lease(&mut conn, owner, now, until).await.map_err(db_err)
+    }
+
+    async fn outbox_rows(&self, limit_: usize) -> Result<Vec<OutboxRow>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        outbox::rows(&mut conn, limit(limit_)).await.map_err(db_err)
+    }
+
+    async fn outbox_remove(&self, ids: &[i64]) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        outbox::remove(&mut conn, ids).await.map_err(db_err)
+    }
+
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        outbox::backlog(&mut conn).await.map_err(db_err)
     }
 }

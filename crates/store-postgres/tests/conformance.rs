@@ -175,7 +175,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         created_at: OffsetDateTime::now_utc(),
         policy: None,
     };
-    store.create_bucket(&record).await.expect("create_bucket");
+    store.create_bucket(&record, &[]).await.expect("create_bucket");
     name
 }
 
@@ -200,17 +200,18 @@ async fn put_object_is_one_statement() {
 
     let b = pending(3).await;
     let first = object(&bucket, "k", &b[0..1]);
-    let (r, n) = proxy.count(store.put_object(&first, &plain, grace)).await;
+    let (r, n) = proxy.count(store.put_object(&first, &plain, grace, &[])).await;
     assert!(matches!((r, n), (Ok(()), 1)), "new key: {n} statements");
     let second = object(&bucket, "k", &b[1..2]);
     let if_match = WriteCondition { if_match: Some(first.etag.clone()), if_none_match: false };
-    let (r, n) = proxy.count(store.put_object(&second, &if_match, grace)).await;
+    let (r, n) = proxy.count(store.put_object(&second, &if_match, grace, &[])).await;
     assert!(matches!((r, n), (Ok(()), 1)), "overwrite: {n} statements");
-    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k", &b[2..3]), &create_only, grace)).await;
+    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k", &b[2..3]), &create_only, grace, &[])).await;
     assert!(matches!((r, n), (Err(StoreError::PreconditionFailed), 1)), "If-None-Match on an existing key: {n}");
-    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k2", &[BlobId::generate()]), &plain, grace)).await;
+    let (r, n) = proxy.count(store.put_object(&object(&bucket, "k2", &[BlobId::generate()]), &plain, grace, &[])).await;
     assert!(matches!((r, n), (Err(StoreError::BlobReclaimed), 1)), "unregistered blob: {n} statements");
-    let (r, n) = proxy.count(store.put_object(&object(&format!("{bucket}-gone"), "k", &b[2..3]), &plain, grace)).await;
+    let (r, n) =
+        proxy.count(store.put_object(&object(&format!("{bucket}-gone"), "k", &b[2..3]), &plain, grace, &[])).await;
     assert!(matches!((r, n), (Err(StoreError::NoSuchBucket), 1)), "missing bucket: {n} statements");
     assert_eq!(store.get_object(&bucket, "k").await.expect("get_object"), Some(second.clone()));
 
@@ -222,13 +223,13 @@ async fn put_object_is_one_statement() {
     let (r, n, trips) = proxy.count_both(store.register_blobs(&more[..1], OffsetDateTime::now_utc())).await;
     assert!(matches!((r, n, trips), (Ok(()), 1, 1)), "register_blobs: {n} statements, {trips} round trips");
     let third = object(&bucket, "k", &more[1..2]);
-    let (r, n, trips) = proxy.count_both(store.put_object(&third, &plain, grace)).await;
+    let (r, n, trips) = proxy.count_both(store.put_object(&third, &plain, grace, &[])).await;
     assert!(matches!((r, n, trips), (Ok(()), 1, 1)), "put_object: {n} statements, {trips} round trips");
     store.abandon_blobs(&more[..1]).await.expect("abandon_blobs");
 
-    store.delete_object(&bucket, "k", grace).await.expect("delete_object");
+    store.delete_object(&bucket, "k", grace, &|_| Vec::new()).await.expect("delete_object");
     store.abandon_blobs(&b[2..]).await.expect("abandon_blobs");
-    store.delete_bucket(&bucket).await.expect("delete_bucket");
+    store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
 
 /// The hot path's own connections (handed back without a ping) recover when the server drops
@@ -245,7 +246,7 @@ async fn hot_connections_recover_when_the_server_drops_them() {
         let blob = BlobId::generate();
         store.register_blobs(std::slice::from_ref(&blob), OffsetDateTime::now_utc() + Duration::hours(1)).await?;
         let obj = object(&bucket, key, std::slice::from_ref(&blob));
-        store.put_object(&obj, &WriteCondition::default(), grace).await.map(|()| obj)
+        store.put_object(&obj, &WriteCondition::default(), grace, &[]).await.map(|()| obj)
     };
     let first = put("a").await.expect("put a");
     assert_eq!(store.get_object(&bucket, "a").await.expect("get a"), Some(first.clone()));
@@ -264,9 +265,9 @@ async fn hot_connections_recover_when_the_server_drops_them() {
     assert_eq!(store.get_object(&bucket, "b").await.expect("get b"), Some(second));
 
     for key in ["a", "b"] {
-        store.delete_object(&bucket, key, grace).await.expect("delete_object");
+        store.delete_object(&bucket, key, grace, &|_| Vec::new()).await.expect("delete_object");
     }
-    store.delete_bucket(&bucket).await.expect("delete_bucket");
+    store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
 
 /// Concurrent reads share statements, and each still gets its own row: every key (present,
@@ -285,7 +286,7 @@ async fn concurrent_reads_share_statements_and_get_their_own_rows() {
             .await
             .expect("register");
         let obj = object(&bucket, &format!("k{i:02}"), std::slice::from_ref(&blob));
-        store.put_object(&obj, &WriteCondition::default(), grace).await.expect("put_object");
+        store.put_object(&obj, &WriteCondition::default(), grace, &[]).await.expect("put_object");
         written.push(obj);
     }
     // 200 reads at once: each of the 20 keys 8 times, and 40 reads of missing keys.
@@ -303,9 +304,9 @@ async fn concurrent_reads_share_statements_and_get_their_own_rows() {
     assert!(statements < 200, "200 concurrent reads took {statements} statements");
 
     for o in &written {
-        store.delete_object(&bucket, &o.key, grace).await.expect("delete_object");
+        store.delete_object(&bucket, &o.key, grace, &|_| Vec::new()).await.expect("delete_object");
     }
-    store.delete_bucket(&bucket).await.expect("delete_bucket");
+    store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
 
 /// Pending blob ids, registered.
@@ -340,7 +341,7 @@ async fn concurrent_puts_share_commits_and_get_their_own_outcomes() {
     let grace = Duration::minutes(15);
     let bucket = new_bucket(&store, "cst-gc").await;
     let taken = object(&bucket, "taken", &registered(&store, 1).await);
-    store.put_object(&taken, &WriteCondition::default(), grace).await.expect("put taken");
+    store.put_object(&taken, &WriteCondition::default(), grace, &[]).await.expect("put taken");
 
     let plain = WriteCondition::default();
     let create_only = WriteCondition { if_match: None, if_none_match: true };
@@ -364,7 +365,7 @@ async fn concurrent_puts_share_commits_and_get_their_own_outcomes() {
         puts.push(("same", object(&bucket, "same", &[b]), plain.clone()));
     }
     let n = puts.len();
-    let runs = puts.iter().map(|(_, obj, cond)| store.put_object(obj, cond, grace));
+    let runs = puts.iter().map(|(_, obj, cond)| store.put_object(obj, cond, grace, &[]));
     let (results, statements) = proxy.count(futures::future::join_all(runs)).await;
     assert!(statements < n, "{n} concurrent PUTs took {statements} statements");
 
@@ -409,9 +410,9 @@ async fn concurrent_puts_share_commits_and_get_their_own_outcomes() {
     let mut keys: Vec<String> = fresh.iter().map(|o| o.key.clone()).collect();
     keys.extend(["race", "taken", "same"].map(str::to_owned));
     for key in keys {
-        store.delete_object(&bucket, &key, grace).await.expect("delete_object");
+        store.delete_object(&bucket, &key, grace, &|_| Vec::new()).await.expect("delete_object");
     }
-    store.delete_bucket(&bucket).await.expect("delete_bucket");
+    store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
 
 /// Two gateways (two stores, each batching its own PUTs) writing the same keys at once in
@@ -435,15 +436,15 @@ async fn overlapping_put_batches_do_not_deadlock() {
             }
         }
         let results =
-            futures::future::join_all(puts.iter().map(|(store, obj)| store.put_object(obj, &plain, grace))).await;
+            futures::future::join_all(puts.iter().map(|(store, obj)| store.put_object(obj, &plain, grace, &[]))).await;
         for ((_, obj), r) in puts.iter().zip(results) {
             assert!(r.is_ok(), "round {round}, {}: {r:?}", obj.key);
         }
     }
     for key in &keys {
-        a.delete_object(&bucket, key, grace).await.expect("delete_object");
+        a.delete_object(&bucket, key, grace, &|_| Vec::new()).await.expect("delete_object");
     }
-    a.delete_bucket(&bucket).await.expect("delete_bucket");
+    a.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
 
 /// One item the server refuses (a NUL byte, which PostgreSQL text cannot hold) fails alone:
@@ -462,7 +463,7 @@ async fn a_refused_item_fails_alone() {
     }
     let plain = WriteCondition::default();
     let (results, statements) =
-        proxy.count(futures::future::join_all(objects.iter().map(|o| store.put_object(o, &plain, grace)))).await;
+        proxy.count(futures::future::join_all(objects.iter().map(|o| store.put_object(o, &plain, grace, &[])))).await;
     assert!(statements > objects.len(), "one batch, then each alone: {statements} statements");
     for (o, r) in objects.iter().zip(&results) {
         if o.key.contains('\0') {
@@ -483,10 +484,10 @@ async fn a_refused_item_fails_alone() {
         }
     }
     for o in objects.iter().filter(|o| !o.key.contains('\0')) {
-        store.delete_object(&bucket, &o.key, grace).await.expect("delete_object");
+        store.delete_object(&bucket, &o.key, grace, &|_| Vec::new()).await.expect("delete_object");
     }
     store.abandon_blobs(std::slice::from_ref(&objects[5].parts[0].blob)).await.expect("abandon");
-    store.delete_bucket(&bucket).await.expect("delete_bucket");
+    store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
 
 /// `put_objects` takes each item's blobs as a run of its blob arrays, so they must come grouped
@@ -526,7 +527,7 @@ async fn put_objects_refuses_blobs_out_of_item_order() {
     assert_eq!(call(vec![1, 2]).await.expect("in order"), [0, 0]);
     assert_eq!(in_blob_gc(&blobs).await, [false, false], "written: registrations cleared");
     for key in ["a", "b"] {
-        store.delete_object(&bucket, key, Duration::minutes(15)).await.expect("delete_object");
+        store.delete_object(&bucket, key, Duration::minutes(15), &|_| Vec::new()).await.expect("delete_object");
     }
-    store.delete_bucket(&bucket).await.expect("delete_bucket");
+    store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }

@@ -27,8 +27,8 @@ use std::path::Path;
 use std::time::Duration as StdDuration;
 
 use cloudstore_store_api::{
-    BlobId, Bucket, MetadataStore, ObjectMeta, ObjectSummary, PartMeta, Result, StaleUpload, StoreError, Upload,
-    WriteCondition,
+    BlobId, Bucket, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow,
+    PartMeta, Result, StaleUpload, StoreError, Upload, WriteCondition,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -40,6 +40,8 @@ use crate::codec::{
     from_ms, json, limit, ms_after, now_ms, to_i64, to_ms,
 };
 use crate::error::{db_err, migrate_err};
+
+cloudstore_outbox::sql_outbox!(sqlx::Sqlite);
 
 /// The schema, embedded at compile time from `migrations/sqlite`.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -329,7 +331,7 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(())
     }
 
-    async fn create_bucket(&self, bucket: &Bucket) -> Result<()> {
+    async fn create_bucket(&self, bucket: &Bucket, events: &[OutboxEvent]) -> Result<()> {
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO buckets (name, owner, region, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
@@ -350,6 +352,7 @@ impl MetadataStore for SqliteMetadataStore {
                 .map_err(db_err)?;
             return Err(StoreError::BucketExists { owner });
         }
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -379,20 +382,22 @@ impl MetadataStore for SqliteMetadataStore {
             .collect()
     }
 
-    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>) -> Result<()> {
+    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>, events: &[OutboxEvent]) -> Result<()> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE buckets SET policy = ? WHERE name = ?")
             .bind(policy)
             .bind(name)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchBucket);
         }
-        Ok(())
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        commit(tx).await
     }
 
-    async fn delete_bucket(&self, name: &str) -> Result<()> {
+    async fn delete_bucket(&self, name: &str, events: &[OutboxEvent]) -> Result<()> {
         let mut tx = self.begin().await?;
         if !bucket_exists(&mut tx, name).await? {
             return Err(StoreError::NoSuchBucket);
@@ -422,6 +427,7 @@ impl MetadataStore for SqliteMetadataStore {
             .map_err(db_err)?;
         sqlx::query("DELETE FROM uploads WHERE bucket = ?").bind(name).execute(&mut *tx).await.map_err(db_err)?;
         sqlx::query("DELETE FROM buckets WHERE name = ?").bind(name).execute(&mut *tx).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -458,13 +464,26 @@ impl MetadataStore for SqliteMetadataStore {
         row.map(ObjectRow::into_meta).transpose()
     }
 
-    async fn put_object(&self, obj: &ObjectMeta, cond: &WriteCondition, grace: Duration) -> Result<()> {
+    async fn put_object(
+        &self,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        grace: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         write_object(&mut tx, obj, cond, grace, true).await?;
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
         commit(tx).await
     }
 
-    async fn delete_object(&self, bucket: &str, key: &str, grace: Duration) -> Result<Option<ObjectMeta>> {
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        grace: Duration,
+        events: DeletedEvents<'_>,
+    ) -> Result<Option<ObjectMeta>> {
         let mut tx = self.begin().await?;
         let row: Option<ObjectRow> =
             sqlx::query_as(concat!("DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING ", object_columns!()))
@@ -481,6 +500,7 @@ impl MetadataStore for SqliteMetadataStore {
         };
         let meta = row.into_meta()?;
         queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
+        outbox::insert(&mut tx, &events(&meta), now_ms()).await.map_err(db_err)?;
         commit(tx).await?;
         Ok(Some(meta))
     }
@@ -598,6 +618,7 @@ impl MetadataStore for SqliteMetadataStore {
         obj: &ObjectMeta,
         cond: &WriteCondition,
         grace: Duration,
+        events: &[OutboxEvent],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         if !upload_exists(&mut tx, &obj.bucket, &obj.key, upload_id).await? {
@@ -614,6 +635,7 @@ impl MetadataStore for SqliteMetadataStore {
         let unused: Vec<&str> = parts.iter().map(String::as_str).filter(|p| !used.contains(p)).collect();
         queue_blobs(&mut tx, &unused, ms_after(now_ms(), grace)).await?;
         remove_upload(&mut tx, upload_id).await?;
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -688,6 +710,37 @@ impl MetadataStore for SqliteMetadataStore {
         .map_err(db_err)?;
         Ok(rows.into_iter().map(|(bucket, key, upload_id)| StaleUpload { bucket, key, upload_id }).collect())
     }
+
+    async fn append_events(&self, events: &[OutboxEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        commit(tx).await
+    }
+
+    async fn outbox_lease(&self, owner: &str, ttl: StdDuration) -> Result<bool> {
+        let now = now_ms();
+        let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        outbox::lease(&mut conn, owner, now, until).await.map_err(db_err)
+    }
+
+    async fn outbox_rows(&self, limit_: usize) -> Result<Vec<OutboxRow>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        outbox::rows(&mut conn, limit(limit_)).await.map_err(db_err)
+    }
+
+    async fn outbox_remove(&self, ids: &[i64]) -> Result<()> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        outbox::remove(&mut conn, ids).await.map_err(db_err)
+    }
+
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        outbox::backlog(&mut conn).await.map_err(db_err)
+    }
 }
 
 #[cfg(test)]
@@ -739,7 +792,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             policy: None,
         };
-        store.create_bucket(&bucket).await.expect("create");
+        store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");
         sqlx::query("DELETE FROM buckets").execute(&mut *tx).await.expect("delete in tx");
         // The uncommitted delete is invisible and does not block readers.

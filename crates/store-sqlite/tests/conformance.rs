@@ -50,13 +50,13 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");
-        store.create_bucket(&bucket).await.expect("create bucket");
+        store.create_bucket(&bucket, &[]).await.expect("create bucket");
     }
     let store = SqliteMetadataStore::open(&path).await.expect("reopen");
     assert_eq!(store.get_bucket("reopen-bucket").await.expect("get"), Some(bucket));
     // A second store on the same file (another process, say) sees the same data.
     let other = SqliteMetadataStore::open(&path).await.expect("second store");
-    assert!(matches!(other.delete_bucket("reopen-bucket").await, Ok(())));
+    assert!(matches!(other.delete_bucket("reopen-bucket", &[]).await, Ok(())));
     assert_eq!(store.get_bucket("reopen-bucket").await.expect("get"), None);
 }
 

@@ -30,8 +30,8 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 use crate::{
-    BlobId, BlobPart, Bucket, ListPage, ListQuery, ListedObject, MetadataStore, ObjectMeta, PartMeta, StoreError,
-    Upload, UploadListQuery, WriteCondition, list_objects, list_uploads,
+    BlobId, BlobPart, Bucket, ListPage, ListQuery, ListedObject, MetadataStore, ObjectMeta, OutboxEvent, OutboxRow,
+    PartMeta, StoreError, Upload, UploadListQuery, WriteCondition, list_objects, list_uploads,
 };
 
 type Store = Arc<dyn MetadataStore>;
@@ -68,6 +68,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(upload_scans);
     section!(key_order);
     section!(big_listing);
+    section!(outbox);
 }
 
 /// Names unique to one run of the suite.
@@ -149,7 +150,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
 }
 
 async fn make_bucket(store: &Store, name: &str) {
-    ok(store.create_bucket(&bucket_record(name, "suite-owner")).await, "create_bucket");
+    ok(store.create_bucket(&bucket_record(name, "suite-owner"), &[]).await, "create_bucket");
 }
 
 /// Fresh blob ids, registered as pending.
@@ -189,7 +190,7 @@ pub fn object(bucket: &str, key: &str, blobs: &[BlobId]) -> ObjectMeta {
 async fn put_new(store: &Store, bucket: &str, key: &str) -> ObjectMeta {
     let blobs = pending_blobs(store, 1).await;
     let obj = object(bucket, key, &blobs);
-    ok(store.put_object(&obj, &WriteCondition::default(), GRACE).await, "put_object");
+    ok(store.put_object(&obj, &WriteCondition::default(), GRACE, &[]).await, "put_object");
     obj
 }
 
@@ -239,9 +240,9 @@ async fn buckets(store: &Store, run: &Run) {
     assert_eq!(ok(store.get_bucket(&a).await, "get_bucket"), None);
 
     let rec_a = bucket_record(&a, "owner-1");
-    ok(store.create_bucket(&rec_a).await, "create_bucket");
+    ok(store.create_bucket(&rec_a, &[]).await, "create_bucket");
     assert_eq!(ok(store.get_bucket(&a).await, "get_bucket").as_ref(), Some(&rec_a));
-    match store.create_bucket(&bucket_record(&a, "owner-2")).await {
+    match store.create_bucket(&bucket_record(&a, "owner-2"), &[]).await {
         Err(StoreError::BucketExists { owner }) => assert_eq!(owner, "owner-1"),
         other => panic!("create_bucket of a taken name: expected BucketExists, got {other:?}"),
     }
@@ -250,30 +251,30 @@ async fn buckets(store: &Store, run: &Run) {
     // Created out of order; listed by name.
     let rec_c = bucket_record(&c, "owner-1");
     let rec_b = Bucket { region: "eu-west-3".to_owned(), ..bucket_record(&b, "owner-2") };
-    ok(store.create_bucket(&rec_c).await, "create_bucket");
-    ok(store.create_bucket(&rec_b).await, "create_bucket");
+    ok(store.create_bucket(&rec_c, &[]).await, "create_bucket");
+    ok(store.create_bucket(&rec_b, &[]).await, "create_bucket");
     let all = ok(store.list_buckets().await, "list_buckets");
     assert!(all.windows(2).all(|w| w[0].name < w[1].name), "list_buckets is not sorted by name");
     let mine: Vec<&Bucket> = all.iter().filter(|x| x.name.ends_with(&run.id) && x.name.starts_with("cst-b")).collect();
     assert_eq!(mine, [&rec_a, &rec_b, &rec_c]);
 
-    assert_err!(store.delete_bucket(&run.bucket("missing")).await, StoreError::NoSuchBucket);
+    assert_err!(store.delete_bucket(&run.bucket("missing"), &[]).await, StoreError::NoSuchBucket);
 
     // The bucket policy is stored as given, replaced, and removed.
     let doc = r#"{"Version":"2012-10-17","Statement":[]}"#;
-    ok(store.set_bucket_policy(&c, Some(doc)).await, "set_bucket_policy");
+    ok(store.set_bucket_policy(&c, Some(doc), &[]).await, "set_bucket_policy");
     assert_eq!(ok(store.get_bucket(&c).await, "get_bucket").and_then(|b| b.policy).as_deref(), Some(doc));
     let listed = ok(store.list_buckets().await, "list_buckets");
     assert_eq!(listed.iter().find(|x| x.name == c).and_then(|x| x.policy.as_deref()), Some(doc));
-    ok(store.set_bucket_policy(&c, None).await, "set_bucket_policy(None)");
+    ok(store.set_bucket_policy(&c, None, &[]).await, "set_bucket_policy(None)");
     assert_eq!(ok(store.get_bucket(&c).await, "get_bucket").and_then(|b| b.policy), None);
-    assert_err!(store.set_bucket_policy(&run.bucket("missing"), Some(doc)).await, StoreError::NoSuchBucket);
+    assert_err!(store.set_bucket_policy(&run.bucket("missing"), Some(doc), &[]).await, StoreError::NoSuchBucket);
 
     // Not empty while it holds an object...
     let obj = put_new(store, &a, "k").await;
-    assert_err!(store.delete_bucket(&a).await, StoreError::BucketNotEmpty);
+    assert_err!(store.delete_bucket(&a, &[]).await, StoreError::BucketNotEmpty);
     assert!(ok(store.get_bucket(&a).await, "get_bucket").is_some());
-    ok(store.delete_object(&a, "k", GRACE).await, "delete_object");
+    ok(store.delete_object(&a, "k", GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &obj.parts[0].blob, GRACE).await;
     // Multipart uploads in progress do not keep it: they are aborted with the bucket (as on
     // AWS), their parts' blobs queued now.
@@ -287,12 +288,12 @@ async fn buckets(store: &Store, run: &Run) {
     }
     // A bucket that still holds an object is refused, and its uploads stay.
     let obj = put_new(store, &a, "still-here").await;
-    assert_err!(store.delete_bucket(&a).await, StoreError::BucketNotEmpty);
+    assert_err!(store.delete_bucket(&a, &[]).await, StoreError::BucketNotEmpty);
     assert!(ok(store.get_upload(&a, "k", &up.upload_id).await, "get_upload").is_some());
-    ok(store.delete_object(&a, "still-here", GRACE).await, "delete_object");
+    ok(store.delete_object(&a, "still-here", GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &obj.parts[0].blob, GRACE).await;
 
-    ok(store.delete_bucket(&a).await, "delete_bucket with uploads in progress");
+    ok(store.delete_bucket(&a, &[]).await, "delete_bucket with uploads in progress");
     for blob in &blobs {
         assert_due_now(store, blob).await;
     }
@@ -300,12 +301,12 @@ async fn buckets(store: &Store, run: &Run) {
     assert_eq!(ok(store.get_upload(&a, "k2", &empty.upload_id).await, "get_upload"), None);
     assert!(ok(store.list_parts(&up.upload_id, 0, 10).await, "list_parts").is_empty());
     assert_eq!(ok(store.get_bucket(&a).await, "get_bucket"), None);
-    assert_err!(store.delete_bucket(&a).await, StoreError::NoSuchBucket);
+    assert_err!(store.delete_bucket(&a, &[]).await, StoreError::NoSuchBucket);
     assert!(!ok(store.list_buckets().await, "list_buckets").iter().any(|x| x.name == a));
     // The name is free again.
-    ok(store.create_bucket(&bucket_record(&a, "owner-3")).await, "create_bucket after delete");
+    ok(store.create_bucket(&bucket_record(&a, "owner-3"), &[]).await, "create_bucket after delete");
     for name in [&a, &b, &c] {
-        ok(store.delete_bucket(name).await, "delete_bucket");
+        ok(store.delete_bucket(name, &[]).await, "delete_bucket");
     }
 }
 
@@ -337,7 +338,7 @@ async fn objects(store: &Store, run: &Run) {
         kind: ChecksumType::Composite,
     });
     full.multipart_parts = Some(3);
-    ok(store.put_object(&full, &WriteCondition::default(), GRACE).await, "put_object");
+    ok(store.put_object(&full, &WriteCondition::default(), GRACE, &[]).await, "put_object");
     assert_eq!(get(store, &bucket, "full").await.as_ref(), Some(&full));
     for b in &blobs {
         assert_not_queued(store, b).await;
@@ -354,7 +355,7 @@ async fn objects(store: &Store, run: &Run) {
     // A missing bucket; the registration survives the failed write.
     let stray = pending_blobs(store, 1).await;
     assert_err!(
-        store.put_object(&object(&run.bucket("nobucket"), "k", &stray), &WriteCondition::default(), GRACE).await,
+        store.put_object(&object(&run.bucket("nobucket"), "k", &stray), &WriteCondition::default(), GRACE, &[]).await,
         StoreError::NoSuchBucket
     );
     assert_pending(store, &stray[0]).await;
@@ -362,7 +363,7 @@ async fn objects(store: &Store, run: &Run) {
     // A blob that is not pending fails the whole write, which changes nothing.
     let registered = pending_blobs(store, 1).await;
     let mixed = object(&bucket, "full", &[registered[0].clone(), BlobId::generate()]);
-    assert_err!(store.put_object(&mixed, &WriteCondition::default(), GRACE).await, StoreError::BlobReclaimed);
+    assert_err!(store.put_object(&mixed, &WriteCondition::default(), GRACE, &[]).await, StoreError::BlobReclaimed);
     assert_eq!(get(store, &bucket, "full").await.as_ref(), Some(&full), "a failed put changed the object");
     assert_pending(store, &registered[0]).await;
     for b in &blobs {
@@ -374,7 +375,7 @@ async fn objects(store: &Store, run: &Run) {
     ok(store.register_blobs(&late, now() - Duration::minutes(1)).await, "register_blobs");
     assert!(ok(store.claim_blob(&late[0], now()).await, "claim_blob"), "claim of a blob past its deadline");
     assert_err!(
-        store.put_object(&object(&bucket, "late", &late), &WriteCondition::default(), GRACE).await,
+        store.put_object(&object(&bucket, "late", &late), &WriteCondition::default(), GRACE, &[]).await,
         StoreError::BlobReclaimed
     );
     assert_eq!(get(store, &bucket, "late").await, None);
@@ -382,7 +383,7 @@ async fn objects(store: &Store, run: &Run) {
     let overdue = vec![BlobId::generate()];
     ok(store.register_blobs(&overdue, now() - Duration::minutes(1)).await, "register_blobs");
     let overdue_obj = object(&bucket, "late", &overdue);
-    ok(store.put_object(&overdue_obj, &WriteCondition::default(), GRACE).await, "put_object past deadline");
+    ok(store.put_object(&overdue_obj, &WriteCondition::default(), GRACE, &[]).await, "put_object past deadline");
     assert!(!ok(store.claim_blob(&overdue[0], now()).await, "claim_blob"), "collector claimed a committed blob");
 
     // Overwrite: the replaced object's blobs are queued after the grace period.
@@ -395,24 +396,30 @@ async fn objects(store: &Store, run: &Run) {
 
     // A zero-byte object has no blobs.
     let empty = object(&bucket, "empty", &[]);
-    ok(store.put_object(&empty, &WriteCondition::default(), GRACE).await, "put_object zero bytes");
+    ok(store.put_object(&empty, &WriteCondition::default(), GRACE, &[]).await, "put_object zero bytes");
     assert_eq!(get(store, &bucket, "empty").await.as_ref(), Some(&empty));
     let empty2 = object(&bucket, "empty", &[]);
-    ok(store.put_object(&empty2, &WriteCondition::default(), GRACE).await, "overwrite zero bytes");
+    ok(store.put_object(&empty2, &WriteCondition::default(), GRACE, &[]).await, "overwrite zero bytes");
     assert_eq!(get(store, &bucket, "empty").await.as_ref(), Some(&empty2));
 
     // Delete returns the object and queues its blobs.
-    let deleted = ok(store.delete_object(&bucket, "full", GRACE).await, "delete_object");
+    let deleted = ok(store.delete_object(&bucket, "full", GRACE, &|_| Vec::new()).await, "delete_object");
     assert_eq!(deleted.as_ref(), Some(&replacement));
     assert_eq!(get(store, &bucket, "full").await, None);
     assert_queued_after(store, &replacement.parts[0].blob, GRACE).await;
-    assert_eq!(ok(store.delete_object(&bucket, "full", GRACE).await, "delete_object again"), None);
-    assert_err!(store.delete_object(&run.bucket("nobucket"), "full", GRACE).await, StoreError::NoSuchBucket);
+    assert_eq!(ok(store.delete_object(&bucket, "full", GRACE, &|_| Vec::new()).await, "delete_object again"), None);
+    assert_err!(
+        store.delete_object(&run.bucket("nobucket"), "full", GRACE, &|_| Vec::new()).await,
+        StoreError::NoSuchBucket
+    );
 
-    assert_eq!(ok(store.delete_object(&bucket, "empty", GRACE).await, "delete_object").as_ref(), Some(&empty2));
-    ok(store.delete_object(&bucket, "late", GRACE).await, "delete_object");
+    assert_eq!(
+        ok(store.delete_object(&bucket, "empty", GRACE, &|_| Vec::new()).await, "delete_object").as_ref(),
+        Some(&empty2)
+    );
+    ok(store.delete_object(&bucket, "late", GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &overdue[0], GRACE).await;
-    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
 
 async fn conditional_writes(store: &Store, run: &Run) {
@@ -423,7 +430,7 @@ async fn conditional_writes(store: &Store, run: &Run) {
     // If-Match on a missing object fails.
     let b = pending_blobs(store, 1).await;
     assert_err!(
-        store.put_object(&object(&bucket, key, &b), &if_match("0123"), GRACE).await,
+        store.put_object(&object(&bucket, key, &b), &if_match("0123"), GRACE, &[]).await,
         StoreError::PreconditionFailed
     );
     assert_eq!(get(store, &bucket, key).await, None);
@@ -432,10 +439,10 @@ async fn conditional_writes(store: &Store, run: &Run) {
     // If-None-Match: * creates once.
     let b1 = pending_blobs(store, 1).await;
     let o1 = object(&bucket, key, &b1);
-    ok(store.put_object(&o1, &if_none_match(), GRACE).await, "If-None-Match on a missing key");
+    ok(store.put_object(&o1, &if_none_match(), GRACE, &[]).await, "If-None-Match on a missing key");
     let b2 = pending_blobs(store, 1).await;
     assert_err!(
-        store.put_object(&object(&bucket, key, &b2), &if_none_match(), GRACE).await,
+        store.put_object(&object(&bucket, key, &b2), &if_none_match(), GRACE, &[]).await,
         StoreError::PreconditionFailed
     );
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o1));
@@ -445,25 +452,25 @@ async fn conditional_writes(store: &Store, run: &Run) {
     // If-Match with another ETag fails; with the current one it replaces.
     let b3 = pending_blobs(store, 1).await;
     assert_err!(
-        store.put_object(&object(&bucket, key, &b3), &if_match(&etag()), GRACE).await,
+        store.put_object(&object(&bucket, key, &b3), &if_match(&etag()), GRACE, &[]).await,
         StoreError::PreconditionFailed
     );
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o1));
     let o3 = object(&bucket, key, &b3);
-    ok(store.put_object(&o3, &if_match(&o1.etag), GRACE).await, "If-Match with the current ETag");
+    ok(store.put_object(&o3, &if_match(&o1.etag), GRACE, &[]).await, "If-Match with the current ETag");
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o3));
     assert_queued_after(store, &b1[0], GRACE).await;
 
     // Both conditions together can never hold.
     let b4 = pending_blobs(store, 1).await;
     let both = WriteCondition { if_match: Some(o3.etag.clone()), if_none_match: true };
-    assert_err!(store.put_object(&object(&bucket, key, &b4), &both, GRACE).await, StoreError::PreconditionFailed);
+    assert_err!(store.put_object(&object(&bucket, key, &b4), &both, GRACE, &[]).await, StoreError::PreconditionFailed);
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o3));
     assert_pending(store, &b4[0]).await;
 
-    ok(store.delete_object(&bucket, key, GRACE).await, "delete_object");
+    ok(store.delete_object(&bucket, key, GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &b3[0], GRACE).await;
-    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
 
 /// Starts one task per item, all released at once; returns their results in order.
@@ -510,8 +517,8 @@ async fn delete_bucket_races_completion(store: &Store, run: &Run) {
         obj.multipart_parts = Some(1);
         let unconditional = WriteCondition::default();
         let (deleted, completed) = tokio::join!(
-            store.delete_bucket(&bucket),
-            store.complete_upload(&up.upload_id, &obj, &unconditional, GRACE)
+            store.delete_bucket(&bucket, &[]),
+            store.complete_upload(&up.upload_id, &obj, &unconditional, GRACE, &[])
         );
         match (deleted, completed) {
             (Ok(()), Err(StoreError::NoSuchUpload | StoreError::NoSuchBucket)) => {
@@ -520,8 +527,8 @@ async fn delete_bucket_races_completion(store: &Store, run: &Run) {
             }
             (Err(StoreError::BucketNotEmpty), Ok(())) => {
                 assert!(get(store, &bucket, "k").await.is_some(), "completed object missing");
-                ok(store.delete_object(&bucket, "k", GRACE).await, "delete_object");
-                ok(store.delete_bucket(&bucket).await, "delete_bucket");
+                ok(store.delete_object(&bucket, "k", GRACE, &|_| Vec::new()).await, "delete_object");
+                ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
             }
             other => panic!("round {i}: delete and complete raced to {other:?}"),
         }
@@ -539,7 +546,7 @@ async fn races(store: &Store, run: &Run) {
         objs.push(object(&bucket, "inm", &b));
     }
     let results =
-        race(store, objs.clone(), |s, o| async move { s.put_object(&o, &if_none_match(), GRACE).await }).await;
+        race(store, objs.clone(), |s, o| async move { s.put_object(&o, &if_none_match(), GRACE, &[]).await }).await;
     let winners: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
     assert_eq!(winners.len(), 1, "If-None-Match race: {} winners: {results:?}", winners.len());
     for r in &results {
@@ -564,7 +571,7 @@ async fn races(store: &Store, run: &Run) {
     let current = winner.etag.clone();
     let results = race(store, objs.clone(), move |s, o| {
         let cond = if_match(&current);
-        async move { s.put_object(&o, &cond, GRACE).await }
+        async move { s.put_object(&o, &cond, GRACE, &[]).await }
     })
     .await;
     let winners: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
@@ -589,7 +596,7 @@ async fn races(store: &Store, run: &Run) {
         objs.push(object(&bucket, "put", &b));
     }
     let results =
-        race(store, objs.clone(), |s, o| async move { s.put_object(&o, &WriteCondition::default(), GRACE).await })
+        race(store, objs.clone(), |s, o| async move { s.put_object(&o, &WriteCondition::default(), GRACE, &[]).await })
             .await;
     for r in &results {
         assert!(r.is_ok(), "unconditional put race: {r:?}");
@@ -611,7 +618,7 @@ async fn races(store: &Store, run: &Run) {
         let name = name.clone();
         move |s, owner| {
             let rec = bucket_record(&name, &owner);
-            async move { s.create_bucket(&rec).await }
+            async move { s.create_bucket(&rec, &[]).await }
         }
     })
     .await;
@@ -624,13 +631,13 @@ async fn races(store: &Store, run: &Run) {
             other => panic!("create_bucket race: {other:?}"),
         }
     }
-    ok(store.delete_bucket(&name).await, "delete_bucket");
+    ok(store.delete_bucket(&name, &[]).await, "delete_bucket");
 
-    ok(store.delete_object(&bucket, "inm", GRACE).await, "delete_object");
+    ok(store.delete_object(&bucket, "inm", GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &live, GRACE).await;
-    ok(store.delete_object(&bucket, "put", GRACE).await, "delete_object");
+    ok(store.delete_object(&bucket, "put", GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &last.parts[0].blob, GRACE).await;
-    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
 
 async fn collector(store: &Store, _run: &Run) {
@@ -783,11 +790,11 @@ async fn multipart(store: &Store, run: &Run) {
     let existing = put_new(store, &bucket, key).await;
     let obj = completed(&up, &[&parts[0], &parts[2]]);
     assert_err!(
-        store.complete_upload(&up.upload_id, &obj, &if_none_match(), GRACE).await,
+        store.complete_upload(&up.upload_id, &obj, &if_none_match(), GRACE, &[]).await,
         StoreError::PreconditionFailed
     );
     assert_err!(
-        store.complete_upload(&up.upload_id, &obj, &if_match(&etag()), GRACE).await,
+        store.complete_upload(&up.upload_id, &obj, &if_match(&etag()), GRACE, &[]).await,
         StoreError::PreconditionFailed
     );
     assert!(ok(store.get_upload(&bucket, key, &up.upload_id).await, "get_upload").is_some());
@@ -796,14 +803,14 @@ async fn multipart(store: &Store, run: &Run) {
     // Naming a blob that is no longer a part (replaced meanwhile) is a conflict.
     let replaced = completed(&up, &[&parts[0], &parts[1]]);
     assert_err!(
-        store.complete_upload(&up.upload_id, &replaced, &WriteCondition::default(), GRACE).await,
+        store.complete_upload(&up.upload_id, &replaced, &WriteCondition::default(), GRACE, &[]).await,
         StoreError::Conflict
     );
     // Under another key it is no such upload.
     let mut elsewhere = obj.clone();
     elsewhere.key = "mp/other".to_owned();
     assert_err!(
-        store.complete_upload(&up.upload_id, &elsewhere, &WriteCondition::default(), GRACE).await,
+        store.complete_upload(&up.upload_id, &elsewhere, &WriteCondition::default(), GRACE, &[]).await,
         StoreError::NoSuchUpload
     );
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&existing));
@@ -811,7 +818,7 @@ async fn multipart(store: &Store, run: &Run) {
     assert_eq!(ok(store.list_parts(&up.upload_id, 0, 1000).await, "list_parts").len(), 3);
 
     // Complete with parts 1 and 3: part 2 and the replaced object are queued.
-    ok(store.complete_upload(&up.upload_id, &obj, &if_match(&existing.etag), GRACE).await, "complete_upload");
+    ok(store.complete_upload(&up.upload_id, &obj, &if_match(&existing.etag), GRACE, &[]).await, "complete_upload");
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&obj));
     assert_eq!(ok(store.get_upload(&bucket, key, &up.upload_id).await, "get_upload"), None);
     assert!(ok(store.list_parts(&up.upload_id, 0, 1000).await, "list_parts").is_empty());
@@ -820,7 +827,7 @@ async fn multipart(store: &Store, run: &Run) {
     assert_not_queued(store, &blobs[0]).await;
     assert_not_queued(store, &blobs[2]).await;
     assert_err!(
-        store.complete_upload(&up.upload_id, &obj, &WriteCondition::default(), GRACE).await,
+        store.complete_upload(&up.upload_id, &obj, &WriteCondition::default(), GRACE, &[]).await,
         StoreError::NoSuchUpload
     );
     assert_err!(store.abort_upload(&bucket, key, &up.upload_id).await, StoreError::NoSuchUpload);
@@ -832,7 +839,7 @@ async fn multipart(store: &Store, run: &Run) {
     let p = part(1, &b[0]);
     ok(store.put_part(&bucket, "mp/new", &up2.upload_id, &p, GRACE).await, "put_part");
     let obj2 = completed(&up2, &[&p]);
-    ok(store.complete_upload(&up2.upload_id, &obj2, &if_none_match(), GRACE).await, "complete_upload");
+    ok(store.complete_upload(&up2.upload_id, &obj2, &if_none_match(), GRACE, &[]).await, "complete_upload");
     assert_eq!(get(store, &bucket, "mp/new").await.as_ref(), Some(&obj2));
 
     // Abort queues every part now.
@@ -874,12 +881,13 @@ async fn multipart(store: &Store, run: &Run) {
     ok(store.abort_upload(&bucket, "mp/old", &old.upload_id).await, "abort_upload");
     ok(store.abort_upload(&bucket, "mp/fresh", &fresh.upload_id).await, "abort_upload");
     for k in [key, "mp/new"] {
-        let o = ok(store.delete_object(&bucket, k, GRACE).await, "delete_object").expect("object to delete");
+        let o = ok(store.delete_object(&bucket, k, GRACE, &|_| Vec::new()).await, "delete_object")
+            .expect("object to delete");
         for p in &o.parts {
             assert_queued_after(store, &p.blob, GRACE).await;
         }
     }
-    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
 
 async fn upload_scans(store: &Store, run: &Run) {
@@ -954,7 +962,7 @@ async fn upload_scans(store: &Store, run: &Run) {
     for up in &all {
         ok(store.abort_upload(&bucket, &up.key, &up.upload_id).await, "abort_upload");
     }
-    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
 
 /// What a listing of `keys` (sorted) should return, all pages together, as entry names.
@@ -1038,7 +1046,7 @@ async fn key_order(store: &Store, run: &Run) {
     keys.sort();
     for k in keys.iter().rev() {
         let obj = object(&bucket, k, &[]);
-        ok(store.put_object(&obj, &WriteCondition::default(), GRACE).await, "put_object");
+        ok(store.put_object(&obj, &WriteCondition::default(), GRACE, &[]).await, "put_object");
     }
     let summaries = |v: Vec<crate::ObjectSummary>| v.into_iter().map(|s| s.key).collect::<Vec<_>>();
     let got = summaries(ok(store.scan_objects(&bucket, "", true, None, 1000).await, "scan_objects"));
@@ -1079,9 +1087,9 @@ async fn key_order(store: &Store, run: &Run) {
     }
 
     for k in &keys {
-        assert!(ok(store.delete_object(&bucket, k, GRACE).await, "delete_object").is_some());
+        assert!(ok(store.delete_object(&bucket, k, GRACE, &|_| Vec::new()).await, "delete_object").is_some());
     }
-    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
 
 /// Puts (or deletes, with `delete`) zero-byte objects at `keys` from several tasks.
@@ -1095,10 +1103,13 @@ async fn bulk(store: &Store, bucket: &str, keys: &[String], delete: bool) {
             tokio::spawn(async move {
                 for k in c {
                     if delete {
-                        assert!(ok(store.delete_object(&bucket, &k, GRACE).await, "delete_object").is_some());
+                        assert!(
+                            ok(store.delete_object(&bucket, &k, GRACE, &|_| Vec::new()).await, "delete_object")
+                                .is_some()
+                        );
                     } else {
                         let obj = object(&bucket, &k, &[]);
-                        ok(store.put_object(&obj, &WriteCondition::default(), GRACE).await, "put_object");
+                        ok(store.put_object(&obj, &WriteCondition::default(), GRACE, &[]).await, "put_object");
                     }
                 }
             })
@@ -1152,5 +1163,105 @@ async fn big_listing(store: &Store, run: &Run) {
 
     bulk(store, &bucket, &keys, true).await;
     assert!(ok(store.scan_objects(&bucket, "", true, None, 10).await, "scan_objects").is_empty());
-    ok(store.delete_bucket(&bucket).await, "delete_bucket");
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// An event for the outbox whose key names this run and `label`.
+fn event(run: &Run, label: &str, body: &str) -> OutboxEvent {
+    OutboxEvent { key: format!("{}/{label}", run.id), body: body.to_owned() }
+}
+
+/// The outbox rows of this run (other runs may share the database), oldest first.
+async fn run_rows(store: &Store, run: &Run) -> Vec<OutboxRow> {
+    let rows = ok(store.outbox_rows(1_000_000).await, "outbox_rows");
+    rows.into_iter().filter(|r| r.key.starts_with(&run.id)).collect()
+}
+
+fn bodies(rows: &[OutboxRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.body.as_str()).collect()
+}
+
+/// Events are written with the change that succeeds and never with one that fails; reading,
+/// removing and the backlog; the relay lease.
+async fn outbox(store: &Store, run: &Run) {
+    let b = run.bucket("ob");
+    // With the change.
+    ok(store.create_bucket(&bucket_record(&b, "suite-owner"), &[event(run, "b", "created")]).await, "create_bucket");
+    assert_err!(
+        store.create_bucket(&bucket_record(&b, "suite-owner"), &[event(run, "b", "created twice")]).await,
+        StoreError::BucketExists { .. }
+    );
+    let blobs = pending_blobs(store, 2).await;
+    let first = object(&b, "k", &blobs[..1]);
+    ok(store.put_object(&first, &WriteCondition::default(), GRACE, &[event(run, "k", "put 1")]).await, "put_object");
+    // A refused write writes no event.
+    let second = object(&b, "k", &blobs[1..]);
+    assert_err!(
+        store.put_object(&second, &if_none_match(), GRACE, &[event(run, "k", "refused put")]).await,
+        StoreError::PreconditionFailed
+    );
+    ok(
+        store
+            .put_object(
+                &second,
+                &if_match(&first.etag),
+                GRACE,
+                &[event(run, "k", "put 2"), event(run, "k", "put 2 bis")],
+            )
+            .await,
+        "put_object",
+    );
+    ok(store.set_bucket_policy(&b, Some("{}"), &[event(run, "b", "policy")]).await, "set_bucket_policy");
+    assert_err!(
+        store.set_bucket_policy(&run.bucket("none"), Some("{}"), &[event(run, "b", "policy of nothing")]).await,
+        StoreError::NoSuchBucket
+    );
+    // Deletion events are made from what was deleted; deleting nothing makes none.
+    let made = |o: &ObjectMeta| vec![OutboxEvent { key: format!("{}/k", run.id), body: format!("deleted {}", o.etag) }];
+    let gone = ok(store.delete_object(&b, "k", GRACE, &made).await, "delete_object");
+    assert_eq!(gone.as_ref().map(|o| o.etag.as_str()), Some(second.etag.as_str()));
+    assert_eq!(ok(store.delete_object(&b, "k", GRACE, &made).await, "delete_object"), None);
+    ok(store.append_events(&[event(run, "r", "read 1"), event(run, "r", "read 2")]).await, "append_events");
+    ok(store.delete_bucket(&b, &[event(run, "b", "deleted")]).await, "delete_bucket");
+    for blob in &blobs {
+        assert_queued_after(store, blob, GRACE).await;
+    }
+
+    let rows = run_rows(store, run).await;
+    let deleted = format!("deleted {}", second.etag);
+    assert_eq!(
+        bodies(&rows),
+        vec!["created", "put 1", "put 2", "put 2 bis", "policy", deleted.as_str(), "read 1", "read 2", "deleted"],
+        "the outbox holds the events of the changes made, in commit order"
+    );
+    assert!(rows.windows(2).all(|w| w[0].id < w[1].id), "ids increase: {rows:?}");
+    let backlog = ok(store.outbox_backlog().await, "outbox_backlog");
+    assert!(backlog.rows >= rows.len() as u64, "{backlog:?}");
+    let oldest = backlog.oldest_ms.expect("an oldest row");
+    assert!(oldest <= rows[0].created_at, "{backlog:?}");
+    assert!(ok(store.outbox_rows(2).await, "outbox_rows").len() <= 2, "the limit holds");
+
+    // Removal takes exactly the rows named.
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    ok(store.outbox_remove(&ids[..3]).await, "outbox_remove");
+    assert_eq!(bodies(&run_rows(store, run).await).len(), rows.len() - 3);
+    ok(store.outbox_remove(&ids[3..]).await, "outbox_remove");
+    assert!(run_rows(store, run).await.is_empty());
+
+    // The lease: one owner at a time, taken over once it lapses.
+    let ttl = std::time::Duration::from_millis(1500);
+    let (a, b) = (format!("{}-relay-a", run.id), format!("{}-relay-b", run.id));
+    let started = std::time::Instant::now();
+    // Another run's lease may still be running out.
+    while !ok(store.outbox_lease(&a, ttl).await, "outbox_lease") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the lease was never free");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!ok(store.outbox_lease(&b, ttl).await, "outbox_lease"), "a second relay got a held lease");
+    assert!(ok(store.outbox_lease(&a, ttl).await, "outbox_lease"), "the holder renews");
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
+    assert!(ok(store.outbox_lease(&b, ttl).await, "outbox_lease"), "a lapsed lease is taken over");
+    assert!(!ok(store.outbox_lease(&a, ttl).await, "outbox_lease"), "the old holder lost it");
 }

@@ -184,13 +184,42 @@ pub struct PolicyAccess {
     buckets: Arc<BucketCache>,
     metrics: Arc<Metrics>,
     xml_bodies: XmlBodies,
+    /// Where denials are recorded as `access_denied` events (ADR 0006); `None`: events off.
+    events: Option<crate::events::Events>,
 }
 
 impl PolicyAccess {
     /// Checks access and counts each operation in `metrics`.
     #[must_use]
     pub fn new(keys: Arc<KeyCache>, buckets: Arc<BucketCache>, metrics: Arc<Metrics>) -> Self {
-        Self { keys, buckets, metrics, xml_bodies: XmlBodies::default() }
+        Self { keys, buckets, metrics, xml_bodies: XmlBodies::default(), events: None }
+    }
+
+    /// Records every refusal as an `access_denied` event.
+    #[must_use]
+    pub fn with_events(mut self, events: crate::events::Events) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Records a refusal (when events are on): the caller, what it asked, and why not.
+    fn record_denial(&self, d: &Denial<'_>, identity: &Identity, why: &Authorization) {
+        let Some(events) = &self.events else { return };
+        let actor = crate::events::Actor::of(d.extensions, d.headers, d.access_key).with_principal(&identity.principal);
+        let mut e = actor.event(cloudstore_events::EventType::AccessDenied, d.bucket.unwrap_or(""), d.key);
+        e.status = Some(403);
+        // An anonymous caller has no account: the denial belongs to the bucket's owner.
+        if e.account_id.is_none() {
+            e.account_id = d.bucket_owner.map(str::to_owned);
+        }
+        e.detail.insert("operation".into(), d.op.to_owned());
+        e.detail.insert("action".into(), d.action.to_owned());
+        e.detail.insert("resource".into(), d.resource.to_owned());
+        e.detail.insert("reason".into(), why.reason.to_string());
+        if let Some(owner) = d.bucket_owner {
+            e.detail.insert("bucket_owner".into(), owner.to_owned());
+        }
+        events.record(&e);
     }
 
     async fn identity(&self, cx: &S3AccessContext<'_>) -> S3Result<Arc<Identity>> {
@@ -229,6 +258,19 @@ impl PolicyAccess {
     }
 }
 
+/// What a refused request asked for, and where its actor fields come from.
+struct Denial<'a> {
+    op: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    bucket: Option<&'a str>,
+    key: Option<&'a str>,
+    bucket_owner: Option<&'a str>,
+    extensions: &'a http::Extensions,
+    headers: &'a http::HeaderMap,
+    access_key: Option<&'a str>,
+}
+
 fn refuse(identity: &Identity, op: &str, action: &str, resource: &str, why: &Authorization) -> s3s::S3Error {
     tracing::info!(
         op,
@@ -256,7 +298,25 @@ impl PolicyAccess {
         };
         let resource = resource_arn(Some(bucket), Some(key));
         let why = decide(&who.identity, Some(&info), "s3:GetObject", &resource, &who.context);
-        if why.allowed { Ok(()) } else { Err(refuse(&who.identity, "CopySource", "s3:GetObject", &resource, &why)) }
+        if why.allowed {
+            return Ok(());
+        }
+        self.record_denial(
+            &Denial {
+                op: "CopySource",
+                action: "s3:GetObject",
+                resource: &resource,
+                bucket: Some(bucket),
+                key: Some(key),
+                bucket_owner: Some(&info.owner),
+                extensions,
+                headers: &http::HeaderMap::new(),
+                access_key: None,
+            },
+            &who.identity,
+            &why,
+        );
+        Err(refuse(&who.identity, "CopySource", "s3:GetObject", &resource, &why))
     }
 }
 
@@ -328,15 +388,33 @@ impl S3Access for PolicyAccess {
         // DeleteObjects decides per key once s3s has read the body: refuse now a caller no
         // policy statement could allow, so a stranger's body is never read.
         let permitted = why.allowed || (op == "DeleteObjects" && may_be_allowed(&identity, info.as_deref()));
+        let access_key = cx.credentials().map(|c| c.access_key.clone());
+        let owner = info.as_ref().map(|b| b.owner.clone());
+        let denied = |cx: &mut S3AccessContext<'_>, action: &str, why: &Authorization| {
+            let headers = cx.headers().clone();
+            let d = Denial {
+                op,
+                action,
+                resource: &resource,
+                bucket: bucket.as_deref(),
+                key: key.as_deref(),
+                bucket_owner: owner.as_deref(),
+                extensions: cx.extensions_mut(),
+                headers: &headers,
+                access_key: access_key.as_deref(),
+            };
+            self.record_denial(&d, &identity, why);
+            refuse(&identity, op, action, &resource, why)
+        };
         if !permitted {
-            return Err(refuse(&identity, op, action, &resource, &why));
+            return Err(denied(cx, action, &why));
         }
         // GetObjectAttributes reveals the object's checksums, ETag and size: as on AWS it also
         // needs s3:GetObject, so a deny on reading an object covers it too.
         if op == "GetObjectAttributes" {
             let read = decide(&identity, info.as_deref(), "s3:GetObject", &resource, &context);
             if !read.allowed {
-                return Err(refuse(&identity, op, "s3:GetObject", &resource, &read));
+                return Err(denied(cx, "s3:GetObject", &read));
             }
         }
         // As on AWS, only principals of the owning account manage a bucket's policy, whatever
@@ -345,7 +423,7 @@ impl S3Access for PolicyAccess {
             && identity.principal.kind != PrincipalKind::Admin
             && info.as_ref().is_some_and(|b| b.owner != identity.principal.account_id)
         {
-            return Err(refuse(&identity, op, action, &resource, &why));
+            return Err(denied(cx, action, &why));
         }
         // Authorized: only now may s3s read a body it reads whole.
         if let Some(held) = self.xml_bodies.reserve(op, cx.headers(), identity.account_id())? {

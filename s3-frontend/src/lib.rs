@@ -9,6 +9,7 @@ pub mod body_timeout;
 pub mod chunk_limit;
 pub mod config;
 mod error;
+pub mod events;
 pub mod gc;
 pub mod host;
 pub mod identity;

@@ -110,6 +110,7 @@ impl Frontend {
         if let Some(peer) = peer {
             req.extensions_mut().insert(ClientAddr(peer));
         }
+        req.extensions_mut().insert(crate::events::RequestId(request_id.clone()));
         // Every body, whatever route reads it (S3, IAM/STS Query, REST), fails once idle.
         let (req, timed_out) = self.idle_timeout(req);
         let mut resp = async {

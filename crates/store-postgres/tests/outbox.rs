@@ -118,8 +118,9 @@ async fn relays_racing_publish_each_event_once_in_key_order() {
         let store = store.clone();
         writers.push(tokio::spawn(async move {
             for b in 0..10 {
-                let events: Vec<OutboxEvent> =
-                    (0..10).map(|i| OutboxEvent { key: format!("k{w}"), body: format!("{w}:{:03}", b * 10 + i) }).collect();
+                let events: Vec<OutboxEvent> = (0..10)
+                    .map(|i| OutboxEvent { key: format!("k{w}"), body: format!("{w}:{:03}", b * 10 + i) })
+                    .collect();
                 store.append_events(&events).await.expect("append");
             }
         }));

@@ -1,5 +1,6 @@
 //! Bucket operations.
 
+use cloudstore_events::EventType;
 use cloudstore_store_api::{Bucket, StoreError};
 use cloudstore_types::BucketName;
 use s3s::dto::*;
@@ -100,16 +101,27 @@ impl Gateway {
             .map(|r| check_location_constraint(r, &self.cfg.region))
             .transpose()?
             .unwrap_or_else(|| self.cfg.region.clone());
+        let actor = crate::events::Actor::of(
+            &req.extensions,
+            &req.headers,
+            req.credentials.as_ref().map(|c| c.access_key.as_str()),
+        );
         let owner = req
             .extensions
             .get::<Authorized>()
             .map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());
         let bucket =
             Bucket { name: name.as_str().to_owned(), owner: owner.clone(), region, created_at: now_ms(), policy: None };
-        let created = self.meta.create_bucket(&bucket).await;
+        let events = self.outbox(|| {
+            let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);
+            e.status = Some(200);
+            e.detail.insert("region".into(), bucket.region.clone());
+            e
+        });
+        let created = self.meta.create_bucket(&bucket, &events).await;
         self.bucket_changed(&bucket.name);
         match created {
-            Ok(()) => {}
+            Ok(()) => self.committed(&events),
             Err(StoreError::BucketExists { owner: existing }) if legacy_owner(existing.clone()) == owner => {
                 // AWS's legacy behaviour in us-east-1: creating a bucket you already own there
                 // answers 200 and changes nothing (every other region: BucketAlreadyOwnedByYou).
@@ -153,9 +165,20 @@ impl Gateway {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        let done = self.meta.delete_bucket(&req.input.bucket).await.s3();
+        let actor = crate::events::Actor::of(
+            &req.extensions,
+            &req.headers,
+            req.credentials.as_ref().map(|c| c.access_key.as_str()),
+        );
+        let events = self.outbox(|| {
+            let mut e = actor.event(EventType::BucketDeleted, &req.input.bucket, None);
+            e.status = Some(204);
+            e
+        });
+        let done = self.meta.delete_bucket(&req.input.bucket, &events).await.s3();
         self.bucket_changed(&req.input.bucket);
         done?;
+        self.committed(&events);
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
@@ -177,6 +200,11 @@ impl Gateway {
         &self,
         req: S3Request<PutBucketPolicyInput>,
     ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        let actor = crate::events::Actor::of(
+            &req.extensions,
+            &req.headers,
+            req.credentials.as_ref().map(|c| c.access_key.as_str()),
+        );
         let bucket = req.input.bucket;
         let doc = req.input.policy;
         if doc.len() > MAX_BUCKET_POLICY {
@@ -191,9 +219,11 @@ impl Gateway {
                 return Err(s3_error!(MalformedPolicy, "Policy has invalid resource {r}"));
             }
         }
-        let done = self.meta.set_bucket_policy(&bucket, Some(&doc)).await.s3();
+        let events = self.outbox(|| policy_event(&actor, &bucket, "PutBucketPolicy", 204));
+        let done = self.meta.set_bucket_policy(&bucket, Some(&doc), &events).await.s3();
         self.bucket_changed(&bucket);
         done?;
+        self.committed(&events);
         Ok(S3Response::new(PutBucketPolicyOutput {}))
     }
 
@@ -212,9 +242,16 @@ impl Gateway {
         &self,
         req: S3Request<DeleteBucketPolicyInput>,
     ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-        let done = self.meta.set_bucket_policy(&req.input.bucket, None).await.s3();
+        let actor = crate::events::Actor::of(
+            &req.extensions,
+            &req.headers,
+            req.credentials.as_ref().map(|c| c.access_key.as_str()),
+        );
+        let events = self.outbox(|| policy_event(&actor, &req.input.bucket, "DeleteBucketPolicy", 204));
+        let done = self.meta.set_bucket_policy(&req.input.bucket, None, &events).await.s3();
         self.bucket_changed(&req.input.bucket);
         done?;
+        self.committed(&events);
         Ok(S3Response::with_status(DeleteBucketPolicyOutput {}, http::StatusCode::NO_CONTENT))
     }
 
@@ -282,6 +319,15 @@ pub(crate) fn now_ms() -> time::OffsetDateTime {
     let now = time::OffsetDateTime::now_utc();
     let ms = now.millisecond();
     now.replace_millisecond(ms).unwrap_or(now)
+}
+
+/// A `policy_changed` event of a bucket policy.
+fn policy_event(actor: &crate::events::Actor, bucket: &str, op: &str, status: u16) -> cloudstore_events::Event {
+    let mut e = actor.event(EventType::PolicyChanged, bucket, None);
+    e.status = Some(status);
+    e.detail.insert("policy".into(), "bucket".into());
+    e.detail.insert("operation".into(), op.into());
+    e
 }
 
 #[cfg(test)]

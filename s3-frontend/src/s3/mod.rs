@@ -61,13 +61,53 @@ pub struct Gateway {
     pub(crate) buckets: Option<Arc<crate::identity::BucketCache>>,
     /// Blob ids registered as pending ahead of need.
     pub(crate) reserve: Arc<reserve::BlobReserve>,
+    /// The events of the gateway's changes and reads (ADR 0006); `None`: events off.
+    pub(crate) events: Option<crate::events::Events>,
 }
 
 impl Gateway {
     /// Builds the gateway.
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, cfg: GatewayConfig) -> Self {
         let reserve = Arc::new(reserve::BlobReserve::new(meta.clone(), cfg.pending_ttl));
-        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve }
+        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events: None }
+    }
+
+    /// Emits events: changes write theirs in their metadata transaction, reads and denials
+    /// through the buffer of `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: crate::events::Events) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// The outbox rows of a change's event (none when events are off).
+    pub(crate) fn outbox(
+        &self,
+        make: impl FnOnce() -> cloudstore_events::Event,
+    ) -> Vec<cloudstore_store_api::OutboxEvent> {
+        match &self.events {
+            Some(_) => vec![crate::events::to_outbox(&make())],
+            None => Vec::new(),
+        }
+    }
+
+    /// Counts the events of a committed change.
+    pub(crate) fn committed(&self, events: &[cloudstore_store_api::OutboxEvent]) {
+        self.committed_count(events.len());
+    }
+
+    /// Counts `n` events committed with a change (when events are on).
+    pub(crate) fn committed_count(&self, n: usize) {
+        if let Some(e) = &self.events {
+            e.committed(n);
+        }
+    }
+
+    /// Records an event that describes no change (a download).
+    pub(crate) fn record(&self, make: impl FnOnce() -> cloudstore_events::Event) {
+        if let Some(e) = &self.events {
+            e.record(&make());
+        }
     }
 
     /// Invalidates `cache` entries when this gateway changes a bucket or its policy.

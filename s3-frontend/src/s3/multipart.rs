@@ -349,6 +349,11 @@ impl Gateway {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let who = req.extensions.get::<crate::access::Authorized>().cloned();
+        let actor = crate::events::Actor::of(
+            &req.extensions,
+            &req.headers,
+            req.credentials.as_ref().map(|c| c.access_key.as_str()),
+        );
         let input = req.input;
         let want = WriteIf::new(input.if_match.as_ref(), input.if_none_match.as_ref());
         let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
@@ -455,11 +460,23 @@ impl Gateway {
             ..upload.template.clone()
         };
         let (o, upload_id) = (&obj, upload.upload_id.as_str());
+        let events = self.outbox(|| {
+            let mut e = crate::events::with_object(
+                actor.event(cloudstore_events::EventType::MultipartCompleted, &o.bucket, Some(&o.key)),
+                o.size,
+                &o.etag,
+                200,
+            );
+            e.detail.insert("parts".into(), count.to_string());
+            e
+        });
+        let evs = events.as_slice();
         self.commit_if(&o.bucket, &o.key, &want, |cond| async move {
-            self.meta.complete_upload(upload_id, o, &cond, self.grace()).await
+            self.meta.complete_upload(upload_id, o, &cond, self.grace(), evs).await
         })
         .await
         .s3()?;
+        self.committed(&events);
         Ok(S3Response::new(complete_output(&obj)))
     }
 

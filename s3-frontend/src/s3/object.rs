@@ -1,6 +1,9 @@
 //! Object operations: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject,
 //! GetObjectAttributes.
 
+use crate::events::{Actor, with_object};
+use cloudstore_events::EventType;
+use cloudstore_store_api::OutboxEvent;
 use std::collections::BTreeMap;
 
 use cloudstore_store_api::{BlobPart, ObjectMeta, WriteCondition};
@@ -162,7 +165,8 @@ macro_rules! object_headers {
 impl Gateway {
     #[tracing::instrument(level = "debug", skip_all, fields(op = "PutObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        let S3Request { input, headers, trailing_headers, .. } = req;
+        let S3Request { input, headers, trailing_headers, extensions, credentials, .. } = req;
+        let actor = Actor::of(&extensions, &headers, credentials.as_ref().map(|c| c.access_key.as_str()));
         check_key(&input.key)?;
         check_metadata_size(input.metadata.as_ref())?;
         if input.write_offset_bytes.is_some() {
@@ -215,14 +219,19 @@ impl Gateway {
             multipart_parts: None,
         };
         let o = &obj;
-        let committed =
-            self.commit_if(&o.bucket, &o.key, &want, |cond| async move {
-                self.meta.put_object(o, &cond, self.grace()).await
+        let events = self.outbox(|| {
+            with_object(actor.event(EventType::FileUploaded, &o.bucket, Some(&o.key)), o.size, &o.etag, 200)
+        });
+        let evs = events.as_slice();
+        let committed = self
+            .commit_if(&o.bucket, &o.key, &want, |cond| async move {
+                self.meta.put_object(o, &cond, self.grace(), evs).await
             })
             .await;
         if let Err(e) = committed {
             return Err(self.commit_failed(&written, e).await);
         }
+        self.committed(&events);
         let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag_out(&obj.etag)),
@@ -296,6 +305,10 @@ impl Gateway {
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "GetObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let actor = self
+            .events
+            .is_some()
+            .then(|| Actor::of(&req.extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str())));
         let i = req.input;
         let plan = self
             .read_plan(
@@ -314,6 +327,19 @@ impl Gateway {
             )
             .await?;
         let stream = self.open_range(&plan.obj, plan.selection.range.clone()).await?;
+        if let Some(actor) = actor {
+            // Counted when the answer starts: the bytes it promises (a range's, or the whole).
+            let sent = plan.selection.range.end - plan.selection.range.start;
+            let status = if plan.selection.content_range.is_some() { 206 } else { 200 };
+            self.record(|| {
+                with_object(
+                    actor.event(EventType::FileDownloaded, &i.bucket, Some(&i.key)),
+                    sent,
+                    &plan.obj.etag,
+                    status,
+                )
+            });
+        }
         let body = StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream));
         Ok(S3Response::new(object_headers!(GetObjectOutput, plan, body: Some(body),)))
     }
@@ -348,13 +374,17 @@ impl Gateway {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let actor = Actor::of(&req.extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str()));
         let input = req.input;
         if input.version_id.as_deref().is_some_and(|v| v != "null") {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
         self.bucket(&input.bucket).await?;
         if !unstorable(&input.key) {
-            self.meta.delete_object(&input.bucket, &input.key, self.grace()).await.s3()?;
+            let made = |m: &ObjectMeta| self.deleted_events(&actor, m);
+            if self.meta.delete_object(&input.bucket, &input.key, self.grace(), &made).await.s3()?.is_some() {
+                self.committed_count(1);
+            }
         }
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
@@ -365,6 +395,8 @@ impl Gateway {
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let who = req.extensions.get::<crate::access::Authorized>();
+        let actor = Actor::of(&req.extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str()));
+        let made = |m: &ObjectMeta| self.deleted_events(&actor, m);
         let input = req.input;
         if input.delete.objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "The request may contain at most 1000 keys."));
@@ -383,7 +415,11 @@ impl Gateway {
             }) {
                 Err(s3_error!(AccessDenied, "Access Denied"))
             } else {
-                self.meta.delete_object(&input.bucket, &o.key, self.grace()).await.s3().map(|_| ())
+                self.meta.delete_object(&input.bucket, &o.key, self.grace(), &made).await.s3().map(|gone| {
+                    if gone.is_some() {
+                        self.committed_count(1);
+                    }
+                })
             };
             match res {
                 Ok(()) => {
@@ -440,6 +476,7 @@ impl Gateway {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let actor = Actor::of(&req.extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str()));
         let input = req.input;
         check_key(&input.key)?;
         let cond = WriteCondition::default();
@@ -500,9 +537,17 @@ impl Gateway {
         obj.checksum = written.digests.checksum.as_ref().map(|(a, v)| checksum::full_object(*a, v));
         obj.parts = single_part(&written);
         obj.multipart_parts = None;
-        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace()).await {
+        let events = self.outbox(|| {
+            let mut e =
+                with_object(actor.event(EventType::FileCopied, &obj.bucket, Some(&obj.key)), obj.size, &obj.etag, 200);
+            e.detail.insert("source_bucket".into(), src.bucket.clone());
+            e.detail.insert("source_key".into(), src.key.clone());
+            e
+        });
+        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace(), &events).await {
             return Err(self.commit_failed(&written, e).await);
         }
+        self.committed(&events);
         let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
@@ -698,5 +743,12 @@ fn select(obj: &ObjectMeta, range: Option<&Range>, part_number: Option<i32>) -> 
         (None, None) => {
             Ok(Selection { range: 0..size, content_range: None, parts_count: None, whole: true, part: None })
         }
+    }
+}
+
+impl Gateway {
+    /// The events of deleting `m` (none when events are off).
+    fn deleted_events(&self, actor: &Actor, m: &ObjectMeta) -> Vec<OutboxEvent> {
+        self.outbox(|| with_object(actor.event(EventType::FileDeleted, &m.bucket, Some(&m.key)), m.size, &m.etag, 204))
     }
 }

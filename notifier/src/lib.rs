@@ -6,6 +6,12 @@
 use cloudstore_events::Event;
 use serde::{Deserialize, Serialize};
 
+pub mod analytics;
+pub mod local;
+
+pub use analytics::{Analytics, AnalyticsError};
+pub use local::{LocalEventStore, LocalStoreError};
+
 /// The table DDL; `{database}` is replaced by the database name.
 const EVENTS_DDL: &str = include_str!("../../migrations/clickhouse/0001_events.sql");
 

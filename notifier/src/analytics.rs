@@ -1,0 +1,721 @@
+//! Access analytics over the events (issue #12 item 5, `docs/analytics.md`): one interface,
+//! [`Analytics`], answered by ClickHouse ([`ClickHouseSink`]) or by the embedded default's
+//! [`LocalEventStore`], with the same answers for the same events.
+//!
+//! Each question is written once, as SQL both databases run; the only dialect differences are
+//! three fragments of [`Dialect`]: how the events table is read (ClickHouse: `FINAL`, so an
+//! event delivered twice is one row — the table is a `ReplacingMergeTree` on `event_id` whose
+//! duplicates may not be merged yet; SQLite stores each `event_id` once already), the day of a
+//! timestamp, and the `action` of a denial's `detail` JSON (ClickHouse 18.16 has no
+//! `JSONExtract`; `visitParamExtractString` reads the flat object `detail` is). Every value from
+//! a caller is a bound parameter. Rows are ordered with a complete tie-break, so both stores
+//! give the same rows in the same order.
+//!
+//! Definitions (the same on both stores):
+//! - an **upload** is a `file_uploaded` or `multipart_completed` event, its bytes the object's
+//!   size; `file_copied` is not an upload (no byte crossed the network; it is in the object's
+//!   history). A **download** is a `file_downloaded` event, its bytes those sent.
+//! - a **day** is a UTC day (`occurred_at / 86 400 000`), shown as `YYYY-MM-DD`.
+//! - the scope is the event's `account_id`: the actor's account (SPEC "Events"); the resource
+//!   owner's only for anonymous access.
+//! - a time range is `from <= occurred_at < to`, in milliseconds; either end may be open.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteRow;
+
+use crate::{ClickHouseSink, LocalEventStore};
+
+/// Largest `limit` a question accepts.
+pub const MAX_LIMIT: u32 = 10_000;
+
+/// The event types counted as uploads.
+pub const UPLOAD_TYPES: [&str; 2] = ["file_uploaded", "multipart_completed"];
+/// The event type counted as a download.
+pub const DOWNLOAD_TYPE: &str = "file_downloaded";
+/// The event type of a refused request.
+pub const DENIED_TYPE: &str = "access_denied";
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// An analytics question could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    /// The question itself is wrong (a limit of 0, an empty bucket name, ...).
+    #[error("invalid analytics question: {0}")]
+    Invalid(String),
+    /// The event store failed or could not be reached.
+    #[error("event store unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Which events a question looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Only the events of this account; `None` is every account (the platform admin's view).
+    pub account_id: Option<String>,
+    /// Events at or after this time (ms since the epoch).
+    pub from: Option<i64>,
+    /// Events before this time (ms since the epoch).
+    pub to: Option<i64>,
+}
+
+impl Filter {
+    /// Every event of one account.
+    #[must_use]
+    pub fn account(account_id: &str) -> Self {
+        Self { account_id: Some(account_id.to_owned()), ..Self::default() }
+    }
+}
+
+/// What traffic is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Account,
+    User,
+    AccessKey,
+    Bucket,
+}
+
+impl GroupBy {
+    /// Every grouping.
+    pub const ALL: [GroupBy; 4] = [GroupBy::Account, GroupBy::User, GroupBy::AccessKey, GroupBy::Bucket];
+
+    /// The column grouped by (a fixed name, never caller text).
+    fn column(self) -> &'static str {
+        match self {
+            GroupBy::Account => "account_id",
+            GroupBy::User => "user_id",
+            GroupBy::AccessKey => "access_key",
+            GroupBy::Bucket => "bucket",
+        }
+    }
+
+    /// The name in URLs and on the command line.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Account => "account",
+            GroupBy::User => "user",
+            GroupBy::AccessKey => "access_key",
+            GroupBy::Bucket => "bucket",
+        }
+    }
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = AnalyticsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "account" => GroupBy::Account,
+            "user" => GroupBy::User,
+            "access_key" | "access-key" | "key" => GroupBy::AccessKey,
+            "bucket" => GroupBy::Bucket,
+            other => {
+                return Err(AnalyticsError::Invalid(format!(
+                    "cannot group by {other:?}: account, user, access_key or bucket"
+                )));
+            }
+        })
+    }
+}
+
+/// Uploads and downloads of one group on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficRow {
+    /// The UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// The account id, user id, access key or bucket ("" for events without one).
+    pub group: String,
+    pub uploads: u64,
+    pub upload_bytes: u64,
+    pub downloads: u64,
+    pub download_bytes: u64,
+}
+
+/// A most downloaded object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopObject {
+    pub bucket: String,
+    pub key: String,
+    pub downloads: u64,
+    pub bytes: u64,
+}
+
+/// A principal and its traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopPrincipal {
+    /// "" for anonymous requests.
+    pub principal_arn: String,
+    pub uploads: u64,
+    pub upload_bytes: u64,
+    pub downloads: u64,
+    pub download_bytes: u64,
+    /// Every event of the principal in the range (any type, denials included).
+    pub requests: u64,
+}
+
+/// Refused requests of one principal for one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeniedRow {
+    /// "" for anonymous requests.
+    pub principal_arn: String,
+    /// The IAM action refused (`detail.action`), "" if the event has none.
+    pub action: String,
+    pub count: u64,
+    /// The latest refusal (ms).
+    pub last_at: i64,
+}
+
+/// When an access key was last used (any event signed with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLastUse {
+    pub access_key: String,
+    /// ms since the epoch.
+    pub last_used_at: i64,
+    pub uses: u64,
+}
+
+/// One access to an object: who, when, from where, what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    pub occurred_at: i64,
+    pub event_type: String,
+    pub principal_arn: String,
+    pub user_id: String,
+    pub access_key: String,
+    pub source_ip: String,
+    pub user_agent: String,
+    /// HTTP status, 0 if unknown.
+    pub status: u16,
+    pub bytes: u64,
+    pub request_id: String,
+    pub event_id: String,
+}
+
+/// The analytics questions, answered from the events, each counted once whatever was delivered
+/// more than once.
+#[async_trait]
+pub trait Analytics: Send + Sync + std::fmt::Debug {
+    /// Uploads and downloads (count and bytes) per UTC day and group, by day then group.
+    async fn traffic(&self, filter: &Filter, group_by: GroupBy) -> Result<Vec<TrafficRow>, AnalyticsError>;
+
+    /// The most downloaded objects: by downloads, then bytes (descending), then bucket and key.
+    async fn top_objects(&self, filter: &Filter, limit: u32) -> Result<Vec<TopObject>, AnalyticsError>;
+
+    /// The principals with the most traffic (bytes up + down), then most requests, then by ARN.
+    async fn top_principals(&self, filter: &Filter, limit: u32) -> Result<Vec<TopPrincipal>, AnalyticsError>;
+
+    /// Denied requests per principal and action: most first, then by principal and action.
+    async fn denied(&self, filter: &Filter, limit: u32) -> Result<Vec<DeniedRow>, AnalyticsError>;
+
+    /// The last use of every access key seen in the events, by access key. Keys never used
+    /// are not here: the caller joins with the list of keys (`unused keys` questions).
+    async fn key_last_use(&self, filter: &Filter) -> Result<Vec<KeyLastUse>, AnalyticsError>;
+
+    /// Every event of one object, newest first (ties by event id, descending).
+    async fn object_history(
+        &self,
+        filter: &Filter,
+        bucket: &str,
+        key: &str,
+        limit: u32,
+    ) -> Result<Vec<AccessRecord>, AnalyticsError>;
+}
+
+/// The UTC day of `day_number` days since the epoch, `YYYY-MM-DD`.
+fn day_string(day_number: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(day_number.saturating_mul(86_400))
+        .map(|t| {
+            let d = t.date();
+            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        })
+        .unwrap_or_else(|_| day_number.to_string())
+}
+
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn check_limit(limit: u32) -> Result<(), AnalyticsError> {
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(AnalyticsError::Invalid(format!("limit must be 1 to {MAX_LIMIT}")));
+    }
+    Ok(())
+}
+
+/// The few places the two SQL dialects differ.
+#[derive(Debug, Clone, Copy)]
+struct Dialect {
+    /// The deduplicated events table.
+    events: &'static str,
+    /// Opens a cast to a 64-bit signed integer (ClickHouse: aggregates are unsigned).
+    int: &'static str,
+    /// The UTC day number of `occurred_at`.
+    day: &'static str,
+    /// The `action` key of the `detail` JSON, '' when absent.
+    action: &'static str,
+}
+
+const CLICKHOUSE: Dialect = Dialect {
+    events: "events FINAL",
+    int: "toInt64",
+    day: "toInt64(intDiv(occurred_at, 86400000))",
+    action: "visitParamExtractString(detail, 'action')",
+};
+
+const SQLITE: Dialect = Dialect {
+    events: "events",
+    int: "",
+    day: "(occurred_at / 86400000)",
+    action: "coalesce(json_extract(CASE WHEN detail = '' THEN '{}' ELSE detail END, '$.action'), '')",
+};
+
+/// A bound value.
+#[derive(Debug, Clone)]
+enum Arg {
+    Str(String),
+    Int(i64),
+}
+
+/// A statement and its arguments, in order.
+#[derive(Debug, Default)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    /// ` AND account_id = ? AND occurred_at >= ? AND occurred_at < ?` as the filter needs.
+    fn scope(&mut self, filter: &Filter) {
+        if let Some(a) = &filter.account_id {
+            self.text.push_str(" AND account_id = ?");
+            self.args.push(Arg::Str(a.clone()));
+        }
+        if let Some(from) = filter.from {
+            self.text.push_str(" AND occurred_at >= ?");
+            self.args.push(Arg::Int(from));
+        }
+        if let Some(to) = filter.to {
+            self.text.push_str(" AND occurred_at < ?");
+            self.args.push(Arg::Int(to));
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    fn limit(&mut self, limit: u32) {
+        self.text.push_str(" LIMIT ?");
+        self.args.push(Arg::Int(i64::from(limit)));
+    }
+}
+
+/// `'a', 'b'` of fixed names (never caller text).
+fn in_list(names: &[&str]) -> String {
+    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// A result row both databases can produce (integers as `Int64`, text as `String`).
+trait DbRow:
+    clickhouse::RowOwned + clickhouse::RowRead + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
+}
+impl<T> DbRow for T where
+    T: clickhouse::RowOwned + clickhouse::RowRead + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row, sqlx::FromRow)]
+struct TrafficDb {
+    day: i64,
+    grp: String,
+    uploads: i64,
+    upload_bytes: i64,
+    downloads: i64,
+    download_bytes: i64,
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row, sqlx::FromRow)]
+struct TopObjectDb {
+    bucket: String,
+    object_key: String,
+    downloads: i64,
+    total_bytes: i64,
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row, sqlx::FromRow)]
+struct TopPrincipalDb {
+    principal_arn: String,
+    uploads: i64,
+    upload_bytes: i64,
+    downloads: i64,
+    download_bytes: i64,
+    traffic_bytes: i64,
+    requests: i64,
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row, sqlx::FromRow)]
+struct DeniedDb {
+    principal_arn: String,
+    denied_action: String,
+    denials: i64,
+    last_at: i64,
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row, sqlx::FromRow)]
+struct KeyDb {
+    access_key: String,
+    last_used_at: i64,
+    uses: i64,
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row, sqlx::FromRow)]
+struct AccessDb {
+    occurred_at: i64,
+    event_type: String,
+    principal_arn: String,
+    user_id: String,
+    access_key: String,
+    source_ip: String,
+    user_agent: String,
+    status_code: i64,
+    byte_count: i64,
+    request_id: String,
+    event_id: String,
+}
+
+/// The sums of uploads and downloads, as four result columns.
+fn traffic_columns(d: Dialect) -> String {
+    let up = in_list(&UPLOAD_TYPES);
+    let int = d.int;
+    format!(
+        "{int}(sum(CASE WHEN event_type IN ({up}) THEN 1 ELSE 0 END)) AS uploads, \
+         {int}(sum(CASE WHEN event_type IN ({up}) THEN bytes ELSE 0 END)) AS upload_bytes, \
+         {int}(sum(CASE WHEN event_type = '{DOWNLOAD_TYPE}' THEN 1 ELSE 0 END)) AS downloads, \
+         {int}(sum(CASE WHEN event_type = '{DOWNLOAD_TYPE}' THEN bytes ELSE 0 END)) AS download_bytes"
+    )
+}
+
+fn traffic_sql(d: Dialect, filter: &Filter, group_by: GroupBy) -> Sql {
+    let mut sql = Sql::default();
+    let types = in_list(&[UPLOAD_TYPES[0], UPLOAD_TYPES[1], DOWNLOAD_TYPE]);
+    sql.push(&format!(
+        "SELECT {day} AS day, {col} AS grp, {cols} FROM {events} WHERE event_type IN ({types})",
+        day = d.day,
+        col = group_by.column(),
+        cols = traffic_columns(d),
+        events = d.events,
+    ));
+    sql.scope(filter);
+    sql.push(" GROUP BY day, grp ORDER BY day, grp");
+    sql
+}
+
+fn top_objects_sql(d: Dialect, filter: &Filter, limit: u32) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT bucket, object_key, {int}(count(*)) AS downloads, {int}(sum(bytes)) AS total_bytes \
+         FROM {events} WHERE event_type = '{DOWNLOAD_TYPE}'",
+        int = d.int,
+        events = d.events,
+    ));
+    sql.scope(filter);
+    sql.push(" GROUP BY bucket, object_key ORDER BY downloads DESC, total_bytes DESC, bucket, object_key");
+    sql.limit(limit);
+    sql
+}
+
+fn top_principals_sql(d: Dialect, filter: &Filter, limit: u32) -> Sql {
+    let mut sql = Sql::default();
+    let traffic_types = in_list(&[UPLOAD_TYPES[0], UPLOAD_TYPES[1], DOWNLOAD_TYPE]);
+    sql.push(&format!(
+        "SELECT principal_arn, {cols}, \
+         {int}(sum(CASE WHEN event_type IN ({traffic_types}) THEN bytes ELSE 0 END)) AS traffic_bytes, \
+         {int}(count(*)) AS requests FROM {events} WHERE 1 = 1",
+        cols = traffic_columns(d),
+        int = d.int,
+        events = d.events,
+    ));
+    sql.scope(filter);
+    sql.push(" GROUP BY principal_arn ORDER BY traffic_bytes DESC, requests DESC, principal_arn");
+    sql.limit(limit);
+    sql
+}
+
+fn denied_sql(d: Dialect, filter: &Filter, limit: u32) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT principal_arn, {action} AS denied_action, {int}(count(*)) AS denials, \
+         {int}(max(occurred_at)) AS last_at FROM {events} WHERE event_type = '{DENIED_TYPE}'",
+        action = d.action,
+        int = d.int,
+        events = d.events,
+    ));
+    sql.scope(filter);
+    sql.push(" GROUP BY principal_arn, denied_action ORDER BY denials DESC, principal_arn, denied_action");
+    sql.limit(limit);
+    sql
+}
+
+fn key_last_use_sql(d: Dialect, filter: &Filter) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT access_key, {int}(max(occurred_at)) AS last_used_at, {int}(count(*)) AS uses \
+         FROM {events} WHERE access_key <> ''",
+        int = d.int,
+        events = d.events,
+    ));
+    sql.scope(filter);
+    sql.push(" GROUP BY access_key ORDER BY access_key");
+    sql
+}
+
+fn object_history_sql(d: Dialect, filter: &Filter, bucket: &str, key: &str, limit: u32) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT occurred_at, event_type, principal_arn, user_id, access_key, source_ip, user_agent, \
+         {int}(status) AS status_code, {int}(bytes) AS byte_count, request_id, event_id \
+         FROM {events} WHERE bucket = ? AND object_key = ?",
+        int = d.int,
+        events = d.events,
+    ));
+    sql.args.push(Arg::Str(bucket.to_owned()));
+    sql.args.push(Arg::Str(key.to_owned()));
+    sql.scope(filter);
+    sql.push(" ORDER BY occurred_at DESC, event_id DESC");
+    sql.limit(limit);
+    sql
+}
+
+/// Runs the questions' SQL on one database.
+#[async_trait]
+trait Backend: Send + Sync + std::fmt::Debug {
+    const DIALECT: Dialect;
+    async fn rows<R: DbRow>(&self, sql: Sql) -> Result<Vec<R>, AnalyticsError>;
+}
+
+#[async_trait]
+impl Backend for ClickHouseSink {
+    const DIALECT: Dialect = CLICKHOUSE;
+
+    async fn rows<R: DbRow>(&self, sql: Sql) -> Result<Vec<R>, AnalyticsError> {
+        let mut q = self.client.query(&sql.text);
+        for a in sql.args {
+            q = match a {
+                Arg::Str(s) => q.bind(s),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        q.fetch_all::<R>().await.map_err(|e| AnalyticsError::Unavailable(Box::new(e)))
+    }
+}
+
+#[async_trait]
+impl Backend for LocalEventStore {
+    const DIALECT: Dialect = SQLITE;
+
+    async fn rows<R: DbRow>(&self, sql: Sql) -> Result<Vec<R>, AnalyticsError> {
+        // The text is built from this module's fixed fragments only; every caller value is in
+        // `args`, bound.
+        let mut q = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql.text));
+        for a in sql.args {
+            q = match a {
+                Arg::Str(s) => q.bind(s),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        q.fetch_all(&self.reader).await.map_err(|e| AnalyticsError::Unavailable(Box::new(e)))
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Analytics for B {
+    async fn traffic(&self, filter: &Filter, group_by: GroupBy) -> Result<Vec<TrafficRow>, AnalyticsError> {
+        let rows: Vec<TrafficDb> = self.rows(traffic_sql(B::DIALECT, filter, group_by)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TrafficRow {
+                day: day_string(r.day),
+                group: r.grp,
+                uploads: count(r.uploads),
+                upload_bytes: count(r.upload_bytes),
+                downloads: count(r.downloads),
+                download_bytes: count(r.download_bytes),
+            })
+            .collect())
+    }
+
+    async fn top_objects(&self, filter: &Filter, limit: u32) -> Result<Vec<TopObject>, AnalyticsError> {
+        check_limit(limit)?;
+        let rows: Vec<TopObjectDb> = self.rows(top_objects_sql(B::DIALECT, filter, limit)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TopObject {
+                bucket: r.bucket,
+                key: r.object_key,
+                downloads: count(r.downloads),
+                bytes: count(r.total_bytes),
+            })
+            .collect())
+    }
+
+    async fn top_principals(&self, filter: &Filter, limit: u32) -> Result<Vec<TopPrincipal>, AnalyticsError> {
+        check_limit(limit)?;
+        let rows: Vec<TopPrincipalDb> = self.rows(top_principals_sql(B::DIALECT, filter, limit)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                debug_assert_eq!(r.traffic_bytes, r.upload_bytes + r.download_bytes);
+                TopPrincipal {
+                    principal_arn: r.principal_arn,
+                    uploads: count(r.uploads),
+                    upload_bytes: count(r.upload_bytes),
+                    downloads: count(r.downloads),
+                    download_bytes: count(r.download_bytes),
+                    requests: count(r.requests),
+                }
+            })
+            .collect())
+    }
+
+    async fn denied(&self, filter: &Filter, limit: u32) -> Result<Vec<DeniedRow>, AnalyticsError> {
+        check_limit(limit)?;
+        let rows: Vec<DeniedDb> = self.rows(denied_sql(B::DIALECT, filter, limit)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeniedRow {
+                principal_arn: r.principal_arn,
+                action: r.denied_action,
+                count: count(r.denials),
+                last_at: r.last_at,
+            })
+            .collect())
+    }
+
+    async fn key_last_use(&self, filter: &Filter) -> Result<Vec<KeyLastUse>, AnalyticsError> {
+        let rows: Vec<KeyDb> = self.rows(key_last_use_sql(B::DIALECT, filter)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| KeyLastUse { access_key: r.access_key, last_used_at: r.last_used_at, uses: count(r.uses) })
+            .collect())
+    }
+
+    async fn object_history(
+        &self,
+        filter: &Filter,
+        bucket: &str,
+        key: &str,
+        limit: u32,
+    ) -> Result<Vec<AccessRecord>, AnalyticsError> {
+        check_limit(limit)?;
+        if bucket.is_empty() || key.is_empty() {
+            return Err(AnalyticsError::Invalid("an object's history needs its bucket and key".into()));
+        }
+        let rows: Vec<AccessDb> = self.rows(object_history_sql(B::DIALECT, filter, bucket, key, limit)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AccessRecord {
+                occurred_at: r.occurred_at,
+                event_type: r.event_type,
+                principal_arn: r.principal_arn,
+                user_id: r.user_id,
+                access_key: r.access_key,
+                source_ip: r.source_ip,
+                user_agent: r.user_agent,
+                status: u16::try_from(r.status_code).unwrap_or(0),
+                bytes: count(r.byte_count),
+                request_id: r.request_id,
+                event_id: r.event_id,
+            })
+            .collect())
+    }
+}
+
+/// Unused access keys: those of `keys` (id, created at in ms) with no use since `cutoff_ms`,
+/// given the last uses from [`Analytics::key_last_use`]. A key never used counts from its
+/// creation. Sorted by last activity (last use, else creation), oldest first, then id.
+#[must_use]
+pub fn unused_keys(keys: &[(String, i64)], last_uses: &[KeyLastUse], cutoff_ms: i64) -> Vec<UnusedKey> {
+    let last: std::collections::HashMap<&str, i64> =
+        last_uses.iter().map(|u| (u.access_key.as_str(), u.last_used_at)).collect();
+    let mut out: Vec<UnusedKey> = keys
+        .iter()
+        .filter_map(|(id, created_at)| {
+            let last_used_at = last.get(id.as_str()).copied();
+            let since = last_used_at.unwrap_or(*created_at);
+            (since < cutoff_ms).then(|| UnusedKey {
+                access_key: id.clone(),
+                created_at: *created_at,
+                last_used_at,
+                idle_days: (cutoff_ms.saturating_sub(since)) / MS_PER_DAY,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.last_used_at.unwrap_or(a.created_at), &a.access_key)
+            .cmp(&(b.last_used_at.unwrap_or(b.created_at), &b.access_key))
+    });
+    out
+}
+
+/// An access key unused for the asked number of days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusedKey {
+    pub access_key: String,
+    /// ms since the epoch.
+    pub created_at: i64,
+    /// ms since the epoch; `None` when never used (in the events kept).
+    pub last_used_at: Option<i64>,
+    /// Whole days idle before the cutoff (how much longer than asked).
+    pub idle_days: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_dates() {
+        assert_eq!(day_string(0), "1970-01-01");
+        assert_eq!(day_string(1_796_640_000_000 / MS_PER_DAY), "2026-12-07");
+    }
+
+    #[test]
+    fn caller_text_is_always_bound() {
+        let f = Filter { account_id: Some("x' OR 1=1 --".into()), from: Some(1), to: Some(2) };
+        for d in [CLICKHOUSE, SQLITE] {
+            let sql = object_history_sql(d, &f, "b'", "k'", 5);
+            assert!(!sql.text.contains("x'") && !sql.text.contains("b'"), "{}", sql.text);
+            assert_eq!(sql.args.len(), 6);
+            assert_eq!(sql.text.matches('?').count(), 6);
+        }
+    }
+
+    #[test]
+    fn unused_keys_count_from_creation_when_never_used() {
+        let day = MS_PER_DAY;
+        let keys = vec![("A".to_owned(), 0), ("B".to_owned(), 0), ("C".to_owned(), 9 * day), ("D".to_owned(), 0)];
+        let uses = vec![
+            KeyLastUse { access_key: "A".into(), last_used_at: 2 * day, uses: 3 },
+            KeyLastUse { access_key: "B".into(), last_used_at: 8 * day, uses: 1 },
+            KeyLastUse { access_key: "Z".into(), last_used_at: day, uses: 1 },
+        ];
+        // Unused since day 5 (cutoff): A (last used day 2) and D (never, created day 0).
+        let got = unused_keys(&keys, &uses, 5 * day);
+        let ids: Vec<&str> = got.iter().map(|k| k.access_key.as_str()).collect();
+        assert_eq!(ids, ["D", "A"]);
+        assert_eq!((got[0].last_used_at, got[0].idle_days), (None, 5));
+        assert_eq!((got[1].last_used_at, got[1].idle_days), (Some(2 * day), 3));
+    }
+
+    #[test]
+    fn group_by_names_round_trip() {
+        for g in GroupBy::ALL {
+            assert_eq!(g.as_str().parse::<GroupBy>().expect("parses"), g);
+        }
+        assert!("bucket; DROP".parse::<GroupBy>().is_err());
+    }
+}

@@ -7,7 +7,9 @@ use cloudstore_events::Event;
 use serde::{Deserialize, Serialize};
 
 pub mod analytics;
+pub mod kafka;
 pub mod local;
+pub mod publish;
 
 pub use analytics::{Analytics, AnalyticsError};
 pub use local::{LocalEventStore, LocalStoreError};

@@ -74,6 +74,22 @@ pub async fn open_blobs(b: &BlobBackend, region: &str) -> Result<Arc<dyn BlobSto
     })
 }
 
+/// Where the outbox relay publishes: Kafka when brokers are set, else the local event store in
+/// the data dir.
+async fn open_publisher(args: &ServeArgs) -> Result<Arc<dyn cloudstore_outbox::Publisher>, StartError> {
+    if let Some(brokers) = args.kafka_brokers.as_deref().filter(|b| !b.trim().is_empty()) {
+        let p = cloudstore_notifier::publish::KafkaPublisher::new(brokers, cloudstore_events::EVENTS_TOPIC)
+            .map_err(|e| StartError::Backend { what: "Kafka producer", source: StoreError::unavailable(e) })?;
+        return Ok(Arc::new(p));
+    }
+    crate::config::private_data_dir(&args.data_dir)?;
+    let path = args.data_dir.join("events.sqlite");
+    let store = cloudstore_notifier::local::LocalEventStore::open(&path)
+        .await
+        .map_err(|e| StartError::Backend { what: "local event store", source: StoreError::unavailable(e) })?;
+    Ok(Arc::new(cloudstore_notifier::publish::LocalPublisher::new(store)))
+}
+
 /// A server ready to run.
 #[derive(Debug)]
 pub struct App {
@@ -85,6 +101,10 @@ pub struct App {
     pub collector: Collector,
     /// The root key pair, and whether it was generated at this start.
     pub root: (RootCredentials, bool),
+    /// The outbox relay, when events are on.
+    pub relay: Option<cloudstore_outbox::Relay>,
+    /// Stops the read-event buffer (after the server stopped, so it flushes what is left).
+    pub events_stop: CancellationToken,
 }
 
 impl App {
@@ -117,6 +137,24 @@ impl App {
             body_idle_timeout: Duration::from_secs(args.body_idle_timeout_secs),
         };
         tracing::info!(open_files = nofile, max_connections = limits.max_connections, "connection limit");
+        let events_stop = CancellationToken::new();
+        let (events, relay) = if args.events == "on" {
+            let publisher = open_publisher(args).await?;
+            let outbox_metrics = Arc::new(cloudstore_outbox::OutboxMetrics::default());
+            let _ = metrics.events.set(outbox_metrics.clone());
+            let buffer =
+                cloudstore_outbox::EventBuffer::start(meta.clone(), outbox_metrics.clone(), events_stop.clone());
+            let relay = cloudstore_outbox::Relay::new(
+                meta.clone(),
+                publisher,
+                cloudstore_outbox::RelayConfig::default(),
+                outbox_metrics.clone(),
+            );
+            (Some(crate::events::Events::new(buffer, outbox_metrics)), Some(relay))
+        } else {
+            (None, None)
+        };
+        let cfg = GatewayConfig { events, ..cfg };
         let frontend = Arc::new(
             frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
                 .with_limits(limits),
@@ -126,14 +164,20 @@ impl App {
         collector.interval = Duration::from_secs(args.gc_interval_secs.max(1));
         let listener =
             TcpListener::bind(args.listen).await.map_err(|source| StartError::Listen { addr: args.listen, source })?;
-        Ok(Self { listener, frontend, collector, root })
+        Ok(Self { listener, frontend, collector, root, relay, events_stop })
     }
 
-    /// Serves until `shutdown` is cancelled; the collector runs alongside.
+    /// Serves until `shutdown` is cancelled; the collector and the outbox relay run alongside.
     pub async fn run(self, shutdown: CancellationToken) {
         let gc = tokio::spawn(self.collector.run(shutdown.clone()));
+        let relay = self.relay.map(|r| tokio::spawn(r.run(shutdown.clone())));
         serve(self.listener, self.frontend, shutdown).await;
+        // The buffer's last events reach the outbox; the relay publishes them at the next start.
+        self.events_stop.cancel();
         let _ = gc.await;
+        if let Some(r) = relay {
+            let _ = r.await;
+        }
     }
 }
 
@@ -162,13 +206,18 @@ pub fn frontend(
     metrics: Arc<Metrics>,
     iam: Arc<dyn IamApi>,
 ) -> Result<Frontend, StartError> {
+    let events = cfg.events.clone();
     let region = cfg.region.clone();
     let keys = Arc::new(KeyCache::new(iam, &root, KEY_CACHE_TTL));
     let buckets = Arc::new(BucketCache::new(meta.clone(), BUCKET_CACHE_TTL));
     let gateway = Gateway::new(meta.clone(), blobs.clone(), cfg).with_bucket_cache(buckets.clone());
+    let mut access = PolicyAccess::new(keys.clone(), buckets.clone(), metrics.clone());
+    if let Some(events) = events {
+        access = access.with_events(events);
+    }
     let mut builder = S3ServiceBuilder::new(gateway);
     builder.set_auth(IamAuth::new(keys.clone()));
-    builder.set_access(PolicyAccess::new(keys.clone(), buckets.clone(), metrics.clone()));
+    builder.set_access(access);
     builder.set_host(Domains::new(domains));
     // PostObject is not implemented and the server refuses POST forms before s3s sees them
     // (server.rs); should one get through, s3s buffers no form file and next to no fields.

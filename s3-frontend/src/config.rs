@@ -89,6 +89,14 @@ pub struct ServeArgs {
     /// Seconds a request body may send no data before the request fails (400 RequestTimeout).
     #[arg(long, env = "CLOUDSTORE_BODY_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub body_idle_timeout_secs: u64,
+    /// Kafka brokers (`host:port[,host:port]`) the outbox relay publishes events to; without,
+    /// events go to the local event store `<data dir>/events.sqlite`.
+    #[arg(long, env = "CLOUDSTORE_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Events (ADR 0006): `on` (default) or `off` (no outbox rows, no relay; for comparison
+    /// benchmarks).
+    #[arg(long, env = "CLOUDSTORE_EVENTS", default_value = "on", value_parser = ["on", "off"])]
+    pub events: String,
 }
 
 /// Where metadata lives.

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Process-wide counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// The events pipeline's producing side, when events are on.
+    pub events: std::sync::OnceLock<std::sync::Arc<cloudstore_outbox::OutboxMetrics>>,
     ops: Mutex<BTreeMap<String, u64>>,
     statuses: Mutex<BTreeMap<u16, u64>>,
     latency_micros_sum: AtomicU64,
@@ -40,6 +42,9 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        if let Some(events) = self.events.get() {
+            out.push_str(&events.render());
+        }
         out.push_str("# HELP cloudstore_s3_requests_total S3 requests by operation.\n# TYPE cloudstore_s3_requests_total counter\n");
         if let Ok(m) = self.ops.lock() {
             for (op, n) in m.iter() {

@@ -36,6 +36,8 @@ pub struct GatewayConfig {
     pub gc_grace: Duration,
     /// Largest object (or part) accepted by a single PUT.
     pub max_object_size: u64,
+    /// The events side (ADR 0006): changes, downloads and refusals become events; `None`: off.
+    pub events: Option<crate::events::Events>,
 }
 
 impl Default for GatewayConfig {
@@ -47,6 +49,7 @@ impl Default for GatewayConfig {
             pending_ttl: Duration::from_secs(6 * 3600),
             gc_grace: Duration::from_secs(15 * 60),
             max_object_size: 5 * 1024 * 1024 * 1024,
+            events: None,
         }
     }
 }
@@ -69,15 +72,8 @@ impl Gateway {
     /// Builds the gateway.
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, cfg: GatewayConfig) -> Self {
         let reserve = Arc::new(reserve::BlobReserve::new(meta.clone(), cfg.pending_ttl));
-        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events: None }
-    }
-
-    /// Emits events: changes write theirs in their metadata transaction, reads and denials
-    /// through the buffer of `events`.
-    #[must_use]
-    pub fn with_events(mut self, events: crate::events::Events) -> Self {
-        self.events = Some(events);
-        self
+        let events = cfg.events.clone();
+        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events }
     }
 
     /// The outbox rows of a change's event (none when events are off).

@@ -175,7 +175,12 @@ impl Harness {
         .await
         .expect("start the IAM service");
         // Replaced blobs become collectable at once, so the collector test needs no waiting.
-        let cfg = GatewayConfig { gc_grace: Duration::ZERO, ..GatewayConfig::default() };
+        // Events on, as `cloudstore serve` runs by default; no relay: tests read the outbox.
+        let shutdown = CancellationToken::new();
+        let outbox = Arc::new(cloudstore_outbox::OutboxMetrics::default());
+        let buffer = cloudstore_outbox::EventBuffer::start(meta.clone(), outbox.clone(), shutdown.clone());
+        let events = Some(s3_frontend::events::Events::new(buffer, outbox));
+        let cfg = GatewayConfig { gc_grace: Duration::ZERO, events, ..GatewayConfig::default() };
         let frontend = s3_frontend::app::frontend(
             meta.clone(),
             blobs.clone(),
@@ -188,7 +193,6 @@ impl Harness {
         .expect("build the frontend");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
-        let shutdown = CancellationToken::new();
         let server = tokio::spawn(s3_frontend::server::serve(listener, Arc::new(frontend), shutdown.clone()));
         let client = sdk_client(addr, &root.access_key, &root.secret_key);
         Self { client, addr, root, meta, blobs, iam, shutdown, server: Some(server), _dir: dir, database }

@@ -13,6 +13,7 @@ mod harness;
 mod auth;
 mod buckets;
 mod conditional;
+mod events;
 mod gc;
 /// Not in the suite below: its own stack, the gateway and `iam` apart over gRPC (embedded only).
 mod grpc_e2e;
@@ -55,6 +56,7 @@ macro_rules! suite {
 }
 
 suite!(
+    events::changes_reads_and_refusals_become_events,
     iam::strangers_are_refused_every_operation,
     iam::denied_reads_cover_object_attributes,
     iam::disabled_keys_and_temporary_credentials,

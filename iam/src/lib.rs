@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod crypto;
 pub mod error;
+mod events;
 pub mod grpc;
 pub mod ids;
 pub mod service;

@@ -74,7 +74,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         ),
         None => None,
     };
-    let mut svc = cloudstore_iam::config::open(&cli.iam, &db, &cli.data_dir, ServiceConfig::default())
+    // Identity events go to the shared database's outbox, which the gateway's relay publishes.
+    let events = std::env::var("CLOUDSTORE_EVENTS").map_or(true, |v| v.trim() != "off");
+    let cfg = ServiceConfig { events, ..ServiceConfig::default() };
+    let mut svc = cloudstore_iam::config::open(&cli.iam, &db, &cli.data_dir, cfg)
         .await
         .map_err(|e| format!("IAM service: {e}"))?;
     if let Some(auth) = auth {

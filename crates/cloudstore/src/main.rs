@@ -68,7 +68,8 @@ async fn serve(args: ServeArgs, iam_args: IamArgs) -> anyhow::Result<()> {
         }
         MetadataBackend::Postgres(url) => IdentityDb::Postgres(url),
     };
-    let iam = cloudstore_iam::config::open(&iam_args, &db, &args.data_dir, ServiceConfig::default())
+    let cfg = ServiceConfig { events: args.events == "on", ..ServiceConfig::default() };
+    let iam = cloudstore_iam::config::open(&iam_args, &db, &args.data_dir, cfg)
         .await
         .map_err(|e| anyhow::anyhow!("IAM service: {e}"))?;
     let app = App::build(&args, Arc::new(InProcessIam::new(iam))).await?;

@@ -10,13 +10,18 @@ pub const CHUNK: usize = 1000;
 /// The lease row's name.
 pub const LEASE: &str = "relay";
 
-/// Expands to `mod outbox` with the outbox queries for the sqlx database `$db` (e.g.
-/// `sqlx::Postgres`). The calling crate depends on sqlx with that driver.
+/// Expands to a module (`outbox`, or the name given first) with the outbox queries for the
+/// sqlx database `$db` (e.g. `sqlx::Postgres`). The calling crate depends on sqlx with that
+/// driver.
 #[macro_export]
 macro_rules! sql_outbox {
     ($db:ty) => {
+        $crate::sql_outbox!(outbox, $db);
+    };
+    ($name:ident, $db:ty) => {
         /// The outbox queries (ADR 0006), from `cloudstore_outbox::sql_outbox!`.
-        pub(crate) mod outbox {
+        #[allow(dead_code)]
+        pub(crate) mod $name {
             use ::cloudstore_store_api::{OutboxBacklog, OutboxEvent, OutboxRow};
             use ::sqlx::Row as _;
 

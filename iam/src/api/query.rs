@@ -197,7 +197,19 @@ pub async fn handle(
     let account = if principal.kind == PrincipalKind::Admin { ADMIN_ACCOUNT_ID } else { principal.account_id.as_str() };
     let cx = Cx { svc, caller, account, ctx: request_context(meta), p: &params };
     match cx.dispatch(action).await {
-        Ok(result) => xml::response(IAM_NAMESPACE, action, result.as_deref(), &meta.request_id),
+        Ok(result) => {
+            if let Some(t) = crate::events::of_action(action) {
+                let mut ev = crate::events::by_caller(crate::events::event(t, meta, 200), caller);
+                ev.detail.insert("action".into(), format!("iam:{action}"));
+                for name in ["UserName", "GroupName", "RoleName", "PolicyArn", "PolicyName", "AccessKeyId"] {
+                    if let Some(v) = params.get(name) {
+                        ev.detail.insert(name.to_owned(), v.to_owned());
+                    }
+                }
+                svc.emit(vec![ev]).await;
+            }
+            xml::response(IAM_NAMESPACE, action, result.as_deref(), &meta.request_id)
+        }
         Err(e) => {
             tracing::debug!(action, code = e.code(), error = %e, "IAM query API call refused");
             xml::error_response(IAM_NAMESPACE, &e, &meta.request_id)

@@ -13,6 +13,9 @@
 //! | `GET`/`POST /users/me/keys`, `PATCH`/`DELETE /users/me/keys/{id}` | session | access keys |
 //! | `POST`/`GET /admin/accounts`, `DELETE /admin/accounts/{name}` | platform admin (SigV4) | accounts |
 
+use cloudstore_events::EventType;
+
+use crate::events::{by_user, event};
 use cloudstore_iam_api::{ADMIN_ACCOUNT_ID, ApiResponse, RestRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -132,12 +135,32 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         ("POST", ["auth", "register"]) => {
             let b: RegisterBody = body(req)?;
             let profile = svc.register(&b.username, b.email.as_deref(), &b.password, &req.meta).await?;
+            if let Some(root) = svc.store().get_user(&profile.user_id).await.ok().flatten() {
+                svc.emit(vec![by_user(event(EventType::UserRegistered, &req.meta, 201), &root)]).await;
+            }
             Ok(respond(201, &to_json(&profile)?))
         }
         ("POST", ["auth", "login"]) => {
             let b: LoginBody = body(req)?;
-            let tokens = svc.login(&b.username, &b.password, &req.meta).await?;
-            Ok(respond(200, &to_json(&tokens)?))
+            match svc.login(&b.username, &b.password, &req.meta).await {
+                Ok(tokens) => {
+                    if let Ok(who) = svc.authenticate_bearer(&tokens.access_token).await {
+                        svc.emit(vec![by_user(event(EventType::UserLoggedIn, &req.meta, 200), &who.user)]).await;
+                    }
+                    Ok(respond(200, &to_json(&tokens)?))
+                }
+                Err(e) => {
+                    if svc.events_on() {
+                        let mut ev = event(EventType::LoginFailed, &req.meta, e.status());
+                        ev.detail.insert("username".into(), b.username.clone());
+                        ev.detail.insert("reason".into(), e.code().to_owned());
+                        // The account guessed at sees it (an unknown name belongs to nobody).
+                        ev.account_id = svc.store().find_account(&b.username).await.ok().flatten().map(|a| a.id);
+                        svc.emit(vec![ev]).await;
+                    }
+                    Err(e)
+                }
+            }
         }
         ("POST", ["auth", "refresh"]) => {
             let b: RefreshBody = body(req)?;
@@ -146,6 +169,9 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         ("POST", ["auth", "logout"]) => {
             let who = session(svc, req).await?;
             svc.logout(&who).await?;
+            let mut ev = by_user(event(EventType::SessionRevoked, &req.meta, 204), &who.user);
+            ev.detail.insert("session_id".into(), who.session_id.clone());
+            svc.emit(vec![ev]).await;
             Ok(respond(204, &Value::Null))
         }
         ("GET", ["auth", "sessions"]) => {
@@ -159,6 +185,9 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         ("DELETE", ["auth", "sessions", id]) => {
             let who = session(svc, req).await?;
             svc.revoke_session(&who, id).await?;
+            let mut ev = by_user(event(EventType::SessionRevoked, &req.meta, 204), &who.user);
+            ev.detail.insert("session_id".into(), (*id).to_owned());
+            svc.emit(vec![ev]).await;
             Ok(respond(204, &Value::Null))
         }
         ("GET", ["users", "me"]) => {
@@ -171,6 +200,7 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
             let who = session(svc, req).await?;
             let b: ProfileBody = body(req)?;
             let profile = svc.update_profile(&who, b.email.as_deref(), b.display_name.as_deref()).await?;
+            svc.emit(vec![by_user(event(EventType::ProfileUpdated, &req.meta, 200), &who.user)]).await;
             Ok(respond(200, &to_json(&profile)?))
         }
         ("POST", ["users", "me", "password"]) => {
@@ -180,6 +210,9 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
                 .password_authority()
                 .change_password(&who.user.id, Some(&who.session_id), &b.old_password, &b.new_password, &req.meta)
                 .await?;
+            let mut ev = by_user(event(EventType::PasswordChanged, &req.meta, 200), &who.user);
+            ev.detail.insert("revoked_sessions".into(), revoked.to_string());
+            svc.emit(vec![ev]).await;
             Ok(respond(200, &json!({ "revoked_sessions": revoked })))
         }
         ("GET", ["users", "me", "keys"]) => {
@@ -188,17 +221,28 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         }
         ("POST", ["users", "me", "keys"]) => {
             let who = session(svc, req).await?;
-            Ok(respond(201, &to_json(&svc.create_access_key(&who.user).await?)?))
+            let key = svc.create_access_key(&who.user).await?;
+            let mut ev = by_user(event(EventType::AccessKeyCreated, &req.meta, 201), &who.user);
+            ev.detail.insert("key_id".into(), key.access_key_id.clone());
+            svc.emit(vec![ev]).await;
+            Ok(respond(201, &to_json(&key)?))
         }
         ("PATCH", ["users", "me", "keys", id]) => {
             let who = session(svc, req).await?;
             let b: KeyStatusBody = body(req)?;
             svc.set_access_key_status(&who.user, id, parse_status(&b.status)?).await?;
+            let mut ev = by_user(event(EventType::AccessKeyUpdated, &req.meta, 204), &who.user);
+            ev.detail.insert("key_id".into(), (*id).to_owned());
+            ev.detail.insert("status".into(), b.status.clone());
+            svc.emit(vec![ev]).await;
             Ok(respond(204, &Value::Null))
         }
         ("DELETE", ["users", "me", "keys", id]) => {
             let who = session(svc, req).await?;
             svc.delete_access_key(&who.user, id).await?;
+            let mut ev = by_user(event(EventType::AccessKeyDeleted, &req.meta, 204), &who.user);
+            ev.detail.insert("key_id".into(), (*id).to_owned());
+            svc.emit(vec![ev]).await;
             Ok(respond(204, &Value::Null))
         }
         ("POST", ["admin", "accounts"]) => {

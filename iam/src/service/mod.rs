@@ -34,6 +34,8 @@ pub struct ServiceConfig {
     /// Default and longest lifetime of STS credentials.
     pub sts_default_ttl: Duration,
     pub sts_max_ttl: Duration,
+    /// Identity events into the event outbox (ADR 0006).
+    pub events: bool,
 }
 
 impl Default for ServiceConfig {
@@ -44,6 +46,7 @@ impl Default for ServiceConfig {
             max_keys_per_user: 10,
             sts_default_ttl: Duration::from_secs(3600),
             sts_max_ttl: Duration::from_secs(12 * 3600),
+            events: false,
         }
     }
 }

@@ -137,6 +137,9 @@ pub struct LabelledPolicy {
 pub trait IamStore: Send + Sync + std::fmt::Debug {
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Appends identity events to the event outbox of this database (ADR 0006; the gateway's
+    /// relay publishes them with the others).
+    async fn append_events(&self, events: &[cloudstore_store_api::OutboxEvent]) -> Result<()>;
 
     // ---- accounts ----
     /// Creates an account and its root user in one transaction (`EntityAlreadyExists` if the

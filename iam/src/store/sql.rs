@@ -13,6 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::{AccessKey, Account, Group, IamStore, InlinePolicy, LabelledPolicy, ManagedPolicy, OwnerKind, Role, User};
 use crate::error::{Error, Result};
 
+cloudstore_outbox::sql_outbox!(pg_outbox, sqlx::Postgres);
+cloudstore_outbox::sql_outbox!(sqlite_outbox, sqlx::Sqlite);
+
 static PG_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -292,12 +295,24 @@ macro_rules! insert_user {
 }
 
 macro_rules! sql_iam_store {
-    ($store:ty) => {
+    ($store:ty, $outbox:ident) => {
         #[async_trait]
         impl IamStore for $store {
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
                 Ok(())
+            }
+
+            async fn append_events(&self, events: &[cloudstore_store_api::OutboxEvent]) -> Result<()> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let now = i64::try_from(
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
+                )
+                .unwrap_or(i64::MAX);
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                $outbox::insert(&mut conn, events, now).await.map_err(db_err)
             }
 
             async fn create_account(&self, account: &Account, root: &User) -> Result<()> {
@@ -872,8 +887,8 @@ macro_rules! sql_iam_store {
     };
 }
 
-sql_iam_store!(PgIamStore);
-sql_iam_store!(SqliteIamStore);
+sql_iam_store!(PgIamStore, pg_outbox);
+sql_iam_store!(SqliteIamStore, sqlite_outbox);
 
 fn one_row(affected: u64, what: &str) -> Result<()> {
     if affected == 0 { Err(Error::NoSuchEntity(format!("{what} cannot be found."))) } else { Ok(()) }

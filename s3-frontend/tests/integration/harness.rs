@@ -170,7 +170,10 @@ impl Harness {
             iam_store,
             sessions,
             keyring,
-            cloudstore_iam::service::ServiceConfig::default(),
+            cloudstore_iam::service::ServiceConfig {
+                events: true,
+                ..cloudstore_iam::service::ServiceConfig::default()
+            },
         )
         .await
         .expect("start the IAM service");

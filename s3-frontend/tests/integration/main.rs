@@ -57,6 +57,7 @@ macro_rules! suite {
 
 suite!(
     events::changes_reads_and_refusals_become_events,
+    rest::rest_identity_events,
     iam::strangers_are_refused_every_operation,
     iam::denied_reads_cover_object_attributes,
     iam::disabled_keys_and_temporary_credentials,

@@ -1038,3 +1038,55 @@ pub async fn rest_unknown_paths(h: &Harness) {
     let r = h.raw(RawRequest::new("GET", "/_api/v2/auth/login")).await;
     assert!(r.status != 200 && r.header("content-type") != Some("application/json"), "{} {}", r.status, r.text());
 }
+
+/// Identity events (ADR 0006) in the outbox, by account.
+async fn identity_events(h: &Harness, account_id: &str) -> Vec<cloudstore_events::Event> {
+    let rows = h.meta.outbox_rows(100_000).await.expect("outbox rows");
+    rows.iter()
+        .map(|r| cloudstore_events::decode(r.body.as_bytes()).expect("an event"))
+        .filter(|e| e.account_id.as_deref() == Some(account_id))
+        .collect()
+}
+
+pub async fn rest_identity_events(h: &Harness) {
+    let name = format!("idev{}", random_hex(8));
+    let profile = register(h, &name).await;
+    let account_id = profile["account_id"].as_str().expect("account id").to_owned();
+    login(h, &name, "not-the-password").await.error(401, "Unauthorized");
+    let s = session(h, &name).await;
+    call(h, "PATCH", "/users/me", Some(&s.access), Some(&json!({ "display_name": "Ev" }))).await.expect(200);
+    let key = call(h, "POST", "/users/me/keys", Some(&s.access), None).await.expect(201);
+    let key_id = key["access_key_id"].as_str().expect("key id").to_owned();
+    call(h, "DELETE", &format!("/users/me/keys/{key_id}"), Some(&s.access), None).await.expect(204);
+    call(h, "POST", "/auth/logout", Some(&s.access), None).await.expect(204);
+
+    let events = identity_events(h, &account_id).await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "user_registered",
+            "login_failed",
+            "user_logged_in",
+            "profile_updated",
+            "access_key_created",
+            "access_key_deleted",
+            "session_revoked"
+        ]
+    );
+    let failed = &events[1];
+    assert_eq!(failed.detail.get("username").map(String::as_str), Some(name.as_str()));
+    assert_eq!(failed.status, Some(401));
+    assert!(failed.user_id.is_none(), "a failed login names no user: {failed:?}");
+    for e in &events {
+        assert_eq!(e.source_ip.as_deref(), Some("127.0.0.1"), "{e:?}");
+        assert!(e.request_id.as_deref().is_some_and(|r| !r.is_empty()), "{e:?}");
+    }
+    assert_eq!(events[4].detail.get("key_id"), Some(&key_id));
+    assert_eq!(events[2].principal_arn.as_deref(), Some(format!("arn:aws:iam::{account_id}:root").as_str()));
+    // Nothing secret in any of them.
+    for e in &events {
+        let body = String::from_utf8(e.encode()).expect("utf-8");
+        assert!(!body.contains(PASSWORD) && !body.contains("not-the-password") && !body.contains(&s.access), "{body}");
+    }
+}

@@ -1,0 +1,113 @@
+//! Identity events (ADR 0006): registrations, logins (and failed ones), sessions revoked,
+//! profile and password changes, access keys, users and policies. Written to the event outbox
+//! of the identity database (the metadata database: the gateway's relay publishes them) right
+//! after the change commits, when [`crate::service::ServiceConfig::events`] is on.
+
+use cloudstore_events::{Event, EventType};
+use cloudstore_iam_api::{Caller, RequestMeta};
+
+use crate::service::IamService;
+use crate::store::User;
+
+fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn some(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// An event of `t` from the request `meta`, by nobody yet.
+pub(crate) fn event(t: EventType, meta: &RequestMeta, status: u16) -> Event {
+    let mut e = Event::new(t, now_ms());
+    e.source_ip.clone_from(&meta.source_ip);
+    e.user_agent.clone_from(&meta.user_agent);
+    e.request_id = some(&meta.request_id);
+    e.status = Some(status);
+    e
+}
+
+/// Sets the actor to a user (a session's, or the one logging in).
+pub(crate) fn by_user(mut e: Event, u: &User) -> Event {
+    e.account_id = some(&u.account_id);
+    e.user_id = some(&u.id);
+    e.principal_arn = Some(if u.is_root {
+        format!("arn:aws:iam::{}:root", u.account_id)
+    } else {
+        format!("arn:aws:iam::{}:user{}{}", u.account_id, u.path, u.name)
+    });
+    e
+}
+
+/// Sets the actor to a signed caller.
+pub(crate) fn by_caller(mut e: Event, c: &Caller) -> Event {
+    e.account_id = some(&c.principal.account_id);
+    e.user_id = some(&c.principal.user_id);
+    e.principal_arn = some(&c.principal.arn);
+    e.access_key = some(&c.access_key);
+    e
+}
+
+/// The event of a successful IAM Query API action that changes something, if it is one.
+pub(crate) fn of_action(action: &str) -> Option<EventType> {
+    Some(match action {
+        "CreateAccessKey" => EventType::AccessKeyCreated,
+        "DeleteAccessKey" => EventType::AccessKeyDeleted,
+        "UpdateAccessKey" => EventType::AccessKeyUpdated,
+        "CreateUser" => EventType::UserCreated,
+        "DeleteUser" => EventType::UserDeleted,
+        a if a.starts_with("Put") || a.starts_with("Attach") || a.starts_with("Detach") => EventType::PolicyChanged,
+        "CreatePolicy" | "DeletePolicy" | "DeleteUserPolicy" | "DeleteGroupPolicy" | "DeleteRolePolicy" => {
+            EventType::PolicyChanged
+        }
+        "CreateGroup" | "DeleteGroup" | "AddUserToGroup" | "RemoveUserFromGroup" | "CreateRole" | "DeleteRole" => {
+            EventType::IdentityChanged
+        }
+        _ => return None,
+    })
+}
+
+impl IamService {
+    /// Whether identity events are written.
+    pub(crate) fn events_on(&self) -> bool {
+        self.cfg.events
+    }
+
+    /// Writes identity events to the outbox (when events are on). The change they describe has
+    /// committed; a failure here is logged, never turned into a failed request.
+    pub(crate) async fn emit(&self, events: Vec<Event>) {
+        if !self.cfg.events || events.is_empty() {
+            return;
+        }
+        let rows: Vec<cloudstore_store_api::OutboxEvent> = events
+            .iter()
+            .map(|e| cloudstore_store_api::OutboxEvent {
+                key: e.partition_key(),
+                body: String::from_utf8_lossy(&e.encode()).into_owned(),
+            })
+            .collect();
+        if let Err(e) = self.store.append_events(&rows).await {
+            tracing::warn!(error = %e, events = rows.len(), "identity events not written to the outbox");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changing_actions_have_events_and_reads_have_none() {
+        assert_eq!(of_action("CreateAccessKey"), Some(EventType::AccessKeyCreated));
+        assert_eq!(of_action("DeleteAccessKey"), Some(EventType::AccessKeyDeleted));
+        assert_eq!(of_action("PutUserPolicy"), Some(EventType::PolicyChanged));
+        assert_eq!(of_action("AttachRolePolicy"), Some(EventType::PolicyChanged));
+        assert_eq!(of_action("DeleteGroupPolicy"), Some(EventType::PolicyChanged));
+        assert_eq!(of_action("CreateUser"), Some(EventType::UserCreated));
+        assert_eq!(of_action("AddUserToGroup"), Some(EventType::IdentityChanged));
+        for read in ["GetUser", "ListUsers", "GetPolicy", "ListAttachedUserPolicies", "GetRolePolicy"] {
+            assert_eq!(of_action(read), None, "{read}");
+        }
+    }
+}

@@ -2,10 +2,13 @@
 //! producer (`acks=all`, batched), or, in the embedded default, straight into the local event
 //! store. Both are at-least-once; the event id makes a repeat harmless.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::Mutex;
 
+use cloudstore_events::notification::Rules;
 use cloudstore_outbox::{PublishError, Publisher};
-use cloudstore_store_api::OutboxRow;
+use cloudstore_store_api::{MetadataStore, OutboxRow};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -19,7 +22,10 @@ pub struct KafkaPublisher {
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
     topic: String,
-    topic_ready: AtomicBool,
+    /// Topics known to exist.
+    ready: Mutex<HashSet<String>>,
+    /// Bucket notifications: the buckets' rules, and the region named in messages.
+    notifications: Option<(Arc<dyn MetadataStore>, String)>,
 }
 
 impl std::fmt::Debug for KafkaPublisher {
@@ -41,7 +47,53 @@ impl KafkaPublisher {
             .set("message.timeout.ms", "30000")
             .create()?;
         let admin = crate::kafka::client_config(brokers).create()?;
-        Ok(Self { producer, admin, topic: topic.to_owned(), topic_ready: AtomicBool::new(false) })
+        Ok(Self { producer, admin, topic: topic.to_owned(), ready: Mutex::new(HashSet::new()), notifications: None })
+    }
+
+    /// Also publishes each object event that a bucket's notification rules select, in the AWS
+    /// S3 event message format, to the rule's topic (`region` is named in the messages).
+    #[must_use]
+    pub fn with_bucket_notifications(mut self, store: Arc<dyn MetadataStore>, region: &str) -> Self {
+        self.notifications = Some((store, region.to_owned()));
+        self
+    }
+
+    async fn ensure_topic(&self, topic: &str) -> Result<(), PublishError> {
+        if self.ready.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(topic) {
+            return Ok(());
+        }
+        crate::kafka::ensure_topics(&self.admin, &[topic], crate::kafka::PARTITIONS, 1)
+            .await
+            .map_err(|e| PublishError(format!("creating topic {topic}: {e}")))?;
+        self.ready.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(topic.to_owned());
+        Ok(())
+    }
+
+    /// The notification messages of `rows`: (topic, key, message), in row order.
+    async fn notifications_of(&self, rows: &[OutboxRow]) -> Result<Vec<(String, String, String)>, PublishError> {
+        let Some((store, region)) = &self.notifications else { return Ok(Vec::new()) };
+        let mut rules: HashMap<String, Option<(Rules, String)>> = HashMap::new();
+        let mut out = Vec::new();
+        // Only object events can match (their key is `o:bucket/key`).
+        for row in rows.iter().filter(|r| r.key.starts_with("o:")) {
+            let Ok(mut event) = cloudstore_events::decode(row.body.as_bytes()) else { continue };
+            let Some(bucket) = event.bucket.clone() else { continue };
+            if !rules.contains_key(&bucket) {
+                let found = store
+                    .get_bucket(&bucket)
+                    .await
+                    .map_err(|e| PublishError(format!("reading the notification rules of {bucket}: {e}")))?
+                    .and_then(|b| Some((serde_json::from_str::<Rules>(b.notification.as_deref()?).ok()?, b.owner)));
+                rules.insert(bucket.clone(), found);
+            }
+            let Some(Some((bucket_rules, owner))) = rules.get(&bucket) else { continue };
+            event.detail.insert("bucket_owner".into(), owner.clone());
+            for rule in bucket_rules.matching(&event) {
+                let message = cloudstore_events::notification::aws_message(&event, rule, row.id, region);
+                out.push((rule.topic.clone(), row.key.clone(), message));
+            }
+        }
+        Ok(out)
     }
 
     /// Whether a broker answers a metadata request within `timeout`.
@@ -53,16 +105,19 @@ impl KafkaPublisher {
 #[async_trait::async_trait]
 impl Publisher for KafkaPublisher {
     async fn publish(&self, rows: &[OutboxRow]) -> Result<(), PublishError> {
-        if !self.topic_ready.load(Ordering::Relaxed) {
-            crate::kafka::ensure_topics(&self.admin, &[&self.topic], crate::kafka::PARTITIONS, 1)
-                .await
-                .map_err(|e| PublishError(format!("creating topic {}: {e}", self.topic)))?;
-            self.topic_ready.store(true, Ordering::Relaxed);
+        self.ensure_topic(&self.topic).await?;
+        let notifications = self.notifications_of(rows).await?;
+        for (topic, _, _) in &notifications {
+            self.ensure_topic(topic).await?;
         }
-        let mut pending = Vec::with_capacity(rows.len());
-        for row in rows {
+        let mut pending = Vec::with_capacity(rows.len() + notifications.len());
+        let messages = rows
+            .iter()
+            .map(|r| (self.topic.as_str(), r.key.as_str(), r.body.as_str()))
+            .chain(notifications.iter().map(|(t, k, m)| (t.as_str(), k.as_str(), m.as_str())));
+        for (topic, key, payload) in messages {
             loop {
-                let record = FutureRecord::to(&self.topic).key(row.key.as_str()).payload(row.body.as_str());
+                let record = FutureRecord::to(topic).key(key).payload(payload);
                 match self.producer.send_result(record) {
                     Ok(delivery) => {
                         pending.push(delivery);
@@ -72,7 +127,7 @@ impl Publisher for KafkaPublisher {
                         // The local queue is full: let what is in flight land first.
                         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                     }
-                    Err((e, _)) => return Err(PublishError(format!("producing to {}: {e}", self.topic))),
+                    Err((e, _)) => return Err(PublishError(format!("producing to {topic}: {e}"))),
                 }
             }
         }

@@ -41,6 +41,8 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "DeleteObject" | "DeleteObjects" => "s3:DeleteObject",
         "AbortMultipartUpload" => "s3:AbortMultipartUpload",
         "PutBucketPolicy" => "s3:PutBucketPolicy",
+        "PutBucketNotificationConfiguration" => "s3:PutBucketNotification",
+        "GetBucketNotificationConfiguration" => "s3:GetBucketNotification",
         "GetBucketPolicy" => "s3:GetBucketPolicy",
         "DeleteBucketPolicy" => "s3:DeleteBucketPolicy",
         "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",

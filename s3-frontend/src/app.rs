@@ -76,10 +76,14 @@ pub async fn open_blobs(b: &BlobBackend, region: &str) -> Result<Arc<dyn BlobSto
 
 /// Where the outbox relay publishes: Kafka when brokers are set, else the local event store in
 /// the data dir.
-async fn open_publisher(args: &ServeArgs) -> Result<Arc<dyn cloudstore_outbox::Publisher>, StartError> {
+async fn open_publisher(
+    args: &ServeArgs,
+    meta: Arc<dyn MetadataStore>,
+) -> Result<Arc<dyn cloudstore_outbox::Publisher>, StartError> {
     if let Some(brokers) = args.kafka_brokers.as_deref().filter(|b| !b.trim().is_empty()) {
         let p = cloudstore_notifier::publish::KafkaPublisher::new(brokers, cloudstore_events::EVENTS_TOPIC)
-            .map_err(|e| StartError::Backend { what: "Kafka producer", source: StoreError::unavailable(e) })?;
+            .map_err(|e| StartError::Backend { what: "Kafka producer", source: StoreError::unavailable(e) })?
+            .with_bucket_notifications(meta, &args.region);
         return Ok(Arc::new(p));
     }
     crate::config::private_data_dir(&args.data_dir)?;
@@ -139,7 +143,7 @@ impl App {
         tracing::info!(open_files = nofile, max_connections = limits.max_connections, "connection limit");
         let events_stop = CancellationToken::new();
         let (events, relay) = if args.events == "on" {
-            let publisher = open_publisher(args).await?;
+            let publisher = open_publisher(args, meta.clone()).await?;
             let outbox_metrics = Arc::new(cloudstore_outbox::OutboxMetrics::default());
             let _ = metrics.events.set(outbox_metrics.clone());
             let buffer =
@@ -154,7 +158,8 @@ impl App {
         } else {
             (None, None)
         };
-        let cfg = GatewayConfig { events, ..cfg };
+        let notifications = events.is_some() && args.kafka_brokers.as_deref().is_some_and(|b| !b.trim().is_empty());
+        let cfg = GatewayConfig { events, notifications, ..cfg };
         let frontend = Arc::new(
             frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
                 .with_limits(limits),

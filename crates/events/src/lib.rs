@@ -12,6 +12,8 @@
 //!
 //! No I/O here: the outbox, the relay and the notifier build on these types.
 
+pub mod notification;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -77,6 +79,7 @@ event_types! {
     UserDeleted => "user_deleted",
     IdentityChanged => "identity_changed",
     PolicyChanged => "policy_changed",
+    BucketConfigChanged => "bucket_config_changed",
     BucketCreated => "bucket_created",
     BucketDeleted => "bucket_deleted",
     FileUploaded => "file_uploaded",
@@ -265,7 +268,7 @@ mod tests {
             assert_eq!(&t.as_str().parse::<EventType>().expect("infallible"), t);
             assert!(!matches!(t, EventType::Other(_)));
         }
-        assert_eq!(EventType::KNOWN.len(), 19);
+        assert_eq!(EventType::KNOWN.len(), 24);
     }
 
     #[test]

@@ -3,8 +3,8 @@ use std::fmt::Debug;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    BlobId, Bucket, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result,
-    StaleUpload, Upload, WriteCondition,
+    BlobId, Bucket, BucketConfig, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow,
+    PartMeta, Result, StaleUpload, Upload, WriteCondition,
 };
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
@@ -31,8 +31,15 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// [`crate::StoreError::BucketNotEmpty`] while it holds objects). Its multipart uploads in
     /// progress are aborted in the same transaction, their parts' blobs queued now.
     async fn delete_bucket(&self, name: &str, events: &[OutboxEvent]) -> Result<()>;
-    /// Sets (`Some`) or removes (`None`) the bucket policy; `NoSuchBucket` if the bucket is gone.
-    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>, events: &[OutboxEvent]) -> Result<()>;
+    /// Sets (`Some`) or removes (`None`) a bucket setting (the policy, the notification
+    /// rules); `NoSuchBucket` if the bucket is gone.
+    async fn set_bucket_config(
+        &self,
+        name: &str,
+        config: BucketConfig,
+        value: Option<&str>,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
 
     // ---- blob registrations (see the crate docs) ----
 

@@ -54,6 +54,28 @@ pub struct Bucket {
     /// The bucket policy document (JSON text, as given), if any. Opaque to the stores: the
     /// frontend parses and enforces it.
     pub policy: Option<String>,
+    /// The notification rules (JSON of `cloudstore_events::notification::Rules`), if any.
+    pub notification: Option<String>,
+}
+
+/// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketConfig {
+    /// The bucket policy.
+    Policy,
+    /// The notification configuration.
+    Notification,
+}
+
+impl BucketConfig {
+    /// Its column in `buckets`.
+    #[must_use]
+    pub fn column(self) -> &'static str {
+        match self {
+            Self::Policy => "policy",
+            Self::Notification => "notification",
+        }
+    }
 }
 
 /// One stored piece of an object's data, in order. A simple PUT has one; a completed

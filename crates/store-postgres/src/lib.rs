@@ -49,8 +49,8 @@ mod hot;
 use std::time::Duration as StdDuration;
 
 use cloudstore_store_api::{
-    BlobId, Bucket, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow,
-    PartMeta, Result, StaleUpload, StoreError, Upload, WriteCondition,
+    BlobId, Bucket, BucketConfig, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent,
+    OutboxRow, PartMeta, Result, StaleUpload, StoreError, Upload, WriteCondition,
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions};
@@ -369,39 +369,43 @@ impl MetadataStore for PgMetadataStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>> {
-        let row: Option<(String, String, String, i64, Option<String>)> =
-            sqlx::query_as("SELECT name, owner, region, created_at, policy FROM buckets WHERE name = $1")
+        let row: Option<(String, String, String, i64, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT name, owner, region, created_at, policy, notification FROM buckets WHERE name = $1")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err)?;
-        row.map(|(name, owner, region, created_at, policy)| {
-            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy })
+        row.map(|(name, owner, region, created_at, policy, notification)| {
+            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
         })
         .transpose()
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
-        let rows: Vec<(String, String, String, i64, Option<String>)> =
-            sqlx::query_as("SELECT name, owner, region, created_at, policy FROM buckets ORDER BY name")
+        let rows: Vec<(String, String, String, i64, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT name, owner, region, created_at, policy, notification FROM buckets ORDER BY name")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
         rows.into_iter()
-            .map(|(name, owner, region, created_at, policy)| {
-                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy })
+            .map(|(name, owner, region, created_at, policy, notification)| {
+                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
             })
             .collect()
     }
 
-    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>, events: &[OutboxEvent]) -> Result<()> {
+    async fn set_bucket_config(
+        &self,
+        name: &str,
+        config: BucketConfig,
+        value: Option<&str>,
+        events: &[OutboxEvent],
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE buckets SET policy = $1 WHERE name = $2")
-            .bind(policy)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        // The column is one of BucketConfig's fixed names, never input.
+        let sql = format!("UPDATE buckets SET {} = $1 WHERE name = $2", config.column());
+        let done =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).bind(name).execute(&mut *tx).await.map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchBucket);
         }

@@ -174,6 +174,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         region: "us-east-1".to_owned(),
         created_at: OffsetDateTime::now_utc(),
         policy: None,
+        notification: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

@@ -27,8 +27,8 @@ use std::path::Path;
 use std::time::Duration as StdDuration;
 
 use cloudstore_store_api::{
-    BlobId, Bucket, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow,
-    PartMeta, Result, StaleUpload, StoreError, Upload, WriteCondition,
+    BlobId, Bucket, BucketConfig, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent,
+    OutboxRow, PartMeta, Result, StaleUpload, StoreError, Upload, WriteCondition,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -357,39 +357,43 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>> {
-        let row: Option<(String, String, String, i64, Option<String>)> =
-            sqlx::query_as("SELECT name, owner, region, created_at, policy FROM buckets WHERE name = ?")
+        let row: Option<(String, String, String, i64, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT name, owner, region, created_at, policy, notification FROM buckets WHERE name = ?")
                 .bind(name)
                 .fetch_optional(&self.reader)
                 .await
                 .map_err(db_err)?;
-        row.map(|(name, owner, region, created_at, policy)| {
-            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy })
+        row.map(|(name, owner, region, created_at, policy, notification)| {
+            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
         })
         .transpose()
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
-        let rows: Vec<(String, String, String, i64, Option<String>)> =
-            sqlx::query_as("SELECT name, owner, region, created_at, policy FROM buckets ORDER BY name")
+        let rows: Vec<(String, String, String, i64, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT name, owner, region, created_at, policy, notification FROM buckets ORDER BY name")
                 .fetch_all(&self.reader)
                 .await
                 .map_err(db_err)?;
         rows.into_iter()
-            .map(|(name, owner, region, created_at, policy)| {
-                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy })
+            .map(|(name, owner, region, created_at, policy, notification)| {
+                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
             })
             .collect()
     }
 
-    async fn set_bucket_policy(&self, name: &str, policy: Option<&str>, events: &[OutboxEvent]) -> Result<()> {
+    async fn set_bucket_config(
+        &self,
+        name: &str,
+        config: BucketConfig,
+        value: Option<&str>,
+        events: &[OutboxEvent],
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE buckets SET policy = ? WHERE name = ?")
-            .bind(policy)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        // The column is one of BucketConfig's fixed names, never input.
+        let sql = format!("UPDATE buckets SET {} = ? WHERE name = ?", config.column());
+        let done =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).bind(name).execute(&mut *tx).await.map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchBucket);
         }
@@ -791,6 +795,7 @@ mod tests {
             region: "r".into(),
             created_at: OffsetDateTime::UNIX_EPOCH,
             policy: None,
+            notification: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

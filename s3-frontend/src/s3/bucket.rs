@@ -1,7 +1,7 @@
 //! Bucket operations.
 
 use cloudstore_events::EventType;
-use cloudstore_store_api::{Bucket, StoreError};
+use cloudstore_store_api::{Bucket, BucketConfig, StoreError};
 use cloudstore_types::BucketName;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -110,8 +110,14 @@ impl Gateway {
             .extensions
             .get::<Authorized>()
             .map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());
-        let bucket =
-            Bucket { name: name.as_str().to_owned(), owner: owner.clone(), region, created_at: now_ms(), policy: None };
+        let bucket = Bucket {
+            name: name.as_str().to_owned(),
+            owner: owner.clone(),
+            region,
+            created_at: now_ms(),
+            policy: None,
+            notification: None,
+        };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);
             e.status = Some(200);
@@ -220,7 +226,7 @@ impl Gateway {
             }
         }
         let events = self.outbox(|| policy_event(&actor, &bucket, "PutBucketPolicy", 204));
-        let done = self.meta.set_bucket_policy(&bucket, Some(&doc), &events).await.s3();
+        let done = self.meta.set_bucket_config(&bucket, BucketConfig::Policy, Some(&doc), &events).await.s3();
         self.bucket_changed(&bucket);
         done?;
         self.committed(&events);
@@ -248,7 +254,7 @@ impl Gateway {
             req.credentials.as_ref().map(|c| c.access_key.as_str()),
         );
         let events = self.outbox(|| policy_event(&actor, &req.input.bucket, "DeleteBucketPolicy", 204));
-        let done = self.meta.set_bucket_policy(&req.input.bucket, None, &events).await.s3();
+        let done = self.meta.set_bucket_config(&req.input.bucket, BucketConfig::Policy, None, &events).await.s3();
         self.bucket_changed(&req.input.bucket);
         done?;
         self.committed(&events);

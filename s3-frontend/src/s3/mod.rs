@@ -7,6 +7,7 @@ pub(crate) mod checksum;
 mod condition;
 mod list;
 mod multipart;
+mod notification;
 mod object;
 mod read;
 mod reserve;
@@ -38,6 +39,8 @@ pub struct GatewayConfig {
     pub max_object_size: u64,
     /// The events side (ADR 0006): changes, downloads and refusals become events; `None`: off.
     pub events: Option<crate::events::Events>,
+    /// Whether bucket notifications can be delivered (events on, published to Kafka).
+    pub notifications: bool,
 }
 
 impl Default for GatewayConfig {
@@ -50,6 +53,7 @@ impl Default for GatewayConfig {
             gc_grace: Duration::from_secs(15 * 60),
             max_object_size: 5 * 1024 * 1024 * 1024,
             events: None,
+            notifications: false,
         }
     }
 }
@@ -155,6 +159,18 @@ impl S3 for Gateway {
     }
     async fn get_bucket_policy(&self, req: S3Request<GetBucketPolicyInput>) -> R<GetBucketPolicyOutput> {
         self.op_get_bucket_policy(req).await
+    }
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> R<PutBucketNotificationConfigurationOutput> {
+        self.op_put_bucket_notification_configuration(req).await
+    }
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> R<GetBucketNotificationConfigurationOutput> {
+        self.op_get_bucket_notification_configuration(req).await
     }
     async fn delete_bucket_policy(&self, req: S3Request<DeleteBucketPolicyInput>) -> R<DeleteBucketPolicyOutput> {
         self.op_delete_bucket_policy(req).await

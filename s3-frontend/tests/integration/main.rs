@@ -23,6 +23,8 @@ mod iam;
 mod integrity;
 mod listing;
 mod multipart;
+/// Partly outside the suite: a server of its own publishing to the test stack's Kafka.
+mod notifications;
 mod objects;
 mod ops;
 mod rest;
@@ -58,6 +60,7 @@ macro_rules! suite {
 suite!(
     events::changes_reads_and_refusals_become_events,
     rest::rest_identity_events,
+    notifications::notifications_need_kafka,
     iam::strangers_are_refused_every_operation,
     iam::denied_reads_cover_object_attributes,
     iam::disabled_keys_and_temporary_credentials,

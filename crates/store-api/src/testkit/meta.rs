@@ -30,8 +30,8 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 use crate::{
-    BlobId, BlobPart, Bucket, ListPage, ListQuery, ListedObject, MetadataStore, ObjectMeta, OutboxEvent, OutboxRow,
-    PartMeta, StoreError, Upload, UploadListQuery, WriteCondition, list_objects, list_uploads,
+    BlobId, BlobPart, Bucket, BucketConfig, ListPage, ListQuery, ListedObject, MetadataStore, ObjectMeta, OutboxEvent,
+    OutboxRow, PartMeta, StoreError, Upload, UploadListQuery, WriteCondition, list_objects, list_uploads,
 };
 
 type Store = Arc<dyn MetadataStore>;
@@ -146,6 +146,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         region: "us-east-1".to_owned(),
         created_at: now(),
         policy: None,
+        notification: None,
     }
 }
 
@@ -262,13 +263,26 @@ async fn buckets(store: &Store, run: &Run) {
 
     // The bucket policy is stored as given, replaced, and removed.
     let doc = r#"{"Version":"2012-10-17","Statement":[]}"#;
-    ok(store.set_bucket_policy(&c, Some(doc), &[]).await, "set_bucket_policy");
+    ok(store.set_bucket_config(&c, BucketConfig::Policy, Some(doc), &[]).await, "set_bucket_policy");
     assert_eq!(ok(store.get_bucket(&c).await, "get_bucket").and_then(|b| b.policy).as_deref(), Some(doc));
     let listed = ok(store.list_buckets().await, "list_buckets");
     assert_eq!(listed.iter().find(|x| x.name == c).and_then(|x| x.policy.as_deref()), Some(doc));
-    ok(store.set_bucket_policy(&c, None, &[]).await, "set_bucket_policy(None)");
+    ok(store.set_bucket_config(&c, BucketConfig::Policy, None, &[]).await, "set_bucket_policy(None)");
     assert_eq!(ok(store.get_bucket(&c).await, "get_bucket").and_then(|b| b.policy), None);
-    assert_err!(store.set_bucket_policy(&run.bucket("missing"), Some(doc), &[]).await, StoreError::NoSuchBucket);
+    assert_err!(
+        store.set_bucket_config(&run.bucket("missing"), BucketConfig::Policy, Some(doc), &[]).await,
+        StoreError::NoSuchBucket
+    );
+    // Each setting has its own place: notification rules beside a policy, removed alone.
+    let rules = r#"{"rules":[]}"#;
+    ok(store.set_bucket_config(&c, BucketConfig::Policy, Some(doc), &[]).await, "set policy");
+    ok(store.set_bucket_config(&c, BucketConfig::Notification, Some(rules), &[]).await, "set notification");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!((got.policy.as_deref(), got.notification.as_deref()), (Some(doc), Some(rules)));
+    ok(store.set_bucket_config(&c, BucketConfig::Notification, None, &[]).await, "remove notification");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!((got.policy.as_deref(), got.notification.as_deref()), (Some(doc), None));
+    ok(store.set_bucket_config(&c, BucketConfig::Policy, None, &[]).await, "remove policy");
 
     // Not empty while it holds an object...
     let obj = put_new(store, &a, "k").await;
@@ -1213,9 +1227,19 @@ async fn outbox(store: &Store, run: &Run) {
             .await,
         "put_object",
     );
-    ok(store.set_bucket_policy(&b, Some("{}"), &[event(run, "b", "policy")]).await, "set_bucket_policy");
+    ok(
+        store.set_bucket_config(&b, BucketConfig::Policy, Some("{}"), &[event(run, "b", "policy")]).await,
+        "set_bucket_policy",
+    );
     assert_err!(
-        store.set_bucket_policy(&run.bucket("none"), Some("{}"), &[event(run, "b", "policy of nothing")]).await,
+        store
+            .set_bucket_config(
+                &run.bucket("none"),
+                BucketConfig::Policy,
+                Some("{}"),
+                &[event(run, "b", "policy of nothing")]
+            )
+            .await,
         StoreError::NoSuchBucket
     );
     // Deletion events are made from what was deleted; deleting nothing makes none.

@@ -26,7 +26,6 @@ use base64::Engine as _;
 use cloudstore_events::Event;
 use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -248,8 +247,9 @@ impl Notifier {
             database = %config.clickhouse_database,
             "notifier starting"
         );
-        let admin: AdminClient<DefaultClientContext> =
-            client_config(&config.brokers).set("client.id", "cloudstore-notifier-admin").create()?;
+        let admin: AdminClient<KafkaLog> = client_config(&config.brokers)
+            .set("client.id", "cloudstore-notifier-admin")
+            .create_with_context(KafkaLog::default())?;
         let created = retry("creating the Kafka topics", &shutdown, || create_topics(&admin, config)).await;
         if created.is_none() {
             return Ok(());
@@ -272,7 +272,7 @@ impl Notifier {
             Some(sink) => sink?,
         };
 
-        let consumer: StreamConsumer<RebalanceLog> = client_config(&config.brokers)
+        let consumer: StreamConsumer<KafkaLog> = client_config(&config.brokers)
             .set("group.id", &config.group_id)
             .set("client.id", "cloudstore-notifier")
             .set("enable.auto.commit", "false")
@@ -281,16 +281,16 @@ impl Notifier {
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", "30000")
             .set("max.poll.interval.ms", "300000")
-            .create_with_context(RebalanceLog)?;
+            .create_with_context(KafkaLog::default())?;
         let consumer = Arc::new(consumer);
         consumer.subscribe(&[config.topic.as_str()])?;
-        let producer: FutureProducer = client_config(&config.brokers)
+        let producer: FutureProducer<KafkaLog> = client_config(&config.brokers)
             .set("client.id", "cloudstore-notifier-dead-letter")
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", "30000")
             .set("linger.ms", "5")
-            .create()?;
+            .create_with_context(KafkaLog::default())?;
 
         let lag = tokio::spawn(measure_lag(
             Arc::clone(&consumer),
@@ -318,7 +318,7 @@ fn client_config(brokers: &str) -> ClientConfig {
 }
 
 /// Creates the events and dead-letter topics; both existing already is success.
-async fn create_topics(admin: &AdminClient<DefaultClientContext>, config: &ConsumerConfig) -> Result<(), KafkaError> {
+async fn create_topics(admin: &AdminClient<KafkaLog>, config: &ConsumerConfig) -> Result<(), KafkaError> {
     let replication = || TopicReplication::Fixed(config.topic_replication);
     let topics = [
         NewTopic::new(&config.topic, config.topic_partitions, replication()),
@@ -374,12 +374,33 @@ where
     }
 }
 
-/// Logs partition assignments and revocations (the commit step checks the assignment itself).
-struct RebalanceLog;
+/// The context of every Kafka client of the notifier: librdkafka's errors (a broker down
+/// gives one per connection attempt) logged as a warning once per 30 s, the rest at debug;
+/// and, for the consumer, its partition assignments and revocations (the commit step checks
+/// the assignment itself).
+#[derive(Debug, Default)]
+pub(crate) struct KafkaLog {
+    last_error: std::sync::Mutex<Option<Instant>>,
+}
 
-impl ClientContext for RebalanceLog {}
+impl ClientContext for KafkaLog {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let loud = match self.last_error.lock() {
+            Ok(mut last) if last.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) => {
+                *last = Some(Instant::now());
+                true
+            }
+            _ => false,
+        };
+        if loud {
+            tracing::warn!(error = %error, reason, "Kafka client error (librdkafka retries; logged every 30 s at most)");
+        } else {
+            tracing::debug!(error = %error, reason, "Kafka client error");
+        }
+    }
+}
 
-impl ConsumerContext for RebalanceLog {
+impl ConsumerContext for KafkaLog {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => tracing::info!(partitions = %describe(tpl), "partitions assigned"),
@@ -468,8 +489,8 @@ impl Batch {
 
 struct Worker<'a> {
     config: &'a ConsumerConfig,
-    consumer: &'a Arc<StreamConsumer<RebalanceLog>>,
-    producer: &'a FutureProducer,
+    consumer: &'a Arc<StreamConsumer<KafkaLog>>,
+    producer: &'a FutureProducer<KafkaLog>,
     sink: &'a ClickHouseSink,
     metrics: &'a Metrics,
 }
@@ -624,7 +645,7 @@ impl Worker<'_> {
 
 /// Every `interval`: high watermark − committed offset of each partition held.
 async fn measure_lag(
-    consumer: Arc<StreamConsumer<RebalanceLog>>,
+    consumer: Arc<StreamConsumer<KafkaLog>>,
     metrics: Arc<Metrics>,
     interval: Duration,
     shutdown: CancellationToken,

@@ -12,13 +12,12 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rdkafka::admin::AdminClient;
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{ConsumerConfig, ConsumerError};
+use crate::consumer::{ConsumerConfig, ConsumerError, KafkaLog};
 use crate::metrics::Metrics;
 
 /// How long one readiness check waits for each service.
@@ -26,7 +25,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Asks Kafka and ClickHouse whether they answer.
 pub struct Probe {
-    kafka: Arc<AdminClient<DefaultClientContext>>,
+    kafka: Arc<AdminClient<KafkaLog>>,
     topic: String,
     clickhouse: clickhouse::Client,
 }
@@ -73,11 +72,11 @@ impl Probe {
     /// # Errors
     /// [`ConsumerError::Kafka`] when the Kafka client cannot be created (bad settings).
     pub fn new(config: &ConsumerConfig) -> Result<Self, ConsumerError> {
-        let kafka: AdminClient<DefaultClientContext> = ClientConfig::new()
+        let kafka: AdminClient<KafkaLog> = ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
             .set("client.id", "cloudstore-notifier-health")
             .set("reconnect.backoff.max.ms", "2000")
-            .create()?;
+            .create_with_context(KafkaLog::default())?;
         let clickhouse = clickhouse::Client::default()
             .with_url(&config.clickhouse_url)
             .with_validation(config.clickhouse_validation);

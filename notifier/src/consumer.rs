@@ -279,6 +279,9 @@ impl Notifier {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
+            // a fetch waits at most 100 ms for data (librdkafka's 500 ms default doubled the
+            // end-to-end lag on Tansu; docs/benchmarks.md "Notifier")
+            .set("fetch.wait.max.ms", "100")
             .set("session.timeout.ms", "30000")
             .set("max.poll.interval.ms", "300000")
             .create_with_context(KafkaLog::default())?;

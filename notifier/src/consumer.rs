@@ -119,8 +119,9 @@ impl ConsumerConfig {
 
     /// The configuration `cloudstore serve` uses to run the consumer in process: `Some` when
     /// both `CLOUDSTORE_KAFKA_BROKERS` and `CLOUDSTORE_CLICKHOUSE_URL` are set (non-empty),
-    /// with `CLOUDSTORE_CLICKHOUSE_DATABASE`, `CLOUDSTORE_CLICKHOUSE_VALIDATION` and
-    /// `CLOUDSTORE_NOTIFIER_GROUP` when set.
+    /// with `CLOUDSTORE_CLICKHOUSE_DATABASE`, `CLOUDSTORE_CLICKHOUSE_VALIDATION`,
+    /// `CLOUDSTORE_NOTIFIER_GROUP`, `CLOUDSTORE_NOTIFIER_TOPIC` and
+    /// `CLOUDSTORE_NOTIFIER_DEAD_LETTER_TOPIC` when set (the `notifier` binary's settings).
     ///
     /// # Errors
     /// [`ConsumerError::Config`] for a value that does not parse.
@@ -140,6 +141,12 @@ impl ConsumerConfig {
         }
         if let Some(group) = var("CLOUDSTORE_NOTIFIER_GROUP") {
             config.group_id = group;
+        }
+        if let Some(topic) = var("CLOUDSTORE_NOTIFIER_TOPIC") {
+            config.topic = topic;
+        }
+        if let Some(topic) = var("CLOUDSTORE_NOTIFIER_DEAD_LETTER_TOPIC") {
+            config.dead_letter_topic = topic;
         }
         config.validate()?;
         Ok(Some(config))

@@ -1,7 +1,7 @@
 //! Benchmarks of the consumer (docs/benchmarks.md, "Notifier"), not timed tests: ignored by
 //! default, run on the test stack's Tansu and ClickHouse with
 //!   cargo test -p cloudstore-notifier --test bench -- --ignored --nocapture --test-threads 1
-//! (the dev profile: dependencies at opt-level 1; `--release` is faster still)
+//! (the dev profile, dependencies at opt-level 1: what the numbers in the doc were measured with)
 //! `CLOUDSTORE_BENCH_EVENTS` (default 200,000) and `CLOUDSTORE_BENCH_LAG_SECS` (default 30)
 //! size them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

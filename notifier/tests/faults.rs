@@ -82,7 +82,10 @@ async fn a_broker_down_for_30_s_during_traffic_loses_nothing() {
     notifier.wait_ready(200, Duration::from_secs(60));
 
     let stop = Arc::new(AtomicBool::new(false));
-    let producing = tokio::spawn(traffic(producer(&setup.brokers), setup.topic.clone(), Arc::clone(&stop)));
+    // The group may rebalance after the restart and resume from committed offsets: unbatched
+    // on Tansu (see producer_unbatched).
+    let producing =
+        tokio::spawn(traffic(common::producer_unbatched(&setup.brokers), setup.topic.clone(), Arc::clone(&stop)));
     let sink = setup.sink().await;
     // Traffic flows end to end before the outage.
     assert!(wait_count(&sink, 200, Duration::from_secs(60)).await >= 200, "log:\n{}", notifier.log_tail());

@@ -6,6 +6,10 @@
 #
 #   A_BIN=old/cloudstore B_BIN=new/cloudstore [ROUNDS=4] [DURATION=10s] scripts/bench-ab.sh
 #
+# A_ENV / B_ENV add settings to one side's server (space-separated NAME=value), so one build
+# can be compared with a setting on and off, e.g. events:
+#   A_BIN=$T/cloudstore B_BIN=$T/cloudstore A_ENV=CLOUDSTORE_EVENTS=off scripts/bench-ab.sh
+#
 # Needs the test stack's env (source "$(scripts/stack.sh start postgres s3)"; durable PostgreSQL
 # with CLOUDSTORE_STACK_PG_DURABLE=1 for numbers you report) and LOADGEN (default: the release
 # cloudstore-loadgen of $CARGO_TARGET_DIR).
@@ -24,19 +28,21 @@ RESULTS=${RESULTS:-/tmp/cloudstore-bench-ab-$(date +%Y%m%d-%H%M%S).jsonl}
 SERVER=""
 trap '[ -z "$SERVER" ] || kill "$SERVER" 2>/dev/null || true' EXIT
 
-# serve BIN: a fresh server of BIN on $PORT (its own data dir and backend bucket); sets SERVER.
+# serve BIN [NAME=value ...]: a fresh server of BIN on $PORT (its own data dir and backend
+# bucket) with the extra settings; sets SERVER.
 serve() {
   local dir; dir=$(mktemp -d /tmp/cloudstore-ab.XXXX)
-  CLOUDSTORE_POSTGRES_URL=$CLOUDSTORE_TEST_POSTGRES_URL CLOUDSTORE_S3_ENDPOINT=$CLOUDSTORE_TEST_S3_ENDPOINT \
+  local bin=$1; shift
+  env "$@" CLOUDSTORE_POSTGRES_URL=$CLOUDSTORE_TEST_POSTGRES_URL CLOUDSTORE_S3_ENDPOINT=$CLOUDSTORE_TEST_S3_ENDPOINT \
     CLOUDSTORE_S3_ACCESS_KEY=$CLOUDSTORE_TEST_S3_ACCESS_KEY CLOUDSTORE_S3_SECRET_KEY=$CLOUDSTORE_TEST_S3_SECRET_KEY \
     CLOUDSTORE_S3_BUCKET=cloudstore-ab CLOUDSTORE_ROOT_ACCESS_KEY=$ROOT_AK CLOUDSTORE_ROOT_SECRET_KEY=$ROOT_SK \
-    CLOUDSTORE_LISTEN=127.0.0.1:$PORT CLOUDSTORE_DATA_DIR=$dir "$1" serve >"$dir/server.log" 2>&1 &
+    CLOUDSTORE_LISTEN=127.0.0.1:$PORT CLOUDSTORE_DATA_DIR=$dir "$bin" serve >"$dir/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && return 0
     sleep 0.1
   done
-  echo "bench-ab.sh: $1 did not become ready" >&2
+  echo "bench-ab.sh: $bin did not become ready" >&2
   tail -20 "$dir/server.log" >&2
   exit 1
 }
@@ -62,8 +68,9 @@ printf 'round side  put/s  put-µs  get/s  get-µs\n'
 declare -A PUT GET
 for r in $(seq 1 "$ROUNDS"); do
   for side in A B; do
-    bin=$A_BIN; [ "$side" = B ] && bin=$B_BIN
-    serve "$bin"
+    bin=$A_BIN extra=${A_ENV:-}; [ "$side" = B ] && bin=$B_BIN extra=${B_ENV:-}
+    # shellcheck disable=SC2086 # NAME=value words
+    serve "$bin" $extra
     read -r put put_cpu < <(one "$side" put)
     read -r get get_cpu < <(one "$side" get)
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""

@@ -373,7 +373,8 @@ start_kafka() {
     --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
     --storage-engine memory://tansu/
   wait_ready kafka "$S/tansu.log" "$(cat "$STATE/kafka.pid")" kafka_ready
-  ENV_LINES+=("export CLOUDSTORE_TEST_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT")
+  # the binary too: fault tests start (and kill) private brokers of their own
+  ENV_LINES+=("export CLOUDSTORE_TEST_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT" "export CLOUDSTORE_TEST_TANSU_BIN=$TANSU")
   log "kafka (tansu) ready on 127.0.0.1:$KAFKA_PORT ($(elapsed "$t0") s)"
 }
 # A real Kafka exchange: ApiVersions v0, then Metadata v0 must list the broker on our port.

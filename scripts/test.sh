@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, starts the real backends the
-# tests need (PostgreSQL, Redis, ClickHouse and the S3 backend) on private ports, then runs
+# tests need (PostgreSQL, Redis, ClickHouse, the S3 backend and Kafka) on private ports, then runs
 #   1. cargo fmt --check and clippy -D warnings,
 #   2. every unit, store-conformance and integration test (both backend sets),
 #   3. the client conformance suite (aws-cli, rclone, boto3, s3cmd, aws-sdk-rust) and the
@@ -18,8 +18,11 @@ step() { printf '\n==> %s (%s)\n' "$*" "$(date +%T)"; }
 step "installing clients"
 scripts/install-clients.sh
 
-step "starting PostgreSQL, Redis, ClickHouse and the S3 backend"
-ENV_FILE=$(scripts/stack.sh start postgres redis clickhouse s3)
+step "starting PostgreSQL, Redis, ClickHouse, the S3 backend and Kafka (Tansu)"
+# kafka: Tansu, built from source once per machine into the tools dir (scripts/stack.sh install
+# kafka skips the build when the binary is there). The env file also names the Tansu binary
+# (CLOUDSTORE_TEST_TANSU_BIN) for the notifier's fault tests, which start brokers of their own.
+ENV_FILE=$(scripts/stack.sh start postgres redis clickhouse s3 kafka)
 # shellcheck disable=SC1090
 source "$ENV_FILE"
 SERVER_PIDS=()

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 /// Partitions of the topics the pipeline creates (events of one object stay on one).
@@ -19,8 +19,8 @@ pub fn client_config(brokers: &str) -> ClientConfig {
 }
 
 /// Creates `topics` with `partitions` and `replication`; a topic that exists already is fine.
-pub async fn ensure_topics(
-    admin: &AdminClient<DefaultClientContext>,
+pub async fn ensure_topics<C: ClientContext + 'static>(
+    admin: &AdminClient<C>,
     topics: &[&str],
     partitions: i32,
     replication: i32,

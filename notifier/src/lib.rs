@@ -1,17 +1,22 @@
 //! The notification service (SPEC.md "Events", ADR 0006). Built so far: the ClickHouse side —
 //! the table, created at start from `migrations/clickhouse/`, batched inserts of
 //! [`cloudstore_events::Event`]s, and counts that see each event once however often it was
-//! delivered. The Kafka consumer that feeds it is the next piece of issue #12.
+//! delivered; and the Kafka consumer that feeds it ([`consumer`], run by the `notifier` binary
+//! and by `cloudstore serve`), with its metrics and health checks.
 
 use cloudstore_events::Event;
 use serde::{Deserialize, Serialize};
 
 pub mod analytics;
+pub mod consumer;
+pub mod health;
 pub mod kafka;
 pub mod local;
+pub mod metrics;
 pub mod publish;
 
 pub use analytics::{Analytics, AnalyticsError};
+pub use consumer::{ConsumerConfig, ConsumerError, Notifier, run};
 pub use local::{LocalEventStore, LocalStoreError};
 
 /// The table DDL; `{database}` is replaced by the database name.

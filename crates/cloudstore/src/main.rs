@@ -39,7 +39,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { serve: args, iam } => {
-            cloudstore_telemetry::init("cloudstore=info,s3_frontend=info,cloudstore_iam=info,s3s=off,warn");
+            cloudstore_telemetry::init(
+                "cloudstore=info,s3_frontend=info,cloudstore_iam=info,cloudstore_notifier=info,s3s=off,warn",
+            );
             s3_frontend::runtime::build(args.worker_threads)
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(serve(*args, iam)))
@@ -74,8 +76,24 @@ async fn serve(args: ServeArgs, iam_args: IamArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("IAM service: {e}"))?;
     let app = App::build(&args, Arc::new(InProcessIam::new(iam))).await?;
     s3_frontend::app::announce(&app, &args);
+    // With Kafka and ClickHouse both configured, the notifier's consumer runs here too.
+    let notifier_config = cloudstore_notifier::ConsumerConfig::from_env()?;
     let shutdown = CancellationToken::new();
     tokio::spawn(s3_frontend::app::cancel_on_signal(shutdown.clone()));
-    app.run(shutdown).await;
+    let notifier = notifier_config.map(|config| {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cloudstore_notifier::run(config, shutdown).await {
+                tracing::error!(error = %e, "notifier stopped; events stay in Kafka until it runs again");
+            }
+        })
+    });
+    app.run(shutdown.clone()).await;
+    if let Some(notifier) = notifier {
+        shutdown.cancel();
+        if tokio::time::timeout(std::time::Duration::from_secs(15), notifier).await.is_err() {
+            tracing::warn!("notifier did not stop within 15 s");
+        }
+    }
     Ok(())
 }

@@ -119,7 +119,8 @@ impl ConsumerConfig {
     /// The configuration `cloudstore serve` uses to run the consumer in process: `Some` when
     /// both `CLOUDSTORE_KAFKA_BROKERS` and `CLOUDSTORE_CLICKHOUSE_URL` are set (non-empty),
     /// with `CLOUDSTORE_CLICKHOUSE_DATABASE`, `CLOUDSTORE_CLICKHOUSE_VALIDATION`,
-    /// `CLOUDSTORE_NOTIFIER_GROUP`, `CLOUDSTORE_NOTIFIER_TOPIC` and
+    /// `CLOUDSTORE_NOTIFIER_GROUP`, `CLOUDSTORE_NOTIFIER_TOPIC` (else the gateway's
+    /// `CLOUDSTORE_EVENTS_TOPIC`) and
     /// `CLOUDSTORE_NOTIFIER_DEAD_LETTER_TOPIC` when set (the `notifier` binary's settings).
     ///
     /// # Errors
@@ -141,7 +142,7 @@ impl ConsumerConfig {
         if let Some(group) = var("CLOUDSTORE_NOTIFIER_GROUP") {
             config.group_id = group;
         }
-        if let Some(topic) = var("CLOUDSTORE_NOTIFIER_TOPIC") {
+        if let Some(topic) = var("CLOUDSTORE_NOTIFIER_TOPIC").or_else(|| var("CLOUDSTORE_EVENTS_TOPIC")) {
             config.topic = topic;
         }
         if let Some(topic) = var("CLOUDSTORE_NOTIFIER_DEAD_LETTER_TOPIC") {

@@ -81,7 +81,7 @@ async fn open_publisher(
     meta: Arc<dyn MetadataStore>,
 ) -> Result<Arc<dyn cloudstore_outbox::Publisher>, StartError> {
     if let Some(brokers) = args.kafka_brokers.as_deref().filter(|b| !b.trim().is_empty()) {
-        let p = cloudstore_notifier::publish::KafkaPublisher::new(brokers, cloudstore_events::EVENTS_TOPIC)
+        let p = cloudstore_notifier::publish::KafkaPublisher::new(brokers, &args.events_topic)
             .map_err(|e| StartError::Backend { what: "Kafka producer", source: StoreError::unavailable(e) })?
             .with_bucket_notifications(meta, &args.region);
         return Ok(Arc::new(p));

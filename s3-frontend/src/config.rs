@@ -93,6 +93,9 @@ pub struct ServeArgs {
     /// events go to the local event store `<data dir>/events.sqlite`.
     #[arg(long, env = "CLOUDSTORE_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
+    /// The Kafka topic of the events (the notifier in `cloudstore serve` reads the same one).
+    #[arg(long, env = "CLOUDSTORE_EVENTS_TOPIC", default_value = cloudstore_events::EVENTS_TOPIC)]
+    pub events_topic: String,
     /// Events (ADR 0006): `on` (default) or `off` (no outbox rows, no relay; for comparison
     /// benchmarks).
     #[arg(long, env = "CLOUDSTORE_EVENTS", default_value = "on", value_parser = ["on", "off"])]

@@ -74,6 +74,31 @@ pub async fn open_blobs(b: &BlobBackend, region: &str) -> Result<Arc<dyn BlobSto
     })
 }
 
+/// Opens where analytics read events: ClickHouse when `CLOUDSTORE_CLICKHOUSE_URL` is set (the
+/// database and table are created if missing), else the local event store
+/// `<data dir>/events.sqlite` (the embedded default, fed by the outbox relay).
+pub async fn open_analytics(
+    a: &crate::analytics::AnalyticsArgs,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn cloudstore_notifier::Analytics>, StartError> {
+    let err = |e: String| StartError::Backend { what: "analytics event store", source: StoreError::unavailable(e) };
+    Ok(match &a.clickhouse_url {
+        Some(url) => Arc::new(
+            cloudstore_notifier::ClickHouseSink::connect(url, &a.clickhouse_database, a.clickhouse_validation)
+                .await
+                .map_err(|e| err(e.to_string()))?,
+        ),
+        None => {
+            crate::config::private_data_dir(data_dir)?;
+            Arc::new(
+                cloudstore_notifier::LocalEventStore::open(&data_dir.join("events.sqlite"))
+                    .await
+                    .map_err(|e| err(e.to_string()))?,
+            )
+        }
+    })
+}
+
 /// A server ready to run.
 #[derive(Debug)]
 pub struct App {
@@ -117,9 +142,11 @@ impl App {
             body_idle_timeout: Duration::from_secs(args.body_idle_timeout_secs),
         };
         tracing::info!(open_files = nofile, max_connections = limits.max_connections, "connection limit");
+        let analytics = open_analytics(&args.analytics, &args.data_dir).await?;
         let frontend = Arc::new(
             frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
-                .with_limits(limits),
+                .with_limits(limits)
+                .with_analytics(analytics),
         );
         let mut collector = Collector::new(meta, blobs);
         collector.upload_ttl = Duration::from_secs(args.upload_ttl_secs);
@@ -177,7 +204,13 @@ pub fn frontend(
     s3_config.form_max_field_size = 1024;
     s3_config.form_max_fields_size = 4096;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
-    let api = Arc::new(ApiRoutes { keys, buckets, signing_keys: cloudstore_sigv4::SigningKeyCache::default(), region });
+    let api = Arc::new(ApiRoutes {
+        keys,
+        buckets,
+        signing_keys: cloudstore_sigv4::SigningKeyCache::default(),
+        region,
+        analytics: std::sync::OnceLock::new(),
+    });
     Ok(Frontend {
         s3: builder.build(),
         meta,

@@ -89,6 +89,9 @@ pub struct ServeArgs {
     /// Seconds a request body may send no data before the request fails (400 RequestTimeout).
     #[arg(long, env = "CLOUDSTORE_BODY_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub body_idle_timeout_secs: u64,
+    /// Where analytics read events (ClickHouse, else the local event store).
+    #[command(flatten)]
+    pub analytics: crate::analytics::AnalyticsArgs,
 }
 
 /// Where metadata lives.

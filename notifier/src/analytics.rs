@@ -19,6 +19,11 @@
 //! - the scope is the event's `account_id`: the actor's account (SPEC "Events"); the resource
 //!   owner's only for anonymous access.
 //! - a time range is `from <= occurred_at < to`, in milliseconds; either end may be open.
+//!
+//! The local store keeps daily sums (`migrations/events-sqlite/0002_daily_rollups.sql`, kept by
+//! triggers) that answer traffic and top principals when the range is whole UTC days, so those
+//! scans stay under a second at a million events; other ranges read the events. ClickHouse
+//! needs no such help.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -256,6 +261,8 @@ struct Dialect {
     day: &'static str,
     /// The `action` key of the `detail` JSON, '' when absent.
     action: &'static str,
+    /// Whether the daily sums of `migrations/events-sqlite/0002_daily_rollups.sql` exist.
+    rollups: bool,
 }
 
 const CLICKHOUSE: Dialect = Dialect {
@@ -263,6 +270,7 @@ const CLICKHOUSE: Dialect = Dialect {
     int: "toInt64",
     day: "toInt64(intDiv(occurred_at, 86400000))",
     action: "visitParamExtractString(detail, 'action')",
+    rollups: false,
 };
 
 const SQLITE: Dialect = Dialect {
@@ -270,7 +278,14 @@ const SQLITE: Dialect = Dialect {
     int: "",
     day: "(occurred_at / 86400000)",
     action: "coalesce(json_extract(CASE WHEN detail = '' THEN '{}' ELSE detail END, '$.action'), '')",
+    rollups: true,
 };
+
+/// Whether the daily sums can answer for `filter`: its range is whole UTC days (or open).
+fn whole_days(d: Dialect, filter: &Filter) -> bool {
+    let aligned = |t: Option<i64>| t.is_none_or(|t| t >= 0 && t % MS_PER_DAY == 0);
+    d.rollups && aligned(filter.from) && aligned(filter.to)
+}
 
 /// A bound value.
 #[derive(Debug, Clone)]
@@ -300,6 +315,22 @@ impl Sql {
         if let Some(to) = filter.to {
             self.text.push_str(" AND occurred_at < ?");
             self.args.push(Arg::Int(to));
+        }
+    }
+
+    /// [`Sql::scope`] on the daily sums: the range as day numbers (whole days only).
+    fn scope_days(&mut self, filter: &Filter) {
+        if let Some(a) = &filter.account_id {
+            self.text.push_str(" AND account_id = ?");
+            self.args.push(Arg::Str(a.clone()));
+        }
+        if let Some(from) = filter.from {
+            self.text.push_str(" AND day >= ?");
+            self.args.push(Arg::Int(from / MS_PER_DAY));
+        }
+        if let Some(to) = filter.to {
+            self.text.push_str(" AND day < ?");
+            self.args.push(Arg::Int(to / MS_PER_DAY));
         }
     }
 
@@ -401,6 +432,16 @@ fn traffic_columns(d: Dialect) -> String {
 
 fn traffic_sql(d: Dialect, filter: &Filter, group_by: GroupBy) -> Sql {
     let mut sql = Sql::default();
+    if whole_days(d, filter) {
+        sql.push(&format!(
+            "SELECT day, {col} AS grp, sum(uploads) AS uploads, sum(upload_bytes) AS upload_bytes, \
+             sum(downloads) AS downloads, sum(download_bytes) AS download_bytes FROM traffic_daily WHERE 1 = 1",
+            col = group_by.column(),
+        ));
+        sql.scope_days(filter);
+        sql.push(" GROUP BY day, grp ORDER BY day, grp");
+        return sql;
+    }
     let types = in_list(&[UPLOAD_TYPES[0], UPLOAD_TYPES[1], DOWNLOAD_TYPE]);
     sql.push(&format!(
         "SELECT {day} AS day, {col} AS grp, {cols} FROM {events} WHERE event_type IN ({types})",
@@ -430,6 +471,18 @@ fn top_objects_sql(d: Dialect, filter: &Filter, limit: u32) -> Sql {
 
 fn top_principals_sql(d: Dialect, filter: &Filter, limit: u32) -> Sql {
     let mut sql = Sql::default();
+    if whole_days(d, filter) {
+        sql.push(
+            "SELECT principal_arn, sum(uploads) AS uploads, sum(upload_bytes) AS upload_bytes, \
+             sum(downloads) AS downloads, sum(download_bytes) AS download_bytes, \
+             sum(upload_bytes + download_bytes) AS traffic_bytes, sum(requests) AS requests \
+             FROM principal_daily WHERE 1 = 1",
+        );
+        sql.scope_days(filter);
+        sql.push(" GROUP BY principal_arn ORDER BY traffic_bytes DESC, requests DESC, principal_arn");
+        sql.limit(limit);
+        return sql;
+    }
     let traffic_types = in_list(&[UPLOAD_TYPES[0], UPLOAD_TYPES[1], DOWNLOAD_TYPE]);
     sql.push(&format!(
         "SELECT principal_arn, {cols}, \
@@ -692,6 +745,17 @@ mod tests {
             assert_eq!(sql.args.len(), 6);
             assert_eq!(sql.text.matches('?').count(), 6);
         }
+    }
+
+    #[test]
+    fn daily_sums_answer_whole_day_ranges_on_the_local_store_only() {
+        let whole = Filter { account_id: None, from: Some(3 * MS_PER_DAY), to: None };
+        let partial = Filter { account_id: None, from: Some(3 * MS_PER_DAY + 1), to: None };
+        assert!(traffic_sql(SQLITE, &whole, GroupBy::User).text.contains("FROM traffic_daily"));
+        assert!(top_principals_sql(SQLITE, &Filter::default(), 3).text.contains("FROM principal_daily"));
+        assert!(!traffic_sql(SQLITE, &partial, GroupBy::User).text.contains("daily"));
+        assert!(!traffic_sql(CLICKHOUSE, &whole, GroupBy::User).text.contains("daily"));
+        assert_eq!(traffic_sql(SQLITE, &whole, GroupBy::User).args.len(), 1);
     }
 
     #[test]

@@ -181,6 +181,7 @@ fn filters() -> Vec<Filter> {
     for a in ACCOUNTS {
         out.push(Filter::account(a));
         out.push(Filter { account_id: Some(a.into()), from: Some(T0 + DAY), to: Some(T0 + 3 * DAY) });
+        out.push(Filter { account_id: Some(a.into()), from: Some(T0 + DAY + 1), to: Some(T0 + 3 * DAY) });
     }
     out
 }

@@ -176,6 +176,8 @@ fn filters() -> Vec<Filter> {
         Filter { from: Some(T0 + 2 * DAY), to: Some(T0 + 5 * DAY), account_id: None },
         Filter { from: Some(T0 + DAY + 12_345), to: None, account_id: None },
         Filter { from: None, to: Some(T0 + 6 * DAY - 1), account_id: None },
+        Filter { from: Some(T0 + DAY + 500), to: Some(T0 + 5 * DAY + 777), account_id: None },
+        Filter { from: Some(T0 + DAY + 500), to: Some(T0 + 2 * DAY + 777), account_id: None },
         Filter::account("999999999999"),
     ];
     for a in ACCOUNTS {

@@ -19,6 +19,11 @@
 //! - the scope is the event's `account_id`: the actor's account (SPEC "Events"); the resource
 //!   owner's only for anonymous access.
 //! - a time range is `from <= occurred_at < to`, in milliseconds; either end may be open.
+//!
+//! The local store keeps daily sums (`migrations/events-sqlite/0002_daily_rollups.sql`, kept by
+//! triggers) for traffic and top principals, the two questions that read every event of a
+//! range: whole UTC days come from the sums, the partial days at either end of a range from the
+//! events, so they stay well under a second at a million events. ClickHouse needs no such help.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -256,6 +261,8 @@ struct Dialect {
     day: &'static str,
     /// The `action` key of the `detail` JSON, '' when absent.
     action: &'static str,
+    /// Whether the daily sums of `migrations/events-sqlite/0002_daily_rollups.sql` exist.
+    rollups: bool,
 }
 
 const CLICKHOUSE: Dialect = Dialect {
@@ -263,6 +270,7 @@ const CLICKHOUSE: Dialect = Dialect {
     int: "toInt64",
     day: "toInt64(intDiv(occurred_at, 86400000))",
     action: "visitParamExtractString(detail, 'action')",
+    rollups: false,
 };
 
 const SQLITE: Dialect = Dialect {
@@ -270,7 +278,46 @@ const SQLITE: Dialect = Dialect {
     int: "",
     day: "(occurred_at / 86400000)",
     action: "coalesce(json_extract(CASE WHEN detail = '' THEN '{}' ELSE detail END, '$.action'), '')",
+    rollups: true,
 };
+
+/// How the local store's daily sums answer for a filter: whole UTC days from the sums, the
+/// partial days at either end of the range from the events.
+#[derive(Debug, PartialEq, Eq)]
+struct Split {
+    /// First whole day (day number), if bounded.
+    lo_day: Option<i64>,
+    /// Day after the last whole day, if bounded.
+    hi_day: Option<i64>,
+    /// `[from, to)` ranges (ms) read from the events.
+    edges: Vec<(i64, i64)>,
+}
+
+/// `None` when the events answer alone (ClickHouse; a range within two days; times before 1970).
+fn split(d: Dialect, filter: &Filter) -> Option<Split> {
+    if !d.rollups || filter.from.is_some_and(|t| t < 0) || filter.to.is_some_and(|t| t < 0) {
+        return None;
+    }
+    let lo_day = filter.from.map(|t| t / MS_PER_DAY + i64::from(t % MS_PER_DAY != 0));
+    let hi_day = filter.to.map(|t| t / MS_PER_DAY);
+    if let (Some(lo), Some(hi)) = (lo_day, hi_day)
+        && lo >= hi
+    {
+        return None;
+    }
+    let mut edges = Vec::new();
+    if let (Some(from), Some(lo)) = (filter.from, lo_day)
+        && from < lo * MS_PER_DAY
+    {
+        edges.push((from, lo * MS_PER_DAY));
+    }
+    if let (Some(to), Some(hi)) = (filter.to, hi_day)
+        && hi * MS_PER_DAY < to
+    {
+        edges.push((hi * MS_PER_DAY, to));
+    }
+    Some(Split { lo_day, hi_day, edges })
+}
 
 /// A bound value.
 #[derive(Debug, Clone)]
@@ -300,6 +347,36 @@ impl Sql {
         if let Some(to) = filter.to {
             self.text.push_str(" AND occurred_at < ?");
             self.args.push(Arg::Int(to));
+        }
+    }
+
+    /// The whole days of `split` on a daily-sums table.
+    fn scope_days(&mut self, filter: &Filter, split: &Split) {
+        if let Some(a) = &filter.account_id {
+            self.text.push_str(" AND account_id = ?");
+            self.args.push(Arg::Str(a.clone()));
+        }
+        if let Some(lo) = split.lo_day {
+            self.text.push_str(" AND day >= ?");
+            self.args.push(Arg::Int(lo));
+        }
+        if let Some(hi) = split.hi_day {
+            self.text.push_str(" AND day < ?");
+            self.args.push(Arg::Int(hi));
+        }
+    }
+
+    /// The partial days of `split` on the events.
+    fn scope_edges(&mut self, filter: &Filter, split: &Split) {
+        if let Some(a) = &filter.account_id {
+            self.text.push_str(" AND account_id = ?");
+            self.args.push(Arg::Str(a.clone()));
+        }
+        let ranges: Vec<&str> = split.edges.iter().map(|_| "(occurred_at >= ? AND occurred_at < ?)").collect();
+        self.text.push_str(&format!(" AND ({})", ranges.join(" OR ")));
+        for (from, to) in &split.edges {
+            self.args.push(Arg::Int(*from));
+            self.args.push(Arg::Int(*to));
         }
     }
 
@@ -399,8 +476,40 @@ fn traffic_columns(d: Dialect) -> String {
     )
 }
 
+/// One event's share of the traffic sums, as four columns.
+fn traffic_row_columns() -> String {
+    let up = in_list(&UPLOAD_TYPES);
+    format!(
+        "CASE WHEN event_type IN ({up}) THEN 1 ELSE 0 END AS uploads, \
+         CASE WHEN event_type IN ({up}) THEN bytes ELSE 0 END AS upload_bytes, \
+         CASE WHEN event_type = '{DOWNLOAD_TYPE}' THEN 1 ELSE 0 END AS downloads, \
+         CASE WHEN event_type = '{DOWNLOAD_TYPE}' THEN bytes ELSE 0 END AS download_bytes"
+    )
+}
+
 fn traffic_sql(d: Dialect, filter: &Filter, group_by: GroupBy) -> Sql {
     let mut sql = Sql::default();
+    if let Some(split) = split(d, filter) {
+        let col = group_by.column();
+        sql.push(&format!(
+            "SELECT day, grp, sum(uploads) AS uploads, sum(upload_bytes) AS upload_bytes, \
+             sum(downloads) AS downloads, sum(download_bytes) AS download_bytes FROM (\
+             SELECT day, {col} AS grp, uploads, upload_bytes, downloads, download_bytes \
+             FROM traffic_daily WHERE 1 = 1"
+        ));
+        sql.scope_days(filter, &split);
+        if !split.edges.is_empty() {
+            let types = in_list(&[UPLOAD_TYPES[0], UPLOAD_TYPES[1], DOWNLOAD_TYPE]);
+            sql.push(&format!(
+                " UNION ALL SELECT {day} AS day, {col} AS grp, {row} FROM events WHERE event_type IN ({types})",
+                day = d.day,
+                row = traffic_row_columns(),
+            ));
+            sql.scope_edges(filter, &split);
+        }
+        sql.push(") GROUP BY day, grp ORDER BY day, grp");
+        return sql;
+    }
     let types = in_list(&[UPLOAD_TYPES[0], UPLOAD_TYPES[1], DOWNLOAD_TYPE]);
     sql.push(&format!(
         "SELECT {day} AS day, {col} AS grp, {cols} FROM {events} WHERE event_type IN ({types})",
@@ -430,6 +539,26 @@ fn top_objects_sql(d: Dialect, filter: &Filter, limit: u32) -> Sql {
 
 fn top_principals_sql(d: Dialect, filter: &Filter, limit: u32) -> Sql {
     let mut sql = Sql::default();
+    if let Some(split) = split(d, filter) {
+        sql.push(
+            "SELECT principal_arn, sum(uploads) AS uploads, sum(upload_bytes) AS upload_bytes, \
+             sum(downloads) AS downloads, sum(download_bytes) AS download_bytes, \
+             sum(upload_bytes + download_bytes) AS traffic_bytes, sum(requests) AS requests FROM (\
+             SELECT principal_arn, uploads, upload_bytes, downloads, download_bytes, requests \
+             FROM principal_daily WHERE 1 = 1",
+        );
+        sql.scope_days(filter, &split);
+        if !split.edges.is_empty() {
+            sql.push(&format!(
+                " UNION ALL SELECT principal_arn, {row}, 1 AS requests FROM events WHERE 1 = 1",
+                row = traffic_row_columns(),
+            ));
+            sql.scope_edges(filter, &split);
+        }
+        sql.push(") GROUP BY principal_arn ORDER BY traffic_bytes DESC, requests DESC, principal_arn");
+        sql.limit(limit);
+        return sql;
+    }
     let traffic_types = in_list(&[UPLOAD_TYPES[0], UPLOAD_TYPES[1], DOWNLOAD_TYPE]);
     sql.push(&format!(
         "SELECT principal_arn, {cols}, \
@@ -692,6 +821,32 @@ mod tests {
             assert_eq!(sql.args.len(), 6);
             assert_eq!(sql.text.matches('?').count(), 6);
         }
+    }
+
+    #[test]
+    fn daily_sums_answer_whole_days_and_events_the_partial_ones() {
+        let d = MS_PER_DAY;
+        let f = |from: Option<i64>, to: Option<i64>| Filter { account_id: None, from, to };
+        assert_eq!(split(SQLITE, &f(None, None)), Some(Split { lo_day: None, hi_day: None, edges: vec![] }));
+        assert_eq!(split(SQLITE, &f(Some(3 * d), None)), Some(Split { lo_day: Some(3), hi_day: None, edges: vec![] }));
+        assert_eq!(
+            split(SQLITE, &f(Some(3 * d + 5), Some(9 * d + 7))),
+            Some(Split { lo_day: Some(4), hi_day: Some(9), edges: vec![(3 * d + 5, 4 * d), (9 * d, 9 * d + 7)] })
+        );
+        assert_eq!(
+            split(SQLITE, &f(None, Some(2 * d - 1))),
+            Some(Split { lo_day: None, hi_day: Some(1), edges: vec![(d, 2 * d - 1)] })
+        );
+        // Within two days, before 1970, or on ClickHouse: the events alone.
+        assert_eq!(split(SQLITE, &f(Some(3 * d + 5), Some(4 * d + 7))), None);
+        assert_eq!(split(SQLITE, &f(Some(-5), None)), None);
+        assert_eq!(split(CLICKHOUSE, &f(None, None)), None);
+        let sql = traffic_sql(SQLITE, &f(Some(3 * d + 5), Some(9 * d + 7)), GroupBy::User);
+        assert!(sql.text.contains("FROM traffic_daily") && sql.text.contains("UNION ALL"));
+        assert_eq!(sql.args.len(), 2 + 4);
+        assert_eq!(sql.text.matches('?').count(), 6);
+        assert!(!traffic_sql(CLICKHOUSE, &f(None, None), GroupBy::User).text.contains("daily"));
+        assert!(top_principals_sql(SQLITE, &Filter::default(), 3).text.contains("FROM principal_daily"));
     }
 
     #[test]

@@ -26,7 +26,10 @@ const READERS: u32 = 2;
 
 const INSERT: &str = "INSERT OR IGNORE INTO events (event_id, event_type, occurred_at, schema_version, \
     account_id, user_id, access_key, principal_arn, bucket, object_key, version_id, etag, bytes, source_ip, \
-    user_agent, request_id, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    user_agent, request_id, status, detail) ";
+
+/// Events per INSERT statement.
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// The local event store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -110,31 +113,33 @@ impl LocalEventStore {
             return Ok(());
         }
         let mut tx = self.writer.begin().await.map_err(LocalStoreError::db)?;
-        for e in events {
-            let r = EventRow::from(e);
-            sqlx::query(INSERT)
-                .bind(r.event_id)
-                .bind(r.event_type)
-                .bind(r.occurred_at)
-                .bind(i64::from(r.schema_version))
-                .bind(r.account_id)
-                .bind(r.user_id)
-                .bind(r.access_key)
-                .bind(r.principal_arn)
-                .bind(r.bucket)
-                .bind(r.object_key)
-                .bind(r.version_id)
-                .bind(r.etag)
-                // Byte counts above i64::MAX (8 EiB) do not occur; saturate rather than wrap.
-                .bind(i64::try_from(r.bytes).unwrap_or(i64::MAX))
-                .bind(r.source_ip)
-                .bind(r.user_agent)
-                .bind(r.request_id)
-                .bind(i64::from(r.status))
-                .bind(r.detail)
-                .execute(&mut *tx)
-                .await
-                .map_err(LocalStoreError::db)?;
+        // Multi-row statements: one round trip to SQLite's worker per ROWS_PER_STATEMENT events
+        // (18 parameters each, well under SQLite's 32,766).
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT);
+            q.push_values(chunk, |mut b, e| {
+                let r = EventRow::from(e);
+                b.push_bind(r.event_id)
+                    .push_bind(r.event_type)
+                    .push_bind(r.occurred_at)
+                    .push_bind(i64::from(r.schema_version))
+                    .push_bind(r.account_id)
+                    .push_bind(r.user_id)
+                    .push_bind(r.access_key)
+                    .push_bind(r.principal_arn)
+                    .push_bind(r.bucket)
+                    .push_bind(r.object_key)
+                    .push_bind(r.version_id)
+                    .push_bind(r.etag)
+                    // Byte counts above i64::MAX (8 EiB) do not occur; saturate rather than wrap.
+                    .push_bind(i64::try_from(r.bytes).unwrap_or(i64::MAX))
+                    .push_bind(r.source_ip)
+                    .push_bind(r.user_agent)
+                    .push_bind(r.request_id)
+                    .push_bind(i64::from(r.status))
+                    .push_bind(r.detail);
+            });
+            q.build().execute(&mut *tx).await.map_err(LocalStoreError::db)?;
         }
         tx.commit().await.map_err(LocalStoreError::db)?;
         tracing::debug!(events = events.len(), "stored in the local event store");

@@ -30,6 +30,8 @@ pub struct ApiRoutes {
     pub buckets: Arc<BucketCache>,
     pub signing_keys: SigningKeyCache,
     pub region: String,
+    /// Where `/_api/v1/analytics/` reads events (set by `Frontend::with_analytics`).
+    pub analytics: std::sync::OnceLock<Arc<dyn cloudstore_notifier::Analytics>>,
 }
 
 /// Which non-S3 route a request is for, if any.
@@ -122,7 +124,7 @@ async fn read_body(body: Body) -> Result<Bytes, Refusal> {
 
 impl ApiRoutes {
     /// Verifies a header-signed request with the caller's secret; returns the caller.
-    async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
@@ -234,6 +236,9 @@ impl ApiRoutes {
             Err((s, c, m)) => return rest_error(s, c, &m),
         };
         let path = parts.uri.path().strip_prefix("/_api/v1").unwrap_or("").to_owned();
+        if path == "/analytics" || path.starts_with("/analytics/") {
+            return crate::analytics::serve(self, &parts, &body, &path, request_id).await;
+        }
         let authz = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
         let bearer = authz.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
         // SigV4-signed REST calls are the platform admin's (and the CLI's).

@@ -74,11 +74,21 @@ pub async fn open_blobs(b: &BlobBackend, region: &str) -> Result<Arc<dyn BlobSto
     })
 }
 
-/// Where the outbox relay publishes: Kafka when brokers are set, else the local event store in
-/// the data dir.
-async fn open_publisher(
+/// The local event store `<data dir>/events.sqlite` (0600, in the private data dir), opened
+/// once: the relay writes it when events do not go to Kafka, analytics read it when there is
+/// no ClickHouse.
+async fn open_local_events(data_dir: &std::path::Path) -> Result<cloudstore_notifier::LocalEventStore, StartError> {
+    crate::config::private_data_dir(data_dir)?;
+    cloudstore_notifier::LocalEventStore::open(&data_dir.join("events.sqlite"))
+        .await
+        .map_err(|e| StartError::Backend { what: "local event store", source: StoreError::unavailable(e) })
+}
+
+/// Where the outbox relay publishes: Kafka when brokers are set, else the local event store.
+fn open_publisher(
     args: &ServeArgs,
     meta: Arc<dyn MetadataStore>,
+    local: Option<&cloudstore_notifier::LocalEventStore>,
 ) -> Result<Arc<dyn cloudstore_outbox::Publisher>, StartError> {
     if let Some(brokers) = args.kafka_brokers.as_deref().filter(|b| !b.trim().is_empty()) {
         let p = cloudstore_notifier::publish::KafkaPublisher::new(brokers, &args.events_topic)
@@ -86,12 +96,30 @@ async fn open_publisher(
             .with_bucket_notifications(meta, &args.region);
         return Ok(Arc::new(p));
     }
-    crate::config::private_data_dir(&args.data_dir)?;
-    let path = args.data_dir.join("events.sqlite");
-    let store = cloudstore_notifier::local::LocalEventStore::open(&path)
-        .await
-        .map_err(|e| StartError::Backend { what: "local event store", source: StoreError::unavailable(e) })?;
-    Ok(Arc::new(cloudstore_notifier::publish::LocalPublisher::new(store)))
+    let local = local.ok_or_else(|| StartError::Backend {
+        what: "local event store",
+        source: StoreError::unavailable("not opened"),
+    })?;
+    Ok(Arc::new(cloudstore_notifier::publish::LocalPublisher::new(local.clone())))
+}
+
+/// Opens where analytics read events: ClickHouse when `CLOUDSTORE_CLICKHOUSE_URL` is set (the
+/// database and table are created if missing), else the local event store (the embedded
+/// default, fed by the outbox relay).
+pub async fn open_analytics(
+    a: &crate::analytics::AnalyticsArgs,
+    local: Option<cloudstore_notifier::LocalEventStore>,
+) -> Result<Arc<dyn cloudstore_notifier::Analytics>, StartError> {
+    let err = |e: String| StartError::Backend { what: "analytics event store", source: StoreError::unavailable(e) };
+    Ok(match (&a.clickhouse_url, local) {
+        (Some(url), _) => Arc::new(
+            cloudstore_notifier::ClickHouseSink::connect(url, &a.clickhouse_database, a.clickhouse_validation)
+                .await
+                .map_err(|e| err(e.to_string()))?,
+        ),
+        (None, Some(local)) => Arc::new(local),
+        (None, None) => return Err(err("no ClickHouse and no local event store".into())),
+    })
 }
 
 /// A server ready to run.
@@ -142,8 +170,16 @@ impl App {
         };
         tracing::info!(open_files = nofile, max_connections = limits.max_connections, "connection limit");
         let events_stop = CancellationToken::new();
-        let (events, relay) = if args.events == "on" {
-            let publisher = open_publisher(args, meta.clone()).await?;
+        let kafka = args.kafka_brokers.as_deref().is_some_and(|b| !b.trim().is_empty());
+        let events_on = args.events == "on";
+        let local = if (events_on && !kafka) || args.analytics.clickhouse_url.is_none() {
+            Some(open_local_events(&args.data_dir).await?)
+        } else {
+            None
+        };
+        let analytics = open_analytics(&args.analytics, local.clone()).await?;
+        let (events, relay) = if events_on {
+            let publisher = open_publisher(args, meta.clone(), local.as_ref())?;
             let outbox_metrics = Arc::new(cloudstore_outbox::OutboxMetrics::default());
             let _ = metrics.events.set(outbox_metrics.clone());
             let buffer =
@@ -158,11 +194,12 @@ impl App {
         } else {
             (None, None)
         };
-        let notifications = events.is_some() && args.kafka_brokers.as_deref().is_some_and(|b| !b.trim().is_empty());
+        let notifications = events.is_some() && kafka;
         let cfg = GatewayConfig { events, notifications, ..cfg };
         let frontend = Arc::new(
             frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
-                .with_limits(limits),
+                .with_limits(limits)
+                .with_analytics(analytics),
         );
         let mut collector = Collector::new(meta, blobs);
         collector.upload_ttl = Duration::from_secs(args.upload_ttl_secs);
@@ -231,7 +268,13 @@ pub fn frontend(
     s3_config.form_max_field_size = 1024;
     s3_config.form_max_fields_size = 4096;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
-    let api = Arc::new(ApiRoutes { keys, buckets, signing_keys: cloudstore_sigv4::SigningKeyCache::default(), region });
+    let api = Arc::new(ApiRoutes {
+        keys,
+        buckets,
+        signing_keys: cloudstore_sigv4::SigningKeyCache::default(),
+        region,
+        analytics: std::sync::OnceLock::new(),
+    });
     Ok(Frontend {
         s3: builder.build(),
         meta,

@@ -100,6 +100,9 @@ pub struct ServeArgs {
     /// benchmarks).
     #[arg(long, env = "CLOUDSTORE_EVENTS", default_value = "on", value_parser = ["on", "off"])]
     pub events: String,
+    /// Where analytics read events (ClickHouse, else the local event store).
+    #[command(flatten)]
+    pub analytics: crate::analytics::AnalyticsArgs,
 }
 
 /// Where metadata lives.

@@ -6,7 +6,10 @@
 //! - `iam ACTION [Key=Value ...]` — any IAM Query API call (users, keys, groups, roles,
 //!   policies) as the signing key's account, e.g. `iam CreateUser UserName=bob`;
 //! - `policy explain --principal ARN --action s3:GetObject --resource arn:aws:s3:::b/k` — whether
-//!   it is allowed and which statement decided.
+//!   it is allowed and which statement decided;
+//! - `analytics QUESTION [--account ID] [--from T] [--to T] ...` — the access analytics
+//!   (`/_api/v1/analytics/...`) as a table; the signing key's account only, or any account
+//!   for the platform admin.
 
 use std::path::PathBuf;
 
@@ -55,6 +58,65 @@ enum AdminCommand {
     /// Policy tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Access analytics from the events, printed as a table (`--json` for the raw answer).
+    Analytics(AnalyticsArgs),
+}
+
+#[derive(Debug, Args)]
+struct AnalyticsArgs {
+    #[command(subcommand)]
+    question: Question,
+    /// Only this account (the platform admin's choice; others see their own account anyway).
+    #[arg(long, global = true)]
+    account: Option<String>,
+    /// From this time: milliseconds since the epoch, RFC 3339, or a UTC day YYYY-MM-DD.
+    #[arg(long, global = true)]
+    from: Option<String>,
+    /// Until this time (exclusive), same forms as --from.
+    #[arg(long, global = true)]
+    to: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Question {
+    /// Uploads and downloads per day (count, bytes).
+    Traffic {
+        /// account, user, access_key or bucket.
+        #[arg(long, default_value = "bucket")]
+        group_by: String,
+    },
+    /// The most downloaded objects.
+    TopObjects {
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// The principals with the most traffic.
+    TopPrincipals {
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// Denied requests by principal and action.
+    Denied {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Access keys not used for this many days (never-used keys count from their creation).
+    UnusedKeys {
+        #[arg(long)]
+        days: u32,
+    },
+    /// Who accessed one object, when, from where: newest first.
+    ObjectHistory {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        key: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +201,171 @@ async fn call(
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// The path and query of an analytics question.
+fn analytics_path(a: &AnalyticsArgs) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    let name = match &a.question {
+        Question::Traffic { group_by } => {
+            q.append_pair("group_by", group_by);
+            "traffic"
+        }
+        Question::TopObjects { limit } => {
+            q.append_pair("limit", &limit.to_string());
+            "top-objects"
+        }
+        Question::TopPrincipals { limit } => {
+            q.append_pair("limit", &limit.to_string());
+            "top-principals"
+        }
+        Question::Denied { limit } => {
+            q.append_pair("limit", &limit.to_string());
+            "denied"
+        }
+        Question::UnusedKeys { days } => {
+            q.append_pair("days", &days.to_string());
+            "unused-keys"
+        }
+        Question::ObjectHistory { bucket, key, limit } => {
+            q.append_pair("bucket", bucket).append_pair("key", key).append_pair("limit", &limit.to_string());
+            "object-history"
+        }
+    };
+    for (k, v) in [("account", &a.account), ("from", &a.from), ("to", &a.to)] {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    format!("/_api/v1/analytics/{name}?{}", q.finish())
+}
+
+/// A UTC time of milliseconds since the epoch, to the second.
+fn when(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Bytes for people: 1536 → "1.5 KiB".
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+/// The columns of each question: (heading, field, how shown).
+fn columns(question: &str) -> &'static [(&'static str, &'static str, Cell)] {
+    use Cell::{Bytes, Int, Text, Time};
+    match question {
+        "traffic" => &[
+            ("DAY", "day", Text),
+            ("GROUP", "group", Text),
+            ("UPLOADS", "uploads", Int),
+            ("UP BYTES", "upload_bytes", Bytes),
+            ("DOWNLOADS", "downloads", Int),
+            ("DOWN BYTES", "download_bytes", Bytes),
+        ],
+        "top-objects" => &[
+            ("BUCKET", "bucket", Text),
+            ("KEY", "key", Text),
+            ("DOWNLOADS", "downloads", Int),
+            ("BYTES", "bytes", Bytes),
+        ],
+        "top-principals" => &[
+            ("PRINCIPAL", "principal_arn", Text),
+            ("UPLOADS", "uploads", Int),
+            ("UP BYTES", "upload_bytes", Bytes),
+            ("DOWNLOADS", "downloads", Int),
+            ("DOWN BYTES", "download_bytes", Bytes),
+            ("REQUESTS", "requests", Int),
+        ],
+        "denied" => &[
+            ("PRINCIPAL", "principal_arn", Text),
+            ("ACTION", "action", Text),
+            ("COUNT", "count", Int),
+            ("LAST", "last_at", Time),
+        ],
+        "unused-keys" => &[
+            ("ACCESS KEY", "access_key", Text),
+            ("USER", "user_name", Text),
+            ("CREATED", "created_at", Time),
+            ("LAST USED", "last_used_at", Time),
+            ("IDLE DAYS", "idle_days", Int),
+        ],
+        _ => &[
+            ("WHEN", "occurred_at", Time),
+            ("EVENT", "event_type", Text),
+            ("PRINCIPAL", "principal_arn", Text),
+            ("ACCESS KEY", "access_key", Text),
+            ("FROM", "source_ip", Text),
+            ("STATUS", "status", Int),
+            ("BYTES", "bytes", Bytes),
+            ("USER AGENT", "user_agent", Text),
+        ],
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    Text,
+    Int,
+    Bytes,
+    Time,
+}
+
+/// The answer of an analytics question as an aligned table (numbers right-aligned).
+fn analytics_table(answer: &serde_json::Value) -> String {
+    let question = answer["question"].as_str().unwrap_or_default();
+    let cols = columns(question);
+    let rows = answer["rows"].as_array().cloned().unwrap_or_default();
+    let cell = |v: &serde_json::Value, kind: Cell| match (kind, v) {
+        (_, serde_json::Value::Null) => "-".to_owned(),
+        (Cell::Bytes, v) => v.as_u64().map_or_else(|| v.to_string(), human_bytes),
+        (Cell::Time, v) => v.as_i64().map_or_else(|| v.to_string(), when),
+        (Cell::Text, serde_json::Value::String(s)) if s.is_empty() => "(none)".to_owned(),
+        (_, serde_json::Value::String(s)) => s.clone(),
+        (_, v) => v.to_string(),
+    };
+    let table: Vec<Vec<String>> =
+        rows.iter().map(|r| cols.iter().map(|(_, field, kind)| cell(&r[*field], *kind)).collect()).collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (h, _, _))| table.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(cols)
+            .zip(&widths)
+            .map(|((c, (_, _, kind)), w)| match kind {
+                Cell::Int | Cell::Bytes => format!("{c:>w$}"),
+                _ => format!("{c:<w$}"),
+            })
+            .collect();
+        parts.join("  ").trim_end().to_owned()
+    };
+    let mut out = String::new();
+    let scope = answer["account_id"].as_str().map_or_else(|| "all accounts".to_owned(), |a| format!("account {a}"));
+    out.push_str(&format!("{question} — {scope}\n"));
+    out.push_str(&line(cols.iter().map(|(h, _, _)| *h).collect()));
+    out.push('\n');
+    for r in &table {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out.push_str(&match table.len() {
+        1 => "(1 row)".to_owned(),
+        n => format!("({n} rows)"),
+    });
+    out
+}
+
 fn finish(status: u16, body: &str) -> anyhow::Result<()> {
     if !body.is_empty() {
         println!("{body}");
@@ -188,6 +415,53 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
             call(&args, http::Method::POST, "/", "application/x-www-form-urlencoded; charset=utf-8", body, "iam")
                 .await?
         }
+        AdminCommand::Analytics(a) => {
+            let (status, body) = call(&args, http::Method::GET, &analytics_path(a), json, Vec::new(), "iam").await?;
+            if a.json || status != 200 {
+                return finish(status, &body);
+            }
+            let answer: serde_json::Value = serde_json::from_str(&body).context("the server's answer is not JSON")?;
+            println!("{}", analytics_table(&answer));
+            return Ok(());
+        }
     };
     finish(status, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analytics_answers_print_as_aligned_tables() {
+        let answer = serde_json::json!({
+            "question": "top-objects", "account_id": "111111111111",
+            "rows": [
+                { "bucket": "photos", "key": "cat.jpg", "downloads": 12, "bytes": 1536 },
+                { "bucket": "b", "key": "a-much-longer-key.bin", "downloads": 3, "bytes": 5 },
+            ],
+        });
+        let t = analytics_table(&answer);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "top-objects — account 111111111111");
+        assert_eq!(lines[1], "BUCKET  KEY                    DOWNLOADS    BYTES");
+        assert_eq!(lines[2], "photos  cat.jpg                       12  1.5 KiB");
+        assert_eq!(lines[3], "b       a-much-longer-key.bin          3      5 B");
+        assert_eq!(lines[4], "(2 rows)");
+    }
+
+    #[test]
+    fn analytics_paths_carry_every_option_encoded() {
+        let a = AnalyticsArgs {
+            question: Question::ObjectHistory { bucket: "b".into(), key: "dir/a b&c".into(), limit: 5 },
+            account: Some("111111111111".into()),
+            from: Some("2026-12-01".into()),
+            to: None,
+            json: false,
+        };
+        assert_eq!(
+            analytics_path(&a),
+            "/_api/v1/analytics/object-history?bucket=b&key=dir%2Fa+b%26c&limit=5&account=111111111111&from=2026-12-01"
+        );
+    }
 }

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use cloudstore_test_services::*;
 use cloudstore_events::{Event, EventType};
 use cloudstore_notifier::ClickHouseSink;
+pub use cloudstore_test_services::*;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -304,4 +304,3 @@ pub async fn wait_count(sink: &ClickHouseSink, want: u64, timeout: Duration) -> 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
-

@@ -10,6 +10,7 @@
 
 mod harness;
 
+mod analytics;
 mod auth;
 mod buckets;
 mod conditional;

@@ -207,13 +207,10 @@ impl PolicyAccess {
     /// Records a refusal (when events are on): the caller, what it asked, and why not.
     fn record_denial(&self, d: &Denial<'_>, identity: &Identity, why: &Authorization) {
         let Some(events) = &self.events else { return };
-        let actor = crate::events::Actor::of(d.extensions, d.headers, d.access_key).with_principal(&identity.principal);
+        let actor = crate::events::Actor::of(d.extensions, d.headers, d.access_key)
+            .with_principal(&identity.principal, d.bucket_owner);
         let mut e = actor.event(cloudstore_events::EventType::AccessDenied, d.bucket.unwrap_or(""), d.key);
         e.status = Some(403);
-        // An anonymous caller has no account: the denial belongs to the bucket's owner.
-        if e.account_id.is_none() {
-            e.account_id = d.bucket_owner.map(str::to_owned);
-        }
         e.detail.insert("operation".into(), d.op.to_owned());
         e.detail.insert("action".into(), d.action.to_owned());
         e.detail.insert("resource".into(), d.resource.to_owned());

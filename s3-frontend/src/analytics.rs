@@ -325,9 +325,12 @@ async fn unused_keys(
     for a in &accounts {
         keys.extend(account_keys(routes, identity, a, meta).await?);
     }
-    // Uses are counted over all time (the range does not apply: "unused since").
+    // Uses are counted over all time (the range does not apply: "unused since"), and over every
+    // account's events: a key used only on another account's bucket is used (events belong to
+    // the bucket's owner). Key ids are unique, and only the account's own keys are answered.
+    let _ = filter;
     let uses = analytics
-        .key_last_use(&Filter { account_id: filter.account_id.clone(), from: None, to: None })
+        .key_last_use(&Filter { account_id: None, from: None, to: None })
         .await
         .map_err(|e| unavailable(&e))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;

@@ -55,7 +55,10 @@ pub fn to_outbox(event: &Event) -> OutboxEvent {
 /// Who made a request and from where: what every event of the request carries.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Actor {
+    /// The account the events belong to (the bucket owner's, else the caller's).
     account_id: Option<String>,
+    /// The caller's own account.
+    actor_account: Option<String>,
     user_id: Option<String>,
     access_key: Option<String>,
     principal_arn: Option<String>,
@@ -70,10 +73,15 @@ fn some(s: &str) -> Option<String> {
 
 impl Actor {
     /// The actor of a request, from what the server and access control put in its extensions.
+    /// The events belong to the account that owns the bucket the request touched (so an owner
+    /// sees who used its data, strangers included); without a bucket, to the caller's account.
     pub(crate) fn of(extensions: &http::Extensions, headers: &HeaderMap, access_key: Option<&str>) -> Self {
-        let principal = extensions.get::<Authorized>().map(|a| &a.identity.principal);
+        let authorized = extensions.get::<Authorized>();
+        let principal = authorized.map(|a| &a.identity.principal);
+        let owner = authorized.and_then(|a| a.bucket.as_ref()).map(|b| b.owner.as_str());
         Self {
-            account_id: principal.and_then(|p| some(&p.account_id)),
+            account_id: owner.and_then(some).or_else(|| principal.and_then(|p| some(&p.account_id))),
+            actor_account: principal.and_then(|p| some(&p.account_id)),
             user_id: principal.and_then(|p| some(&p.user_id)),
             access_key: access_key.and_then(some),
             principal_arn: principal.and_then(|p| some(&p.arn)),
@@ -83,9 +91,11 @@ impl Actor {
         }
     }
 
-    /// Sets the principal fields of an identity (for denials: no `Authorized` exists yet).
-    pub(crate) fn with_principal(mut self, p: &cloudstore_policy::Principal) -> Self {
-        self.account_id = some(&p.account_id);
+    /// Sets the principal fields of an identity (for denials: no `Authorized` exists yet) and
+    /// the account the event belongs to: the bucket's owner when there is one.
+    pub(crate) fn with_principal(mut self, p: &cloudstore_policy::Principal, bucket_owner: Option<&str>) -> Self {
+        self.actor_account = some(&p.account_id);
+        self.account_id = bucket_owner.and_then(some).or_else(|| some(&p.account_id));
         self.user_id = some(&p.user_id);
         self.principal_arn = some(&p.arn);
         self
@@ -101,6 +111,9 @@ impl Actor {
         e.source_ip.clone_from(&self.source_ip);
         e.user_agent.clone_from(&self.user_agent);
         e.request_id.clone_from(&self.request_id);
+        if self.actor_account.is_some() && self.actor_account != self.account_id {
+            e.detail.insert("actor_account".into(), self.actor_account.clone().unwrap_or_default());
+        }
         e.bucket = some(bucket);
         e.object_key = key.map(str::to_owned);
         e

@@ -62,7 +62,7 @@ pub async fn changes_reads_and_refusals_become_events(h: &Harness) {
         .await
         .expect("complete");
     // A stranger is refused, and the refusal is recorded.
-    let (_, stranger) =
+    let (stranger_profile, stranger) =
         h.iam.admin_create_account(&format!("ev-stranger-{}", random_hex(6)), None, None).await.expect("account");
     let thief = sdk_client(h.addr, &stranger.access_key_id, &stranger.secret.0);
     assert!(thief.get_object().bucket(&b).key("a.txt").send().await.is_err(), "a stranger reads nothing");
@@ -129,7 +129,9 @@ pub async fn changes_reads_and_refusals_become_events(h: &Harness) {
     assert_eq!(d.detail.get("action").map(String::as_str), Some("s3:GetObject"));
     assert_eq!(d.status, Some(403));
     assert!(d.principal_arn.as_deref().is_some_and(|a| a.ends_with(":root")), "{d:?}");
-    assert_ne!(d.account_id, upload.account_id, "the stranger's own account");
+    // The denial belongs to the bucket's owner, who sees who tried; the caller's account is named.
+    assert_eq!(d.account_id, upload.account_id, "the bucket owner's");
+    assert_eq!(d.detail.get("actor_account"), Some(&stranger_profile.account_id));
 
     // Every event has its own id; bodies carry the schema version.
     let mut ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();

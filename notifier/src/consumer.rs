@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use cloudstore_events::Event;
-use rdkafka::ClientContext;
 use rdkafka::admin::AdminClient;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -35,6 +34,7 @@ use rdkafka::util::Timeout;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::kafka::KafkaLog;
 use crate::metrics::Metrics;
 use crate::{ClickHouseSink, SinkError};
 
@@ -359,32 +359,6 @@ where
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
-}
-
-/// The context of every Kafka client of the notifier: librdkafka's errors (a broker down
-/// gives one per connection attempt) logged as a warning once per 30 s, the rest at debug;
-/// and, for the consumer, its partition assignments and revocations (the commit step checks
-/// the assignment itself).
-#[derive(Debug, Default)]
-pub(crate) struct KafkaLog {
-    last_error: std::sync::Mutex<Option<Instant>>,
-}
-
-impl ClientContext for KafkaLog {
-    fn error(&self, error: KafkaError, reason: &str) {
-        let loud = match self.last_error.lock() {
-            Ok(mut last) if last.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) => {
-                *last = Some(Instant::now());
-                true
-            }
-            _ => false,
-        };
-        if loud {
-            tracing::warn!(error = %error, reason, "Kafka client error (librdkafka retries; logged every 30 s at most)");
-        } else {
-            tracing::debug!(error = %error, reason, "Kafka client error");
-        }
     }
 }
 

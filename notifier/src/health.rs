@@ -17,7 +17,8 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{ConsumerConfig, ConsumerError, KafkaLog};
+use crate::consumer::{ConsumerConfig, ConsumerError};
+use crate::kafka::KafkaLog;
 use crate::metrics::Metrics;
 
 /// How long one readiness check waits for each service.

@@ -6,11 +6,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 
+use crate::kafka::KafkaLog;
 use cloudstore_events::notification::Rules;
 use cloudstore_outbox::{PublishError, Publisher};
 use cloudstore_store_api::{MetadataStore, OutboxRow};
 use rdkafka::admin::AdminClient;
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
@@ -19,8 +19,11 @@ use crate::local::LocalEventStore;
 
 /// Publishes outbox rows to a Kafka topic, in order per key.
 pub struct KafkaPublisher {
-    producer: FutureProducer,
-    admin: AdminClient<DefaultClientContext>,
+    brokers: String,
+    /// Replaced after a failed batch (an idempotent producer whose messages timed out may be
+    /// unusable for good: a fresh one starts a clean session).
+    producer: Mutex<Arc<FutureProducer<KafkaLog>>>,
+    admin: AdminClient<KafkaLog>,
     topic: String,
     /// Topics known to exist.
     ready: Mutex<HashSet<String>>,
@@ -37,17 +40,49 @@ impl std::fmt::Debug for KafkaPublisher {
 impl KafkaPublisher {
     /// A producer for `brokers` (`host:port[,host:port]`) publishing to `topic`.
     pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = crate::kafka::client_config(brokers)
-            // Exactly the order sent, no duplicates from the producer's own retries.
-            .set("enable.idempotence", "true")
+        let producer = Mutex::new(Arc::new(Self::producer_for(brokers)?));
+        let admin = crate::kafka::client_config(brokers).create_with_context(KafkaLog::default())?;
+        Ok(Self {
+            brokers: brokers.to_owned(),
+            producer,
+            admin,
+            topic: topic.to_owned(),
+            ready: Mutex::new(HashSet::new()),
+            notifications: None,
+        })
+    }
+
+    fn producer_for(brokers: &str) -> Result<FutureProducer<KafkaLog>, KafkaError> {
+        let mut c = crate::kafka::client_config(brokers);
+        // Exactly the order sent, no duplicates from the producer's own retries.
+        c.set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
             .set("batch.num.messages", "10000")
             .set("queue.buffering.max.messages", "200000")
-            .set("message.timeout.ms", "30000")
-            .create()?;
-        let admin = crate::kafka::client_config(brokers).create()?;
-        Ok(Self { producer, admin, topic: topic.to_owned(), ready: Mutex::new(HashSet::new()), notifications: None })
+            .set("message.timeout.ms", "30000");
+        crate::kafka::apply_options(&mut c);
+        c.create_with_context(KafkaLog::default())
+    }
+
+    fn current(&self) -> Arc<FutureProducer<KafkaLog>> {
+        self.producer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Starts a fresh producer after a failed batch; the old one is dropped off the runtime
+    /// (librdkafka's teardown blocks).
+    fn renew(&self, failed: &Arc<FutureProducer<KafkaLog>>) {
+        match Self::producer_for(&self.brokers) {
+            Ok(fresh) => {
+                let mut slot = self.producer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if Arc::ptr_eq(&slot, failed) {
+                    let old = std::mem::replace(&mut *slot, Arc::new(fresh));
+                    drop(slot);
+                    tokio::task::spawn_blocking(move || drop(old));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot create a new Kafka producer; keeping the old one"),
+        }
     }
 
     /// Also publishes each object event that a bucket's notification rules select, in the AWS
@@ -98,13 +133,25 @@ impl KafkaPublisher {
 
     /// Whether a broker answers a metadata request within `timeout`.
     pub fn reachable(&self, timeout: std::time::Duration) -> bool {
-        self.producer.client().fetch_metadata(Some(&self.topic), Timeout::After(timeout)).is_ok()
+        self.current().client().fetch_metadata(Some(&self.topic), Timeout::After(timeout)).is_ok()
     }
 }
 
 #[async_trait::async_trait]
 impl Publisher for KafkaPublisher {
     async fn publish(&self, rows: &[OutboxRow]) -> Result<(), PublishError> {
+        let producer = self.current();
+        let sent = self.send(&producer, rows).await;
+        if sent.is_err() {
+            self.renew(&producer);
+        }
+        sent
+    }
+}
+
+impl KafkaPublisher {
+    /// Sends `rows` (and their notifications) with `producer`; `Ok` once all are acknowledged.
+    async fn send(&self, producer: &FutureProducer<KafkaLog>, rows: &[OutboxRow]) -> Result<(), PublishError> {
         self.ensure_topic(&self.topic).await?;
         let notifications = self.notifications_of(rows).await?;
         for (topic, _, _) in &notifications {
@@ -118,7 +165,7 @@ impl Publisher for KafkaPublisher {
         for (topic, key, payload) in messages {
             loop {
                 let record = FutureRecord::to(topic).key(key).payload(payload);
-                match self.producer.send_result(record) {
+                match producer.send_result(record) {
                     Ok(delivery) => {
                         pending.push(delivery);
                         break;

@@ -129,14 +129,11 @@ impl Relay {
         let mut failing_since: Option<tokio::time::Instant> = None;
         let mut backoff = Duration::from_millis(100);
         let mut lease_renewed: Option<tokio::time::Instant> = None;
-        let mut measured: Option<tokio::time::Instant> = None;
+        // Measured apart from publishing, which may wait long on a broker that is down.
+        tokio::spawn(measure(self.store.clone(), self.metrics.clone(), self.cfg.backlog_every, stop.clone()));
         loop {
             if stop.is_cancelled() {
                 return;
-            }
-            if measured.is_none_or(|t| t.elapsed() >= self.cfg.backlog_every) {
-                self.measure().await;
-                measured = Some(tokio::time::Instant::now());
             }
             let wait = match self.step(&mut lease_renewed).await {
                 Ok(step) => {
@@ -195,15 +192,22 @@ impl Relay {
         self.metrics.published.fetch_add(rows.len() as u64, Ordering::Relaxed);
         Ok(if rows.len() >= self.cfg.batch { Step::More } else { Step::Idle })
     }
+}
 
-    async fn measure(&self) {
-        match self.store.outbox_backlog().await {
+/// Measures the backlog gauges every `every` until `stop`.
+async fn measure(store: Arc<dyn MetadataStore>, metrics: Arc<OutboxMetrics>, every: Duration, stop: CancellationToken) {
+    loop {
+        match store.outbox_backlog().await {
             Ok(b) => {
-                self.metrics.backlog.store(b.rows, Ordering::Relaxed);
+                metrics.backlog.store(b.rows, Ordering::Relaxed);
                 let age = b.oldest_ms.map_or(0, |t| (now_ms() - t).max(0));
-                self.metrics.oldest_age_ms.store(age, Ordering::Relaxed);
+                metrics.oldest_age_ms.store(age, Ordering::Relaxed);
             }
             Err(e) => tracing::debug!(error = %e, "event relay: backlog unknown"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
         }
     }
 }

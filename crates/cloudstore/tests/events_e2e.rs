@@ -415,3 +415,117 @@ async fn a_broker_down_for_30_s_during_uploads_loses_nothing_and_s3_keeps_answer
     assert_all_uploads_once(&database, &acknowledged, &server);
     drop_clickhouse_database(&database);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Benchmarks (not timed tests): run by hand, numbers in docs/benchmarks.md.
+//   cargo test --release -p cloudstore --test events_e2e -- --ignored --nocapture --test-threads 1
+
+/// The relay alone: 200,000 events already in a PostgreSQL outbox, published to Kafka (the
+/// stack's broker) by one gateway's relay: events per second until the outbox is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn bench_relay_throughput() {
+    use cloudstore_store_api::{MetadataStore as _, OutboxEvent};
+    let (env, database) = real_services(stack_env("CLOUDSTORE_TEST_KAFKA_BROKERS")).await;
+    let url = env.iter().find(|(k, _)| *k == "CLOUDSTORE_POSTGRES_URL").map(|(_, v)| v.clone()).unwrap();
+    let store = cloudstore_store_pg::PgMetadataStore::connect(&url).await.expect("connect");
+    let n = 200_000usize;
+    for chunk in 0..n / 1000 {
+        let events: Vec<OutboxEvent> = (0..1000)
+            .map(|i| {
+                let mut e = cloudstore_events::Event::new(cloudstore_events::EventType::FileDownloaded, 0);
+                e.bucket = Some("bench".into());
+                e.object_key = Some(format!("k{}", (chunk * 1000 + i) % 5000));
+                e.bytes = Some(4096);
+                OutboxEvent { key: e.partition_key(), body: String::from_utf8(e.encode()).unwrap() }
+            })
+            .collect();
+        store.append_events(&events).await.expect("append");
+    }
+    // The notifier is not needed here: only the relay runs (ClickHouse unset).
+    let env: Vec<(&str, String)> = env.into_iter().filter(|(k, _)| !k.starts_with("CLOUDSTORE_CLICKHOUSE")).collect();
+    let t0 = Instant::now();
+    let server = Server::start(&env);
+    loop {
+        let left = store.outbox_backlog().await.expect("backlog").rows;
+        if left == 0 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(300), "{left} events left; log:\n{}", server.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!("relay: {n} events in {secs:.2} s (server start included) = {:.0} events/s", n as f64 / secs);
+    drop_clickhouse_database(&database);
+}
+
+/// End-to-end lag at a steady 1,000 uploads a second (PostgreSQL + Kafka + ClickHouse, the
+/// notifier inside `serve`): from the client's 200 to the row being queryable in ClickHouse,
+/// observed by polling ClickHouse every 100 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn bench_end_to_end_lag() {
+    let (env, database) = real_services(stack_env("CLOUDSTORE_TEST_KAFKA_BROKERS")).await;
+    let server = Server::start(&env);
+    let c = server.client();
+    let bucket = format!("lag-{}", unique());
+    c.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    let acked: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let (workers, per_worker, seconds) = (20usize, 50u32, 30u64);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (c, bucket, acked) = (c.clone(), bucket.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1) / per_worker);
+            let mut i = 0u64;
+            while started.elapsed() < Duration::from_secs(seconds) {
+                tick.tick().await;
+                let out = c
+                    .put_object()
+                    .bucket(&bucket)
+                    .key(format!("{w}/{i}"))
+                    .body(ByteStream::from_static(b"lag"))
+                    .send()
+                    .await;
+                if let Ok(out) = out {
+                    acked.lock().unwrap().insert(out.request_id().unwrap_or_default().to_owned(), Instant::now());
+                }
+                i += 1;
+            }
+        }));
+    }
+    let mut seen: BTreeMap<String, Instant> = BTreeMap::new();
+    let poll = |seen: &mut BTreeMap<String, Instant>| {
+        for r in clickhouse(&format!(
+            "SELECT request_id FROM {database}.events WHERE event_type = 'file_uploaded' FORMAT TabSeparated"
+        )) {
+            seen.entry(r[0].clone()).or_insert_with(Instant::now);
+        }
+    };
+    while tasks.iter().any(|t| !t.is_finished()) {
+        poll(&mut seen);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let total = acked.lock().unwrap().len();
+    let t0 = Instant::now();
+    while seen.len() < total && t0.elapsed() < Duration::from_secs(60) {
+        poll(&mut seen);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    let mut lags: Vec<f64> = acked
+        .iter()
+        .map(|(id, at)| seen.get(id).map_or(f64::INFINITY, |s| s.saturating_duration_since(*at).as_secs_f64()))
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    let q = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)];
+    println!(
+        "end-to-end lag over {total} uploads ({:.0}/s): p50 {:.3} s, p99 {:.3} s, max {:.3} s (poll resolution 0.1 s)",
+        total as f64 / seconds as f64,
+        q(0.5),
+        q(0.99),
+        q(1.0)
+    );
+    drop_clickhouse_database(&database);
+}

@@ -334,44 +334,44 @@ struct Sql {
 }
 
 impl Sql {
+    /// Appends a condition with its one bound value.
+    fn and(&mut self, clause: &str, arg: Arg) {
+        self.text.push_str(clause);
+        self.args.push(arg);
+    }
+
+    /// ` AND account_id = ?` when the filter names an account.
+    fn account(&mut self, filter: &Filter) {
+        if let Some(a) = &filter.account_id {
+            self.and(" AND account_id = ?", Arg::Str(a.clone()));
+        }
+    }
+
     /// ` AND account_id = ? AND occurred_at >= ? AND occurred_at < ?` as the filter needs.
     fn scope(&mut self, filter: &Filter) {
-        if let Some(a) = &filter.account_id {
-            self.text.push_str(" AND account_id = ?");
-            self.args.push(Arg::Str(a.clone()));
-        }
+        self.account(filter);
         if let Some(from) = filter.from {
-            self.text.push_str(" AND occurred_at >= ?");
-            self.args.push(Arg::Int(from));
+            self.and(" AND occurred_at >= ?", Arg::Int(from));
         }
         if let Some(to) = filter.to {
-            self.text.push_str(" AND occurred_at < ?");
-            self.args.push(Arg::Int(to));
+            self.and(" AND occurred_at < ?", Arg::Int(to));
         }
     }
 
     /// The whole days of `split` on a daily-sums table.
     fn scope_days(&mut self, filter: &Filter, split: &Split) {
-        if let Some(a) = &filter.account_id {
-            self.text.push_str(" AND account_id = ?");
-            self.args.push(Arg::Str(a.clone()));
-        }
+        self.account(filter);
         if let Some(lo) = split.lo_day {
-            self.text.push_str(" AND day >= ?");
-            self.args.push(Arg::Int(lo));
+            self.and(" AND day >= ?", Arg::Int(lo));
         }
         if let Some(hi) = split.hi_day {
-            self.text.push_str(" AND day < ?");
-            self.args.push(Arg::Int(hi));
+            self.and(" AND day < ?", Arg::Int(hi));
         }
     }
 
     /// The partial days of `split` on the events.
     fn scope_edges(&mut self, filter: &Filter, split: &Split) {
-        if let Some(a) = &filter.account_id {
-            self.text.push_str(" AND account_id = ?");
-            self.args.push(Arg::Str(a.clone()));
-        }
+        self.account(filter);
         let ranges: Vec<&str> = split.edges.iter().map(|_| "(occurred_at >= ? AND occurred_at < ?)").collect();
         self.text.push_str(&format!(" AND ({})", ranges.join(" OR ")));
         for (from, to) in &split.edges {

@@ -29,6 +29,12 @@ use sqlx::Connection as _;
 const ROOT_AK: &str = "CSE2EROOTKEY00000001";
 const ROOT_SK: &str = "e2e-root-secret-0123456789abcdef01234567";
 
+/// The binary under test: this build's, or `CLOUDSTORE_E2E_BIN` (the benchmarks use a release
+/// build that way).
+fn bin() -> String {
+    std::env::var("CLOUDSTORE_E2E_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_cloudstore").to_owned())
+}
+
 /// A `cloudstore serve` of the test's own, SIGKILLed on drop.
 struct Server {
     child: Option<Child>,
@@ -49,7 +55,7 @@ impl Server {
 
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudstore"));
+        let mut cmd = Command::new(bin());
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -100,7 +106,7 @@ impl Server {
 
     /// An analytics question through `cloudstore admin analytics ... --json`.
     fn analytics(&self, question: &[&str]) -> Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_cloudstore"))
+        let out = Command::new(bin())
             .args(["admin", "--endpoint", &format!("http://127.0.0.1:{}", self.port)])
             .args(["--access-key", ROOT_AK, "--secret-key", ROOT_SK, "analytics"])
             .args(question)
@@ -418,7 +424,8 @@ async fn a_broker_down_for_30_s_during_uploads_loses_nothing_and_s3_keeps_answer
 
 // ---------------------------------------------------------------------------------------------
 // Benchmarks (not timed tests): run by hand, numbers in docs/benchmarks.md.
-//   cargo test --release -p cloudstore --test events_e2e -- --ignored --nocapture --test-threads 1
+//   CLOUDSTORE_E2E_BIN=$CARGO_TARGET_DIR/release/cloudstore \
+//     cargo test -p cloudstore --test events_e2e -- --ignored --nocapture --test-threads 1
 
 /// The relay alone: 200,000 events already in a PostgreSQL outbox, published to Kafka (the
 /// stack's broker) by one gateway's relay: events per second until the outbox is empty.

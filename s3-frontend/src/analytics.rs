@@ -242,7 +242,11 @@ async fn answer(
         );
     }
     let Some(analytics) = routes.analytics.get() else {
-        return error(503, "ServiceUnavailable", "analytics are not configured on this server");
+        return error(
+            503,
+            "ServiceUnavailable",
+            "analytics are not available on this server: events go to Kafka, and analytics read ClickHouse (set CLOUDSTORE_CLICKHOUSE_URL)",
+        );
     };
     let (from, to) = match (params.time("from"), params.time("to")) {
         (Ok(f), Ok(t)) => (f, t),

@@ -172,12 +172,19 @@ impl App {
         let events_stop = CancellationToken::new();
         let kafka = args.kafka_brokers.as_deref().is_some_and(|b| !b.trim().is_empty());
         let events_on = args.events == "on";
-        let local = if (events_on && !kafka) || args.analytics.clickhouse_url.is_none() {
-            Some(open_local_events(&args.data_dir).await?)
+        let clickhouse = args.analytics.clickhouse_url.is_some();
+        // The local store: fed by the relay without Kafka; read by analytics without ClickHouse
+        // (with Kafka and no ClickHouse nothing feeds it: no analytics then, rather than empty ones).
+        let local =
+            if !kafka && (events_on || !clickhouse) { Some(open_local_events(&args.data_dir).await?) } else { None };
+        let analytics = if clickhouse || !kafka {
+            Some(open_analytics(&args.analytics, local.clone()).await?)
         } else {
+            tracing::warn!(
+                "events go to Kafka and no ClickHouse is set: the analytics API answers 503 (set CLOUDSTORE_CLICKHOUSE_URL)"
+            );
             None
         };
-        let analytics = open_analytics(&args.analytics, local.clone()).await?;
         let (events, relay) = if events_on {
             let publisher = open_publisher(args, meta.clone(), local.as_ref())?;
             let outbox_metrics = Arc::new(cloudstore_outbox::OutboxMetrics::default());
@@ -196,11 +203,12 @@ impl App {
         };
         let notifications = events.is_some() && kafka;
         let cfg = GatewayConfig { events, notifications, ..cfg };
-        let frontend = Arc::new(
-            frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
-                .with_limits(limits)
-                .with_analytics(analytics),
-        );
+        let mut frontend = frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
+            .with_limits(limits);
+        if let Some(analytics) = analytics {
+            frontend = frontend.with_analytics(analytics);
+        }
+        let frontend = Arc::new(frontend);
         let mut collector = Collector::new(meta, blobs);
         collector.upload_ttl = Duration::from_secs(args.upload_ttl_secs);
         collector.interval = Duration::from_secs(args.gc_interval_secs.max(1));

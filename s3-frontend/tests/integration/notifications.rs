@@ -99,6 +99,7 @@ async fn events_and_bucket_notifications_reach_kafka() {
     let app = App::build(&args, Arc::new(cloudstore_iam::api::InProcessIam::new(iam))).await.expect("build");
     let addr = app.listener.local_addr().expect("addr");
     let c = sdk_client(addr, &app.root.0.access_key, &app.root.0.secret_key);
+    let root = app.root.clone();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));
 
@@ -180,6 +181,18 @@ async fn events_and_bucket_notifications_reach_kafka() {
             "file_uploaded"
         ]
     );
+
+    // Events go to Kafka and no ClickHouse is set: analytics say so rather than answer empty.
+    let signer = crate::harness::Signer {
+        access_key: root.0.access_key.clone(),
+        secret_key: root.0.secret_key.clone(),
+        region: "us-east-1".into(),
+        host: addr.to_string(),
+    };
+    let req = crate::harness::RawRequest::new("GET", "/_api/v1/analytics/traffic");
+    let answer = signer.sign_for("iam", req, time::OffsetDateTime::now_utc()).send(addr).await;
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    assert!(answer.text().contains("CLOUDSTORE_CLICKHOUSE_URL"), "{}", answer.text());
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
 }

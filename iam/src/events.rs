@@ -9,18 +9,13 @@ use cloudstore_iam_api::{Caller, RequestMeta};
 use crate::service::IamService;
 use crate::store::User;
 
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 fn some(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
 /// An event of `t` from the request `meta`, by nobody yet.
 pub(crate) fn event(t: EventType, meta: &RequestMeta, status: u16) -> Event {
-    let mut e = Event::new(t, now_ms());
+    let mut e = Event::new(t, cloudstore_store_api::sql::now_ms());
     e.source_ip.clone_from(&meta.source_ip);
     e.user_agent.clone_from(&meta.user_agent);
     e.request_id = some(&meta.request_id);

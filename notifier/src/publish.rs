@@ -12,8 +12,7 @@ use cloudstore_outbox::{PublishError, Publisher};
 use cloudstore_store_api::{MetadataStore, OutboxRow};
 use rdkafka::admin::AdminClient;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
-use rdkafka::util::Timeout;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::local::LocalEventStore;
 
@@ -109,19 +108,20 @@ impl KafkaPublisher {
         let Some((store, region)) = &self.notifications else { return Ok(Vec::new()) };
         let mut rules: HashMap<String, Option<(Rules, String)>> = HashMap::new();
         let mut out = Vec::new();
-        // Only object events can match (their key is `o:bucket/key`).
-        for row in rows.iter().filter(|r| r.key.starts_with("o:")) {
-            let Ok(mut event) = cloudstore_events::decode(row.body.as_bytes()) else { continue };
-            let Some(bucket) = event.bucket.clone() else { continue };
-            if !rules.contains_key(&bucket) {
+        // Only object events can match; their key `o:bucket/key` names the bucket (bucket names
+        // have no `/`), so only events of buckets with rules are decoded.
+        for row in rows {
+            let Some((bucket, _)) = row.key.strip_prefix("o:").and_then(|k| k.split_once('/')) else { continue };
+            if !rules.contains_key(bucket) {
                 let found = store
-                    .get_bucket(&bucket)
+                    .get_bucket(bucket)
                     .await
                     .map_err(|e| PublishError(format!("reading the notification rules of {bucket}: {e}")))?
                     .and_then(|b| Some((serde_json::from_str::<Rules>(b.notification.as_deref()?).ok()?, b.owner)));
-                rules.insert(bucket.clone(), found);
+                rules.insert(bucket.to_owned(), found);
             }
-            let Some(Some((bucket_rules, owner))) = rules.get(&bucket) else { continue };
+            let Some(Some((bucket_rules, owner))) = rules.get(bucket) else { continue };
+            let Ok(mut event) = cloudstore_events::decode(row.body.as_bytes()) else { continue };
             event.detail.insert("bucket_owner".into(), owner.clone());
             for rule in bucket_rules.matching(&event) {
                 let message = cloudstore_events::notification::aws_message(&event, rule, row.id, region);
@@ -129,11 +129,6 @@ impl KafkaPublisher {
             }
         }
         Ok(out)
-    }
-
-    /// Whether a broker answers a metadata request within `timeout`.
-    pub fn reachable(&self, timeout: std::time::Duration) -> bool {
-        self.current().client().fetch_metadata(Some(&self.topic), Timeout::After(timeout)).is_ok()
     }
 }
 

@@ -291,7 +291,7 @@ async fn answer(
             let Some(days) = params.get("days").and_then(|d| d.parse::<u32>().ok()) else {
                 return bad("unused-keys needs days, a whole number of days");
             };
-            unused_keys(routes, &identity, account.as_deref(), &filter, days, &meta, analytics.as_ref()).await
+            unused_keys(routes, &identity, account.as_deref(), days, &meta, analytics.as_ref()).await
         }
         _ => {
             return error(
@@ -316,7 +316,6 @@ async fn unused_keys(
     routes: &ApiRoutes,
     identity: &Identity,
     account: Option<&str>,
-    filter: &Filter,
     days: u32,
     meta: &RequestMeta,
     analytics: &dyn Analytics,
@@ -332,7 +331,6 @@ async fn unused_keys(
     // Uses are counted over all time (the range does not apply: "unused since"), and over every
     // account's events: a key used only on another account's bucket is used (events belong to
     // the bucket's owner). Key ids are unique, and only the account's own keys are answered.
-    let _ = filter;
     let uses = analytics
         .key_last_use(&Filter { account_id: None, from: None, to: None })
         .await

@@ -39,11 +39,6 @@ impl Events {
     pub fn committed(&self, n: usize) {
         self.metrics.produced.fetch_add(n as u64, Ordering::Relaxed);
     }
-
-    #[must_use]
-    pub fn metrics(&self) -> &Arc<OutboxMetrics> {
-        &self.metrics
-    }
 }
 
 /// An event as an outbox row.
@@ -103,7 +98,7 @@ impl Actor {
 
     /// A new event by this actor, now.
     pub(crate) fn event(&self, event_type: EventType, bucket: &str, key: Option<&str>) -> Event {
-        let mut e = Event::new(event_type, now_ms());
+        let mut e = Event::new(event_type, cloudstore_store_api::sql::now_ms());
         e.account_id.clone_from(&self.account_id);
         e.user_id.clone_from(&self.user_id);
         e.access_key.clone_from(&self.access_key);
@@ -118,11 +113,6 @@ impl Actor {
         e.object_key = key.map(str::to_owned);
         e
     }
-}
-
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// An event with the object's size and ETag, and a status.

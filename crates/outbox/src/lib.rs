@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use cloudstore_store_api::sql::now_ms;
 use cloudstore_store_api::{MetadataStore, OutboxEvent, OutboxRow};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -106,11 +107,6 @@ pub struct Relay {
     publisher: Arc<dyn Publisher>,
     cfg: RelayConfig,
     metrics: Arc<OutboxMetrics>,
-}
-
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Relay {

@@ -29,7 +29,8 @@ macro_rules! sql_outbox {
             type Conn = <Db as ::sqlx::Database>::Connection;
 
             /// Inserts `events` (in order) with the caller's connection or transaction.
-            pub(crate) async fn insert(conn: &mut Conn, events: &[OutboxEvent], now_ms: i64) -> ::sqlx::Result<()> {
+            pub(crate) async fn insert(conn: &mut Conn, events: &[OutboxEvent]) -> ::sqlx::Result<()> {
+                let now_ms = ::cloudstore_store_api::sql::now_ms();
                 for chunk in events.chunks($crate::sql::CHUNK) {
                     let mut q = ::sqlx::QueryBuilder::<Db>::new("INSERT INTO event_outbox (key, body, created_at) ");
                     q.push_values(chunk, |mut row, e| {
@@ -40,13 +41,14 @@ macro_rules! sql_outbox {
                 Ok(())
             }
 
-            /// Takes or renews the relay lease for `owner` until `until_ms`; `true` if held.
+            /// Takes or renews the relay lease for `owner` for `ttl`; `true` if held.
             pub(crate) async fn lease(
-                conn: &mut Conn,
+                pool: &::sqlx::Pool<Db>,
                 owner: &str,
-                now_ms: i64,
-                until_ms: i64,
+                ttl: ::std::time::Duration,
             ) -> ::sqlx::Result<bool> {
+                let now_ms = ::cloudstore_store_api::sql::now_ms();
+                let until_ms = now_ms.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
                 let done = ::sqlx::query(
                     "INSERT INTO outbox_lease (name, owner, until_ms) VALUES ($1, $2, $3) \
                      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms \
@@ -56,16 +58,16 @@ macro_rules! sql_outbox {
                 .bind(owner)
                 .bind(until_ms)
                 .bind(now_ms)
-                .execute(&mut *conn)
+                .execute(pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
 
             /// The oldest unpublished rows by id, at most `limit`.
-            pub(crate) async fn rows(conn: &mut Conn, limit: i64) -> ::sqlx::Result<Vec<OutboxRow>> {
+            pub(crate) async fn rows(pool: &::sqlx::Pool<Db>, limit: usize) -> ::sqlx::Result<Vec<OutboxRow>> {
                 let rows = ::sqlx::query("SELECT id, key, body, created_at FROM event_outbox ORDER BY id LIMIT $1")
-                    .bind(limit)
-                    .fetch_all(&mut *conn)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(pool)
                     .await?;
                 rows.into_iter()
                     .map(|r| {
@@ -80,7 +82,7 @@ macro_rules! sql_outbox {
             }
 
             /// Removes published rows.
-            pub(crate) async fn remove(conn: &mut Conn, ids: &[i64]) -> ::sqlx::Result<()> {
+            pub(crate) async fn remove(pool: &::sqlx::Pool<Db>, ids: &[i64]) -> ::sqlx::Result<()> {
                 for chunk in ids.chunks($crate::sql::CHUNK) {
                     let mut q = ::sqlx::QueryBuilder::<Db>::new("DELETE FROM event_outbox WHERE id IN (");
                     let mut list = q.separated(", ");
@@ -88,15 +90,14 @@ macro_rules! sql_outbox {
                         list.push_bind(*id);
                     }
                     q.push(")");
-                    q.build().execute(&mut *conn).await?;
+                    q.build().execute(pool).await?;
                 }
                 Ok(())
             }
 
             /// Unpublished rows and the oldest one's time.
-            pub(crate) async fn backlog(conn: &mut Conn) -> ::sqlx::Result<OutboxBacklog> {
-                let r =
-                    ::sqlx::query("SELECT COUNT(*), MIN(created_at) FROM event_outbox").fetch_one(&mut *conn).await?;
+            pub(crate) async fn backlog(pool: &::sqlx::Pool<Db>) -> ::sqlx::Result<OutboxBacklog> {
+                let r = ::sqlx::query("SELECT COUNT(*), MIN(created_at) FROM event_outbox").fetch_one(pool).await?;
                 let rows: i64 = r.try_get(0)?;
                 Ok(OutboxBacklog { rows: u64::try_from(rows).unwrap_or(0), oldest_ms: r.try_get(1)? })
             }

@@ -352,7 +352,7 @@ impl MetadataStore for PgMetadataStore {
             .map_err(db_err)?
             .rows_affected();
             if inserted == 1 {
-                outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+                outbox::insert(&mut tx, events).await.map_err(db_err)?;
                 return commit(tx).await;
             }
             let owner: Option<String> = sqlx::query_scalar("SELECT owner FROM buckets WHERE name = $1")
@@ -409,7 +409,7 @@ impl MetadataStore for PgMetadataStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchBucket);
         }
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -458,7 +458,7 @@ impl MetadataStore for PgMetadataStore {
             .map_err(db_err)?;
         sqlx::query("DELETE FROM uploads WHERE bucket = $1").bind(name).execute(&mut *tx).await.map_err(db_err)?;
         sqlx::query("DELETE FROM buckets WHERE name = $1").bind(name).execute(&mut *tx).await.map_err(db_err)?;
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -537,7 +537,7 @@ impl MetadataStore for PgMetadataStore {
         };
         let meta = row.into_meta()?;
         queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
-        outbox::insert(&mut tx, &events(&meta), now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
         commit(tx).await?;
         Ok(Some(meta))
     }
@@ -692,7 +692,7 @@ impl MetadataStore for PgMetadataStore {
         unused.dedup();
         queue_blobs(&mut tx, &unused, ms_after(now_ms(), grace)).await?;
         remove_upload(&mut tx, upload_id).await?;
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -770,29 +770,23 @@ impl MetadataStore for PgMetadataStore {
             return Ok(());
         }
         let mut tx = self.begin().await?;
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
     async fn outbox_lease(&self, owner: &str, ttl: StdDuration) -> Result<bool> {
-        let now = now_ms();
-        let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        outbox::lease(&mut conn, owner, now, until).await.map_err(db_err)
+        outbox::lease(&self.pool, owner, ttl).await.map_err(db_err)
     }
 
-    async fn outbox_rows(&self, limit_: usize) -> Result<Vec<OutboxRow>> {
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        outbox::rows(&mut conn, limit(limit_)).await.map_err(db_err)
+    async fn outbox_rows(&self, limit: usize) -> Result<Vec<OutboxRow>> {
+        outbox::rows(&self.pool, limit).await.map_err(db_err)
     }
 
     async fn outbox_remove(&self, ids: &[i64]) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        outbox::remove(&mut conn, ids).await.map_err(db_err)
+        outbox::remove(&self.pool, ids).await.map_err(db_err)
     }
 
     async fn outbox_backlog(&self) -> Result<OutboxBacklog> {
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        outbox::backlog(&mut conn).await.map_err(db_err)
+        outbox::backlog(&self.pool).await.map_err(db_err)
     }
 }

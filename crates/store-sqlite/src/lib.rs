@@ -352,7 +352,7 @@ impl MetadataStore for SqliteMetadataStore {
                 .map_err(db_err)?;
             return Err(StoreError::BucketExists { owner });
         }
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -397,7 +397,7 @@ impl MetadataStore for SqliteMetadataStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchBucket);
         }
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -431,7 +431,7 @@ impl MetadataStore for SqliteMetadataStore {
             .map_err(db_err)?;
         sqlx::query("DELETE FROM uploads WHERE bucket = ?").bind(name).execute(&mut *tx).await.map_err(db_err)?;
         sqlx::query("DELETE FROM buckets WHERE name = ?").bind(name).execute(&mut *tx).await.map_err(db_err)?;
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -477,7 +477,7 @@ impl MetadataStore for SqliteMetadataStore {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         write_object(&mut tx, obj, cond, grace, true).await?;
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -504,7 +504,7 @@ impl MetadataStore for SqliteMetadataStore {
         };
         let meta = row.into_meta()?;
         queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
-        outbox::insert(&mut tx, &events(&meta), now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
         commit(tx).await?;
         Ok(Some(meta))
     }
@@ -639,7 +639,7 @@ impl MetadataStore for SqliteMetadataStore {
         let unused: Vec<&str> = parts.iter().map(String::as_str).filter(|p| !used.contains(p)).collect();
         queue_blobs(&mut tx, &unused, ms_after(now_ms(), grace)).await?;
         remove_upload(&mut tx, upload_id).await?;
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
@@ -720,30 +720,24 @@ impl MetadataStore for SqliteMetadataStore {
             return Ok(());
         }
         let mut tx = self.begin().await?;
-        outbox::insert(&mut tx, events, now_ms()).await.map_err(db_err)?;
+        outbox::insert(&mut tx, events).await.map_err(db_err)?;
         commit(tx).await
     }
 
     async fn outbox_lease(&self, owner: &str, ttl: StdDuration) -> Result<bool> {
-        let now = now_ms();
-        let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        let mut conn = self.writer.acquire().await.map_err(db_err)?;
-        outbox::lease(&mut conn, owner, now, until).await.map_err(db_err)
+        outbox::lease(&self.writer, owner, ttl).await.map_err(db_err)
     }
 
-    async fn outbox_rows(&self, limit_: usize) -> Result<Vec<OutboxRow>> {
-        let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        outbox::rows(&mut conn, limit(limit_)).await.map_err(db_err)
+    async fn outbox_rows(&self, limit: usize) -> Result<Vec<OutboxRow>> {
+        outbox::rows(&self.reader, limit).await.map_err(db_err)
     }
 
     async fn outbox_remove(&self, ids: &[i64]) -> Result<()> {
-        let mut conn = self.writer.acquire().await.map_err(db_err)?;
-        outbox::remove(&mut conn, ids).await.map_err(db_err)
+        outbox::remove(&self.writer, ids).await.map_err(db_err)
     }
 
     async fn outbox_backlog(&self) -> Result<OutboxBacklog> {
-        let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        outbox::backlog(&mut conn).await.map_err(db_err)
+        outbox::backlog(&self.reader).await.map_err(db_err)
     }
 }
 

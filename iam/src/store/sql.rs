@@ -307,12 +307,8 @@ macro_rules! sql_iam_store {
                 if events.is_empty() {
                     return Ok(());
                 }
-                let now = i64::try_from(
-                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
-                )
-                .unwrap_or(i64::MAX);
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
-                $outbox::insert(&mut conn, events, now).await.map_err(db_err)
+                $outbox::insert(&mut conn, events).await.map_err(db_err)
             }
 
             async fn create_account(&self, account: &Account, root: &User) -> Result<()> {

@@ -357,6 +357,21 @@ async fn one_workload_answers_the_same_embedded_and_on_kafka_and_clickhouse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_gateway_during_uploads_loses_no_acknowledged_event() {
     let (env, database) = real_services(stack_env("CLOUDSTORE_TEST_KAFKA_BROKERS")).await;
+    // The notifier runs here, not inside the gateway that is killed: Tansu 0.6 keeps a member
+    // killed with -9 in its group, so a notifier restarted with the gateway would get no
+    // partitions (ADR 0006, "As built"). Only the gateway (and its relay) dies.
+    let setting = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).unwrap();
+    let mut consumer = cloudstore_notifier::ConsumerConfig::new(
+        setting("CLOUDSTORE_KAFKA_BROKERS"),
+        setting("CLOUDSTORE_CLICKHOUSE_URL"),
+    );
+    consumer.group_id = setting("CLOUDSTORE_NOTIFIER_GROUP");
+    consumer.topic = setting("CLOUDSTORE_EVENTS_TOPIC");
+    consumer.dead_letter_topic = setting("CLOUDSTORE_NOTIFIER_DEAD_LETTER_TOPIC");
+    consumer.clickhouse_database = database.clone();
+    let notifier_stop = tokio_util::sync::CancellationToken::new();
+    let notifier = tokio::spawn(cloudstore_notifier::run(consumer, notifier_stop.clone()));
+    let env: Vec<(&str, String)> = env.into_iter().filter(|(k, _)| !k.starts_with("CLOUDSTORE_CLICKHOUSE")).collect();
     let mut server = Server::start(&env);
     let bucket = format!("kill-{}", unique());
     server.client().create_bucket().bucket(&bucket).send().await.expect("create bucket");
@@ -374,6 +389,8 @@ async fn kill_9_of_the_gateway_during_uploads_loses_no_acknowledged_event() {
     // The outbox is in PostgreSQL: the restarted gateway relays what the killed one had not.
     server.spawn();
     assert_all_uploads_once(&database, &acknowledged, &server);
+    notifier_stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(15), notifier).await;
     drop_clickhouse_database(&database);
 }
 

@@ -14,3 +14,4 @@ pub mod session;
 pub mod store;
 
 pub use error::{Error, Result};
+pub use events::Audit;

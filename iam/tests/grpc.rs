@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cloudstore_iam::Audit;
 use cloudstore_iam::api::InProcessIam;
 use cloudstore_iam::error::Error;
 use cloudstore_iam::grpc::GrpcPasswordAuthority;
@@ -248,7 +249,10 @@ async fn a_wrong_service_token_is_refused_and_changes_nothing() {
     let root = register_root(&s.svc, "dave").await;
     let key = s
         .svc
-        .create_access_key(&s.svc.store().get_user(&root.principal.user_id).await.expect("get").expect("root"))
+        .create_access_key(
+            &s.svc.store().get_user(&root.principal.user_id).await.expect("get").expect("root"),
+            Audit::none(),
+        )
         .await
         .expect("key");
 
@@ -361,7 +365,7 @@ async fn key_grant_latency_on_loopback() {
     let mut s = Stack::start().await;
     let root = register_root(&s.svc, "frank").await;
     let user = s.svc.store().get_user(&root.principal.user_id).await.expect("get").expect("root");
-    let key = s.svc.create_access_key(&user).await.expect("key").access_key_id;
+    let key = s.svc.create_access_key(&user, Audit::none()).await.expect("key").access_key_id;
     for _ in 0..50 {
         s.iam.key_grant(&key).await.expect("warm-up").expect("grant");
     }

@@ -12,9 +12,11 @@ use std::collections::HashMap;
 
 use cloudstore_iam_api::{ADMIN_ACCOUNT_ID, ApiResponse, Caller, PrincipalKind, RequestMeta};
 use cloudstore_policy::{Context, PolicyKind};
+use cloudstore_store_api::OutboxEvent;
 
 use super::xml::{self, Xml, iso8601};
 use crate::error::{Error, Result};
+use crate::events::Audit;
 use crate::ids;
 use crate::service::directory::{check_policy_document, validate_name, validate_path};
 use crate::service::keys::parse_status;
@@ -195,21 +197,24 @@ pub async fn handle(
         return xml::error_response(IAM_NAMESPACE, &err, &meta.request_id);
     }
     let account = if principal.kind == PrincipalKind::Admin { ADMIN_ACCOUNT_ID } else { principal.account_id.as_str() };
-    let cx = Cx { svc, caller, account, ctx: request_context(meta), p: &params };
-    match cx.dispatch(action).await {
-        Ok(result) => {
-            if let Some(t) = crate::events::of_action(action) {
-                let mut ev = crate::events::by_caller(crate::events::event(t, meta, 200), caller);
-                ev.detail.insert("action".into(), format!("iam:{action}"));
-                for name in ["UserName", "GroupName", "RoleName", "PolicyArn", "PolicyName", "AccessKeyId"] {
-                    if let Some(v) = params.get(name) {
-                        ev.detail.insert(name.to_owned(), v.to_owned());
-                    }
+    // The event of a changing action, written by the store in the change's transaction.
+    let audit = match crate::events::of_action(action) {
+        Some(t) => {
+            let mut ev = crate::events::by_caller(crate::events::event(t, meta, 200), caller);
+            ev.detail.insert("action".into(), format!("iam:{action}"));
+            for name in ["UserName", "GroupName", "RoleName", "PolicyArn", "PolicyName", "AccessKeyId"] {
+                if let Some(v) = params.get(name) {
+                    ev.detail.insert(name.to_owned(), v.to_owned());
                 }
-                svc.emit(vec![ev]).await;
             }
-            xml::response(IAM_NAMESPACE, action, result.as_deref(), &meta.request_id)
+            Audit::of(ev)
         }
+        None => Audit::none(),
+    };
+    let events = svc.audit_rows(&audit);
+    let cx = Cx { svc, caller, account, ctx: request_context(meta), p: &params, audit, events };
+    match cx.dispatch(action).await {
+        Ok(result) => xml::response(IAM_NAMESPACE, action, result.as_deref(), &meta.request_id),
         Err(e) => {
             tracing::debug!(action, code = e.code(), error = %e, "IAM query API call refused");
             xml::error_response(IAM_NAMESPACE, &e, &meta.request_id)
@@ -247,6 +252,10 @@ struct Cx<'a> {
     account: &'a str,
     ctx: Context,
     p: &'a Params,
+    /// The action's event, if it changes something.
+    audit: Audit,
+    /// Its outbox rows (none when events are off), for the one store call that changes.
+    events: Vec<OutboxEvent>,
 }
 
 impl Cx<'_> {
@@ -476,7 +485,7 @@ impl Cx<'_> {
             password_hash: None,
             created_at: now(),
         };
-        self.svc.store.create_user(&user).await.map_err(|e| match e {
+        self.svc.store.create_user(&user, &self.events).await.map_err(|e| match e {
             Error::EntityAlreadyExists(_) => {
                 Error::EntityAlreadyExists(format!("User with name {name} already exists."))
             }
@@ -517,7 +526,7 @@ impl Cx<'_> {
 
     async fn delete_user(&self) -> Out {
         let user = self.user_param("iam:DeleteUser").await?;
-        self.svc.store.delete_user(&user.id).await.map_err(|e| match e {
+        self.svc.store.delete_user(&user.id, &self.events).await.map_err(|e| match e {
             Error::NoSuchEntity(_) => no_such_user(&user.name),
             e => e,
         })?;
@@ -529,7 +538,7 @@ impl Cx<'_> {
 
     async fn create_access_key(&self) -> Out {
         let user = self.target_user("iam:CreateAccessKey").await?;
-        let key = self.svc.create_access_key(&user).await?;
+        let key = self.svc.create_access_key(&user, self.audit.clone()).await?;
         let mut x = Xml::new();
         x.open("AccessKey")
             .elem("UserName", &key.user_name)
@@ -560,7 +569,10 @@ impl Cx<'_> {
         let key_id = self.p.required("AccessKeyId")?;
         let active = parse_status(self.p.required("Status")?)?;
         let user = self.target_user("iam:UpdateAccessKey").await?;
-        self.svc.set_access_key_status(&user, key_id, active).await.map_err(|e| no_such_key(e, key_id))?;
+        self.svc
+            .set_access_key_status(&user, key_id, active, self.audit.clone())
+            .await
+            .map_err(|e| no_such_key(e, key_id))?;
         tracing::info!(account_id = %self.account, access_key = %key_id, active, "access key status changed");
         Ok(None)
     }
@@ -568,7 +580,7 @@ impl Cx<'_> {
     async fn delete_access_key(&self) -> Out {
         let key_id = self.p.required("AccessKeyId")?;
         let user = self.target_user("iam:DeleteAccessKey").await?;
-        self.svc.delete_access_key(&user, key_id).await.map_err(|e| no_such_key(e, key_id))?;
+        self.svc.delete_access_key(&user, key_id, self.audit.clone()).await.map_err(|e| no_such_key(e, key_id))?;
         tracing::info!(account_id = %self.account, access_key = %key_id, "access key deleted");
         Ok(None)
     }
@@ -582,7 +594,7 @@ impl Cx<'_> {
         let (owner_id, _) = self.owner(spec, action).await?;
         check_policy_document(document, PolicyKind::Identity)?;
         let policy = InlinePolicy { name: name.to_owned(), document: document.to_owned() };
-        self.svc.store.put_inline_policy(spec.kind, &owner_id, &policy).await?;
+        self.svc.store.put_inline_policy(spec.kind, &owner_id, &policy, &self.events).await?;
         tracing::info!(account_id = %self.account, owner = %owner_id, policy = %name, "inline policy put");
         Ok(None)
     }
@@ -618,7 +630,7 @@ impl Cx<'_> {
         let name = self.p.required("PolicyName")?;
         validate_name("PolicyName", name, MAX_POLICY_NAME)?;
         let (owner_id, _) = self.owner(spec, action).await?;
-        self.svc.store.delete_inline_policy(spec.kind, &owner_id, name).await.map_err(|e| match e {
+        self.svc.store.delete_inline_policy(spec.kind, &owner_id, name, &self.events).await.map_err(|e| match e {
             Error::NoSuchEntity(_) => no_such_inline(spec, name),
             e => e,
         })?;
@@ -652,7 +664,7 @@ impl Cx<'_> {
             created_at: t,
             updated_at: t,
         };
-        self.svc.store.create_managed_policy(&policy).await.map_err(|e| match e {
+        self.svc.store.create_managed_policy(&policy, &self.events).await.map_err(|e| match e {
             Error::EntityAlreadyExists(_) => Error::EntityAlreadyExists(format!(
                 "A policy called {name} already exists. Duplicate names are not allowed."
             )),
@@ -730,7 +742,7 @@ impl Cx<'_> {
 
     async fn delete_policy(&self) -> Out {
         let policy = self.policy_param("iam:DeletePolicy").await?;
-        self.svc.store.delete_managed_policy(&policy.id).await.map_err(|e| match e {
+        self.svc.store.delete_managed_policy(&policy.id, &self.events).await.map_err(|e| match e {
             Error::NoSuchEntity(_) => no_such_policy(&policy.arn),
             e => e,
         })?;
@@ -744,7 +756,7 @@ impl Cx<'_> {
         let arn = self.p.required("PolicyArn")?;
         let (owner_id, _) = self.owner_with_policy(spec, action, arn).await?;
         let policy = self.find_policy(arn).await?;
-        self.svc.store.attach_policy(&policy.id, spec.kind, &owner_id).await?;
+        self.svc.store.attach_policy(&policy.id, spec.kind, &owner_id, &self.events).await?;
         tracing::info!(account_id = %self.account, owner = %owner_id, policy = %policy.arn, "managed policy attached");
         Ok(None)
     }
@@ -753,7 +765,7 @@ impl Cx<'_> {
         let arn = self.p.required("PolicyArn")?;
         let (owner_id, _) = self.owner_with_policy(spec, action, arn).await?;
         let policy = self.find_policy(arn).await?;
-        self.svc.store.detach_policy(&policy.id, spec.kind, &owner_id).await.map_err(|e| match e {
+        self.svc.store.detach_policy(&policy.id, spec.kind, &owner_id, &self.events).await.map_err(|e| match e {
             Error::NoSuchEntity(_) => Error::NoSuchEntity(format!("Policy {arn} was not found.")),
             e => e,
         })?;
@@ -833,7 +845,7 @@ impl Cx<'_> {
             path,
             created_at: now(),
         };
-        self.svc.store.create_group(&group).await.map_err(|e| match e {
+        self.svc.store.create_group(&group, &self.events).await.map_err(|e| match e {
             Error::EntityAlreadyExists(_) => {
                 Error::EntityAlreadyExists(format!("Group with name {name} already exists."))
             }
@@ -878,7 +890,7 @@ impl Cx<'_> {
 
     async fn delete_group(&self) -> Out {
         let group = self.group_param("iam:DeleteGroup").await?;
-        self.svc.store.delete_group(&group.id).await.map_err(|e| match e {
+        self.svc.store.delete_group(&group.id, &self.events).await.map_err(|e| match e {
             Error::NoSuchEntity(_) => no_such_group(&group.name),
             e => e,
         })?;
@@ -891,7 +903,7 @@ impl Cx<'_> {
         validate_name("UserName", user_name, MAX_USER_NAME)?;
         let group = self.group_param("iam:AddUserToGroup").await?;
         let user = self.existing_user(user_name).await?;
-        self.svc.store.add_member(&group.id, &user.id).await?;
+        self.svc.store.add_member(&group.id, &user.id, &self.events).await?;
         tracing::info!(account_id = %self.account, group_id = %group.id, user_id = %user.id, "user added to group");
         Ok(None)
     }
@@ -901,7 +913,7 @@ impl Cx<'_> {
         validate_name("UserName", user_name, MAX_USER_NAME)?;
         let group = self.group_param("iam:RemoveUserFromGroup").await?;
         let user = self.existing_user(user_name).await?;
-        self.svc.store.remove_member(&group.id, &user.id).await.map_err(|e| match e {
+        self.svc.store.remove_member(&group.id, &user.id, &self.events).await.map_err(|e| match e {
             Error::NoSuchEntity(_) => Error::NoSuchEntity(format!(
                 "The user with name {} is not a member of the group {}.",
                 user.name, group.name
@@ -965,7 +977,7 @@ impl Cx<'_> {
             max_session_secs: max_session,
             created_at: now(),
         };
-        self.svc.store.create_role(&role).await.map_err(|e| match e {
+        self.svc.store.create_role(&role, &self.events).await.map_err(|e| match e {
             Error::EntityAlreadyExists(_) => {
                 Error::EntityAlreadyExists(format!("Role with name {name} already exists."))
             }
@@ -1001,7 +1013,7 @@ impl Cx<'_> {
 
     async fn delete_role(&self) -> Out {
         let role = self.role_param("iam:DeleteRole").await?;
-        self.svc.store.delete_role(&role.id).await.map_err(|e| match e {
+        self.svc.store.delete_role(&role.id, &self.events).await.map_err(|e| match e {
             Error::NoSuchEntity(_) => no_such_role(&role.name),
             e => e,
         })?;

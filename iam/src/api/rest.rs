@@ -15,7 +15,7 @@
 
 use cloudstore_events::EventType;
 
-use crate::events::{by_user, event};
+use crate::events::{Audit, by_user, event};
 use cloudstore_iam_api::{ADMIN_ACCOUNT_ID, ApiResponse, RestRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -135,9 +135,6 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         ("POST", ["auth", "register"]) => {
             let b: RegisterBody = body(req)?;
             let profile = svc.register(&b.username, b.email.as_deref(), &b.password, &req.meta).await?;
-            if let Some(root) = svc.store().get_user(&profile.user_id).await.ok().flatten() {
-                svc.emit(vec![by_user(event(EventType::UserRegistered, &req.meta, 201), &root)]).await;
-            }
             Ok(respond(201, &to_json(&profile)?))
         }
         ("POST", ["auth", "login"]) => {
@@ -199,8 +196,7 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         ("PATCH", ["users", "me"]) => {
             let who = session(svc, req).await?;
             let b: ProfileBody = body(req)?;
-            let profile = svc.update_profile(&who, b.email.as_deref(), b.display_name.as_deref()).await?;
-            svc.emit(vec![by_user(event(EventType::ProfileUpdated, &req.meta, 200), &who.user)]).await;
+            let profile = svc.update_profile(&who, b.email.as_deref(), b.display_name.as_deref(), &req.meta).await?;
             Ok(respond(200, &to_json(&profile)?))
         }
         ("POST", ["users", "me", "password"]) => {
@@ -210,9 +206,6 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
                 .password_authority()
                 .change_password(&who.user.id, Some(&who.session_id), &b.old_password, &b.new_password, &req.meta)
                 .await?;
-            let mut ev = by_user(event(EventType::PasswordChanged, &req.meta, 200), &who.user);
-            ev.detail.insert("revoked_sessions".into(), revoked.to_string());
-            svc.emit(vec![ev]).await;
             Ok(respond(200, &json!({ "revoked_sessions": revoked })))
         }
         ("GET", ["users", "me", "keys"]) => {
@@ -221,34 +214,28 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         }
         ("POST", ["users", "me", "keys"]) => {
             let who = session(svc, req).await?;
-            let key = svc.create_access_key(&who.user).await?;
-            let mut ev = by_user(event(EventType::AccessKeyCreated, &req.meta, 201), &who.user);
-            ev.detail.insert("key_id".into(), key.access_key_id.clone());
-            svc.emit(vec![ev]).await;
+            let audit = Audit::of(by_user(event(EventType::AccessKeyCreated, &req.meta, 201), &who.user));
+            let key = svc.create_access_key(&who.user, audit).await?;
             Ok(respond(201, &to_json(&key)?))
         }
         ("PATCH", ["users", "me", "keys", id]) => {
             let who = session(svc, req).await?;
             let b: KeyStatusBody = body(req)?;
-            svc.set_access_key_status(&who.user, id, parse_status(&b.status)?).await?;
-            let mut ev = by_user(event(EventType::AccessKeyUpdated, &req.meta, 204), &who.user);
-            ev.detail.insert("key_id".into(), (*id).to_owned());
-            ev.detail.insert("status".into(), b.status.clone());
-            svc.emit(vec![ev]).await;
+            let audit = Audit::of(by_user(event(EventType::AccessKeyUpdated, &req.meta, 204), &who.user));
+            svc.set_access_key_status(&who.user, id, parse_status(&b.status)?, audit).await?;
             Ok(respond(204, &Value::Null))
         }
         ("DELETE", ["users", "me", "keys", id]) => {
             let who = session(svc, req).await?;
-            svc.delete_access_key(&who.user, id).await?;
-            let mut ev = by_user(event(EventType::AccessKeyDeleted, &req.meta, 204), &who.user);
-            ev.detail.insert("key_id".into(), (*id).to_owned());
-            svc.emit(vec![ev]).await;
+            let audit = Audit::of(by_user(event(EventType::AccessKeyDeleted, &req.meta, 204), &who.user));
+            svc.delete_access_key(&who.user, id, audit).await?;
             Ok(respond(204, &Value::Null))
         }
         ("POST", ["admin", "accounts"]) => {
             admin_only(req)?;
             let b: AccountBody = body(req)?;
-            let (profile, key) = svc.admin_create_account(&b.name, b.email.as_deref(), b.password.as_deref()).await?;
+            let (profile, key) =
+                svc.admin_create_account(&b.name, b.email.as_deref(), b.password.as_deref(), &req.meta).await?;
             Ok(respond(201, &json!({ "account": to_json(&profile)?, "access_key": to_json(&key)? })))
         }
         ("GET", ["admin", "accounts"]) => {
@@ -265,13 +252,7 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         }
         ("DELETE", ["admin", "accounts", name]) => {
             admin_only(req)?;
-            let account = svc
-                .store()
-                .find_account(name)
-                .await?
-                .filter(|a| a.id != ADMIN_ACCOUNT_ID)
-                .ok_or_else(|| Error::NoSuchEntity(format!("no account named {name}")))?;
-            svc.store().delete_account(&account.id).await?;
+            svc.admin_delete_account(name, &req.meta).await?;
             Ok(respond(204, &Value::Null))
         }
         (_, ["auth" | "users" | "admin", ..]) => {

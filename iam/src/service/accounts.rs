@@ -3,12 +3,14 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use cloudstore_events::EventType;
 use cloudstore_iam_api::RequestMeta;
 use serde::{Deserialize, Serialize};
 
 use super::{IamService, now, session_err};
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::events::{Audit, by_admin, by_user, event};
 use crate::ids;
 use crate::session::limit::{self, LimitError};
 use crate::session::token::{self, AccessClaims};
@@ -203,15 +205,18 @@ impl IamService {
         }
         validate_password(password, username)?;
         let hash = hash_blocking(password.to_owned()).await?;
-        self.create_account_with_root(username, email, Some(hash)).await
+        let audit = |root: &User| Audit::of(by_user(event(EventType::UserRegistered, meta, 201), root));
+        self.create_account_with_root(username, email, Some(hash), audit).await
     }
 
     /// Creates an account (platform admin or registration); the root user gets `password_hash`.
+    /// The event `audit` makes of the new root user is written with the account.
     pub(crate) async fn create_account_with_root(
         &self,
         username: &str,
         email: Option<&str>,
         password_hash: Option<String>,
+        audit: impl FnOnce(&User) -> Audit + Send,
     ) -> Result<Profile> {
         validate_username(username)?;
         let account = Account { id: ids::account_id(), name: username.to_owned(), created_at: now() };
@@ -226,7 +231,8 @@ impl IamService {
             password_hash,
             created_at: now(),
         };
-        self.store.create_account(&account, &root).await.map_err(|e| match e {
+        let events = self.audit_rows(&audit(&root));
+        self.store.create_account(&account, &root, &events).await.map_err(|e| match e {
             Error::EntityAlreadyExists(_) => Error::EntityAlreadyExists(format!("the username {username} is taken")),
             e => e,
         })?;
@@ -445,6 +451,7 @@ impl IamService {
         who: &SessionUser,
         email: Option<&str>,
         display_name: Option<&str>,
+        meta: &RequestMeta,
     ) -> Result<Profile> {
         if let Some(e) = email {
             validate_email(e)?;
@@ -454,18 +461,20 @@ impl IamService {
         }
         let email = email.or(who.user.email.as_deref());
         let display_name = display_name.or(who.user.display_name.as_deref());
-        self.store.update_profile(&who.user.id, email, display_name).await?;
+        let audit = Audit::of(by_user(event(EventType::ProfileUpdated, meta, 200), &who.user));
+        self.store.update_profile(&who.user.id, email, display_name, &self.audit_rows(&audit)).await?;
         let user = self.store.get_user(&who.user.id).await?.ok_or_else(|| Error::NoSuchEntity("user".into()))?;
         Ok(Profile::from(&user))
     }
 
     /// The platform admin creates an account (optionally with a password) and its first key
-    /// pair in one call.
+    /// pair in one call. Both changes are events of the new account, by the platform admin.
     pub async fn admin_create_account(
         &self,
         name: &str,
         email: Option<&str>,
         password: Option<&str>,
+        meta: &RequestMeta,
     ) -> Result<(Profile, super::keys::NewAccessKey)> {
         if let Some(e) = email {
             validate_email(e)?;
@@ -477,14 +486,38 @@ impl IamService {
             }
             None => None,
         };
-        let profile = self.create_account_with_root(name, email, hash).await?;
+        let by_admin = |t: EventType, status: u16, root: &User| {
+            let mut e = by_admin(event(t, meta, status));
+            e.account_id = Some(root.account_id.clone());
+            Audit::of(e).with("user_name", root.name.clone())
+        };
+        let profile = self
+            .create_account_with_root(name, email, hash, |root| by_admin(EventType::UserRegistered, 201, root))
+            .await?;
         let root = self
             .store
             .get_user(&profile.user_id)
             .await?
             .ok_or_else(|| Error::Internal("the new root user vanished".into()))?;
-        let key = self.create_access_key(&root).await?;
+        let key = self.create_access_key(&root, by_admin(EventType::AccessKeyCreated, 201, &root)).await?;
         Ok((profile, key))
+    }
+
+    /// The platform admin deletes an account with everything inside it (its buckets are the
+    /// gateway's business). The event belongs to the deleted account.
+    pub async fn admin_delete_account(&self, name: &str, meta: &RequestMeta) -> Result<()> {
+        let account = self
+            .store
+            .find_account(name)
+            .await?
+            .filter(|a| a.id != cloudstore_iam_api::ADMIN_ACCOUNT_ID)
+            .ok_or_else(|| Error::NoSuchEntity(format!("no account named {name}")))?;
+        let mut e = by_admin(event(EventType::IdentityChanged, meta, 204));
+        e.account_id = Some(account.id.clone());
+        let audit = Audit::of(e).with("action", "DeleteAccount").with("account_name", account.name.clone());
+        self.store.delete_account(&account.id, &self.audit_rows(&audit)).await?;
+        tracing::info!(account_id = %account.id, "account deleted");
+        Ok(())
     }
 
     /// The auth side of a password change: checks the old password, stores the new hash and
@@ -518,7 +551,8 @@ impl IamService {
             return Err(Error::ValidationError("the new password must differ from the current one".into()));
         }
         let new_hash = hash_blocking(new_password.to_owned()).await?;
-        self.store.set_password(&user.id, &new_hash).await?;
+        let audit = Audit::of(by_user(event(EventType::PasswordChanged, meta, 200), &user));
+        self.store.set_password(&user.id, &new_hash, &self.audit_rows(&audit)).await?;
         let revoked = self.sessions.revoke_all_for_user(&user.id, keep_session).await.map_err(session_err)?;
         tracing::info!(user_id = %user.id, revoked, "password changed");
         Ok(revoked)

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{IamService, now, user_principal};
 use crate::error::{Error, Result};
+use crate::events::Audit;
 use crate::ids;
 use crate::store::{AccessKey, OwnerKind, User};
 
@@ -58,8 +59,9 @@ pub fn parse_status(s: &str) -> Result<bool> {
 }
 
 impl IamService {
-    /// Creates a key pair for `user`. `LimitExceeded` beyond the per-user limit.
-    pub async fn create_access_key(&self, user: &User) -> Result<NewAccessKey> {
+    /// Creates a key pair for `user`. `LimitExceeded` beyond the per-user limit. `audit`'s
+    /// event (with the new key's id) is written with the key.
+    pub async fn create_access_key(&self, user: &User, audit: Audit) -> Result<NewAccessKey> {
         let existing = self.store.list_access_keys(&user.id).await?;
         if existing.len() >= self.cfg.max_keys_per_user {
             return Err(Error::LimitExceeded(format!(
@@ -77,7 +79,8 @@ impl IamService {
             created_at: now(),
             last_used_at: None,
         };
-        self.store.create_access_key(&key).await?;
+        let audit = audit.with("key_id", key.id.clone());
+        self.store.create_access_key(&key, &self.audit_rows(&audit)).await?;
         tracing::info!(user_id = %user.id, access_key = %key.id, "access key created");
         Ok(NewAccessKey {
             access_key_id: key.id,
@@ -106,13 +109,15 @@ impl IamService {
     }
 
     /// Enables or disables one of the user's keys.
-    pub async fn set_access_key_status(&self, user: &User, key_id: &str, active: bool) -> Result<()> {
-        self.store.set_access_key_active(&user.id, key_id, active).await
+    pub async fn set_access_key_status(&self, user: &User, key_id: &str, active: bool, audit: Audit) -> Result<()> {
+        let audit = audit.with("key_id", key_id).with("status", status(active));
+        self.store.set_access_key_active(&user.id, key_id, active, &self.audit_rows(&audit)).await
     }
 
     /// Deletes one of the user's keys.
-    pub async fn delete_access_key(&self, user: &User, key_id: &str) -> Result<()> {
-        self.store.delete_access_key(&user.id, key_id).await
+    pub async fn delete_access_key(&self, user: &User, key_id: &str, audit: Audit) -> Result<()> {
+        let audit = audit.with("key_id", key_id);
+        self.store.delete_access_key(&user.id, key_id, &self.audit_rows(&audit)).await
     }
 
     /// Who signs with `access_key`: `None` when unknown, disabled, deleted or expired.

@@ -140,7 +140,7 @@ impl IamService {
             password_hash: None,
             created_at: now(),
         };
-        match self.store.create_account(&account, &root).await {
+        match self.store.create_account(&account, &root, &[]).await {
             Ok(()) | Err(Error::EntityAlreadyExists(_)) => Ok(()),
             Err(e) => Err(e),
         }

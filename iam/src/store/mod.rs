@@ -12,6 +12,8 @@ use async_trait::async_trait;
 
 pub use sql::{PgIamStore, SqliteIamStore};
 
+use cloudstore_store_api::OutboxEvent;
+
 use crate::error::Result;
 
 /// An account: owns buckets, users, groups, roles and policies.
@@ -133,87 +135,128 @@ pub struct LabelledPolicy {
 }
 
 /// The identity database. Name lookups are case-insensitive, as in AWS IAM.
+///
+/// Every method that changes something takes the identity `events` describing the change and
+/// writes them to the event outbox in the change's own transaction (ADR 0006): the change and
+/// its events commit together or not at all. A refused change writes none.
 #[async_trait]
 pub trait IamStore: Send + Sync + std::fmt::Debug {
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
-    /// Appends identity events to the event outbox of this database (ADR 0006; the gateway's
-    /// relay publishes them with the others).
-    async fn append_events(&self, events: &[cloudstore_store_api::OutboxEvent]) -> Result<()>;
+    /// Appends identity events that go with no change of this database (logins, failed logins
+    /// and revoked sessions, which are session-store state) to its event outbox (ADR 0006; the
+    /// gateway's relay publishes them with the others).
+    async fn append_events(&self, events: &[OutboxEvent]) -> Result<()>;
 
     // ---- accounts ----
     /// Creates an account and its root user in one transaction (`EntityAlreadyExists` if the
     /// name is taken).
-    async fn create_account(&self, account: &Account, root: &User) -> Result<()>;
+    async fn create_account(&self, account: &Account, root: &User, events: &[OutboxEvent]) -> Result<()>;
     async fn get_account(&self, id: &str) -> Result<Option<Account>>;
     async fn find_account(&self, name: &str) -> Result<Option<Account>>;
     async fn list_accounts(&self) -> Result<Vec<Account>>;
     /// Deletes an account with everything inside it.
-    async fn delete_account(&self, id: &str) -> Result<()>;
+    async fn delete_account(&self, id: &str, events: &[OutboxEvent]) -> Result<()>;
 
     // ---- users ----
-    async fn create_user(&self, user: &User) -> Result<()>;
+    async fn create_user(&self, user: &User, events: &[OutboxEvent]) -> Result<()>;
     async fn get_user(&self, id: &str) -> Result<Option<User>>;
     async fn find_user(&self, account_id: &str, name: &str) -> Result<Option<User>>;
     /// The account's root user.
     async fn root_user(&self, account_id: &str) -> Result<Option<User>>;
     /// Users of the account (root excluded), by name.
     async fn list_users(&self, account_id: &str) -> Result<Vec<User>>;
-    async fn update_profile(&self, user_id: &str, email: Option<&str>, display_name: Option<&str>) -> Result<()>;
-    async fn set_password(&self, user_id: &str, hash: &str) -> Result<()>;
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        email: Option<&str>,
+        display_name: Option<&str>,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
+    async fn set_password(&self, user_id: &str, hash: &str, events: &[OutboxEvent]) -> Result<()>;
     /// `DeleteConflict` while the user has access keys, policies or group memberships (as AWS).
-    async fn delete_user(&self, user_id: &str) -> Result<()>;
+    async fn delete_user(&self, user_id: &str, events: &[OutboxEvent]) -> Result<()>;
 
     // ---- groups ----
-    async fn create_group(&self, group: &Group) -> Result<()>;
+    async fn create_group(&self, group: &Group, events: &[OutboxEvent]) -> Result<()>;
     async fn find_group(&self, account_id: &str, name: &str) -> Result<Option<Group>>;
     async fn list_groups(&self, account_id: &str) -> Result<Vec<Group>>;
     /// `DeleteConflict` while the group has members or policies.
-    async fn delete_group(&self, group_id: &str) -> Result<()>;
-    async fn add_member(&self, group_id: &str, user_id: &str) -> Result<()>;
+    async fn delete_group(&self, group_id: &str, events: &[OutboxEvent]) -> Result<()>;
+    async fn add_member(&self, group_id: &str, user_id: &str, events: &[OutboxEvent]) -> Result<()>;
     /// `NoSuchEntity` if the user is not a member.
-    async fn remove_member(&self, group_id: &str, user_id: &str) -> Result<()>;
+    async fn remove_member(&self, group_id: &str, user_id: &str, events: &[OutboxEvent]) -> Result<()>;
     async fn groups_of_user(&self, user_id: &str) -> Result<Vec<Group>>;
     async fn members(&self, group_id: &str) -> Result<Vec<User>>;
 
     // ---- roles ----
-    async fn create_role(&self, role: &Role) -> Result<()>;
+    async fn create_role(&self, role: &Role, events: &[OutboxEvent]) -> Result<()>;
     async fn find_role(&self, account_id: &str, name: &str) -> Result<Option<Role>>;
     async fn list_roles(&self, account_id: &str) -> Result<Vec<Role>>;
     /// `DeleteConflict` while the role has policies.
-    async fn delete_role(&self, role_id: &str) -> Result<()>;
+    async fn delete_role(&self, role_id: &str, events: &[OutboxEvent]) -> Result<()>;
 
     // ---- inline policies ----
     /// Creates or replaces.
-    async fn put_inline_policy(&self, kind: OwnerKind, owner_id: &str, policy: &InlinePolicy) -> Result<()>;
+    async fn put_inline_policy(
+        &self,
+        kind: OwnerKind,
+        owner_id: &str,
+        policy: &InlinePolicy,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
     async fn get_inline_policy(&self, kind: OwnerKind, owner_id: &str, name: &str) -> Result<Option<InlinePolicy>>;
     async fn list_inline_policies(&self, kind: OwnerKind, owner_id: &str) -> Result<Vec<InlinePolicy>>;
     /// `NoSuchEntity` if absent.
-    async fn delete_inline_policy(&self, kind: OwnerKind, owner_id: &str, name: &str) -> Result<()>;
+    async fn delete_inline_policy(
+        &self,
+        kind: OwnerKind,
+        owner_id: &str,
+        name: &str,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
 
     // ---- managed policies ----
-    async fn create_managed_policy(&self, policy: &ManagedPolicy) -> Result<()>;
+    async fn create_managed_policy(&self, policy: &ManagedPolicy, events: &[OutboxEvent]) -> Result<()>;
     async fn get_managed_policy(&self, arn: &str) -> Result<Option<ManagedPolicy>>;
     async fn list_managed_policies(&self, account_id: &str) -> Result<Vec<ManagedPolicy>>;
     /// `DeleteConflict` while attached anywhere.
-    async fn delete_managed_policy(&self, policy_id: &str) -> Result<()>;
+    async fn delete_managed_policy(&self, policy_id: &str, events: &[OutboxEvent]) -> Result<()>;
     /// Idempotent.
-    async fn attach_policy(&self, policy_id: &str, kind: OwnerKind, owner_id: &str) -> Result<()>;
+    async fn attach_policy(
+        &self,
+        policy_id: &str,
+        kind: OwnerKind,
+        owner_id: &str,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
     /// `NoSuchEntity` if not attached.
-    async fn detach_policy(&self, policy_id: &str, kind: OwnerKind, owner_id: &str) -> Result<()>;
+    async fn detach_policy(
+        &self,
+        policy_id: &str,
+        kind: OwnerKind,
+        owner_id: &str,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
     async fn attached_policies(&self, kind: OwnerKind, owner_id: &str) -> Result<Vec<ManagedPolicy>>;
     /// Every policy document that applies to the user (own and through groups, inline and
     /// attached), or to the role.
     async fn effective_policies(&self, kind: OwnerKind, owner_id: &str) -> Result<Vec<LabelledPolicy>>;
 
     // ---- access keys ----
-    async fn create_access_key(&self, key: &AccessKey) -> Result<()>;
+    async fn create_access_key(&self, key: &AccessKey, events: &[OutboxEvent]) -> Result<()>;
     async fn get_access_key(&self, id: &str) -> Result<Option<AccessKey>>;
     async fn list_access_keys(&self, user_id: &str) -> Result<Vec<AccessKey>>;
     /// `NoSuchEntity` if the key is not the user's.
-    async fn set_access_key_active(&self, user_id: &str, key_id: &str, active: bool) -> Result<()>;
+    async fn set_access_key_active(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        active: bool,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
     /// `NoSuchEntity` if the key is not the user's.
-    async fn delete_access_key(&self, user_id: &str, key_id: &str) -> Result<()>;
+    async fn delete_access_key(&self, user_id: &str, key_id: &str, events: &[OutboxEvent]) -> Result<()>;
     /// Records a use (callers throttle this).
     async fn touch_access_key(&self, key_id: &str, at: i64) -> Result<()>;
 }

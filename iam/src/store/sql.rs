@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cloudstore_store_api::OutboxEvent;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -295,7 +296,15 @@ macro_rules! insert_user {
 }
 
 macro_rules! sql_iam_store {
-    ($store:ty, $outbox:ident) => {
+    ($store:ty, $db:ty, $outbox:ident) => {
+        impl $store {
+            /// Writes a change's identity events in its transaction, then commits both.
+            async fn commit(&self, mut tx: sqlx::Transaction<'_, $db>, events: &[OutboxEvent]) -> Result<()> {
+                $outbox::insert(&mut *tx, events).await.map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
+        }
+
         #[async_trait]
         impl IamStore for $store {
             async fn ping(&self) -> Result<()> {
@@ -303,7 +312,7 @@ macro_rules! sql_iam_store {
                 Ok(())
             }
 
-            async fn append_events(&self, events: &[cloudstore_store_api::OutboxEvent]) -> Result<()> {
+            async fn append_events(&self, events: &[OutboxEvent]) -> Result<()> {
                 if events.is_empty() {
                     return Ok(());
                 }
@@ -311,7 +320,7 @@ macro_rules! sql_iam_store {
                 $outbox::insert(&mut conn, events).await.map_err(db_err)
             }
 
-            async fn create_account(&self, account: &Account, root: &User) -> Result<()> {
+            async fn create_account(&self, account: &Account, root: &User, events: &[OutboxEvent]) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query("INSERT INTO iam_accounts (id, name, name_key, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(&account.id)
@@ -322,7 +331,7 @@ macro_rules! sql_iam_store {
                     .await
                     .map_err(|e| named(db_err(e), &format!("Account {}", account.name)))?;
                 insert_user!(&mut *tx, root)?;
-                tx.commit().await.map_err(db_err)
+                self.commit(tx, events).await
             }
 
             async fn get_account(&self, id: &str) -> Result<Option<Account>> {
@@ -354,7 +363,7 @@ macro_rules! sql_iam_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn delete_account(&self, id: &str) -> Result<()> {
+            async fn delete_account(&self, id: &str, events: &[OutboxEvent]) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 // Inline policies and attachments have no foreign key to their owner (it may be
                 // a user, group or role): delete them explicitly.
@@ -380,11 +389,13 @@ macro_rules! sql_iam_store {
                 if done.rows_affected() == 0 {
                     return Err(Error::NoSuchEntity(format!("The account {id} cannot be found.")));
                 }
-                tx.commit().await.map_err(db_err)
+                self.commit(tx, events).await
             }
 
-            async fn create_user(&self, user: &User) -> Result<()> {
-                insert_user!(&self.pool, user)
+            async fn create_user(&self, user: &User, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                insert_user!(&mut *tx, user)?;
+                self.commit(tx, events).await
             }
 
             async fn get_user(&self, id: &str) -> Result<Option<User>> {
@@ -426,28 +437,33 @@ macro_rules! sql_iam_store {
                 user_id: &str,
                 email: Option<&str>,
                 display_name: Option<&str>,
+                events: &[OutboxEvent],
             ) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query("UPDATE iam_users SET email = $1, display_name = $2 WHERE id = $3")
                     .bind(email)
                     .bind(display_name)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                one_row(done.rows_affected(), "The user")
+                one_row(done.rows_affected(), "The user")?;
+                self.commit(tx, events).await
             }
 
-            async fn set_password(&self, user_id: &str, hash: &str) -> Result<()> {
+            async fn set_password(&self, user_id: &str, hash: &str, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query("UPDATE iam_users SET password_hash = $1 WHERE id = $2")
                     .bind(hash)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                one_row(done.rows_affected(), "The user")
+                one_row(done.rows_affected(), "The user")?;
+                self.commit(tx, events).await
             }
 
-            async fn delete_user(&self, user_id: &str) -> Result<()> {
+            async fn delete_user(&self, user_id: &str, events: &[OutboxEvent]) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let busy: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM iam_access_keys WHERE user_id = $1) \
@@ -468,10 +484,11 @@ macro_rules! sql_iam_store {
                 let done =
                     sqlx::query("DELETE FROM iam_users WHERE id = $1").bind(user_id).execute(&mut *tx).await.map_err(db_err)?;
                 one_row(done.rows_affected(), "The user")?;
-                tx.commit().await.map_err(db_err)
+                self.commit(tx, events).await
             }
 
-            async fn create_group(&self, group: &Group) -> Result<()> {
+            async fn create_group(&self, group: &Group, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO iam_groups (id, account_id, name, name_key, path, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -482,10 +499,10 @@ macro_rules! sql_iam_store {
                 .bind(key(&group.name))
                 .bind(&group.path)
                 .bind(group.created_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| named(db_err(e), &format!("Group with name {}", group.name)))?;
-                Ok(())
+                self.commit(tx, events).await
             }
 
             async fn find_group(&self, account_id: &str, name: &str) -> Result<Option<Group>> {
@@ -511,7 +528,7 @@ macro_rules! sql_iam_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn delete_group(&self, group_id: &str) -> Result<()> {
+            async fn delete_group(&self, group_id: &str, events: &[OutboxEvent]) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let busy: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM iam_group_members WHERE group_id = $1) \
@@ -533,29 +550,32 @@ macro_rules! sql_iam_store {
                     .await
                     .map_err(db_err)?;
                 one_row(done.rows_affected(), "The group")?;
-                tx.commit().await.map_err(db_err)
+                self.commit(tx, events).await
             }
 
-            async fn add_member(&self, group_id: &str, user_id: &str) -> Result<()> {
+            async fn add_member(&self, group_id: &str, user_id: &str, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO iam_group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 )
                 .bind(group_id)
                 .bind(user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| named(db_err(e), "The user or group"))?;
-                Ok(())
+                self.commit(tx, events).await
             }
 
-            async fn remove_member(&self, group_id: &str, user_id: &str) -> Result<()> {
+            async fn remove_member(&self, group_id: &str, user_id: &str, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query("DELETE FROM iam_group_members WHERE group_id = $1 AND user_id = $2")
                     .bind(group_id)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                one_row(done.rows_affected(), "The user in this group")
+                one_row(done.rows_affected(), "The user in this group")?;
+                self.commit(tx, events).await
             }
 
             async fn groups_of_user(&self, user_id: &str) -> Result<Vec<Group>> {
@@ -581,7 +601,8 @@ macro_rules! sql_iam_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn create_role(&self, role: &Role) -> Result<()> {
+            async fn create_role(&self, role: &Role, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO iam_roles (id, account_id, name, name_key, path, trust_policy, description, \
                      max_session_secs, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -595,10 +616,10 @@ macro_rules! sql_iam_store {
                 .bind(&role.description)
                 .bind(role.max_session_secs)
                 .bind(role.created_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| named(db_err(e), &format!("Role with name {}", role.name)))?;
-                Ok(())
+                self.commit(tx, events).await
             }
 
             async fn find_role(&self, account_id: &str, name: &str) -> Result<Option<Role>> {
@@ -619,7 +640,7 @@ macro_rules! sql_iam_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn delete_role(&self, role_id: &str) -> Result<()> {
+            async fn delete_role(&self, role_id: &str, events: &[OutboxEvent]) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let busy: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM iam_inline_policies WHERE owner_kind = 'role' AND owner_id = $1) \
@@ -637,10 +658,11 @@ macro_rules! sql_iam_store {
                 let done =
                     sqlx::query("DELETE FROM iam_roles WHERE id = $1").bind(role_id).execute(&mut *tx).await.map_err(db_err)?;
                 one_row(done.rows_affected(), "The role")?;
-                tx.commit().await.map_err(db_err)
+                self.commit(tx, events).await
             }
 
-            async fn put_inline_policy(&self, kind: OwnerKind, owner_id: &str, policy: &InlinePolicy) -> Result<()> {
+            async fn put_inline_policy(&self, kind: OwnerKind, owner_id: &str, policy: &InlinePolicy, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO iam_inline_policies (owner_kind, owner_id, name, document) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET document = excluded.document",
@@ -649,10 +671,10 @@ macro_rules! sql_iam_store {
                 .bind(owner_id)
                 .bind(&policy.name)
                 .bind(&policy.document)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                Ok(())
+                self.commit(tx, events).await
             }
 
             async fn get_inline_policy(
@@ -685,20 +707,23 @@ macro_rules! sql_iam_store {
                 Ok(rows.into_iter().map(|(name, document)| InlinePolicy { name, document }).collect())
             }
 
-            async fn delete_inline_policy(&self, kind: OwnerKind, owner_id: &str, name: &str) -> Result<()> {
+            async fn delete_inline_policy(&self, kind: OwnerKind, owner_id: &str, name: &str, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query(
                     "DELETE FROM iam_inline_policies WHERE owner_kind = $1 AND owner_id = $2 AND name = $3",
                 )
                 .bind(kind.as_str())
                 .bind(owner_id)
                 .bind(name)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                one_row(done.rows_affected(), &format!("The policy with name {name}"))
+                one_row(done.rows_affected(), &format!("The policy with name {name}"))?;
+                self.commit(tx, events).await
             }
 
-            async fn create_managed_policy(&self, p: &ManagedPolicy) -> Result<()> {
+            async fn create_managed_policy(&self, p: &ManagedPolicy, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO iam_managed_policies (id, account_id, name, name_key, path, arn, document, \
                      description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -713,10 +738,10 @@ macro_rules! sql_iam_store {
                 .bind(&p.description)
                 .bind(p.created_at)
                 .bind(p.updated_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| named(db_err(e), &format!("A policy called {}", p.name)))?;
-                Ok(())
+                self.commit(tx, events).await
             }
 
             async fn get_managed_policy(&self, arn: &str) -> Result<Option<ManagedPolicy>> {
@@ -734,7 +759,7 @@ macro_rules! sql_iam_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn delete_managed_policy(&self, policy_id: &str) -> Result<()> {
+            async fn delete_managed_policy(&self, policy_id: &str, events: &[OutboxEvent]) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let busy: bool =
                     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM iam_policy_attachments WHERE policy_id = $1)")
@@ -751,10 +776,11 @@ macro_rules! sql_iam_store {
                     .await
                     .map_err(db_err)?;
                 one_row(done.rows_affected(), "The policy")?;
-                tx.commit().await.map_err(db_err)
+                self.commit(tx, events).await
             }
 
-            async fn attach_policy(&self, policy_id: &str, kind: OwnerKind, owner_id: &str) -> Result<()> {
+            async fn attach_policy(&self, policy_id: &str, kind: OwnerKind, owner_id: &str, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO iam_policy_attachments (policy_id, owner_kind, owner_id) VALUES ($1, $2, $3) \
                      ON CONFLICT DO NOTHING",
@@ -762,23 +788,25 @@ macro_rules! sql_iam_store {
                 .bind(policy_id)
                 .bind(kind.as_str())
                 .bind(owner_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| named(db_err(e), "The policy"))?;
-                Ok(())
+                self.commit(tx, events).await
             }
 
-            async fn detach_policy(&self, policy_id: &str, kind: OwnerKind, owner_id: &str) -> Result<()> {
+            async fn detach_policy(&self, policy_id: &str, kind: OwnerKind, owner_id: &str, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query(
                     "DELETE FROM iam_policy_attachments WHERE policy_id = $1 AND owner_kind = $2 AND owner_id = $3",
                 )
                 .bind(policy_id)
                 .bind(kind.as_str())
                 .bind(owner_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                one_row(done.rows_affected(), "The attached policy")
+                one_row(done.rows_affected(), "The attached policy")?;
+                self.commit(tx, events).await
             }
 
             async fn attached_policies(&self, kind: OwnerKind, owner_id: &str) -> Result<Vec<ManagedPolicy>> {
@@ -807,7 +835,8 @@ macro_rules! sql_iam_store {
                 Ok(rows.into_iter().map(|(label, document)| LabelledPolicy { label, document }).collect())
             }
 
-            async fn create_access_key(&self, k: &AccessKey) -> Result<()> {
+            async fn create_access_key(&self, k: &AccessKey, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO iam_access_keys (id, user_id, account_id, secret_sealed, active, created_at, \
                      last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -819,10 +848,10 @@ macro_rules! sql_iam_store {
                 .bind(k.active)
                 .bind(k.created_at)
                 .bind(k.last_used_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| named(db_err(e), "The user"))?;
-                Ok(())
+                self.commit(tx, events).await
             }
 
             async fn get_access_key(&self, id: &str) -> Result<Option<AccessKey>> {
@@ -849,25 +878,29 @@ macro_rules! sql_iam_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn set_access_key_active(&self, user_id: &str, key_id: &str, active: bool) -> Result<()> {
+            async fn set_access_key_active(&self, user_id: &str, key_id: &str, active: bool, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query("UPDATE iam_access_keys SET active = $1 WHERE id = $2 AND user_id = $3")
                     .bind(active)
                     .bind(key_id)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                one_row(done.rows_affected(), &format!("The Access Key with id {key_id}"))
+                one_row(done.rows_affected(), &format!("The Access Key with id {key_id}"))?;
+                self.commit(tx, events).await
             }
 
-            async fn delete_access_key(&self, user_id: &str, key_id: &str) -> Result<()> {
+            async fn delete_access_key(&self, user_id: &str, key_id: &str, events: &[OutboxEvent]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let done = sqlx::query("DELETE FROM iam_access_keys WHERE id = $1 AND user_id = $2")
                     .bind(key_id)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                one_row(done.rows_affected(), &format!("The Access Key with id {key_id}"))
+                one_row(done.rows_affected(), &format!("The Access Key with id {key_id}"))?;
+                self.commit(tx, events).await
             }
 
             async fn touch_access_key(&self, key_id: &str, at: i64) -> Result<()> {
@@ -883,8 +916,8 @@ macro_rules! sql_iam_store {
     };
 }
 
-sql_iam_store!(PgIamStore, pg_outbox);
-sql_iam_store!(SqliteIamStore, sqlite_outbox);
+sql_iam_store!(PgIamStore, sqlx::Postgres, pg_outbox);
+sql_iam_store!(SqliteIamStore, sqlx::Sqlite, sqlite_outbox);
 
 fn one_row(affected: u64, what: &str) -> Result<()> {
     if affected == 0 { Err(Error::NoSuchEntity(format!("{what} cannot be found."))) } else { Ok(()) }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cloudstore_events::{Event, EventType};
+use cloudstore_iam::Audit;
 use cloudstore_iam::store::{InlinePolicy, OwnerKind, User};
 use cloudstore_notifier::LocalEventStore;
 use s3_frontend::auth::RootCredentials;
@@ -135,12 +136,12 @@ impl Server {
             password_hash: None,
             created_at: 0,
         };
-        self.iam.store().create_user(&u).await.expect("create user");
+        self.iam.store().create_user(&u, &[]).await.expect("create user");
         if let Some(doc) = policy {
             let p = InlinePolicy { name: "analytics".into(), document: doc.to_string() };
-            self.iam.store().put_inline_policy(OwnerKind::User, &u.id, &p).await.expect("policy");
+            self.iam.store().put_inline_policy(OwnerKind::User, &u.id, &p, &[]).await.expect("policy");
         }
-        let key = self.iam.create_access_key(&u).await.expect("key");
+        let key = self.iam.create_access_key(&u, Audit::none()).await.expect("key");
         let signer = self.signer(&key.access_key_id, &key.secret.0);
         (u, signer)
     }

@@ -62,8 +62,11 @@ pub async fn changes_reads_and_refusals_become_events(h: &Harness) {
         .await
         .expect("complete");
     // A stranger is refused, and the refusal is recorded.
-    let (stranger_profile, stranger) =
-        h.iam.admin_create_account(&format!("ev-stranger-{}", random_hex(6)), None, None).await.expect("account");
+    let (stranger_profile, stranger) = h
+        .iam
+        .admin_create_account(&format!("ev-stranger-{}", random_hex(6)), None, None, &Default::default())
+        .await
+        .expect("account");
     let thief = sdk_client(h.addr, &stranger.access_key_id, &stranger.secret.0);
     assert!(thief.get_object().bucket(&b).key("a.txt").send().await.is_err(), "a stranger reads nothing");
     c.delete_object().bucket(&b).key("a.txt").send().await.expect("delete");

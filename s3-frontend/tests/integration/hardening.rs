@@ -227,7 +227,7 @@ async fn whole_read_bodies_are_bounded_and_authorized_first() {
     assert_eq!((status, text.contains("MaxMessageLengthExceeded")), (400, true), "{text}");
 
     // Another account's root, and the bucket has no policy: nothing could allow it.
-    let (_, key) = h.iam.admin_create_account("stranger", None, None).await.expect("account");
+    let (_, key) = h.iam.admin_create_account("stranger", None, None, &Default::default()).await.expect("account");
     let stranger = Signer { access_key: key.access_key_id.clone(), secret_key: key.secret.0.clone(), ..h.signer() };
     let req =
         stranger.sign(RawRequest::new("POST", &format!("/{b}")).query("delete", ""), Some("UNSIGNED-PAYLOAD"), now());

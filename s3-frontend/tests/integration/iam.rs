@@ -8,6 +8,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use cloudstore_iam::Audit;
 use cloudstore_iam::store::{InlinePolicy, OwnerKind, User};
 
 use crate::harness::{Harness, RawRequest, random_hex, sdk_client, sdk_client_with_token, status_of};
@@ -121,7 +122,8 @@ fn all_refused(who: &str, outcomes: &[(&'static str, Outcome)], status: u16, cod
 
 /// An account (its root's SDK client and id) made through the IAM service.
 async fn account(h: &Harness, name: &str) -> (Client, String) {
-    let (profile, key) = h.iam.admin_create_account(name, None, None).await.expect("create account");
+    let (profile, key) =
+        h.iam.admin_create_account(name, None, None, &Default::default()).await.expect("create account");
     (sdk_client(h.addr, &key.access_key_id, &key.secret.0), profile.account_id)
 }
 
@@ -138,12 +140,12 @@ async fn user(h: &Harness, account_id: &str, name: &str, policy: Option<String>)
         password_hash: None,
         created_at: 0,
     };
-    h.iam.store().create_user(&u).await.expect("create user");
+    h.iam.store().create_user(&u, &[]).await.expect("create user");
     if let Some(doc) = policy {
         let p = InlinePolicy { name: "p".into(), document: doc };
-        h.iam.store().put_inline_policy(OwnerKind::User, &u.id, &p).await.expect("policy");
+        h.iam.store().put_inline_policy(OwnerKind::User, &u.id, &p, &[]).await.expect("policy");
     }
-    let key = h.iam.create_access_key(&u).await.expect("key");
+    let key = h.iam.create_access_key(&u, Audit::none()).await.expect("key");
     (sdk_client(h.addr, &key.access_key_id, &key.secret.0), u, key.access_key_id, key.secret.0)
 }
 
@@ -215,7 +217,8 @@ pub async fn strangers_are_refused_every_operation(h: &Harness) {
 
     // Copy sources are checked as the operation reads them: encoded slashes and `?` in keys
     // don't smuggle a foreign object past the check.
-    let (_, stranger_key) = h.iam.admin_create_account(&format!("thief-{tag}"), None, None).await.expect("account");
+    let (_, stranger_key) =
+        h.iam.admin_create_account(&format!("thief-{tag}"), None, None, &Default::default()).await.expect("account");
     let thief = sdk_client(h.addr, &stranger_key.access_key_id, &stranger_key.secret.0);
     let own = format!("thief-{}", random_hex(8));
     thief.create_bucket().bucket(&own).send().await.expect("thief's bucket");
@@ -272,10 +275,10 @@ pub async fn disabled_keys_and_temporary_credentials(h: &Harness) {
     client.get_object().bucket(&bucket).key(&key).send().await.expect("allowed before");
 
     // Disabled: refused within the cache TTL (2 s).
-    h.iam.set_access_key_status(&u, &ak, false).await.expect("disable");
+    h.iam.set_access_key_status(&u, &ak, false, Audit::none()).await.expect("disable");
     tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
     all_refused("disabled key", &every_op(&client, &bucket, &key, &upload).await, 403, "InvalidAccessKeyId");
-    h.iam.set_access_key_status(&u, &ak, true).await.expect("enable");
+    h.iam.set_access_key_status(&u, &ak, true, Audit::none()).await.expect("enable");
     tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
     client.get_object().bucket(&bucket).key(&key).send().await.expect("allowed again after enabling");
 

@@ -61,6 +61,7 @@ macro_rules! suite {
 suite!(
     events::changes_reads_and_refusals_become_events,
     rest::rest_identity_events,
+    rest::iam_query_and_admin_events,
     notifications::notifications_need_kafka,
     iam::strangers_are_refused_every_operation,
     iam::denied_reads_cover_object_attributes,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::primitives::ByteStream;
+use cloudstore_iam::Audit;
 use cloudstore_iam::store::{InlinePolicy, OwnerKind, User};
 use serde_json::{Value, json};
 
@@ -190,7 +191,7 @@ async fn iam_user(h: &Harness, account_id: &str, name: &str, policies: &[(&str, 
         password_hash: None,
         created_at: 0,
     };
-    h.iam.store().create_user(&u).await.expect("create user");
+    h.iam.store().create_user(&u, &[]).await.expect("create user");
     for (policy, document) in policies {
         add_policy(h, &u, policy, document).await;
     }
@@ -199,7 +200,7 @@ async fn iam_user(h: &Harness, account_id: &str, name: &str, policies: &[(&str, 
 
 async fn add_policy(h: &Harness, u: &User, name: &str, document: &str) {
     let p = InlinePolicy { name: name.to_owned(), document: document.to_owned() };
-    h.iam.store().put_inline_policy(OwnerKind::User, &u.id, &p).await.expect("put inline policy");
+    h.iam.store().put_inline_policy(OwnerKind::User, &u.id, &p, &[]).await.expect("put inline policy");
 }
 
 fn policy(statements: &Value) -> String {
@@ -905,7 +906,7 @@ pub async fn rest_admin_explain(h: &Harness) {
     assert_eq!(r["policies_considered"], json!(["user/inline/read"]));
     assert!(r["reason"].as_str().is_some_and(|s| s.contains("identity-based policy")), "{r}");
     // The explanation matches what S3 does with the user's key.
-    let rk = h.iam.create_access_key(&reader).await.expect("key");
+    let rk = h.iam.create_access_key(&reader, Audit::none()).await.expect("key");
     let reader_client = sdk_client(h.addr, &rk.access_key_id, &rk.secret.0);
     reader_client.get_object().bucket(&bucket).key("photo.jpg").send().await.expect("the reader reads");
 
@@ -967,7 +968,7 @@ pub async fn rest_admin_explain(h: &Harness) {
     assert_eq!(r["bucket_owner"], owner_id.as_str());
     assert_eq!(r["policies_considered"], json!(["user/inline/own", "bucket-policy"]));
     assert!(r["reason"].as_str().is_some_and(|s| s.contains("both")), "{r}");
-    let vk = h.iam.create_access_key(&viewer).await.expect("key");
+    let vk = h.iam.create_access_key(&viewer, Audit::none()).await.expect("key");
     sdk_client(h.addr, &vk.access_key_id, &vk.secret.0)
         .get_object()
         .bucket(&bucket)
@@ -1058,6 +1059,11 @@ pub async fn rest_identity_events(h: &Harness) {
     let key = call(h, "POST", "/users/me/keys", Some(&s.access), None).await.expect(201);
     let key_id = key["access_key_id"].as_str().expect("key id").to_owned();
     call(h, "DELETE", &format!("/users/me/keys/{key_id}"), Some(&s.access), None).await.expect(204);
+    // A refused change writes no event.
+    call(h, "DELETE", &format!("/users/me/keys/{key_id}"), Some(&s.access), None).await.error(404, "NoSuchEntity");
+    let new_password = "battery-staple-7";
+    let body = json!({ "old_password": PASSWORD, "new_password": new_password });
+    call(h, "POST", "/users/me/password", Some(&s.access), Some(&body)).await.expect(200);
     call(h, "POST", "/auth/logout", Some(&s.access), None).await.expect(204);
 
     let events = identity_events(h, &account_id).await;
@@ -1071,6 +1077,7 @@ pub async fn rest_identity_events(h: &Harness) {
             "profile_updated",
             "access_key_created",
             "access_key_deleted",
+            "password_changed",
             "session_revoked"
         ]
     );
@@ -1087,6 +1094,75 @@ pub async fn rest_identity_events(h: &Harness) {
     // Nothing secret in any of them.
     for e in &events {
         let body = String::from_utf8(e.encode()).expect("utf-8");
-        assert!(!body.contains(PASSWORD) && !body.contains("not-the-password") && !body.contains(&s.access), "{body}");
+        assert!(
+            !body.contains(PASSWORD)
+                && !body.contains(new_password)
+                && !body.contains("not-the-password")
+                && !body.contains(&s.access),
+            "{body}"
+        );
     }
+}
+
+/// IAM Query API changes and the platform admin's account changes write their events with the
+/// change; refused ones write none.
+pub async fn iam_query_and_admin_events(h: &Harness) {
+    let name = format!("qev{}", random_hex(8));
+    let (profile, key) =
+        h.iam.admin_create_account(&name, None, None, &Default::default()).await.expect("create account");
+    let account_id = profile.account_id.clone();
+    let signer = signer_for(h, &key.access_key_id, &key.secret.0);
+    let iam = |query: &str| {
+        let req = RawRequest::new("POST", "/")
+            .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(format!("{query}&Version=2010-05-08").into_bytes());
+        signer.sign_for("iam", req, time::OffsetDateTime::now_utc())
+    };
+    let doc = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3AGetObject%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
+    for (query, status) in [
+        ("Action=CreateUser&UserName=worker".to_owned(), 200),
+        ("Action=CreateUser&UserName=WORKER".to_owned(), 409),
+        (format!("Action=PutUserPolicy&UserName=worker&PolicyName=read&PolicyDocument={doc}"), 200),
+        ("Action=DeleteUserPolicy&UserName=worker&PolicyName=nosuch".to_owned(), 404),
+        ("Action=CreateAccessKey&UserName=worker".to_owned(), 200),
+        ("Action=ListUsers".to_owned(), 200),
+        ("Action=CreateGroup&GroupName=devs".to_owned(), 200),
+        ("Action=DeleteUser&UserName=worker".to_owned(), 409),
+    ] {
+        let resp = h.raw(iam(&query)).await;
+        assert_eq!(resp.status, status, "{query}: {}", resp.text());
+    }
+    let events = identity_events(h, &account_id).await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "user_registered",
+            "access_key_created",
+            "user_created",
+            "policy_changed",
+            "access_key_created",
+            "identity_changed"
+        ],
+        "{events:?}"
+    );
+    let admin_arn = format!("arn:aws:iam::{}:root", cloudstore_iam_api::ADMIN_ACCOUNT_ID);
+    assert_eq!(events[0].principal_arn.as_deref(), Some(admin_arn.as_str()), "the admin created the account");
+    assert_eq!(events[1].detail.get("key_id"), Some(&key.access_key_id));
+    let root_arn = format!("arn:aws:iam::{account_id}:root");
+    for e in &events[2..] {
+        assert_eq!(e.principal_arn.as_deref(), Some(root_arn.as_str()), "{e:?}");
+        assert_eq!(e.access_key.as_deref(), Some(key.access_key_id.as_str()), "{e:?}");
+    }
+    assert_eq!(events[2].detail.get("UserName").map(String::as_str), Some("worker"));
+    assert_eq!(events[3].detail.get("action").map(String::as_str), Some("iam:PutUserPolicy"));
+    assert!(events[4].detail.get("key_id").is_some_and(|k| k.starts_with("AKIA")), "{:?}", events[4]);
+
+    // The admin deletes the account: its last event.
+    admin(h, "DELETE", &format!("/admin/accounts/{name}"), None).await.expect(204);
+    let events = identity_events(h, &account_id).await;
+    let last = events.last().expect("events");
+    assert_eq!(last.event_type.as_str(), "identity_changed");
+    assert_eq!(last.detail.get("action").map(String::as_str), Some("DeleteAccount"));
+    assert_eq!(last.principal_arn.as_deref(), Some(admin_arn.as_str()));
 }

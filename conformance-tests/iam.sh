@@ -539,6 +539,35 @@ s3_presign_with_session_token() {
   assert_eq 403 "$status" "the presigned URL without its token"
 }
 
+# RevokePresignedUrls (ours, not AWS's; AWS can only rotate the key), called with curl's own
+# SigV4 signer: every URL the user's key signed so far dies, the key itself keeps working.
+s3_presign_revoked() {
+  local v2 v4 fresh_v4 fresh_v2 status
+  printf '[default]\ns3 =\n    addressing_style = path\n    signature_version = s3v4\n' >"$WORK/aws-config-v4"
+  v2=$(as_user s3 presign "s3://$B/owner.txt" --expires-in 300)
+  v4=$(AWS_CONFIG_FILE="$WORK/aws-config-v4" as_user s3 presign "s3://$B/owner.txt" --expires-in 300)
+  assert_match 'X-Amz-Signature=' "$v4" "a SigV4 presigned URL"
+  curl -fsS -o /dev/null "$v2" || die "the SigV2 presigned URL was refused before any revocation"
+  curl -fsS -o /dev/null "$v4" || die "the SigV4 presigned URL was refused before any revocation"
+  sleep 1 # the revocation covers URLs signed up to its second
+  status=$(curl -s -o "$WORK/revoke.out" -w '%{http_code}' --aws-sigv4 "aws:amz:$AWS_DEFAULT_REGION:iam" \
+    -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" ${AWS_SESSION_TOKEN:+-H "x-amz-security-token: $AWS_SESSION_TOKEN"} \
+    -d "Action=RevokePresignedUrls&UserName=$U&AccessKeyId=$(load user.key)&Version=2010-05-08" "$AWS_ENDPOINT_URL/")
+  assert_eq 200 "$status" "RevokePresignedUrls ($(cut -c1-200 "$WORK/revoke.out"))"
+  eventually bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' '$v4') == 403 ]]" >/dev/null
+  status=$(curl -s -o /dev/null -w '%{http_code}' "$v2")
+  assert_eq 403 "$status" "a SigV2 URL signed before the revocation"
+  sleep 1
+  fresh_v4=$(AWS_CONFIG_FILE="$WORK/aws-config-v4" as_user s3 presign "s3://$B/owner.txt" --expires-in 300)
+  curl -fsS -o "$WORK/fresh.down" "$fresh_v4" || die "a SigV4 URL signed after the revocation was refused"
+  cmp "$WORK/owner.txt" "$WORK/fresh.down" || die "the fresh presigned URL returned other bytes"
+  # A SigV2 URL carries no signing time: one expiring within a week of the revocation is refused.
+  fresh_v2=$(as_user s3 presign "s3://$B/owner.txt" --expires-in 300)
+  status=$(curl -s -o /dev/null -w '%{http_code}' "$fresh_v2")
+  assert_eq 403 "$status" "a SigV2 URL expiring within the week after a revocation"
+  as_user s3api head-object --bucket "$B" --key owner.txt >/dev/null || die "the key itself stopped working"
+}
+
 s3_denied_after_policy_removed() {
   awsx iam delete-user-policy --user-name "$U" --policy-name s3-objects
   eventually expect_error AccessDenied as_user s3api get-object --bucket "$B" --key owner.txt "$WORK/denied.out"
@@ -634,6 +663,7 @@ if [[ $SKIP_S3 != 1 ]]; then
   check s3-denied-without-policy s3_denied_without_policy
   check s3-allowed-by-policy s3_allowed_by_policy
   check s3-presign-with-session-token s3_presign_with_session_token
+  check s3-presign-revoked s3_presign_revoked
   check s3-denied-after-policy-removed s3_denied_after_policy_removed
   check s3-cleanup-bucket s3_cleanup_bucket
 fi

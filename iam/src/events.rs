@@ -98,7 +98,7 @@ pub(crate) fn of_action(action: &str) -> Option<EventType> {
     Some(match action {
         "CreateAccessKey" => EventType::AccessKeyCreated,
         "DeleteAccessKey" => EventType::AccessKeyDeleted,
-        "UpdateAccessKey" => EventType::AccessKeyUpdated,
+        "UpdateAccessKey" | "RevokePresignedUrls" => EventType::AccessKeyUpdated,
         "CreateUser" => EventType::UserCreated,
         "DeleteUser" => EventType::UserDeleted,
         a if a.starts_with("Put") || a.starts_with("Attach") || a.starts_with("Detach") => EventType::PolicyChanged,

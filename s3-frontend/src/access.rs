@@ -249,6 +249,7 @@ impl PolicyAccess {
         if identity.expires_at.is_some_and(|t| t <= time::OffsetDateTime::now_utc().unix_timestamp()) {
             return Err(s3_error!(ExpiredToken, "The provided token has expired."));
         }
+        crate::signed::check_not_revoked(cx.uri().query(), identity.presigned_not_before)?;
         Ok(identity)
     }
 

@@ -31,6 +31,8 @@ pub struct Identity {
     pub session_token_hash: Option<String>,
     /// Temporary credentials: unix seconds.
     pub expires_at: Option<i64>,
+    /// Presigned URLs signed at or before this time (unix seconds) are refused.
+    pub presigned_not_before: Option<i64>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -53,6 +55,7 @@ impl Identity {
             named,
             session_token_hash: None,
             expires_at: None,
+            presigned_not_before: None,
         }
     }
 
@@ -76,6 +79,7 @@ fn from_grant(g: KeyGrant) -> Identity {
     Identity {
         session_token_hash: g.session_token_hash,
         expires_at: g.expires_at,
+        presigned_not_before: g.presigned_not_before,
         ..Identity::without_secret(g.principal, g.policies).with_secret(g.secret_key)
     }
 }

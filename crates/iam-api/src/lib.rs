@@ -54,6 +54,9 @@ pub struct KeyGrant {
     /// having verified the signature, answers `ExpiredToken` as AWS does: every user of a
     /// grant must check it.
     pub expires_at: Option<i64>,
+    /// Presigned URLs signed at or before this time (unix seconds) are refused: their owner
+    /// revoked them (the later of the key's and its user's revocations).
+    pub presigned_not_before: Option<i64>,
 }
 
 impl std::fmt::Debug for KeyGrant {

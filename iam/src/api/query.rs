@@ -52,6 +52,7 @@ const ACTIONS: &[&str] = &[
     "ListAccessKeys",
     "UpdateAccessKey",
     "DeleteAccessKey",
+    "RevokePresignedUrls",
     "PutUserPolicy",
     "GetUserPolicy",
     "ListUserPolicies",
@@ -269,6 +270,7 @@ impl Cx<'_> {
             "ListAccessKeys" => self.list_access_keys().await,
             "UpdateAccessKey" => self.update_access_key().await,
             "DeleteAccessKey" => self.delete_access_key().await,
+            "RevokePresignedUrls" => self.revoke_presigned_urls().await,
             "PutUserPolicy" => self.put_inline(USER, "iam:PutUserPolicy").await,
             "GetUserPolicy" => self.get_inline(USER, "iam:GetUserPolicy").await,
             "ListUserPolicies" => self.list_inline(USER, "iam:ListUserPolicies").await,
@@ -484,6 +486,7 @@ impl Cx<'_> {
             display_name: None,
             password_hash: None,
             created_at: now(),
+            presigned_not_before: None,
         };
         self.svc.store.create_user(&user, &self.events).await.map_err(|e| match e {
             Error::EntityAlreadyExists(_) => {
@@ -583,6 +586,27 @@ impl Cx<'_> {
         self.svc.delete_access_key(&user, key_id, self.audit.clone()).await.map_err(|e| no_such_key(e, key_id))?;
         tracing::info!(account_id = %self.account, access_key = %key_id, "access key deleted");
         Ok(None)
+    }
+
+    /// Not an AWS action (AWS can only rotate the key): revokes every presigned URL signed so
+    /// far with `AccessKeyId`, or with any key or temporary credential of the user. Allowed
+    /// as `iam:UpdateAccessKey` on the user.
+    async fn revoke_presigned_urls(&self) -> Out {
+        let key_id = self.p.get("AccessKeyId");
+        let user = self.target_user("iam:UpdateAccessKey").await?;
+        let at = match key_id {
+            Some(k) => {
+                self.svc.revoke_presigned(&user, Some(k), self.audit.clone()).await.map_err(|e| no_such_key(e, k))?
+            }
+            None => self.svc.revoke_presigned(&user, None, self.audit.clone()).await?,
+        };
+        let mut x = Xml::new();
+        x.elem("UserName", &user.name);
+        if let Some(k) = key_id {
+            x.elem("AccessKeyId", k);
+        }
+        x.date("PresignedNotBefore", at);
+        result(x)
     }
 
     // ---- inline policies (users, groups, roles) ----

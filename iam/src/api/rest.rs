@@ -225,6 +225,18 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
             svc.set_access_key_status(&who.user, id, parse_status(&b.status)?, audit).await?;
             Ok(respond(204, &Value::Null))
         }
+        ("POST", ["users", "me", "keys", id, "revoke-presigned"]) => {
+            let who = session(svc, req).await?;
+            let audit = Audit::of(by_user(event(EventType::AccessKeyUpdated, &req.meta, 200), &who.user));
+            let at = svc.revoke_presigned(&who.user, Some(id), audit).await?;
+            Ok(respond(200, &json!({ "access_key_id": id, "presigned_not_before": at })))
+        }
+        ("POST", ["users", "me", "revoke-presigned"]) => {
+            let who = session(svc, req).await?;
+            let audit = Audit::of(by_user(event(EventType::AccessKeyUpdated, &req.meta, 200), &who.user));
+            let at = svc.revoke_presigned(&who.user, None, audit).await?;
+            Ok(respond(200, &json!({ "presigned_not_before": at })))
+        }
         ("DELETE", ["users", "me", "keys", id]) => {
             let who = session(svc, req).await?;
             let audit = Audit::of(by_user(event(EventType::AccessKeyDeleted, &req.meta, 204), &who.user));

@@ -230,6 +230,7 @@ impl IamService {
             display_name: None,
             password_hash,
             created_at: now(),
+            presigned_not_before: None,
         };
         let events = self.audit_rows(&audit(&root));
         self.store.create_account(&account, &root, &events).await.map_err(|e| match e {

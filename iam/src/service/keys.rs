@@ -43,6 +43,9 @@ pub struct KeyView {
     pub status: &'static str,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// Presigned URLs signed with this key at or before this time are refused (the key's own
+    /// revocation; the user's is in its profile).
+    pub presigned_not_before: Option<i64>,
 }
 
 pub(crate) fn status(active: bool) -> &'static str {
@@ -78,6 +81,7 @@ impl IamService {
             active: true,
             created_at: now(),
             last_used_at: None,
+            presigned_not_before: None,
         };
         let audit = audit.with("key_id", key.id.clone());
         self.store.create_access_key(&key, &self.audit_rows(&audit)).await?;
@@ -104,6 +108,7 @@ impl IamService {
                 status: status(k.active),
                 created_at: k.created_at,
                 last_used_at: k.last_used_at,
+                presigned_not_before: k.presigned_not_before,
             })
             .collect())
     }
@@ -118,6 +123,21 @@ impl IamService {
     pub async fn delete_access_key(&self, user: &User, key_id: &str, audit: Audit) -> Result<()> {
         let audit = audit.with("key_id", key_id);
         self.store.delete_access_key(&user.id, key_id, &self.audit_rows(&audit)).await
+    }
+
+    /// Revokes every presigned URL signed so far with one of the user's keys (`key_id`), or
+    /// with any of its keys and temporary credentials. Gateways see it when their key cache
+    /// refreshes (seconds). Answers the time URLs must be signed after (unix seconds).
+    pub async fn revoke_presigned(&self, user: &User, key_id: Option<&str>, audit: Audit) -> Result<i64> {
+        let at = now();
+        let audit = match key_id {
+            Some(k) => audit.with("key_id", k),
+            None => audit.with("scope", "user"),
+        };
+        let audit = audit.with("presigned_not_before", at.to_string());
+        self.store.revoke_presigned(&user.id, key_id, at, &self.audit_rows(&audit)).await?;
+        tracing::info!(user_id = %user.id, access_key = key_id.unwrap_or("*"), "presigned URLs revoked");
+        Ok(at)
     }
 
     /// Who signs with `access_key`: `None` when unknown, disabled, deleted or expired.
@@ -148,6 +168,7 @@ impl IamService {
             policies,
             session_token_hash: None,
             expires_at: None,
+            presigned_not_before: key.presigned_not_before.max(user.presigned_not_before),
         }))
     }
 

@@ -139,6 +139,7 @@ impl IamService {
             display_name: Some("Platform admin".into()),
             password_hash: None,
             created_at: now(),
+            presigned_not_before: None,
         };
         match self.store.create_account(&account, &root, &[]).await {
             Ok(()) | Err(Error::EntityAlreadyExists(_)) => Ok(()),

@@ -202,6 +202,8 @@ impl IamService {
         let holder: Holder = serde_json::from_str(&cred.principal_json)
             .map_err(|e| Error::Internal(format!("temporary credential record: {e}")))?;
         let Some(kind) = kind_from(&holder.kind) else { return Ok(None) };
+        // A user's revocation of presigned URLs covers its temporary credentials.
+        let mut presigned_not_before = None;
         let policies = match &holder.policy_owner {
             Some((owner, id)) => {
                 let kind = if owner == "role" { OwnerKind::Role } else { OwnerKind::User };
@@ -213,7 +215,13 @@ impl IamService {
                         }
                         _ => false,
                     },
-                    _ => self.store.get_user(id).await?.is_some(),
+                    _ => match self.store.get_user(id).await? {
+                        Some(user) => {
+                            presigned_not_before = user.presigned_not_before;
+                            true
+                        }
+                        None => false,
+                    },
                 };
                 if !exists {
                     return Ok(None);
@@ -227,9 +235,8 @@ impl IamService {
             }
             None => {
                 // An account root's (or the admin's) credentials end with the account.
-                if self.store.root_user(&holder.account_id).await?.is_none() {
-                    return Ok(None);
-                }
+                let Some(root) = self.store.root_user(&holder.account_id).await? else { return Ok(None) };
+                presigned_not_before = root.presigned_not_before;
                 Vec::new()
             }
         };
@@ -246,6 +253,7 @@ impl IamService {
             policies,
             session_token_hash: Some(cred.session_token_hash),
             expires_at: Some(cred.expires_at),
+            presigned_not_before,
         }))
     }
 }

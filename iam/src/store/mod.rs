@@ -43,6 +43,9 @@ pub struct User {
     /// argon2id PHC string; `None` for users without password login.
     pub password_hash: Option<String>,
     pub created_at: i64,
+    /// Presigned URLs signed at or before this time (unix seconds) with any key or temporary
+    /// credential of this user are refused (see [`IamStore::revoke_presigned`]).
+    pub presigned_not_before: Option<i64>,
 }
 
 /// An IAM group.
@@ -124,6 +127,8 @@ pub struct AccessKey {
     pub active: bool,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// Presigned URLs signed with this key at or before this time (unix seconds) are refused.
+    pub presigned_not_before: Option<i64>,
 }
 
 /// A policy document that applies to a principal, labelled with where it comes from
@@ -257,6 +262,16 @@ pub trait IamStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// `NoSuchEntity` if the key is not the user's.
     async fn delete_access_key(&self, user_id: &str, key_id: &str, events: &[OutboxEvent]) -> Result<()>;
+    /// Revokes the presigned URLs signed up to `at` (unix seconds, never moved back): those of
+    /// one key of the user, or (`key_id` `None`) of all its keys and temporary credentials.
+    /// `NoSuchEntity` if the key is not the user's.
+    async fn revoke_presigned(
+        &self,
+        user_id: &str,
+        key_id: Option<&str>,
+        at: i64,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
     /// Records a use (callers throttle this).
     async fn touch_access_key(&self, key_id: &str, at: i64) -> Result<()>;
 }

@@ -131,6 +131,7 @@ struct UserRow {
     display_name: Option<String>,
     password_hash: Option<String>,
     created_at: i64,
+    presigned_not_before: Option<i64>,
 }
 
 impl From<UserRow> for User {
@@ -145,6 +146,7 @@ impl From<UserRow> for User {
             display_name: r.display_name,
             password_hash: r.password_hash,
             created_at: r.created_at,
+            presigned_not_before: r.presigned_not_before,
         }
     }
 }
@@ -229,6 +231,7 @@ struct KeyRow {
     active: bool,
     created_at: i64,
     last_used_at: Option<i64>,
+    presigned_not_before: Option<i64>,
 }
 
 impl From<KeyRow> for AccessKey {
@@ -241,11 +244,13 @@ impl From<KeyRow> for AccessKey {
             active: r.active,
             created_at: r.created_at,
             last_used_at: r.last_used_at,
+            presigned_not_before: r.presigned_not_before,
         }
     }
 }
 
-const USER_COLS: &str = "id, account_id, name, path, is_root, email, display_name, password_hash, created_at";
+const USER_COLS: &str =
+    "id, account_id, name, path, is_root, email, display_name, password_hash, created_at, presigned_not_before";
 const ROLE_COLS: &str = "id, account_id, name, path, trust_policy, description, max_session_secs, created_at";
 const POLICY_COLS: &str = "id, account_id, name, path, arn, document, description, created_at, updated_at";
 
@@ -856,7 +861,7 @@ macro_rules! sql_iam_store {
 
             async fn get_access_key(&self, id: &str) -> Result<Option<AccessKey>> {
                 let row: Option<KeyRow> = sqlx::query_as(
-                    "SELECT id, user_id, account_id, secret_sealed, active, created_at, last_used_at \
+                    "SELECT id, user_id, account_id, secret_sealed, active, created_at, last_used_at, presigned_not_before \
                      FROM iam_access_keys WHERE id = $1",
                 )
                 .bind(id)
@@ -868,7 +873,7 @@ macro_rules! sql_iam_store {
 
             async fn list_access_keys(&self, user_id: &str) -> Result<Vec<AccessKey>> {
                 let rows: Vec<KeyRow> = sqlx::query_as(
-                    "SELECT id, user_id, account_id, secret_sealed, active, created_at, last_used_at \
+                    "SELECT id, user_id, account_id, secret_sealed, active, created_at, last_used_at, presigned_not_before \
                      FROM iam_access_keys WHERE user_id = $1 ORDER BY created_at, id",
                 )
                 .bind(user_id)
@@ -900,6 +905,43 @@ macro_rules! sql_iam_store {
                     .await
                     .map_err(db_err)?;
                 one_row(done.rows_affected(), &format!("The Access Key with id {key_id}"))?;
+                self.commit(tx, events).await
+            }
+
+            async fn revoke_presigned(
+                &self,
+                user_id: &str,
+                key_id: Option<&str>,
+                at: i64,
+                events: &[OutboxEvent],
+            ) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let done = match key_id {
+                    Some(key_id) => sqlx::query(
+                        "UPDATE iam_access_keys SET presigned_not_before = \
+                         CASE WHEN presigned_not_before > $1 THEN presigned_not_before ELSE $1 END \
+                         WHERE id = $2 AND user_id = $3",
+                    )
+                    .bind(at)
+                    .bind(key_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?,
+                    None => sqlx::query(
+                        "UPDATE iam_users SET presigned_not_before = \
+                         CASE WHEN presigned_not_before > $1 THEN presigned_not_before ELSE $1 END WHERE id = $2",
+                    )
+                    .bind(at)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?,
+                };
+                match key_id {
+                    Some(key_id) => one_row(done.rows_affected(), &format!("The Access Key with id {key_id}"))?,
+                    None => one_row(done.rows_affected(), "The user")?,
+                }
                 self.commit(tx, events).await
             }
 

@@ -22,6 +22,7 @@ fn user(account_id: &str, name: &str, is_root: bool) -> User {
         display_name: None,
         password_hash: None,
         created_at: now(),
+        presigned_not_before: None,
     }
 }
 
@@ -141,6 +142,7 @@ pub async fn iam_store_suite(store: &dyn IamStore) -> ExpectedOutbox {
         active: true,
         created_at: now(),
         last_used_at: None,
+        presigned_not_before: None,
     };
     store.create_access_key(&k1, &marks.ok("create_access_key 10")).await.expect("create key");
     assert_eq!(store.get_access_key(&k1.id).await.expect("get key").as_ref(), Some(&k1));
@@ -152,6 +154,22 @@ pub async fn iam_store_suite(store: &dyn IamStore) -> ExpectedOutbox {
     );
     store.touch_access_key(&k1.id, 1234).await.expect("touch");
     assert_eq!(store.get_access_key(&k1.id).await.expect("get").expect("key").last_used_at, Some(1234));
+    // Presigned URL revocations: per key and per user, never moved back, only the owner's key.
+    store.revoke_presigned(&bob.id, Some(&k1.id), 2000, &marks.ok("revoke_presigned key")).await.expect("revoke key");
+    store.revoke_presigned(&bob.id, Some(&k1.id), 1500, &marks.ok("revoke_presigned earlier")).await.expect("earlier");
+    assert_eq!(store.get_access_key(&k1.id).await.expect("get").expect("key").presigned_not_before, Some(2000));
+    code!(
+        store.revoke_presigned(&other_bob.id, Some(&k1.id), 3000, &marks.refused("revoke_presigned not hers")).await,
+        Error::NoSuchEntity(_)
+    );
+    assert_eq!(store.get_access_key(&k1.id).await.expect("get").expect("key").presigned_not_before, Some(2000));
+    store.revoke_presigned(&bob.id, None, 2500, &marks.ok("revoke_presigned user")).await.expect("revoke user");
+    assert_eq!(store.get_user(&bob.id).await.expect("get").expect("bob").presigned_not_before, Some(2500));
+    assert_eq!(store.get_user(&other_bob.id).await.expect("get").expect("bob").presigned_not_before, None);
+    code!(
+        store.revoke_presigned("AIDANOSUCH", None, 1, &marks.refused("revoke_presigned nobody")).await,
+        Error::NoSuchEntity(_)
+    );
     assert_eq!(store.list_access_keys(&bob.id).await.expect("list").len(), 1);
     code!(store.delete_user(&bob.id, &marks.refused("delete_user 13")).await, Error::DeleteConflict(_));
     code!(

@@ -135,6 +135,7 @@ impl Server {
             display_name: None,
             password_hash: None,
             created_at: 0,
+            presigned_not_before: None,
         };
         self.iam.store().create_user(&u, &[]).await.expect("create user");
         if let Some(doc) = policy {

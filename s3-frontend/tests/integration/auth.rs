@@ -189,7 +189,7 @@ pub async fn truncated_body_stores_nothing(h: &Harness) {
     assert_eq!(h.get(&b, "k").await, b"original");
 }
 
-fn presigned_raw(p: &PresignedRequest, body: &[u8]) -> RawRequest {
+pub(crate) fn presigned_raw(p: &PresignedRequest, body: &[u8]) -> RawRequest {
     let uri: http::Uri = p.uri().parse().unwrap();
     let mut req = RawRequest::new(p.method(), uri.path()).body(body.to_vec());
     if let Some(q) = uri.query() {

@@ -121,14 +121,19 @@ fn all_refused(who: &str, outcomes: &[(&'static str, Outcome)], status: u16, cod
 }
 
 /// An account (its root's SDK client and id) made through the IAM service.
-async fn account(h: &Harness, name: &str) -> (Client, String) {
+pub(crate) async fn account(h: &Harness, name: &str) -> (Client, String) {
     let (profile, key) =
         h.iam.admin_create_account(name, None, None, &Default::default()).await.expect("create account");
     (sdk_client(h.addr, &key.access_key_id, &key.secret.0), profile.account_id)
 }
 
 /// An IAM user in `account_id` with an inline `policy` (if any); returns (client, user, key id, secret).
-async fn user(h: &Harness, account_id: &str, name: &str, policy: Option<String>) -> (Client, User, String, String) {
+pub(crate) async fn user(
+    h: &Harness,
+    account_id: &str,
+    name: &str,
+    policy: Option<String>,
+) -> (Client, User, String, String) {
     let u = User {
         id: cloudstore_iam::ids::unique_id("AIDA"),
         account_id: account_id.to_owned(),
@@ -139,6 +144,7 @@ async fn user(h: &Harness, account_id: &str, name: &str, policy: Option<String>)
         display_name: None,
         password_hash: None,
         created_at: 0,
+        presigned_not_before: None,
     };
     h.iam.store().create_user(&u, &[]).await.expect("create user");
     if let Some(doc) = policy {
@@ -149,7 +155,7 @@ async fn user(h: &Harness, account_id: &str, name: &str, policy: Option<String>)
     (sdk_client(h.addr, &key.access_key_id, &key.secret.0), u, key.access_key_id, key.secret.0)
 }
 
-fn allow_bucket(bucket: &str) -> String {
+pub(crate) fn allow_bucket(bucket: &str) -> String {
     format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"]}},{{"Effect":"Allow","Action":["s3:ListAllMyBuckets","s3:CreateBucket"],"Resource":"*"}}]}}"#
     )

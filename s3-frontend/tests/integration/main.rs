@@ -28,6 +28,7 @@ mod multipart;
 mod notifications;
 mod objects;
 mod ops;
+mod presigned;
 mod rest;
 mod robust;
 mod semantics;
@@ -62,6 +63,8 @@ suite!(
     events::changes_reads_and_refusals_become_events,
     rest::rest_identity_events,
     rest::iam_query_and_admin_events,
+    presigned::presigned_operations_permissions_and_revocation,
+    rest::rest_presigned_revocation,
     notifications::notifications_need_kafka,
     iam::strangers_are_refused_every_operation,
     iam::denied_reads_cover_object_attributes,

@@ -190,6 +190,7 @@ async fn iam_user(h: &Harness, account_id: &str, name: &str, policies: &[(&str, 
         display_name: None,
         password_hash: None,
         created_at: 0,
+        presigned_not_before: None,
     };
     h.iam.store().create_user(&u, &[]).await.expect("create user");
     for (policy, document) in policies {
@@ -1165,4 +1166,46 @@ pub async fn iam_query_and_admin_events(h: &Harness) {
     assert_eq!(last.event_type.as_str(), "identity_changed");
     assert_eq!(last.detail.get("action").map(String::as_str), Some("DeleteAccount"));
     assert_eq!(last.principal_arn.as_deref(), Some(admin_arn.as_str()));
+}
+
+/// A user revokes the presigned URLs of one of its keys, or of all of them, through the REST
+/// API; another user's key is not theirs to revoke.
+pub async fn rest_presigned_revocation(h: &Harness) {
+    let name = format!("prv{}", random_hex(8));
+    register(h, &name).await;
+    let s = session(h, &name).await;
+    let key = call(h, "POST", "/users/me/keys", Some(&s.access), None).await.expect(201);
+    let key_id = key["access_key_id"].as_str().expect("key id").to_owned();
+    let secret = key["secret_access_key"].as_str().expect("secret").to_owned();
+    let client = sdk_client(h.addr, &key_id, &secret);
+    let bucket = format!("prv-{}", random_hex(10));
+    client.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    client.put_object().bucket(&bucket).key("a.txt").body(ByteStream::from_static(b"a")).send().await.expect("put");
+    let cfg = || aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).expect("config");
+    let url = client.get_object().bucket(&bucket).key("a.txt").presigned(cfg()).await.expect("presign");
+    assert_eq!(h.raw(crate::auth::presigned_raw(&url, b"")).await.status, 200);
+
+    // Someone else's key: not found, nothing revoked.
+    let other = format!("prv{}", random_hex(8));
+    register(h, &other).await;
+    let o = session(h, &other).await;
+    call(h, "POST", &format!("/users/me/keys/{key_id}/revoke-presigned"), Some(&o.access), None)
+        .await
+        .error(404, "NoSuchEntity");
+    call(h, "POST", &format!("/users/me/keys/{key_id}/revoke-presigned"), None, None).await.error(401, "Unauthorized");
+
+    let revoked =
+        call(h, "POST", &format!("/users/me/keys/{key_id}/revoke-presigned"), Some(&s.access), None).await.expect(200);
+    let at = revoked["presigned_not_before"].as_i64().expect("time");
+    let keys = call(h, "GET", "/users/me/keys", Some(&s.access), None).await.expect(200);
+    assert_eq!(keys["keys"][0]["presigned_not_before"].as_i64(), Some(at), "{keys}");
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    h.raw(crate::auth::presigned_raw(&url, b"")).await.assert_error(403, "AccessDenied");
+    let fresh = client.get_object().bucket(&bucket).key("a.txt").presigned(cfg()).await.expect("presign");
+    assert_eq!(h.raw(crate::auth::presigned_raw(&fresh, b"")).await.status, 200, "signed after the revocation");
+
+    call(h, "POST", "/users/me/revoke-presigned", Some(&s.access), None).await.expect(200);
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    h.raw(crate::auth::presigned_raw(&fresh, b"")).await.assert_error(403, "AccessDenied");
+    client.head_object().bucket(&bucket).key("a.txt").send().await.expect("the key itself still works");
 }

@@ -103,6 +103,7 @@ impl From<&KeyGrant> for pb::KeyGrant {
             policies: policies_to_pb(&g.policies),
             session_token_hash: g.session_token_hash.clone(),
             expires_at: g.expires_at,
+            presigned_not_before: g.presigned_not_before,
         }
     }
 }
@@ -117,6 +118,7 @@ impl TryFrom<pb::KeyGrant> for KeyGrant {
             policies: policies_from_pb(g.policies),
             session_token_hash: g.session_token_hash,
             expires_at: g.expires_at,
+            presigned_not_before: g.presigned_not_before,
         })
     }
 }
@@ -337,6 +339,7 @@ mod tests {
             policies: vec![NamedPolicy { label: "role/inline/p".into(), document: "{}".into() }],
             session_token_hash: Some("ab".repeat(32)),
             expires_at: Some(1_700_000_000),
+            presigned_not_before: Some(1_699_999_000),
         };
         let wire = pb::KeyGrant::from(&g);
         assert!(!format!("{wire:?}").contains("EXAMPLEKEY"));
@@ -346,6 +349,7 @@ mod tests {
         assert_eq!(back.policies, g.policies);
         assert_eq!(back.session_token_hash, g.session_token_hash);
         assert_eq!(back.expires_at, g.expires_at);
+        assert_eq!(back.presigned_not_before, g.presigned_not_before);
         let long_term = KeyGrant { session_token_hash: None, expires_at: None, ..g };
         let back = KeyGrant::try_from(pb::KeyGrant::from(&long_term)).expect("decode");
         assert_eq!((back.session_token_hash, back.expires_at), (None, None));

@@ -54,6 +54,9 @@ pub struct KeyGrant {
     /// Temporary credentials: unix seconds after which they are refused.
     #[prost(int64, optional, tag = "5")]
     pub expires_at: ::core::option::Option<i64>,
+    /// Presigned URLs signed at or before this time (unix seconds) are refused.
+    #[prost(int64, optional, tag = "6")]
+    pub presigned_not_before: ::core::option::Option<i64>,
 }
 /// An authenticated caller of the IAM or STS API.
 #[allow(clippy::all)]

@@ -30,9 +30,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cloudstore_store_api::{Result, StoreError};
+use cloudstore_store_sql::codec::ObjectRow;
+use cloudstore_store_sql::object_columns;
 use tokio::sync::oneshot;
 
-use crate::codec::ObjectRow;
 use crate::error::{db_err, is_refusal};
 use crate::hot::{self, HotPool};
 
@@ -402,7 +403,7 @@ impl Commits {
                 event_item.push(item);
             }
         }
-        let now = crate::codec::now_ms();
+        let now = cloudstore_store_sql::codec::now_ms();
         // Autocommit: the statement's implicit transaction is the whole batch.
         let codes: (Vec<i32>,) = hot::hot!(self.hot, retry: false, |conn| {
             sqlx::query_as(

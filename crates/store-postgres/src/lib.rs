@@ -226,3 +226,27 @@ impl SqlBackend for PgMetadataStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shared::locks;
+
+    /// The locking reads of the module docs' protocol, as `sql_metadata_store!` expands them
+    /// here: the same statements the store ran when it wrote them itself.
+    #[test]
+    fn locking_reads_keep_the_protocol() {
+        assert_eq!(locks::BUCKET_SHARED, "SELECT 1 FROM buckets WHERE name = $1 FOR KEY SHARE");
+        assert_eq!(locks::BUCKET_EXCLUSIVE, "SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE");
+        assert_eq!(locks::BUCKET_UPLOADS, "SELECT 1 FROM uploads WHERE bucket = $1 ORDER BY upload_id FOR UPDATE");
+        assert_eq!(
+            locks::UPLOAD_SHARED,
+            "SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3 FOR SHARE"
+        );
+        assert_eq!(
+            locks::UPLOAD_EXCLUSIVE,
+            "SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3 FOR UPDATE"
+        );
+        assert_eq!(locks::PART, "SELECT blob FROM parts WHERE upload_id = $1 AND part_number = $2 FOR UPDATE");
+        const { assert!(locks::ROW_LOCKS) };
+    }
+}

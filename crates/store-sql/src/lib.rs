@@ -223,6 +223,29 @@ macro_rules! sql_metadata_store {
             type Conn = $crate::Conn<Store>;
             type Tx = ::sqlx::Transaction<'static, <Store as $crate::SqlBackend>::Db>;
 
+            /// The reads that lock (see the store's concurrency docs), with this database's
+            /// clauses; in lock order: bucket, then its uploads or one upload, then a part.
+            pub(crate) mod locks {
+                /// Key-share on the bucket: writers adding rows under it (`delete_bucket` waits).
+                pub(crate) const BUCKET_SHARED: &str = concat!("SELECT 1 FROM buckets WHERE name = $1", $for_key_share);
+                /// The bucket, exclusively: `delete_bucket`.
+                pub(crate) const BUCKET_EXCLUSIVE: &str = concat!("SELECT 1 FROM buckets WHERE name = $1", $for_update);
+                /// Every upload of the bucket, exclusively: `delete_bucket` (only with row locks).
+                pub(crate) const BUCKET_UPLOADS: &str =
+                    concat!("SELECT 1 FROM uploads WHERE bucket = $1 ORDER BY upload_id", $for_update);
+                /// Shared on the upload: `put_part` (parts upload in parallel).
+                pub(crate) const UPLOAD_SHARED: &str =
+                    concat!("SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3", $for_share);
+                /// The upload, exclusively: `complete_upload`, `abort_upload`.
+                pub(crate) const UPLOAD_EXCLUSIVE: &str =
+                    concat!("SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3", $for_update);
+                /// The part number's row, for update: `put_part` replacing a part.
+                pub(crate) const PART: &str =
+                    concat!("SELECT blob FROM parts WHERE upload_id = $1 AND part_number = $2", $for_update);
+                /// Whether the clauses above lock rows.
+                pub(crate) const ROW_LOCKS: bool = $row_locks;
+            }
+
             fn db_err(e: ::sqlx::Error) -> StoreError {
                 <Store as $crate::SqlBackend>::db_err(e)
             }
@@ -275,11 +298,7 @@ macro_rules! sql_metadata_store {
             /// transaction); `false` if there is no such bucket.
             async fn lock_bucket(conn: &mut Conn, name: &str) -> Result<bool> {
                 let row: Option<i32> =
-                    ::sqlx::query_scalar(concat!("SELECT 1 FROM buckets WHERE name = $1", $for_key_share))
-                        .bind(name)
-                        .fetch_optional(conn)
-                        .await
-                        .map_err(db_err)?;
+                    ::sqlx::query_scalar(locks::BUCKET_SHARED).bind(name).fetch_optional(conn).await.map_err(db_err)?;
                 Ok(row.is_some())
             }
 
@@ -292,11 +311,7 @@ macro_rules! sql_metadata_store {
                 upload_id: &str,
                 exclusive: bool,
             ) -> Result<bool> {
-                let sql = if exclusive {
-                    concat!("SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3", $for_update)
-                } else {
-                    concat!("SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3", $for_share)
-                };
+                let sql = if exclusive { locks::UPLOAD_EXCLUSIVE } else { locks::UPLOAD_SHARED };
                 let row: Option<i32> = ::sqlx::query_scalar(sql)
                     .bind(upload_id)
                     .bind(bucket)
@@ -420,8 +435,7 @@ macro_rules! sql_metadata_store {
                 async fn delete_bucket(&self, name: &str, events: &[OutboxEvent]) -> Result<()> {
                     let mut tx = self.begin().await?;
                     // Waits for writers holding a key-share lock; later writers find the bucket gone.
-                    let row: Option<i32> =
-                        ::sqlx::query_scalar(concat!("SELECT 1 FROM buckets WHERE name = $1", $for_update))
+                    let row: Option<i32> = ::sqlx::query_scalar(locks::BUCKET_EXCLUSIVE)
                             .bind(name)
                             .fetch_optional(&mut *tx)
                             .await
@@ -440,15 +454,8 @@ macro_rules! sql_metadata_store {
                     // In-progress multipart uploads are aborted with the bucket, as on AWS. With row
                     // locks, locking them waits for part writes and completions under way (they hold
                     // a share lock); later ones find the upload gone.
-                    if $row_locks {
-                        ::sqlx::query(concat!(
-                            "SELECT 1 FROM uploads WHERE bucket = $1 ORDER BY upload_id",
-                            $for_update
-                        ))
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                    if locks::ROW_LOCKS {
+                        ::sqlx::query(locks::BUCKET_UPLOADS).bind(name).execute(&mut *tx).await.map_err(db_err)?;
                     }
                     let parts: Vec<String> = ::sqlx::query_scalar(
                         "SELECT blob FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = $1)",
@@ -613,10 +620,7 @@ macro_rules! sql_metadata_store {
                     let number = to_i32(part.part_number)?;
                     let (size, last_modified) = (to_i64(part.size)?, to_ms(part.last_modified));
                     for _ in 0..$crate::WRITE_ATTEMPTS {
-                        let old: Option<String> = ::sqlx::query_scalar(concat!(
-                            "SELECT blob FROM parts WHERE upload_id = $1 AND part_number = $2",
-                            $for_update
-                        ))
+                        let old: Option<String> = ::sqlx::query_scalar(locks::PART)
                         .bind(upload_id)
                         .bind(number)
                         .fetch_optional(&mut *tx)

@@ -277,6 +277,22 @@ mod tests {
         sqlx::query_scalar(sql).fetch_one(pool).await.expect("pragma")
     }
 
+    /// No row-lock clause reaches SQLite (it has none): the single writer serializes instead.
+    #[test]
+    fn locking_reads_have_no_lock_clauses() {
+        for sql in [
+            shared::locks::BUCKET_SHARED,
+            shared::locks::BUCKET_EXCLUSIVE,
+            shared::locks::BUCKET_UPLOADS,
+            shared::locks::UPLOAD_SHARED,
+            shared::locks::UPLOAD_EXCLUSIVE,
+            shared::locks::PART,
+        ] {
+            assert!(!sql.contains(" FOR "), "{sql}");
+        }
+        const { assert!(!shared::locks::ROW_LOCKS) };
+    }
+
     #[tokio::test]
     async fn connections_are_configured() {
         let (store, _dir) = store().await;

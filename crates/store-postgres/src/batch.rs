@@ -258,7 +258,7 @@ impl Job for Reads {
 impl Reads {
     async fn one(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
         hot::hot!(self.hot, retry: true, |conn| {
-            sqlx::query_as(concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2"))
+            sqlx::query_as(cloudstore_store_sql::OBJECT_BY_KEY)
                 .bind(bucket)
                 .bind(key)
                 .fetch_optional(conn)

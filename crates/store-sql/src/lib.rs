@@ -98,6 +98,9 @@ macro_rules! bind_object {
     }};
 }
 
+/// One object by bucket (`$1`) and key (`$2`): every column, in [`codec::ObjectRow`]'s order.
+pub const OBJECT_BY_KEY: &str = concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2");
+
 /// The scan of `objects` behind `scan_objects`: `$1` bucket, `$2` from, then `$3` to when
 /// `bounded`, then the limit.
 #[must_use]
@@ -802,4 +805,34 @@ macro_rules! sql_metadata_store {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The highest `$N` of `sql`.
+    fn params(sql: &str) -> usize {
+        sql.split('$')
+            .skip(1)
+            .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn scans_number_their_parameters_as_they_are_bound() {
+        for inclusive in [true, false] {
+            for bounded in [true, false] {
+                // bucket, from, [to], limit
+                assert_eq!(params(objects_scan_sql(inclusive, bounded)), 3 + usize::from(bounded));
+                for after_id in [true, false] {
+                    // bucket, key marker, [upload id marker], [to], limit
+                    let want = 3 + usize::from(after_id) + usize::from(bounded);
+                    assert_eq!(params(uploads_scan_sql(after_id, inclusive, bounded)), want);
+                }
+            }
+        }
+        assert_eq!(params(OBJECT_BY_KEY), 2);
+    }
 }

@@ -213,13 +213,12 @@ impl SqlBackend for SqliteMetadataStore {
     }
 
     async fn read_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>> {
-        let row: Option<ObjectRow> =
-            sqlx::query_as(concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2"))
-                .bind(bucket)
-                .bind(key)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
+        let row: Option<ObjectRow> = sqlx::query_as(cloudstore_store_sql::OBJECT_BY_KEY)
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
         row.map(ObjectRow::into_meta).transpose()
     }
 

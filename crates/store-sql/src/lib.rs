@@ -159,8 +159,8 @@ pub trait SqlBackend: Send + Sync + Sized + 'static {
     fn blob_list<'a>(blobs: &'a [&'a str]) -> Result<Self::BlobList<'a>>;
 
     /// Makes `obj`, the object of a completed multipart upload whose blobs are its parts, live
-    /// inside the caller's transaction (see `MetadataStore::complete_upload`): `NoSuchBucket`,
-    /// `PreconditionFailed` or `Conflict` write nothing.
+    /// inside the caller's transaction (see `MetadataStore::complete_upload`); on an error
+    /// (`NoSuchBucket`, `PreconditionFailed`, `Conflict`) it has written nothing.
     fn write_object(
         conn: &mut Conn<Self>,
         obj: &ObjectMeta,
@@ -186,7 +186,7 @@ pub trait SqlBackend: Send + Sync + Sized + 'static {
 /// the `outbox` module of `cloudstore_outbox::sql_outbox!`, and its crate depends on sqlx,
 /// async-trait, time and cloudstore-store-api.
 ///
-/// The dialect, by name (all string literals):
+/// The dialect, by name (literals):
 /// - `for_update`, `for_share`, `for_key_share`: the row-lock clauses appended to the reads
 ///   that lock (empty where a write transaction excludes every other writer anyway);
 /// - `row_locks`: `true` where those clauses lock; then `delete_bucket` also locks the
@@ -439,10 +439,10 @@ macro_rules! sql_metadata_store {
                     let mut tx = self.begin().await?;
                     // Waits for writers holding a key-share lock; later writers find the bucket gone.
                     let row: Option<i32> = ::sqlx::query_scalar(locks::BUCKET_EXCLUSIVE)
-                            .bind(name)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
+                        .bind(name)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
                     if row.is_none() {
                         return Err(StoreError::NoSuchBucket);
                     }
@@ -624,11 +624,11 @@ macro_rules! sql_metadata_store {
                     let (size, last_modified) = (to_i64(part.size)?, to_ms(part.last_modified));
                     for _ in 0..$crate::WRITE_ATTEMPTS {
                         let old: Option<String> = ::sqlx::query_scalar(locks::PART)
-                        .bind(upload_id)
-                        .bind(number)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                            .bind(upload_id)
+                            .bind(number)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
                         let sql = if old.is_some() {
                             "UPDATE parts SET blob = $3, size = $4, etag = $5, checksum = $6, last_modified = $7 \
                              WHERE upload_id = $1 AND part_number = $2"
@@ -775,7 +775,8 @@ macro_rules! sql_metadata_store {
                     .fetch_all(self.reads())
                     .await
                     .map_err(db_err)?;
-                    Ok(rows.into_iter().map(|(bucket, key, upload_id)| StaleUpload { bucket, key, upload_id }).collect())
+                    let stale = rows.into_iter().map(|(bucket, key, upload_id)| StaleUpload { bucket, key, upload_id });
+                    Ok(stale.collect())
                 }
 
                 async fn append_events(&self, events: &[OutboxEvent]) -> Result<()> {

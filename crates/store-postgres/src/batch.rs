@@ -30,9 +30,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cloudstore_store_api::{Result, StoreError};
+use cloudstore_store_sql::codec::ObjectRow;
+use cloudstore_store_sql::object_columns;
 use tokio::sync::oneshot;
 
-use crate::codec::ObjectRow;
 use crate::error::{db_err, is_refusal};
 use crate::hot::{self, HotPool};
 
@@ -257,7 +258,7 @@ impl Job for Reads {
 impl Reads {
     async fn one(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
         hot::hot!(self.hot, retry: true, |conn| {
-            sqlx::query_as(concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2"))
+            sqlx::query_as(cloudstore_store_sql::OBJECT_BY_KEY)
                 .bind(bucket)
                 .bind(key)
                 .fetch_optional(conn)
@@ -402,7 +403,7 @@ impl Commits {
                 event_item.push(item);
             }
         }
-        let now = crate::codec::now_ms();
+        let now = cloudstore_store_sql::codec::now_ms();
         // Autocommit: the statement's implicit transaction is the whole batch.
         let codes: (Vec<i32>,) = hot::hot!(self.hot, retry: false, |conn| {
             sqlx::query_as(

@@ -1,44 +1,47 @@
-//! Conversions between the domain records and the column values stored in PostgreSQL.
+//! The rows of the metadata tables and their conversions to and from the domain records, once
+//! for both databases (the columns have the same types in both schemas; SQLite reads its
+//! INTEGER columns into `i32` where PostgreSQL has `integer`, range-checked by sqlx).
 
-use cloudstore_store_api::{ObjectMeta, ObjectSummary, PartMeta, Result, StoreError, Upload};
+use cloudstore_store_api::{BlobId, Bucket, ObjectMeta, ObjectSummary, PartMeta, Result, StoreError, Upload};
 use cloudstore_types::{Checksum, ChecksumType};
 
-pub(crate) use cloudstore_store_api::sql::*;
+pub use cloudstore_store_api::sql::*;
 
-pub(crate) fn to_i32(n: u32) -> Result<i32> {
+/// A part number (or count) for an `integer` column.
+pub fn to_i32(n: u32) -> Result<i32> {
     i32::try_from(n).map_err(|_| StoreError::backend("part number too large for the database"))
 }
 
-/// The columns selected by [`OBJECT_COLUMNS`](crate::OBJECT_COLUMNS).
-#[derive(sqlx::FromRow, Clone)]
-pub(crate) struct ObjectRow {
-    pub(crate) bucket: String,
-    pub(crate) key: String,
-    pub(crate) size: i64,
-    pub(crate) etag: String,
-    pub(crate) last_modified: i64,
-    pub(crate) content_type: Option<String>,
-    pub(crate) content_encoding: Option<String>,
-    pub(crate) content_disposition: Option<String>,
-    pub(crate) content_language: Option<String>,
-    pub(crate) cache_control: Option<String>,
-    pub(crate) expires: Option<String>,
-    pub(crate) user_metadata: String,
-    pub(crate) checksum_algorithm: Option<String>,
-    pub(crate) checksum_value: Option<String>,
-    pub(crate) checksum_type: Option<String>,
-    pub(crate) parts: String,
-    pub(crate) multipart_parts: Option<i32>,
+/// Every column of `objects`, in [`object_columns!`](crate::object_columns)'s order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ObjectRow {
+    pub bucket: String,
+    pub key: String,
+    pub size: i64,
+    pub etag: String,
+    pub last_modified: i64,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+    pub user_metadata: String,
+    pub checksum_algorithm: Option<String>,
+    pub checksum_value: Option<String>,
+    pub checksum_type: Option<String>,
+    pub parts: String,
+    pub multipart_parts: Option<i32>,
 }
 
 impl ObjectRow {
     /// The row's bucket and key.
-    pub(crate) fn id(&self) -> (&str, &str) {
+    pub fn id(&self) -> (&str, &str) {
         (&self.bucket, &self.key)
     }
 
     /// The columns that store `obj`.
-    pub(crate) fn from_meta(obj: &ObjectMeta) -> Result<Self> {
+    pub fn from_meta(obj: &ObjectMeta) -> Result<Self> {
         let (checksum_algorithm, checksum_value, checksum_type) = checksum_columns(obj.checksum.as_ref());
         Ok(Self {
             bucket: obj.bucket.clone(),
@@ -61,7 +64,7 @@ impl ObjectRow {
         })
     }
 
-    pub(crate) fn into_meta(self) -> Result<ObjectMeta> {
+    pub fn into_meta(self) -> Result<ObjectMeta> {
         let checksum = match (parse_algorithm(self.checksum_algorithm.as_deref())?, self.checksum_value) {
             (Some(algorithm), Some(value)) => Some(Checksum {
                 algorithm,
@@ -90,8 +93,38 @@ impl ObjectRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct SummaryRow {
+/// Distinct blob ids, in order of first appearance.
+pub fn distinct_ids(blobs: &[BlobId]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::with_capacity(blobs.len());
+    for b in blobs {
+        if !out.contains(&b.as_str()) {
+            out.push(b.as_str());
+        }
+    }
+    out
+}
+
+/// The columns of `buckets`, in [`bucket_columns!`](crate::bucket_columns)' order.
+#[derive(Debug, sqlx::FromRow)]
+pub struct BucketRow {
+    name: String,
+    owner: String,
+    region: String,
+    created_at: i64,
+    policy: Option<String>,
+    notification: Option<String>,
+}
+
+impl BucketRow {
+    pub fn into_bucket(self) -> Result<Bucket> {
+        let Self { name, owner, region, created_at, policy, notification } = self;
+        Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
+    }
+}
+
+/// The columns a listing shows, in [`summary_columns!`](crate::summary_columns)' order.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SummaryRow {
     key: String,
     size: i64,
     etag: String,
@@ -101,7 +134,7 @@ pub(crate) struct SummaryRow {
 }
 
 impl SummaryRow {
-    pub(crate) fn into_summary(self) -> Result<ObjectSummary> {
+    pub fn into_summary(self) -> Result<ObjectSummary> {
         let checksum_algorithm = parse_algorithm(self.checksum_algorithm.as_deref())?;
         let checksum_type = match checksum_algorithm {
             Some(_) => parse_checksum_type(self.checksum_type.as_deref())?,
@@ -118,8 +151,9 @@ impl SummaryRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct UploadRow {
+/// The columns of `uploads`, in [`upload_columns!`](crate::upload_columns)' order.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UploadRow {
     upload_id: String,
     bucket: String,
     key: String,
@@ -130,7 +164,7 @@ pub(crate) struct UploadRow {
 }
 
 impl UploadRow {
-    pub(crate) fn into_upload(self) -> Result<Upload> {
+    pub fn into_upload(self) -> Result<Upload> {
         let template = TemplateJson::decode(&self.template, &self.bucket, &self.key)?;
         Ok(Upload {
             initiated: from_ms(self.initiated)?,
@@ -144,8 +178,9 @@ impl UploadRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct PartRow {
+/// The columns of `parts` but the upload id, in [`part_columns!`](crate::part_columns)' order.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PartRow {
     part_number: i32,
     blob: String,
     size: i64,
@@ -155,7 +190,7 @@ pub(crate) struct PartRow {
 }
 
 impl PartRow {
-    pub(crate) fn into_part(self) -> Result<PartMeta> {
+    pub fn into_part(self) -> Result<PartMeta> {
         Ok(PartMeta {
             part_number: to_u32(i64::from(self.part_number))?,
             blob: blob_id(self.blob)?,

@@ -1,0 +1,839 @@
+//! The metadata stores' SQL, written once for PostgreSQL (`store-postgres`) and SQLite
+//! (`store-sqlite`) (ADR 0008).
+//!
+//! - [`codec`]: the rows of the metadata tables and their conversions to the domain records.
+//! - [`sql_metadata_store!`]: `impl MetadataStore` for a store type, expanded in each store
+//!   crate over its own sqlx driver (both drivers accept `$N` parameters). Every statement
+//!   and every transaction's sequence of statements is written here once.
+//! - [`SqlBackend`]: what the expansion asks of the store — its pools, how a write
+//!   transaction begins, how a list of blob ids is bound, its errors — and the object
+//!   operations each database does its own way (PostgreSQL's hot path: PL/pgSQL functions,
+//!   batched reads and group commit; SQLite's read-and-upsert under its single writer).
+//!
+//! What differs in the SQL itself is given to the macro as literals, by name: the row-lock
+//! clauses (`FOR UPDATE`, `FOR SHARE`, `FOR KEY SHARE` on PostgreSQL; empty on SQLite, whose
+//! write transactions hold the database's one write lock from their first statement), and the
+//! two statements over a list of blob ids (arrays on PostgreSQL, `json_each` on SQLite).
+//! The concurrency each store guarantees is documented in its crate.
+
+pub mod codec;
+
+use std::future::Future;
+
+use cloudstore_store_api::{ObjectMeta, OutboxEvent, Result, StoreError, WriteCondition};
+use time::Duration;
+
+/// Rounds of "read for update, else insert" before giving up with `Conflict` (each extra round
+/// means a concurrent writer created and then deleted the row meanwhile; under SQLite's single
+/// writer the first round always settles). PostgreSQL's function `put_object` (migration 0003)
+/// makes as many rounds for objects.
+pub const WRITE_ATTEMPTS: usize = 16;
+
+/// Every column of `objects`, in [`codec::ObjectRow`]'s order.
+#[macro_export]
+macro_rules! object_columns {
+    () => {
+        "bucket, key, size, etag, last_modified, content_type, content_encoding, content_disposition, \
+         content_language, cache_control, expires, user_metadata, checksum_algorithm, checksum_value, \
+         checksum_type, parts, multipart_parts"
+    };
+}
+
+/// The columns of `uploads`, in [`codec::UploadRow`]'s order.
+#[macro_export]
+macro_rules! upload_columns {
+    () => {
+        "upload_id, bucket, key, initiated, template, checksum_algorithm, checksum_type"
+    };
+}
+
+/// The columns of `buckets`, in [`codec::BucketRow`]'s order.
+#[macro_export]
+macro_rules! bucket_columns {
+    () => {
+        "name, owner, region, created_at, policy, notification"
+    };
+}
+
+/// The columns of a listing, in [`codec::SummaryRow`]'s order.
+#[macro_export]
+macro_rules! summary_columns {
+    () => {
+        "key, size, etag, last_modified, checksum_algorithm, checksum_type"
+    };
+}
+
+/// The columns of `parts` but the upload id, in [`codec::PartRow`]'s order.
+#[macro_export]
+macro_rules! part_columns {
+    () => {
+        "part_number, blob, size, etag, checksum, last_modified"
+    };
+}
+
+/// Binds `$1..$17` of `$query` to the columns of `$row` (a [`codec::ObjectRow`]), in
+/// [`object_columns!`] order.
+#[macro_export]
+macro_rules! bind_object {
+    ($query:expr, $row:expr) => {{
+        let row: &$crate::codec::ObjectRow = $row;
+        $query
+            .bind(&row.bucket)
+            .bind(&row.key)
+            .bind(row.size)
+            .bind(&row.etag)
+            .bind(row.last_modified)
+            .bind(&row.content_type)
+            .bind(&row.content_encoding)
+            .bind(&row.content_disposition)
+            .bind(&row.content_language)
+            .bind(&row.cache_control)
+            .bind(&row.expires)
+            .bind(&row.user_metadata)
+            .bind(&row.checksum_algorithm)
+            .bind(&row.checksum_value)
+            .bind(&row.checksum_type)
+            .bind(&row.parts)
+            .bind(row.multipart_parts)
+    }};
+}
+
+/// One object by bucket (`$1`) and key (`$2`): every column, in [`codec::ObjectRow`]'s order.
+pub const OBJECT_BY_KEY: &str = concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2");
+
+/// The scan of `objects` behind `scan_objects`: `$1` bucket, `$2` from, then `$3` to when
+/// `bounded`, then the limit.
+#[must_use]
+pub fn objects_scan_sql(inclusive: bool, bounded: bool) -> &'static str {
+    macro_rules! sql {
+        ($cmp:literal, $rest:literal) => {
+            concat!("SELECT ", summary_columns!(), " FROM objects WHERE bucket = $1 AND key ", $cmp, " $2", $rest)
+        };
+    }
+    match (inclusive, bounded) {
+        (true, true) => sql!(">=", " AND key < $3 ORDER BY key LIMIT $4"),
+        (true, false) => sql!(">=", " ORDER BY key LIMIT $3"),
+        (false, true) => sql!(">", " AND key < $3 ORDER BY key LIMIT $4"),
+        (false, false) => sql!(">", " ORDER BY key LIMIT $3"),
+    }
+}
+
+/// The scan of `uploads` behind `scan_uploads`: `$1` bucket, `$2` key marker, then `$3` the
+/// upload-id marker when `after_id`, then the bound when `bounded`, then the limit.
+#[must_use]
+pub fn uploads_scan_sql(after_id: bool, inclusive: bool, bounded: bool) -> &'static str {
+    macro_rules! sql {
+        ($rest:literal) => {
+            concat!("SELECT ", upload_columns!(), " FROM uploads WHERE bucket = $1 AND ", $rest)
+        };
+    }
+    match (after_id, inclusive, bounded) {
+        (true, _, true) => sql!("(key, upload_id) > ($2, $3) AND key < $4 ORDER BY key, upload_id LIMIT $5"),
+        (true, _, false) => sql!("(key, upload_id) > ($2, $3) ORDER BY key, upload_id LIMIT $4"),
+        (false, true, true) => sql!("key >= $2 AND key < $3 ORDER BY key, upload_id LIMIT $4"),
+        (false, true, false) => sql!("key >= $2 ORDER BY key, upload_id LIMIT $3"),
+        (false, false, true) => sql!("key > $2 AND key < $3 ORDER BY key, upload_id LIMIT $4"),
+        (false, false, false) => sql!("key > $2 ORDER BY key, upload_id LIMIT $3"),
+    }
+}
+
+/// The connection type of a store's database.
+pub type Conn<S> = <<S as SqlBackend>::Db as sqlx::Database>::Connection;
+
+/// What [`sql_metadata_store!`] asks of a store: the named hooks where the databases differ.
+pub trait SqlBackend: Send + Sync + Sized + 'static {
+    /// The sqlx database.
+    type Db: sqlx::Database;
+    /// How a list of blob ids is bound (an array, or JSON text).
+    type BlobList<'a>;
+
+    /// The pool lookups and scans run on.
+    fn reads(&self) -> &sqlx::Pool<Self::Db>;
+    /// The pool single-statement writes run on (outside a transaction).
+    fn writes(&self) -> &sqlx::Pool<Self::Db>;
+    /// Starts a write transaction.
+    fn begin(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+    /// Maps a driver error to the store's error (each database classifies its own codes).
+    fn db_err(e: sqlx::Error) -> StoreError;
+    /// Binds `blobs` for the macro's `claim_pending` and `queue_blobs` statements.
+    fn blob_list<'a>(blobs: &'a [&'a str]) -> Result<Self::BlobList<'a>>;
+
+    /// Makes `obj`, the object of a completed multipart upload whose blobs are its parts, live
+    /// inside the caller's transaction (see `MetadataStore::complete_upload`); on an error
+    /// (`NoSuchBucket`, `PreconditionFailed`, `Conflict`) it has written nothing.
+    fn write_object(
+        conn: &mut Conn<Self>,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        grace: Duration,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// `MetadataStore::get_object`.
+    fn read_object(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<ObjectMeta>>> + Send;
+    /// `MetadataStore::put_object`.
+    fn commit_object(
+        &self,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        grace: Duration,
+        events: &[OutboxEvent],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// `MetadataStore::register_blobs` of distinct, non-empty `blobs`, due at `deadline_ms`.
+    fn register_pending(&self, blobs: &[&str], deadline_ms: i64) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Expands to a module (`$module`) with the shared statements and `impl MetadataStore for
+/// $store` on top of `$store`'s [`SqlBackend`] hooks. The invoking module holds `$store` and
+/// the `outbox` module of `cloudstore_outbox::sql_outbox!`, and its crate depends on sqlx,
+/// async-trait, time and cloudstore-store-api.
+///
+/// The dialect, by name (literals):
+/// - `for_update`, `for_share`, `for_key_share`: the row-lock clauses appended to the reads
+///   that lock (empty where a write transaction excludes every other writer anyway);
+/// - `row_locks`: `true` where those clauses lock; then `delete_bucket` also locks the
+///   bucket's uploads, to wait for their part writes and completions;
+/// - `claim_pending`: deletes the pending registrations of the blob list `$1`;
+/// - `queue_blobs`: queues the blob list `$1` for collection at `$2`, keeping a later time.
+#[macro_export]
+macro_rules! sql_metadata_store {
+    (
+        mod $module:ident for $store:ident {
+            for_update: $for_update:literal,
+            for_share: $for_share:literal,
+            for_key_share: $for_key_share:literal,
+            row_locks: $row_locks:literal,
+            claim_pending: $claim_pending:literal,
+            queue_blobs: $queue_blobs:literal $(,)?
+        }
+    ) => {
+        /// The metadata store's shared SQL, from `cloudstore_store_sql::sql_metadata_store!`.
+        pub(crate) mod $module {
+            use ::cloudstore_store_api::{
+                BlobId, Bucket, BucketConfig, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary,
+                OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, StaleUpload, StoreError, Upload,
+                WriteCondition,
+            };
+            use ::time::{Duration, OffsetDateTime};
+            use $crate::SqlBackend as _;
+            use $crate::codec::{
+                BucketRow, PartRow, SummaryRow, TemplateJson, UploadRow, blob_id, distinct_blobs, distinct_ids, limit,
+                ms_after, now_ms, to_i32, to_i64, to_ms,
+            };
+            use $crate::{bucket_columns, object_columns, part_columns, upload_columns};
+
+            use super::outbox;
+
+            type Store = super::$store;
+            type Conn = $crate::Conn<Store>;
+            type Tx = ::sqlx::Transaction<'static, <Store as $crate::SqlBackend>::Db>;
+
+            /// The reads that lock (see the store's concurrency docs), with this database's
+            /// clauses; in lock order: bucket, then its uploads or one upload, then a part.
+            pub(crate) mod locks {
+                /// Key-share on the bucket: writers adding rows under it (`delete_bucket` waits).
+                pub(crate) const BUCKET_SHARED: &str = concat!("SELECT 1 FROM buckets WHERE name = $1", $for_key_share);
+                /// The bucket, exclusively: `delete_bucket`.
+                pub(crate) const BUCKET_EXCLUSIVE: &str = concat!("SELECT 1 FROM buckets WHERE name = $1", $for_update);
+                /// Every upload of the bucket, exclusively: `delete_bucket` (only with row locks).
+                pub(crate) const BUCKET_UPLOADS: &str =
+                    concat!("SELECT 1 FROM uploads WHERE bucket = $1 ORDER BY upload_id", $for_update);
+                /// Shared on the upload: `put_part` (parts upload in parallel).
+                pub(crate) const UPLOAD_SHARED: &str =
+                    concat!("SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3", $for_share);
+                /// The upload, exclusively: `complete_upload`, `abort_upload`.
+                pub(crate) const UPLOAD_EXCLUSIVE: &str =
+                    concat!("SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3", $for_update);
+                /// The part number's row, for update: `put_part` replacing a part.
+                pub(crate) const PART: &str =
+                    concat!("SELECT blob FROM parts WHERE upload_id = $1 AND part_number = $2", $for_update);
+                /// Whether the clauses above lock rows.
+                pub(crate) const ROW_LOCKS: bool = $row_locks;
+            }
+
+            fn db_err(e: ::sqlx::Error) -> StoreError {
+                <Store as $crate::SqlBackend>::db_err(e)
+            }
+
+            async fn commit(tx: Tx) -> Result<()> {
+                tx.commit().await.map_err(db_err)
+            }
+
+            /// Clears the pending registrations of `blobs` (distinct); `BlobReclaimed` unless
+            /// every one was there.
+            pub(crate) async fn claim_pending(conn: &mut Conn, blobs: &[&str]) -> Result<()> {
+                if blobs.is_empty() {
+                    return Ok(());
+                }
+                let done = ::sqlx::query($claim_pending)
+                    .bind(Store::blob_list(blobs)?)
+                    .execute(conn)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                if done == blobs.len() as u64 { Ok(()) } else { Err(StoreError::BlobReclaimed) }
+            }
+
+            /// Queues `blobs` (distinct) for collection at `not_before`, keeping a later time if
+            /// one is queued.
+            pub(crate) async fn queue_blobs(conn: &mut Conn, blobs: &[&str], not_before: i64) -> Result<()> {
+                if blobs.is_empty() {
+                    return Ok(());
+                }
+                ::sqlx::query($queue_blobs)
+                    .bind(Store::blob_list(blobs)?)
+                    .bind(not_before)
+                    .execute(conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            /// Whether the bucket exists.
+            pub(crate) async fn bucket_exists(conn: &mut Conn, name: &str) -> Result<bool> {
+                let row: Option<i32> = ::sqlx::query_scalar("SELECT 1 FROM buckets WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(row.is_some())
+            }
+
+            /// Takes a key-share lock on the bucket row (so `delete_bucket` waits for this
+            /// transaction); `false` if there is no such bucket.
+            async fn lock_bucket(conn: &mut Conn, name: &str) -> Result<bool> {
+                let row: Option<i32> =
+                    ::sqlx::query_scalar(locks::BUCKET_SHARED).bind(name).fetch_optional(conn).await.map_err(db_err)?;
+                Ok(row.is_some())
+            }
+
+            /// Locks the upload (shared for parts, exclusive to finish it); `false` if it does
+            /// not exist under this bucket and key.
+            async fn lock_upload(
+                conn: &mut Conn,
+                bucket: &str,
+                key: &str,
+                upload_id: &str,
+                exclusive: bool,
+            ) -> Result<bool> {
+                let sql = if exclusive { locks::UPLOAD_EXCLUSIVE } else { locks::UPLOAD_SHARED };
+                let row: Option<i32> = ::sqlx::query_scalar(sql)
+                    .bind(upload_id)
+                    .bind(bucket)
+                    .bind(key)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(row.is_some())
+            }
+
+            async fn part_blobs(conn: &mut Conn, upload_id: &str) -> Result<Vec<String>> {
+                ::sqlx::query_scalar("SELECT blob FROM parts WHERE upload_id = $1")
+                    .bind(upload_id)
+                    .fetch_all(conn)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn remove_upload(conn: &mut Conn, upload_id: &str) -> Result<()> {
+                ::sqlx::query("DELETE FROM parts WHERE upload_id = $1")
+                    .bind(upload_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                ::sqlx::query("DELETE FROM uploads WHERE upload_id = $1")
+                    .bind(upload_id)
+                    .execute(conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            /// Sorted, distinct.
+            fn distinct_sorted(mut blobs: Vec<&str>) -> Vec<&str> {
+                blobs.sort_unstable();
+                blobs.dedup();
+                blobs
+            }
+
+            #[::async_trait::async_trait]
+            impl MetadataStore for Store {
+                async fn ping(&self) -> Result<()> {
+                    ::sqlx::query("SELECT 1").execute(self.reads()).await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn create_bucket(&self, bucket: &Bucket, events: &[OutboxEvent]) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    for _ in 0..$crate::WRITE_ATTEMPTS {
+                        let inserted = ::sqlx::query(
+                            "INSERT INTO buckets (name, owner, region, created_at) VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (name) DO NOTHING",
+                        )
+                        .bind(&bucket.name)
+                        .bind(&bucket.owner)
+                        .bind(&bucket.region)
+                        .bind(to_ms(bucket.created_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .rows_affected();
+                        if inserted == 1 {
+                            outbox::insert(&mut tx, events).await.map_err(db_err)?;
+                            return commit(tx).await;
+                        }
+                        let owner: Option<String> = ::sqlx::query_scalar("SELECT owner FROM buckets WHERE name = $1")
+                            .bind(&bucket.name)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        if let Some(owner) = owner {
+                            return Err(StoreError::BucketExists { owner });
+                        }
+                        // Deleted between the insert and the read: try again.
+                    }
+                    Err(StoreError::Conflict)
+                }
+
+                async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>> {
+                    let row: Option<BucketRow> =
+                        ::sqlx::query_as(concat!("SELECT ", bucket_columns!(), " FROM buckets WHERE name = $1"))
+                            .bind(name)
+                            .fetch_optional(self.reads())
+                            .await
+                            .map_err(db_err)?;
+                    row.map(BucketRow::into_bucket).transpose()
+                }
+
+                async fn list_buckets(&self) -> Result<Vec<Bucket>> {
+                    let rows: Vec<BucketRow> =
+                        ::sqlx::query_as(concat!("SELECT ", bucket_columns!(), " FROM buckets ORDER BY name"))
+                            .fetch_all(self.reads())
+                            .await
+                            .map_err(db_err)?;
+                    rows.into_iter().map(BucketRow::into_bucket).collect()
+                }
+
+                async fn set_bucket_config(
+                    &self,
+                    name: &str,
+                    config: BucketConfig,
+                    value: Option<&str>,
+                    events: &[OutboxEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    // The column is one of BucketConfig's fixed names, never input.
+                    let sql = format!("UPDATE buckets SET {} = $1 WHERE name = $2", config.column());
+                    let done = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
+                        .bind(value)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NoSuchBucket);
+                    }
+                    outbox::insert(&mut tx, events).await.map_err(db_err)?;
+                    commit(tx).await
+                }
+
+                async fn delete_bucket(&self, name: &str, events: &[OutboxEvent]) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    // Waits for writers holding a key-share lock; later writers find the bucket gone.
+                    let row: Option<i32> = ::sqlx::query_scalar(locks::BUCKET_EXCLUSIVE)
+                        .bind(name)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if row.is_none() {
+                        return Err(StoreError::NoSuchBucket);
+                    }
+                    let busy: bool = ::sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = $1)")
+                        .bind(name)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if busy {
+                        return Err(StoreError::BucketNotEmpty);
+                    }
+                    // In-progress multipart uploads are aborted with the bucket, as on AWS. With row
+                    // locks, locking them waits for part writes and completions under way (they hold
+                    // a share lock); later ones find the upload gone.
+                    if locks::ROW_LOCKS {
+                        ::sqlx::query(locks::BUCKET_UPLOADS).bind(name).execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                    let parts: Vec<String> = ::sqlx::query_scalar(
+                        "SELECT blob FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = $1)",
+                    )
+                    .bind(name)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let blobs = distinct_sorted(parts.iter().map(String::as_str).collect());
+                    queue_blobs(&mut tx, &blobs, now_ms()).await?;
+                    ::sqlx::query(
+                        "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = $1)",
+                    )
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    ::sqlx::query("DELETE FROM uploads WHERE bucket = $1")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    ::sqlx::query("DELETE FROM buckets WHERE name = $1")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    outbox::insert(&mut tx, events).await.map_err(db_err)?;
+                    commit(tx).await
+                }
+
+                async fn register_blobs(&self, blobs: &[BlobId], deadline: OffsetDateTime) -> Result<()> {
+                    let ids = distinct_ids(blobs);
+                    if ids.is_empty() {
+                        return Ok(());
+                    }
+                    self.register_pending(&ids, to_ms(deadline)).await
+                }
+
+                async fn abandon_blobs(&self, blobs: &[BlobId]) -> Result<()> {
+                    // The same upsert, due now.
+                    self.register_blobs(blobs, OffsetDateTime::now_utc()).await
+                }
+
+                async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>> {
+                    self.read_object(bucket, key).await
+                }
+
+                async fn put_object(
+                    &self,
+                    obj: &ObjectMeta,
+                    cond: &WriteCondition,
+                    grace: Duration,
+                    events: &[OutboxEvent],
+                ) -> Result<()> {
+                    self.commit_object(obj, cond, grace, events).await
+                }
+
+                async fn delete_object(
+                    &self,
+                    bucket: &str,
+                    key: &str,
+                    grace: Duration,
+                    events: DeletedEvents<'_>,
+                ) -> Result<Option<ObjectMeta>> {
+                    let mut tx = self.begin().await?;
+                    let row: Option<$crate::codec::ObjectRow> = ::sqlx::query_as(concat!(
+                        "DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING ",
+                        object_columns!()
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let Some(row) = row else {
+                        if !bucket_exists(&mut tx, bucket).await? {
+                            return Err(StoreError::NoSuchBucket);
+                        }
+                        return Ok(None);
+                    };
+                    let meta = row.into_meta()?;
+                    queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
+                    outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
+                    commit(tx).await?;
+                    Ok(Some(meta))
+                }
+
+                async fn scan_objects(
+                    &self,
+                    bucket: &str,
+                    from: &str,
+                    inclusive: bool,
+                    to: Option<&str>,
+                    limit_: usize,
+                ) -> Result<Vec<ObjectSummary>> {
+                    let sql = $crate::objects_scan_sql(inclusive, to.is_some());
+                    let mut q = ::sqlx::query_as::<_, SummaryRow>(sql).bind(bucket).bind(from);
+                    if let Some(to) = to {
+                        q = q.bind(to);
+                    }
+                    let rows = q.bind(limit(limit_)).fetch_all(self.reads()).await.map_err(db_err)?;
+                    rows.into_iter().map(SummaryRow::into_summary).collect()
+                }
+
+                async fn create_upload(&self, upload: &Upload) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    if !lock_bucket(&mut tx, &upload.bucket).await? {
+                        return Err(StoreError::NoSuchBucket);
+                    }
+                    let inserted = ::sqlx::query(concat!(
+                        "INSERT INTO uploads (",
+                        upload_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (upload_id) DO NOTHING"
+                    ))
+                    .bind(&upload.upload_id)
+                    .bind(&upload.bucket)
+                    .bind(&upload.key)
+                    .bind(to_ms(upload.initiated))
+                    .bind(TemplateJson::encode(&upload.template)?)
+                    .bind(upload.checksum_algorithm.map(|a| a.as_str()))
+                    .bind(upload.checksum_type.map(|t| t.as_str()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                    if inserted == 0 {
+                        // Upload ids are unique by construction; a clash is someone else's upload.
+                        return Err(StoreError::Conflict);
+                    }
+                    commit(tx).await
+                }
+
+                async fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Option<Upload>> {
+                    let row: Option<UploadRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        upload_columns!(),
+                        " FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3"
+                    ))
+                    .bind(upload_id)
+                    .bind(bucket)
+                    .bind(key)
+                    .fetch_optional(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    row.map(UploadRow::into_upload).transpose()
+                }
+
+                async fn put_part(
+                    &self,
+                    bucket: &str,
+                    key: &str,
+                    upload_id: &str,
+                    part: &PartMeta,
+                    grace: Duration,
+                ) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    if !lock_upload(&mut tx, bucket, key, upload_id, false).await? {
+                        return Err(StoreError::NoSuchUpload);
+                    }
+                    claim_pending(&mut tx, &[part.blob.as_str()]).await?;
+                    let number = to_i32(part.part_number)?;
+                    let (size, last_modified) = (to_i64(part.size)?, to_ms(part.last_modified));
+                    for _ in 0..$crate::WRITE_ATTEMPTS {
+                        let old: Option<String> = ::sqlx::query_scalar(locks::PART)
+                            .bind(upload_id)
+                            .bind(number)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        let sql = if old.is_some() {
+                            "UPDATE parts SET blob = $3, size = $4, etag = $5, checksum = $6, last_modified = $7 \
+                             WHERE upload_id = $1 AND part_number = $2"
+                        } else {
+                            "INSERT INTO parts (upload_id, part_number, blob, size, etag, checksum, last_modified) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (upload_id, part_number) DO NOTHING"
+                        };
+                        let n = ::sqlx::query(sql)
+                            .bind(upload_id)
+                            .bind(number)
+                            .bind(part.blob.as_str())
+                            .bind(size)
+                            .bind(&part.etag)
+                            .bind(&part.checksum)
+                            .bind(last_modified)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?
+                            .rows_affected();
+                        if n == 0 {
+                            // A concurrent insert of this part number won; replace it next round.
+                            continue;
+                        }
+                        if let Some(old) = old.filter(|b| b != part.blob.as_str()) {
+                            queue_blobs(&mut tx, &[old.as_str()], ms_after(now_ms(), grace)).await?;
+                        }
+                        return commit(tx).await;
+                    }
+                    Err(StoreError::Conflict)
+                }
+
+                async fn list_parts(&self, upload_id: &str, after: u32, limit_: usize) -> Result<Vec<PartMeta>> {
+                    let rows: Vec<PartRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        part_columns!(),
+                        " FROM parts WHERE upload_id = $1 AND part_number > $2 ORDER BY part_number LIMIT $3"
+                    ))
+                    .bind(upload_id)
+                    .bind(i64::from(after))
+                    .bind(limit(limit_))
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    rows.into_iter().map(PartRow::into_part).collect()
+                }
+
+                async fn complete_upload(
+                    &self,
+                    upload_id: &str,
+                    obj: &ObjectMeta,
+                    cond: &WriteCondition,
+                    grace: Duration,
+                    events: &[OutboxEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    // Locks in delete_bucket's order, bucket then upload: the other order deadlocks
+                    // with a DeleteBucket that holds the bucket and waits for this upload.
+                    if !lock_bucket(&mut tx, &obj.bucket).await? {
+                        return Err(StoreError::NoSuchBucket);
+                    }
+                    if !lock_upload(&mut tx, &obj.bucket, &obj.key, upload_id, true).await? {
+                        return Err(StoreError::NoSuchUpload);
+                    }
+                    Store::write_object(&mut tx, obj, cond, grace).await?;
+                    let parts = part_blobs(&mut tx, upload_id).await?;
+                    let used = distinct_blobs(&obj.parts);
+                    // Every blob of the object must still be a part of the upload: a part replaced
+                    // since the caller listed the parts has been queued for collection and must not
+                    // become live.
+                    if !used.iter().all(|b| parts.iter().any(|p| p == b)) {
+                        return Err(StoreError::Conflict);
+                    }
+                    let unused =
+                        distinct_sorted(parts.iter().map(String::as_str).filter(|p| !used.contains(p)).collect());
+                    queue_blobs(&mut tx, &unused, ms_after(now_ms(), grace)).await?;
+                    remove_upload(&mut tx, upload_id).await?;
+                    outbox::insert(&mut tx, events).await.map_err(db_err)?;
+                    commit(tx).await
+                }
+
+                async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    if !lock_upload(&mut tx, bucket, key, upload_id, true).await? {
+                        return Err(StoreError::NoSuchUpload);
+                    }
+                    let parts = part_blobs(&mut tx, upload_id).await?;
+                    let blobs = distinct_sorted(parts.iter().map(String::as_str).collect());
+                    queue_blobs(&mut tx, &blobs, now_ms()).await?;
+                    remove_upload(&mut tx, upload_id).await?;
+                    commit(tx).await
+                }
+
+                async fn scan_uploads(
+                    &self,
+                    bucket: &str,
+                    key_marker: &str,
+                    upload_id_marker: Option<&str>,
+                    inclusive: bool,
+                    to: Option<&str>,
+                    limit_: usize,
+                ) -> Result<Vec<Upload>> {
+                    let sql = $crate::uploads_scan_sql(upload_id_marker.is_some(), inclusive, to.is_some());
+                    let mut q = ::sqlx::query_as::<_, UploadRow>(sql).bind(bucket).bind(key_marker);
+                    if let Some(id) = upload_id_marker {
+                        q = q.bind(id);
+                    }
+                    if let Some(to) = to {
+                        q = q.bind(to);
+                    }
+                    let rows = q.bind(limit(limit_)).fetch_all(self.reads()).await.map_err(db_err)?;
+                    rows.into_iter().map(UploadRow::into_upload).collect()
+                }
+
+                async fn due_blobs(&self, now: OffsetDateTime, limit_: usize) -> Result<Vec<BlobId>> {
+                    let rows: Vec<String> = ::sqlx::query_scalar(
+                        "SELECT blob FROM blob_gc WHERE not_before <= $1 ORDER BY not_before, blob LIMIT $2",
+                    )
+                    .bind(to_ms(now))
+                    .bind(limit(limit_))
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    rows.into_iter().map(blob_id).collect()
+                }
+
+                async fn claim_blob(&self, blob: &BlobId, now: OffsetDateTime) -> Result<bool> {
+                    let done = ::sqlx::query("DELETE FROM blob_gc WHERE blob = $1 AND not_before <= $2")
+                        .bind(blob.as_str())
+                        .bind(to_ms(now))
+                        .execute(self.writes())
+                        .await
+                        .map_err(db_err)?
+                        .rows_affected();
+                    Ok(done == 1)
+                }
+
+                async fn stale_uploads(&self, before: OffsetDateTime, limit_: usize) -> Result<Vec<StaleUpload>> {
+                    let rows: Vec<(String, String, String)> = ::sqlx::query_as(
+                        "SELECT bucket, key, upload_id FROM uploads WHERE initiated < $1 \
+                         ORDER BY initiated, upload_id LIMIT $2",
+                    )
+                    .bind(to_ms(before))
+                    .bind(limit(limit_))
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    let stale = rows.into_iter().map(|(bucket, key, upload_id)| StaleUpload { bucket, key, upload_id });
+                    Ok(stale.collect())
+                }
+
+                async fn append_events(&self, events: &[OutboxEvent]) -> Result<()> {
+                    if events.is_empty() {
+                        return Ok(());
+                    }
+                    let mut tx = self.begin().await?;
+                    outbox::insert(&mut tx, events).await.map_err(db_err)?;
+                    commit(tx).await
+                }
+
+                async fn outbox_lease(&self, owner: &str, ttl: ::std::time::Duration) -> Result<bool> {
+                    outbox::lease(self.writes(), owner, ttl).await.map_err(db_err)
+                }
+
+                async fn outbox_rows(&self, limit: usize) -> Result<Vec<OutboxRow>> {
+                    outbox::rows(self.reads(), limit).await.map_err(db_err)
+                }
+
+                async fn outbox_remove(&self, ids: &[i64]) -> Result<()> {
+                    outbox::remove(self.writes(), ids).await.map_err(db_err)
+                }
+
+                async fn outbox_backlog(&self) -> Result<OutboxBacklog> {
+                    outbox::backlog(self.reads()).await.map_err(db_err)
+                }
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The highest `$N` of `sql`.
+    fn params(sql: &str) -> usize {
+        sql.split('$')
+            .skip(1)
+            .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn scans_number_their_parameters_as_they_are_bound() {
+        for inclusive in [true, false] {
+            for bounded in [true, false] {
+                // bucket, from, [to], limit
+                assert_eq!(params(objects_scan_sql(inclusive, bounded)), 3 + usize::from(bounded));
+                for after_id in [true, false] {
+                    // bucket, key marker, [upload id marker], [to], limit
+                    let want = 3 + usize::from(after_id) + usize::from(bounded);
+                    assert_eq!(params(uploads_scan_sql(after_id, inclusive, bounded)), want);
+                }
+            }
+        }
+        assert_eq!(params(OBJECT_BY_KEY), 2);
+    }
+}

@@ -47,8 +47,74 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "DeleteBucketPolicy" => "s3:DeleteBucketPolicy",
         "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",
         "ListParts" => "s3:ListMultipartUploadParts",
+        // Configurations not offered (yet): s3/unconfigured.rs.
+        "GetBucketAccelerateConfiguration" => "s3:GetAccelerateConfiguration",
+        "PutBucketAccelerateConfiguration" => "s3:PutAccelerateConfiguration",
+        "GetBucketRequestPayment" => "s3:GetBucketRequestPayment",
+        "PutBucketRequestPayment" => "s3:PutBucketRequestPayment",
+        "GetBucketLogging" => "s3:GetBucketLogging",
+        "PutBucketLogging" => "s3:PutBucketLogging",
+        "GetBucketWebsite" => "s3:GetBucketWebsite",
+        "PutBucketWebsite" => "s3:PutBucketWebsite",
+        "DeleteBucketWebsite" => "s3:DeleteBucketWebsite",
+        "GetBucketReplication" => "s3:GetReplicationConfiguration",
+        "PutBucketReplication" | "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
+        "GetBucketTagging" => "s3:GetBucketTagging",
+        "DeleteBucketTagging" => "s3:PutBucketTagging",
+        "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
+        "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
+        "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
+        "ListBucketAnalyticsConfigurations" | "GetBucketAnalyticsConfiguration" => "s3:GetAnalyticsConfiguration",
+        "DeleteBucketAnalyticsConfiguration" => "s3:PutAnalyticsConfiguration",
+        "ListBucketInventoryConfigurations" | "GetBucketInventoryConfiguration" => "s3:GetInventoryConfiguration",
+        "DeleteBucketInventoryConfiguration" => "s3:PutInventoryConfiguration",
+        "ListBucketMetricsConfigurations" | "GetBucketMetricsConfiguration" => "s3:GetMetricsConfiguration",
+        "DeleteBucketMetricsConfiguration" => "s3:PutMetricsConfiguration",
+        "ListBucketIntelligentTieringConfigurations" | "GetBucketIntelligentTieringConfiguration" => {
+            "s3:GetIntelligentTieringConfiguration"
+        }
+        "DeleteBucketIntelligentTieringConfiguration" => "s3:PutIntelligentTieringConfiguration",
         _ => return None,
     })
+}
+
+/// Why an operation missing from [`required_action`]'s table is refused (`501 NotImplemented`),
+/// in the words its caller reads.
+#[must_use]
+pub fn not_implemented_reason(op: &str) -> &'static str {
+    match op {
+        o if o.contains("Tagging") => "object and bucket tags are not supported yet",
+        "PutBucketVersioning"
+        | "PutObjectLockConfiguration"
+        | "PutObjectRetention"
+        | "GetObjectRetention"
+        | "PutObjectLegalHold"
+        | "GetObjectLegalHold" => "versioning and object lock are not supported yet",
+        "PutBucketLifecycleConfiguration" => "lifecycle rules are not supported yet",
+        "PutBucketEncryption" => "encryption at rest is not supported yet",
+        o if o.contains("Acl") || o.contains("PublicAccessBlock") || o.contains("OwnershipControls") => {
+            "ACLs and Block Public Access are not supported yet; bucket policies grant access"
+        }
+        o if o.contains("Analytics")
+            || o.contains("Inventory")
+            || o.contains("Metrics")
+            || o.contains("IntelligentTiering") =>
+        {
+            "storage-class analytics, inventory reports, request metrics and Intelligent-Tiering are AWS \
+             services cloudstore does not offer"
+        }
+        "RestoreObject" => "cloudstore has no archive storage classes to restore from",
+        "SelectObjectContent" => "S3 Select is not offered (AWS has closed it to new customers)",
+        "WriteGetObjectResponse" => "S3 Object Lambda is not offered",
+        "CreateSession" | "ListDirectoryBuckets" => "directory buckets (S3 Express One Zone) are not offered",
+        o if o.contains("MetadataTable") => "S3 Metadata tables are not offered",
+        _ => "not supported",
+    }
 }
 
 /// The ARN of a bucket, or of an object in it.
@@ -349,7 +415,7 @@ impl S3Access for PolicyAccess {
             if cx.credentials().is_none() {
                 return Err(s3_error!(AccessDenied, "Access Denied"));
             }
-            return Err(s3_error!(NotImplemented, "{op} is not implemented"));
+            return Err(s3_error!(NotImplemented, "{op} is not implemented: {}", not_implemented_reason(op)));
         };
         let identity = self.identity(cx).await?;
         let (bucket, key) = match cx.s3_path() {
@@ -469,6 +535,40 @@ mod tests {
             "GetBucketPolicy",
             "DeleteBucketPolicy",
             "GetBucketPolicyStatus",
+            "GetBucketAccelerateConfiguration",
+            "PutBucketAccelerateConfiguration",
+            "GetBucketRequestPayment",
+            "PutBucketRequestPayment",
+            "GetBucketLogging",
+            "PutBucketLogging",
+            "GetBucketWebsite",
+            "PutBucketWebsite",
+            "DeleteBucketWebsite",
+            "GetBucketReplication",
+            "PutBucketReplication",
+            "DeleteBucketReplication",
+            "GetBucketEncryption",
+            "DeleteBucketEncryption",
+            "GetBucketLifecycleConfiguration",
+            "DeleteBucketLifecycle",
+            "GetBucketTagging",
+            "DeleteBucketTagging",
+            "GetObjectLockConfiguration",
+            "GetPublicAccessBlock",
+            "DeletePublicAccessBlock",
+            "GetBucketOwnershipControls",
+            "ListBucketAnalyticsConfigurations",
+            "GetBucketAnalyticsConfiguration",
+            "DeleteBucketAnalyticsConfiguration",
+            "ListBucketInventoryConfigurations",
+            "GetBucketInventoryConfiguration",
+            "DeleteBucketInventoryConfiguration",
+            "ListBucketMetricsConfigurations",
+            "GetBucketMetricsConfiguration",
+            "DeleteBucketMetricsConfiguration",
+            "ListBucketIntelligentTieringConfigurations",
+            "GetBucketIntelligentTieringConfiguration",
+            "DeleteBucketIntelligentTieringConfiguration",
         ] {
             assert!(required_action(op).is_some(), "{op} has no action");
         }

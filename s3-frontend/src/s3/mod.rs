@@ -12,6 +12,7 @@ mod object;
 mod read;
 mod reserve;
 mod torrent;
+mod unconfigured;
 mod write;
 
 use std::sync::Arc;
@@ -186,6 +187,182 @@ impl S3 for Gateway {
     }
     async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> R<GetBucketVersioningOutput> {
         self.op_get_bucket_versioning(req).await
+    }
+
+    // ---- configurations not offered (yet), answered as for a bucket without one ----
+    async fn get_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<GetBucketAccelerateConfigurationInput>,
+    ) -> R<GetBucketAccelerateConfigurationOutput> {
+        self.op_get_bucket_accelerate_configuration(req).await
+    }
+    async fn put_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<PutBucketAccelerateConfigurationInput>,
+    ) -> R<PutBucketAccelerateConfigurationOutput> {
+        self.op_put_bucket_accelerate_configuration(req).await
+    }
+    async fn get_bucket_request_payment(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> R<GetBucketRequestPaymentOutput> {
+        self.op_get_bucket_request_payment(req).await
+    }
+    async fn put_bucket_request_payment(
+        &self,
+        req: S3Request<PutBucketRequestPaymentInput>,
+    ) -> R<PutBucketRequestPaymentOutput> {
+        self.op_put_bucket_request_payment(req).await
+    }
+    async fn get_bucket_logging(&self, req: S3Request<GetBucketLoggingInput>) -> R<GetBucketLoggingOutput> {
+        self.op_get_bucket_logging(req).await
+    }
+    async fn put_bucket_logging(&self, req: S3Request<PutBucketLoggingInput>) -> R<PutBucketLoggingOutput> {
+        self.op_put_bucket_logging(req).await
+    }
+    async fn get_bucket_website(&self, req: S3Request<GetBucketWebsiteInput>) -> R<GetBucketWebsiteOutput> {
+        self.op_get_bucket_website(req).await
+    }
+    async fn put_bucket_website(&self, req: S3Request<PutBucketWebsiteInput>) -> R<PutBucketWebsiteOutput> {
+        self.op_put_bucket_website(req).await
+    }
+    async fn delete_bucket_website(&self, req: S3Request<DeleteBucketWebsiteInput>) -> R<DeleteBucketWebsiteOutput> {
+        self.op_delete_bucket_website(req).await
+    }
+    async fn get_bucket_replication(&self, req: S3Request<GetBucketReplicationInput>) -> R<GetBucketReplicationOutput> {
+        self.op_get_bucket_replication(req).await
+    }
+    async fn put_bucket_replication(&self, req: S3Request<PutBucketReplicationInput>) -> R<PutBucketReplicationOutput> {
+        self.op_put_bucket_replication(req).await
+    }
+    async fn delete_bucket_replication(
+        &self,
+        req: S3Request<DeleteBucketReplicationInput>,
+    ) -> R<DeleteBucketReplicationOutput> {
+        self.op_delete_bucket_replication(req).await
+    }
+    async fn get_bucket_encryption(&self, req: S3Request<GetBucketEncryptionInput>) -> R<GetBucketEncryptionOutput> {
+        self.op_get_bucket_encryption(req).await
+    }
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> R<DeleteBucketEncryptionOutput> {
+        self.op_delete_bucket_encryption(req).await
+    }
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> R<GetBucketLifecycleConfigurationOutput> {
+        self.op_get_bucket_lifecycle_configuration(req).await
+    }
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> R<DeleteBucketLifecycleOutput> {
+        self.op_delete_bucket_lifecycle(req).await
+    }
+    async fn get_bucket_tagging(&self, req: S3Request<GetBucketTaggingInput>) -> R<GetBucketTaggingOutput> {
+        self.op_get_bucket_tagging(req).await
+    }
+    async fn delete_bucket_tagging(&self, req: S3Request<DeleteBucketTaggingInput>) -> R<DeleteBucketTaggingOutput> {
+        self.op_delete_bucket_tagging(req).await
+    }
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> R<GetObjectLockConfigurationOutput> {
+        self.op_get_object_lock_configuration(req).await
+    }
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> R<GetPublicAccessBlockOutput> {
+        self.op_get_public_access_block(req).await
+    }
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> R<DeletePublicAccessBlockOutput> {
+        self.op_delete_public_access_block(req).await
+    }
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> R<GetBucketOwnershipControlsOutput> {
+        self.op_get_bucket_ownership_controls(req).await
+    }
+    async fn list_bucket_analytics_configurations(
+        &self,
+        req: S3Request<ListBucketAnalyticsConfigurationsInput>,
+    ) -> R<ListBucketAnalyticsConfigurationsOutput> {
+        self.op_list_bucket_analytics_configurations(req).await
+    }
+    async fn get_bucket_analytics_configuration(
+        &self,
+        req: S3Request<GetBucketAnalyticsConfigurationInput>,
+    ) -> R<GetBucketAnalyticsConfigurationOutput> {
+        self.op_get_bucket_analytics_configuration(req).await
+    }
+    async fn delete_bucket_analytics_configuration(
+        &self,
+        req: S3Request<DeleteBucketAnalyticsConfigurationInput>,
+    ) -> R<DeleteBucketAnalyticsConfigurationOutput> {
+        self.op_delete_bucket_analytics_configuration(req).await
+    }
+    async fn list_bucket_inventory_configurations(
+        &self,
+        req: S3Request<ListBucketInventoryConfigurationsInput>,
+    ) -> R<ListBucketInventoryConfigurationsOutput> {
+        self.op_list_bucket_inventory_configurations(req).await
+    }
+    async fn get_bucket_inventory_configuration(
+        &self,
+        req: S3Request<GetBucketInventoryConfigurationInput>,
+    ) -> R<GetBucketInventoryConfigurationOutput> {
+        self.op_get_bucket_inventory_configuration(req).await
+    }
+    async fn delete_bucket_inventory_configuration(
+        &self,
+        req: S3Request<DeleteBucketInventoryConfigurationInput>,
+    ) -> R<DeleteBucketInventoryConfigurationOutput> {
+        self.op_delete_bucket_inventory_configuration(req).await
+    }
+    async fn list_bucket_metrics_configurations(
+        &self,
+        req: S3Request<ListBucketMetricsConfigurationsInput>,
+    ) -> R<ListBucketMetricsConfigurationsOutput> {
+        self.op_list_bucket_metrics_configurations(req).await
+    }
+    async fn get_bucket_metrics_configuration(
+        &self,
+        req: S3Request<GetBucketMetricsConfigurationInput>,
+    ) -> R<GetBucketMetricsConfigurationOutput> {
+        self.op_get_bucket_metrics_configuration(req).await
+    }
+    async fn delete_bucket_metrics_configuration(
+        &self,
+        req: S3Request<DeleteBucketMetricsConfigurationInput>,
+    ) -> R<DeleteBucketMetricsConfigurationOutput> {
+        self.op_delete_bucket_metrics_configuration(req).await
+    }
+    async fn list_bucket_intelligent_tiering_configurations(
+        &self,
+        req: S3Request<ListBucketIntelligentTieringConfigurationsInput>,
+    ) -> R<ListBucketIntelligentTieringConfigurationsOutput> {
+        self.op_list_bucket_intelligent_tiering_configurations(req).await
+    }
+    async fn get_bucket_intelligent_tiering_configuration(
+        &self,
+        req: S3Request<GetBucketIntelligentTieringConfigurationInput>,
+    ) -> R<GetBucketIntelligentTieringConfigurationOutput> {
+        self.op_get_bucket_intelligent_tiering_configuration(req).await
+    }
+    async fn delete_bucket_intelligent_tiering_configuration(
+        &self,
+        req: S3Request<DeleteBucketIntelligentTieringConfigurationInput>,
+    ) -> R<DeleteBucketIntelligentTieringConfigurationOutput> {
+        self.op_delete_bucket_intelligent_tiering_configuration(req).await
     }
 
     // ---- objects ----

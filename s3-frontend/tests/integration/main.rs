@@ -14,6 +14,7 @@ mod analytics;
 mod auth;
 mod buckets;
 mod conditional;
+mod configurations;
 mod events;
 mod gc;
 /// Not in the suite below: its own stack, the gateway and `iam` apart over gRPC (embedded only).
@@ -72,6 +73,7 @@ suite!(
     iam::temporary_credentials_presign_with_sigv2,
     iam::bucket_policies_grant_across_accounts,
     buckets::bucket_lifecycle,
+    configurations::unoffered_configurations_answer_as_unconfigured,
     buckets::invalid_bucket_names,
     buckets::delete_bucket_refuses_while_not_empty,
     buckets::delete_bucket_aborts_uploads_in_progress,

@@ -369,27 +369,30 @@ impl MetadataStore for PgMetadataStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>> {
-        let row: Option<(String, String, String, i64, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT name, owner, region, created_at, policy, notification FROM buckets WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-        row.map(|(name, owner, region, created_at, policy, notification)| {
-            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
+        let row: Option<(String, String, String, i64, Option<String>, Option<String>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT name, owner, region, created_at, policy, notification, cors FROM buckets WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|(name, owner, region, created_at, policy, notification, cors)| {
+            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification, cors })
         })
         .transpose()
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
-        let rows: Vec<(String, String, String, i64, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT name, owner, region, created_at, policy, notification FROM buckets ORDER BY name")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let rows: Vec<(String, String, String, i64, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT name, owner, region, created_at, policy, notification, cors FROM buckets ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         rows.into_iter()
-            .map(|(name, owner, region, created_at, policy, notification)| {
-                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
+            .map(|(name, owner, region, created_at, policy, notification, cors)| {
+                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification, cors })
             })
             .collect()
     }

@@ -357,27 +357,30 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<Bucket>> {
-        let row: Option<(String, String, String, i64, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT name, owner, region, created_at, policy, notification FROM buckets WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
-        row.map(|(name, owner, region, created_at, policy, notification)| {
-            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
+        let row: Option<(String, String, String, i64, Option<String>, Option<String>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT name, owner, region, created_at, policy, notification, cors FROM buckets WHERE name = ?",
+            )
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        row.map(|(name, owner, region, created_at, policy, notification, cors)| {
+            Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification, cors })
         })
         .transpose()
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
-        let rows: Vec<(String, String, String, i64, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT name, owner, region, created_at, policy, notification FROM buckets ORDER BY name")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db_err)?;
+        let rows: Vec<(String, String, String, i64, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT name, owner, region, created_at, policy, notification, cors FROM buckets ORDER BY name",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
         rows.into_iter()
-            .map(|(name, owner, region, created_at, policy, notification)| {
-                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
+            .map(|(name, owner, region, created_at, policy, notification, cors)| {
+                Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification, cors })
             })
             .collect()
     }
@@ -790,6 +793,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             policy: None,
             notification: None,
+            cors: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

@@ -14,6 +14,7 @@ mod analytics;
 mod auth;
 mod buckets;
 mod conditional;
+mod cors;
 mod events;
 mod gc;
 /// Not in the suite below: its own stack, the gateway and `iam` apart over gRPC (embedded only).
@@ -67,6 +68,10 @@ suite!(
     iam::disabled_keys_and_temporary_credentials,
     iam::temporary_credentials_presign_with_sigv2,
     iam::bucket_policies_grant_across_accounts,
+    cors::bucket_cors_configuration,
+    cors::cors_preflight,
+    cors::cors_actual_responses,
+    cors::rest_api_cors_policy,
     buckets::bucket_lifecycle,
     buckets::invalid_bucket_names,
     buckets::delete_bucket_refuses_while_not_empty,

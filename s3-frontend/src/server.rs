@@ -155,6 +155,11 @@ impl Frontend {
                     let cors = crate::cors::Ask::of(req.method(), req.headers())
                         .and_then(|ask| Some((ask, crate::cors::bucket_of(req.uri(), req.headers(), &self.domains)?)));
                     let attributes = is_get_object_attributes(&req);
+                    // s3s never compares a whole-read body with its Content-MD5.
+                    let (req, md5) = match content_md5_checked(req) {
+                        Ok(checked) => checked,
+                        Err(e) => return error_response(e),
+                    };
                     let resp = match before_s3s(req, &self.domains) {
                         Err(e) => error_response(e),
                         Ok(req) => match self.s3.call(crate::chunk_limit::limit(req)).await {
@@ -173,6 +178,9 @@ impl Frontend {
                             RequestTimeout,
                             "Your socket connection to the server was not read from or written to within the timeout period."
                         )),
+                        _ if md5.as_ref().is_some_and(crate::content_md5::Mismatch::get) => error_response(
+                            s3s::s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received."),
+                        ),
                         _ => resp,
                     };
                     if let Some((ask, bucket)) = cors {
@@ -279,6 +287,22 @@ impl Frontend {
             }
         }
     }
+}
+
+/// A PutBucketCors body checked against its `Content-MD5` as s3s reads it (the flag says
+/// whether it failed); other requests as they are.
+fn content_md5_checked(
+    req: Request<Body>,
+) -> Result<(Request<Body>, Option<crate::content_md5::Mismatch>), s3s::S3Error> {
+    if !crate::content_md5::is_put_bucket_cors(&req) {
+        return Ok((req, None));
+    }
+    let Some(header) = req.headers().get("content-md5").map(|v| v.to_str().unwrap_or("?").to_owned()) else {
+        return Ok((req, None));
+    };
+    let (parts, body) = req.into_parts();
+    let (body, flag) = crate::content_md5::wrap(body, &header)?;
+    Ok((Request::from_parts(parts, body), Some(flag)))
 }
 
 /// An S3 error answered here, before s3s, serialized by s3s as it serializes its own.

@@ -153,6 +153,19 @@ pub async fn bucket_cors_configuration(h: &Harness) {
     assert_eq!(put_cors_raw(h, &bucket, &cors_body(&hundred)).await.status, 200);
     assert_eq!(c.get_bucket_cors().bucket(&bucket).send().await.expect("get").cors_rules().len(), 100);
 
+    // Content-MD5 is checked: a body that does not match it is 400 BadDigest, a value that
+    // is no MD5 400 InvalidDigest, and the stored configuration stays.
+    let body = cors_body("<CORSRule><AllowedOrigin>x</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>");
+    let req = |md5: &str| {
+        RawRequest::new("PUT", &format!("/{bucket}"))
+            .query("cors", "")
+            .header("content-md5", md5)
+            .body(body.as_bytes().to_vec())
+    };
+    h.raw(h.signer().sign(req(&md5_b64(b"something else")), None, now())).await.assert_error(400, "BadDigest");
+    h.raw(h.signer().sign(req("bm90IGFuIG1kNQ=="), None, now())).await.assert_error(400, "InvalidDigest");
+    assert_eq!(c.get_bucket_cors().bucket(&bucket).send().await.expect("get").cors_rules().len(), 100);
+
     // A missing bucket.
     let e = c.get_bucket_cors().bucket(format!("nope-{}", random_hex(8))).send().await.expect_err("missing");
     assert_eq!((status_of(&e), e.code()), (404, Some("NoSuchBucket")));

@@ -441,3 +441,59 @@ pub async fn rest_api_cors_policy(h: &Harness) {
     let r = unsigned(h, "GET", "/_api/v1/users/me", &[]).await;
     assert_eq!(r.header("access-control-allow-origin"), None);
 }
+
+/// An event's type, `config` and `rules` details, and status.
+type EventSummary<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<u16>);
+
+pub async fn cors_changes_become_events(h: &Harness) {
+    let bucket = h.bucket("cors-ev").await;
+    let c = &h.client;
+    c.put_bucket_cors().bucket(&bucket).cors_configuration(origin_rules()).send().await.expect("put cors");
+    // A refused configuration changes nothing and writes no event; nor does a preflight.
+    put_cors_raw(
+        h,
+        &bucket,
+        &cors_body("<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule>"),
+    )
+    .await
+    .assert_error(400, "InvalidRequest");
+    let r = unsigned(
+        h,
+        "OPTIONS",
+        &format!("/{bucket}/k"),
+        &[("Origin", "a.put"), ("Access-Control-Request-Method", "PUT")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    c.delete_bucket_cors().bucket(&bucket).send().await.expect("delete cors");
+    // The buffer appends every 100 ms.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let events: Vec<cloudstore_events::Event> = h
+        .meta
+        .outbox_rows(100_000)
+        .await
+        .expect("outbox rows")
+        .iter()
+        .map(|r| cloudstore_events::decode(r.body.as_bytes()).expect("event"))
+        .filter(|e| e.bucket.as_deref() == Some(bucket.as_str()))
+        .collect();
+    let got: Vec<EventSummary<'_>> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type.as_str(),
+                e.detail.get("config").map(String::as_str),
+                e.detail.get("rules").map(String::as_str),
+                e.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("bucket_created", None, None, Some(200)),
+            ("bucket_config_changed", Some("cors"), Some("4"), Some(200)),
+            ("bucket_config_changed", Some("cors"), Some("0"), Some(204)),
+        ]
+    );
+}

@@ -72,6 +72,7 @@ suite!(
     cors::cors_preflight,
     cors::cors_actual_responses,
     cors::rest_api_cors_policy,
+    cors::cors_changes_become_events,
     buckets::bucket_lifecycle,
     buckets::invalid_bucket_names,
     buckets::delete_bucket_refuses_while_not_empty,

@@ -172,7 +172,8 @@ pub async fn bucket_cors_configuration(h: &Harness) {
 
     // Only the owner (by default): another account is refused all three, and nothing changes.
     let tag = random_hex(6);
-    let (_, key) = h.iam.admin_create_account(&format!("cors-stranger-{tag}"), None, None).await.expect("account");
+    let (profile, key) =
+        h.iam.admin_create_account(&format!("cors-stranger-{tag}"), None, None).await.expect("account");
     let stranger = sdk_client(h.addr, &key.access_key_id, &key.secret.0);
     let e = stranger.get_bucket_cors().bucket(&bucket).send().await.expect_err("stranger get");
     assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
@@ -189,6 +190,16 @@ pub async fn bucket_cors_configuration(h: &Harness) {
     // Anonymous callers too.
     unsigned(h, "GET", &format!("/{bucket}?cors"), &[]).await.assert_error(403, "AccessDenied");
     assert_eq!(c.get_bucket_cors().bucket(&bucket).send().await.expect("get").cors_rules().len(), 100);
+    // A bucket policy may grant reading the rules to another account; writing stays refused.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"s3:GetBucketCORS","Resource":"arn:aws:s3:::{bucket}"}}]}}"#,
+        profile.account_id
+    );
+    c.put_bucket_policy().bucket(&bucket).policy(policy).send().await.expect("put policy");
+    let got = stranger.get_bucket_cors().bucket(&bucket).send().await.expect("granted get");
+    assert_eq!(got.cors_rules().len(), 100);
+    let e = stranger.delete_bucket_cors().bucket(&bucket).send().await.expect_err("stranger delete");
+    assert_eq!((status_of(&e), e.code()), (403, Some("AccessDenied")));
 }
 
 pub async fn cors_preflight(h: &Harness) {

@@ -9,7 +9,8 @@
 #   AWS_SESSION_TOKEN           session token for temporary keys                (optional)
 #   AWS_REGION                  region for SigV4                           (default us-east-1)
 #   CONFORMANCE_BUCKET_PREFIX   prefix of every bucket the suite creates        (default conf)
-#   CONFORMANCE_SUITES          which suites to run      (default "awscli rclone boto3 s3cmd rust")
+#   CONFORMANCE_SUITES          which suites to run      (default "awscli rclone boto3 s3cmd rust";
+#                               also "browser": headless Chromium through CORS)
 #   CONFORMANCE_BIN             prebuilt conformance-tests binary (default: cargo build it)
 #   CONFORMANCE_KEEP_TMP        set to 1 to keep the temp dir for debugging
 #
@@ -158,6 +159,13 @@ suite_boto3() {
   run_external boto3 "$PYTHON" "$HERE/boto3_suite.py"
 }
 
+# Headless Chromium on a page of another origin using presigned URLs through CORS (issue #13).
+suite_browser() {
+  SUITE=browser
+  need chromium || return 0
+  run_external browser "$PYTHON" "$HERE/browser_cors.py"
+}
+
 suite_rust() {
   SUITE=rust
   local bin=${CONFORMANCE_BIN:-}
@@ -182,7 +190,7 @@ suite_rust() {
 echo "conformance: endpoint $AWS_ENDPOINT_URL, region $AWS_REGION, run $RUN_ID, suites: $SUITES"
 for s in $SUITES; do
   case $s in
-  awscli | rclone | boto3 | s3cmd | rust)
+  awscli | rclone | boto3 | s3cmd | rust | browser)
     started=$SECONDS
     echo "--- $s"
     "suite_$s"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (if missing) the S3 client tools the conformance tests drive: aws-cli v1 (pip
-# awscli), boto3, botocore[crt] (CRC32C checksums), and Debian's rclone and s3cmd.
+# awscli), boto3, botocore[crt] (CRC32C checksums), and Debian's rclone, s3cmd and chromium
+# (headless, for the browser CORS suite).
 # Idempotent: when everything is there it only checks (well under a second).
 #
 # NOTE for tests: this machine exports AWS_CA_BUNDLE, and rclone 1.60 then fails with
@@ -12,7 +13,7 @@ usage() {
 usage: scripts/install-clients.sh [--check]
 
 Installs what is missing of: aws-cli (pip awscli), boto3, botocore[crt] (into the machine's
-python3 with `python3 -m pip`), rclone and s3cmd (apt). --check only reports, exit 1 if
+python3 with `python3 -m pip`), rclone, s3cmd and chromium (apt). --check only reports, exit 1 if
 something is missing. Must run as root for the apt part.
 Tests must run rclone with AWS_CA_BUNDLE unset (rclone 1.60 fails with it set).
 EOF
@@ -43,6 +44,7 @@ aws_ok() { command -v aws >/dev/null; }
 missing_apt=()
 command -v rclone >/dev/null || missing_apt+=(rclone)
 command -v s3cmd >/dev/null || missing_apt+=(s3cmd)
+command -v chromium >/dev/null || missing_apt+=(chromium)
 need_pip=
 py_ok && aws_ok || need_pip=1
 

@@ -44,6 +44,9 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "PutBucketNotificationConfiguration" => "s3:PutBucketNotification",
         "GetBucketNotificationConfiguration" => "s3:GetBucketNotification",
         "GetBucketPolicy" => "s3:GetBucketPolicy",
+        // As on AWS, deleting the configuration needs the permission to put it.
+        "PutBucketCors" | "DeleteBucketCors" => "s3:PutBucketCORS",
+        "GetBucketCors" => "s3:GetBucketCORS",
         "DeleteBucketPolicy" => "s3:DeleteBucketPolicy",
         "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",
         "ListParts" => "s3:ListMultipartUploadParts",
@@ -569,6 +572,9 @@ mod tests {
             "ListBucketIntelligentTieringConfigurations",
             "GetBucketIntelligentTieringConfiguration",
             "DeleteBucketIntelligentTieringConfiguration",
+            "PutBucketCors",
+            "GetBucketCors",
+            "DeleteBucketCors",
         ] {
             assert!(required_action(op).is_some(), "{op} has no action");
         }

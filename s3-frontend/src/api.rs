@@ -37,7 +37,7 @@ pub struct ApiRoutes {
 /// Which non-S3 route a request is for, if any.
 pub fn classify(req: &Request<Body>) -> Option<Route> {
     let path = req.uri().path();
-    if path == "/_api/v1" || path.starts_with("/_api/v1/") {
+    if is_rest_path(path) {
         return Some(Route::Rest);
     }
     if req.method() == http::Method::POST && path == "/" {
@@ -50,6 +50,12 @@ pub fn classify(req: &Request<Body>) -> Option<Route> {
         };
     }
     None
+}
+
+/// Whether `path` is the REST API's (`/_api/v1` and below).
+#[must_use]
+pub fn is_rest_path(path: &str) -> bool {
+    path == "/_api/v1" || path.starts_with("/_api/v1/")
 }
 
 /// A non-S3 route.

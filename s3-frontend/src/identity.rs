@@ -161,9 +161,11 @@ impl KeyCache {
 pub struct BucketInfo {
     pub owner: String,
     pub policy: Option<Policy>,
+    /// The CORS rules (read by the server for `Origin` requests and preflights).
+    pub cors: Option<crate::cors::Rules>,
 }
 
-/// Bucket → owner and parsed policy, cached for `ttl`; [`BucketCache::invalidate`] after local
+/// Bucket → owner, parsed policy and CORS rules, cached for `ttl`; [`BucketCache::invalidate`] after local
 /// changes.
 #[derive(Debug)]
 pub struct BucketCache {
@@ -193,7 +195,14 @@ impl BucketCache {
                     None
                 }
             });
-            Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy })
+            let cors = b.cors.as_deref().and_then(|json| match serde_json::from_str(json) {
+                Ok(rules) => Some(rules),
+                Err(e) => {
+                    tracing::warn!(bucket, error = %e, "stored CORS rules do not parse; CORS is off");
+                    None
+                }
+            });
+            Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy, cors })
         });
         if info.is_some() {
             put(&self.map, bucket, info.clone());

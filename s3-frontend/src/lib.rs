@@ -9,6 +9,8 @@ pub mod auth;
 pub mod body_timeout;
 pub mod chunk_limit;
 pub mod config;
+pub mod content_md5;
+pub mod cors;
 mod error;
 pub mod events;
 pub mod gc;

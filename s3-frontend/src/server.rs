@@ -125,17 +125,41 @@ impl Frontend {
                     );
                     r
                 }
+                // The REST API's fixed CORS policy (ADR 0007): preflights answered here.
+                (&http::Method::OPTIONS, path) if crate::api::is_rest_path(path) => {
+                    crate::cors::rest_preflight(req.headers()).unwrap_or_else(|e| error_response(e.to_s3()))
+                }
                 _ if let Some(route) = crate::api::classify(&req) => match route {
                     crate::api::Route::Query(service) => self.api.query(service, req, &request_id).await,
-                    crate::api::Route::Rest => self.api.rest(req, &request_id).await,
+                    crate::api::Route::Rest => {
+                        let origin = req.headers().contains_key(http::header::ORIGIN);
+                        let mut resp = self.api.rest(req, &request_id).await;
+                        if origin {
+                            crate::cors::rest_headers(resp.headers_mut());
+                        }
+                        resp
+                    }
                 },
+                // Share links (`/s/{token}`, issue #13 item 1) are to be routed above this
+                // line with a fixed, read-only CORS policy of their own (ADR 0007).
+                // A bucket's CORS preflight: answered from its rules, never signed.
+                (&http::Method::OPTIONS, _) => self.preflight(&req).await,
                 // Before s3s, which would buffer the form's file (PostObject) before access
                 // control runs: we do not implement PostObject, so its body is never read.
                 _ if is_post_form(&req) => {
                     error_response(s3s::s3_error!(NotImplemented, "POST form uploads (PostObject) are not supported."))
                 }
                 _ => {
+                    // Only a request with `Origin` costs a bucket lookup (the bucket cache,
+                    // which access control has just filled).
+                    let cors = crate::cors::Ask::of(req.method(), req.headers())
+                        .and_then(|ask| Some((ask, crate::cors::bucket_of(req.uri(), req.headers(), &self.domains)?)));
                     let attributes = is_get_object_attributes(&req);
+                    // s3s never compares a whole-read body with its Content-MD5.
+                    let (req, md5) = match content_md5_checked(req) {
+                        Ok(checked) => checked,
+                        Err(e) => return error_response(e),
+                    };
                     let resp = match before_s3s(req, &self.domains) {
                         Err(e) => error_response(e),
                         Ok(req) => match self.s3.call(crate::chunk_limit::limit(req)).await {
@@ -149,13 +173,20 @@ impl Frontend {
                     let resp = if attributes { unquote_attributes_etag(resp) } else { resp };
                     // However the operation reported its broken body (s3s: 500 for the
                     // bodies it reads whole), the client hears why.
-                    match &timed_out {
+                    let mut resp = match &timed_out {
                         Some(t) if t.get() && !resp.status().is_success() => error_response(s3s::s3_error!(
                             RequestTimeout,
                             "Your socket connection to the server was not read from or written to within the timeout period."
                         )),
+                        _ if md5.as_ref().is_some_and(crate::content_md5::Mismatch::get) => error_response(
+                            s3s::s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received."),
+                        ),
                         _ => resp,
+                    };
+                    if let Some((ask, bucket)) = cors {
+                        self.cors_headers(&ask, &bucket, resp.headers_mut()).await;
                     }
+                    resp
                 }
             }
         }
@@ -195,6 +226,48 @@ impl Frontend {
         (Request::from_parts(parts, body), Some(flag))
     }
 
+    /// A bucket's CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`),
+    /// answered from its rules without a signature, as AWS does.
+    async fn preflight(&self, req: &Request<Body>) -> Response<Body> {
+        let ask = match crate::cors::preflight_ask(req.headers()) {
+            Ok(a) => a,
+            Err(e) => return error_response(e.to_s3()),
+        };
+        let Some(bucket) = crate::cors::bucket_of(req.uri(), req.headers(), &self.domains) else {
+            return error_response(crate::cors::not_enabled());
+        };
+        let info = match self.api.buckets.get(&bucket).await {
+            Ok(Some(info)) => info,
+            Ok(None) => return error_response(s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            Err(e) => return error_response(crate::error::store_error(e)),
+        };
+        let Some(rules) = &info.cors else { return error_response(crate::cors::not_enabled()) };
+        let Some(rule) = rules.find(&ask.origin, ask.method.as_deref().unwrap_or(""), &ask.headers) else {
+            return error_response(crate::cors::not_allowed());
+        };
+        let mut resp = Response::new(Body::empty());
+        ask.apply(rule, resp.headers_mut());
+        resp
+    }
+
+    /// The `Access-Control-*` headers of the bucket's first rule matching `ask`, if any; a
+    /// bucket without rules (or that cannot be read now) gets none.
+    async fn cors_headers(&self, ask: &crate::cors::Ask, bucket: &str, out: &mut http::HeaderMap) {
+        let info = match self.api.buckets.get(bucket).await {
+            Ok(Some(info)) => info,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "bucket lookup for CORS headers failed");
+                return;
+            }
+        };
+        if let Some(rule) =
+            info.cors.as_ref().and_then(|r| r.find(&ask.origin, ask.method.as_deref().unwrap_or(""), &ask.headers))
+        {
+            ask.apply(rule, out);
+        }
+    }
+
     async fn ready(&self) -> Response<Body> {
         let (m, b, i) = tokio::join!(self.meta.ping(), self.blobs.ping(), self.api.keys.iam().ready());
         match (m, b) {
@@ -214,6 +287,22 @@ impl Frontend {
             }
         }
     }
+}
+
+/// A PutBucketCors body checked against its `Content-MD5` as s3s reads it (the flag says
+/// whether it failed); other requests as they are.
+fn content_md5_checked(
+    req: Request<Body>,
+) -> Result<(Request<Body>, Option<crate::content_md5::Mismatch>), s3s::S3Error> {
+    if !crate::content_md5::is_put_bucket_cors(&req) {
+        return Ok((req, None));
+    }
+    let Some(header) = req.headers().get("content-md5").map(|v| v.to_str().unwrap_or("?").to_owned()) else {
+        return Ok((req, None));
+    };
+    let (parts, body) = req.into_parts();
+    let (body, flag) = crate::content_md5::wrap(body, &header)?;
+    Ok((Request::from_parts(parts, body), Some(flag)))
 }
 
 /// An S3 error answered here, before s3s, serialized by s3s as it serializes its own.

@@ -1,5 +1,5 @@
 //! Bounds on the request bodies s3s reads whole before an operation runs: the XML of
-//! CreateBucket, DeleteObjects and CompleteMultipartUpload, and the JSON of PutBucketPolicy
+//! CreateBucket, DeleteObjects, CompleteMultipartUpload and PutBucketCors, and the JSON of PutBucketPolicy
 //! (operations with such bodies that we do not implement are refused before that).
 //!
 //! s3s reads them after [`crate::access::PolicyAccess`] has authorized the request, up to its
@@ -78,7 +78,7 @@ impl Drop for Share {
 
 /// Whether s3s reads the body of `op` whole (among the operations we implement).
 fn read_whole(op: &str) -> bool {
-    matches!(op, "CreateBucket" | "DeleteObjects" | "CompleteMultipartUpload" | "PutBucketPolicy")
+    matches!(op, "CreateBucket" | "DeleteObjects" | "CompleteMultipartUpload" | "PutBucketPolicy" | "PutBucketCors")
 }
 
 impl XmlBodies {

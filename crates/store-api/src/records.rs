@@ -56,6 +56,8 @@ pub struct Bucket {
     pub policy: Option<String>,
     /// The notification rules (JSON of `cloudstore_events::notification::Rules`), if any.
     pub notification: Option<String>,
+    /// The CORS configuration (JSON, of the frontend's rules), if any.
+    pub cors: Option<String>,
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -65,6 +67,8 @@ pub enum BucketConfig {
     Policy,
     /// The notification configuration.
     Notification,
+    /// The CORS configuration.
+    Cors,
 }
 
 impl BucketConfig {
@@ -74,6 +78,7 @@ impl BucketConfig {
         match self {
             Self::Policy => "policy",
             Self::Notification => "notification",
+            Self::Cors => "cors",
         }
     }
 }

@@ -175,6 +175,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         created_at: OffsetDateTime::now_utc(),
         policy: None,
         notification: None,
+        cors: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

@@ -113,12 +113,13 @@ pub struct BucketRow {
     created_at: i64,
     policy: Option<String>,
     notification: Option<String>,
+    cors: Option<String>,
 }
 
 impl BucketRow {
     pub fn into_bucket(self) -> Result<Bucket> {
-        let Self { name, owner, region, created_at, policy, notification } = self;
-        Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification })
+        let Self { name, owner, region, created_at, policy, notification, cors } = self;
+        Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification, cors })
     }
 }
 

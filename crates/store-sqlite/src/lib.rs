@@ -317,6 +317,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             policy: None,
             notification: None,
+            cors: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

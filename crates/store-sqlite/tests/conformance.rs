@@ -48,6 +48,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         created_at: time::OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time"),
         policy: None,
         notification: None,
+        cors: None,
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");

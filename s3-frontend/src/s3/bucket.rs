@@ -117,6 +117,7 @@ impl Gateway {
             created_at: now_ms(),
             policy: None,
             notification: None,
+            cors: None,
         };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);

@@ -5,6 +5,7 @@
 mod bucket;
 pub(crate) mod checksum;
 mod condition;
+mod cors;
 mod list;
 mod multipart;
 mod notification;
@@ -172,6 +173,15 @@ impl S3 for Gateway {
         req: S3Request<GetBucketNotificationConfigurationInput>,
     ) -> R<GetBucketNotificationConfigurationOutput> {
         self.op_get_bucket_notification_configuration(req).await
+    }
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> R<PutBucketCorsOutput> {
+        self.op_put_bucket_cors(req).await
+    }
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> R<GetBucketCorsOutput> {
+        self.op_get_bucket_cors(req).await
+    }
+    async fn delete_bucket_cors(&self, req: S3Request<DeleteBucketCorsInput>) -> R<DeleteBucketCorsOutput> {
+        self.op_delete_bucket_cors(req).await
     }
     async fn delete_bucket_policy(&self, req: S3Request<DeleteBucketPolicyInput>) -> R<DeleteBucketPolicyOutput> {
         self.op_delete_bucket_policy(req).await

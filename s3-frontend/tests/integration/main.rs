@@ -15,6 +15,7 @@ mod auth;
 mod buckets;
 mod conditional;
 mod configurations;
+mod cors;
 mod events;
 mod gc;
 /// Not in the suite below: its own stack, the gateway and `iam` apart over gRPC (embedded only).
@@ -72,6 +73,11 @@ suite!(
     iam::disabled_keys_and_temporary_credentials,
     iam::temporary_credentials_presign_with_sigv2,
     iam::bucket_policies_grant_across_accounts,
+    cors::bucket_cors_configuration,
+    cors::cors_preflight,
+    cors::cors_actual_responses,
+    cors::rest_api_cors_policy,
+    cors::cors_changes_become_events,
     buckets::bucket_lifecycle,
     configurations::unoffered_configurations_answer_as_unconfigured,
     buckets::invalid_bucket_names,

@@ -147,6 +147,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         created_at: now(),
         policy: None,
         notification: None,
+        cors: None,
     }
 }
 
@@ -282,6 +283,29 @@ async fn buckets(store: &Store, run: &Run) {
     ok(store.set_bucket_config(&c, BucketConfig::Notification, None, &[]).await, "remove notification");
     let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
     assert_eq!((got.policy.as_deref(), got.notification.as_deref()), (Some(doc), None));
+    // CORS rules beside both, replaced and removed alone.
+    let cors = r#"{"rules":[{"allowed_origins":["*"],"allowed_methods":["GET"]}]}"#;
+    ok(store.set_bucket_config(&c, BucketConfig::Notification, Some(rules), &[]).await, "set notification");
+    ok(store.set_bucket_config(&c, BucketConfig::Cors, Some("{}"), &[]).await, "set cors");
+    ok(store.set_bucket_config(&c, BucketConfig::Cors, Some(cors), &[]).await, "replace cors");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!(
+        (got.policy.as_deref(), got.notification.as_deref(), got.cors.as_deref()),
+        (Some(doc), Some(rules), Some(cors))
+    );
+    let listed = ok(store.list_buckets().await, "list_buckets");
+    assert_eq!(listed.iter().find(|x| x.name == c).and_then(|x| x.cors.as_deref()), Some(cors));
+    ok(store.set_bucket_config(&c, BucketConfig::Cors, None, &[]).await, "remove cors");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!(
+        (got.policy.as_deref(), got.notification.as_deref(), got.cors.as_deref()),
+        (Some(doc), Some(rules), None)
+    );
+    assert_err!(
+        store.set_bucket_config(&run.bucket("missing"), BucketConfig::Cors, Some(cors), &[]).await,
+        StoreError::NoSuchBucket
+    );
+    ok(store.set_bucket_config(&c, BucketConfig::Notification, None, &[]).await, "remove notification");
     ok(store.set_bucket_config(&c, BucketConfig::Policy, None, &[]).await, "remove policy");
 
     // Not empty while it holds an object...

@@ -28,6 +28,6 @@ pub use listing::{
 };
 pub use meta::MetadataStore;
 pub use records::{
-    BlobId, BlobPart, Bucket, BucketConfig, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent,
-    OutboxRow, PartMeta, StaleUpload, Upload, WriteCondition,
+    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog,
+    OutboxEvent, OutboxRow, PartMeta, StaleUpload, Upload, WriteCondition,
 };

@@ -3,8 +3,8 @@ use std::fmt::Debug;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    BlobId, Bucket, BucketConfig, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow,
-    PartMeta, Result, StaleUpload, Upload, WriteCondition,
+    BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog,
+    OutboxEvent, OutboxRow, PartMeta, Result, StaleUpload, Upload, WriteCondition,
 };
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
@@ -68,12 +68,14 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     ) -> Result<()>;
 
     /// Deletes an object and queues its blobs for collection after `grace`. Returns the deleted
-    /// object, or `None` if there was none (S3 DeleteObject succeeds either way). `events` makes
-    /// the events of the deletion from the deleted object (not called when there was none).
+    /// object, or `None` if there was none (S3 DeleteObject succeeds either way). An object that
+    /// fails `cond` is kept: `PreconditionFailed`. `events` makes the events of the deletion
+    /// from the deleted object (not called when there was none).
     async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
+        cond: &DeleteCondition,
         grace: Duration,
         events: DeletedEvents<'_>,
     ) -> Result<Option<ObjectMeta>>;

@@ -161,6 +161,29 @@ pub struct WriteCondition {
     pub if_none_match: bool,
 }
 
+/// Conditions of a conditional delete (`If-Match`, `x-amz-if-match-last-modified-time`,
+/// `x-amz-if-match-size`), checked in the delete's own transaction: an object that fails one
+/// is kept (`PreconditionFailed`); a missing object is no error, as on AWS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteCondition {
+    /// The object's ETag (no quotes). `If-Match: *` sets none: any object matches.
+    pub etag: Option<String>,
+    /// The object's last-modified time, to the second (as HTTP dates carry it).
+    pub last_modified: Option<OffsetDateTime>,
+    /// The object's size in bytes.
+    pub size: Option<u64>,
+}
+
+impl DeleteCondition {
+    /// Whether `object` meets every condition given.
+    #[must_use]
+    pub fn holds_for(&self, object: &ObjectMeta) -> bool {
+        self.etag.as_ref().is_none_or(|e| *e == object.etag)
+            && self.last_modified.is_none_or(|t| t.unix_timestamp() == object.last_modified.unix_timestamp())
+            && self.size.is_none_or(|s| s == object.size)
+    }
+}
+
 /// An in-progress multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cloudstore_store_api::testkit::object;
-use cloudstore_store_api::{BlobId, Bucket, MetadataStore, ObjectMeta, StoreError, WriteCondition};
+use cloudstore_store_api::{BlobId, Bucket, DeleteCondition, MetadataStore, ObjectMeta, StoreError, WriteCondition};
 use cloudstore_store_pg::PgMetadataStore;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use time::{Duration, OffsetDateTime};
@@ -229,7 +229,10 @@ async fn put_object_is_one_statement() {
     assert!(matches!((r, n, trips), (Ok(()), 1, 1)), "put_object: {n} statements, {trips} round trips");
     store.abandon_blobs(&more[..1]).await.expect("abandon_blobs");
 
-    store.delete_object(&bucket, "k", grace, &|_| Vec::new()).await.expect("delete_object");
+    store
+        .delete_object(&bucket, "k", &DeleteCondition::default(), grace, &|_| Vec::new())
+        .await
+        .expect("delete_object");
     store.abandon_blobs(&b[2..]).await.expect("abandon_blobs");
     store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
@@ -267,7 +270,10 @@ async fn hot_connections_recover_when_the_server_drops_them() {
     assert_eq!(store.get_object(&bucket, "b").await.expect("get b"), Some(second));
 
     for key in ["a", "b"] {
-        store.delete_object(&bucket, key, grace, &|_| Vec::new()).await.expect("delete_object");
+        store
+            .delete_object(&bucket, key, &DeleteCondition::default(), grace, &|_| Vec::new())
+            .await
+            .expect("delete_object");
     }
     store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
@@ -306,7 +312,10 @@ async fn concurrent_reads_share_statements_and_get_their_own_rows() {
     assert!(statements < 200, "200 concurrent reads took {statements} statements");
 
     for o in &written {
-        store.delete_object(&bucket, &o.key, grace, &|_| Vec::new()).await.expect("delete_object");
+        store
+            .delete_object(&bucket, &o.key, &DeleteCondition::default(), grace, &|_| Vec::new())
+            .await
+            .expect("delete_object");
     }
     store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
@@ -412,7 +421,10 @@ async fn concurrent_puts_share_commits_and_get_their_own_outcomes() {
     let mut keys: Vec<String> = fresh.iter().map(|o| o.key.clone()).collect();
     keys.extend(["race", "taken", "same"].map(str::to_owned));
     for key in keys {
-        store.delete_object(&bucket, &key, grace, &|_| Vec::new()).await.expect("delete_object");
+        store
+            .delete_object(&bucket, &key, &DeleteCondition::default(), grace, &|_| Vec::new())
+            .await
+            .expect("delete_object");
     }
     store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
@@ -444,7 +456,9 @@ async fn overlapping_put_batches_do_not_deadlock() {
         }
     }
     for key in &keys {
-        a.delete_object(&bucket, key, grace, &|_| Vec::new()).await.expect("delete_object");
+        a.delete_object(&bucket, key, &DeleteCondition::default(), grace, &|_| Vec::new())
+            .await
+            .expect("delete_object");
     }
     a.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }
@@ -486,7 +500,10 @@ async fn a_refused_item_fails_alone() {
         }
     }
     for o in objects.iter().filter(|o| !o.key.contains('\0')) {
-        store.delete_object(&bucket, &o.key, grace, &|_| Vec::new()).await.expect("delete_object");
+        store
+            .delete_object(&bucket, &o.key, &DeleteCondition::default(), grace, &|_| Vec::new())
+            .await
+            .expect("delete_object");
     }
     store.abandon_blobs(std::slice::from_ref(&objects[5].parts[0].blob)).await.expect("abandon");
     store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
@@ -529,7 +546,10 @@ async fn put_objects_refuses_blobs_out_of_item_order() {
     assert_eq!(call(vec![1, 2]).await.expect("in order"), [0, 0]);
     assert_eq!(in_blob_gc(&blobs).await, [false, false], "written: registrations cleared");
     for key in ["a", "b"] {
-        store.delete_object(&bucket, key, Duration::minutes(15), &|_| Vec::new()).await.expect("delete_object");
+        store
+            .delete_object(&bucket, key, &DeleteCondition::default(), Duration::minutes(15), &|_| Vec::new())
+            .await
+            .expect("delete_object");
     }
     store.delete_bucket(&bucket, &[]).await.expect("delete_bucket");
 }

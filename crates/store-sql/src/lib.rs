@@ -208,7 +208,7 @@ macro_rules! sql_metadata_store {
         /// The metadata store's shared SQL, from `cloudstore_store_sql::sql_metadata_store!`.
         pub(crate) mod $module {
             use ::cloudstore_store_api::{
-                BlobId, Bucket, BucketConfig, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary,
+                BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary,
                 OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, StaleUpload, StoreError, Upload,
                 WriteCondition,
             };
@@ -521,6 +521,7 @@ macro_rules! sql_metadata_store {
                     &self,
                     bucket: &str,
                     key: &str,
+                    cond: &DeleteCondition,
                     grace: Duration,
                     events: DeletedEvents<'_>,
                 ) -> Result<Option<ObjectMeta>> {
@@ -541,6 +542,10 @@ macro_rules! sql_metadata_store {
                         return Ok(None);
                     };
                     let meta = row.into_meta()?;
+                    if !cond.holds_for(&meta) {
+                        // Dropping the transaction rolls the delete back.
+                        return Err(StoreError::PreconditionFailed);
+                    }
                     queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
                     outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
                     commit(tx).await?;

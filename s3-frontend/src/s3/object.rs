@@ -6,7 +6,7 @@ use cloudstore_events::EventType;
 use cloudstore_store_api::OutboxEvent;
 use std::collections::BTreeMap;
 
-use cloudstore_store_api::{BlobPart, ObjectMeta, WriteCondition};
+use cloudstore_store_api::{BlobPart, DeleteCondition, ObjectMeta, WriteCondition};
 use cloudstore_types::{ChecksumAlgorithm, ChecksumType, validate_object_key};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -369,6 +369,10 @@ impl Gateway {
         Ok(S3Response::new(object_headers!(HeadObjectOutput, plan,)))
     }
 
+    // Conditional deletes (`If-Match`, `x-amz-if-match-last-modified-time`,
+    // `x-amz-if-match-size`, and their fields in DeleteObjects): the store checks them in the
+    // delete's transaction. `If-Match: *` asks only that the object exists, which a delete of a
+    // missing object (a success) does not contradict.
     #[tracing::instrument(level = "debug", skip_all, fields(op = "DeleteObject", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_delete_object(
         &self,
@@ -380,9 +384,11 @@ impl Gateway {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
         self.bucket(&input.bucket).await?;
+        let cond =
+            delete_condition(input.if_match.as_ref(), input.if_match_last_modified_time.clone(), input.if_match_size)?;
         if !unstorable(&input.key) {
             let made = |m: &ObjectMeta| self.deleted_events(&actor, m);
-            if self.meta.delete_object(&input.bucket, &input.key, self.grace(), &made).await.s3()?.is_some() {
+            if self.meta.delete_object(&input.bucket, &input.key, &cond, self.grace(), &made).await.s3()?.is_some() {
                 self.committed_count(1);
             }
         }
@@ -415,11 +421,19 @@ impl Gateway {
             }) {
                 Err(s3_error!(AccessDenied, "Access Denied"))
             } else {
-                self.meta.delete_object(&input.bucket, &o.key, self.grace(), &made).await.s3().map(|gone| {
-                    if gone.is_some() {
-                        self.committed_count(1);
+                let etag = o.e_tag.clone().map(ETagCondition::ETag);
+                match delete_condition(etag.as_ref(), o.last_modified_time.clone(), o.size) {
+                    Err(e) => Err(e),
+                    Ok(cond) => {
+                        self.meta.delete_object(&input.bucket, &o.key, &cond, self.grace(), &made).await.s3().map(
+                            |gone| {
+                                if gone.is_some() {
+                                    self.committed_count(1);
+                                }
+                            },
+                        )
                     }
-                })
+                }
             };
             match res {
                 Ok(()) => {
@@ -751,4 +765,20 @@ impl Gateway {
     fn deleted_events(&self, actor: &Actor, m: &ObjectMeta) -> Vec<OutboxEvent> {
         self.outbox(|| with_object(actor.event(EventType::FileDeleted, &m.bucket, Some(&m.key)), m.size, &m.etag, 204))
     }
+}
+
+/// The store's condition for a conditional delete (see [`DeleteCondition`]).
+fn delete_condition(
+    if_match: Option<&ETagCondition>,
+    last_modified: Option<Timestamp>,
+    size: Option<i64>,
+) -> S3Result<DeleteCondition> {
+    let etag = match if_match {
+        None | Some(ETagCondition::Any) => None,
+        Some(ETagCondition::ETag(ETag::Strong(v) | ETag::Weak(v))) => Some(v.clone()),
+    };
+    let size = size
+        .map(|s| u64::try_from(s).map_err(|_| s3_error!(InvalidArgument, "x-amz-if-match-size must not be negative")))
+        .transpose()?;
+    Ok(DeleteCondition { etag, last_modified: last_modified.map(time::OffsetDateTime::from), size })
 }

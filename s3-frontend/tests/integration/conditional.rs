@@ -162,3 +162,63 @@ pub async fn concurrent_if_none_match_has_one_winner(h: &Harness) {
     assert_eq!(h.collector().run_once().await.unwrap().blobs, due.len());
     assert_eq!(h.get(&b, "contended").await, body.as_bytes());
 }
+
+/// Conditional deletes (If-Match, x-amz-if-match-last-modified-time, x-amz-if-match-size, and
+/// their DeleteObjects fields): a failed condition is 412 and keeps the object; a missing
+/// object is no error.
+pub async fn conditional_deletes(h: &Harness) {
+    let c = &h.client;
+    let b = h.bucket("cdel").await;
+    let put = c.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"data")).send().await.expect("put");
+    let etag = put.e_tag().expect("etag").to_owned();
+    let head = c.head_object().bucket(&b).key("k").send().await.expect("head");
+    let mtime = head.last_modified().expect("mtime").to_owned();
+
+    expect_err(
+        c.delete_object().bucket(&b).key("k").if_match("\"badetag\"").send().await,
+        412,
+        Some("PreconditionFailed"),
+    );
+    expect_err(c.delete_object().bucket(&b).key("k").if_match_size(9999).send().await, 412, Some("PreconditionFailed"));
+    let old = aws_sdk_s3::primitives::DateTime::from_secs(1_420_070_400);
+    expect_err(
+        c.delete_object().bucket(&b).key("k").if_match_last_modified_time(old).send().await,
+        412,
+        Some("PreconditionFailed"),
+    );
+    assert_eq!(h.get(&b, "k").await, b"data", "a failed condition keeps the object");
+    c.delete_object()
+        .bucket(&b)
+        .key("k")
+        .if_match(&etag)
+        .if_match_size(4)
+        .if_match_last_modified_time(mtime)
+        .send()
+        .await
+        .expect("delete when every condition holds");
+    expect_err(c.head_object().bucket(&b).key("k").send().await, 404, None);
+    // A missing object: no error, whatever the condition.
+    c.delete_object().bucket(&b).key("k").if_match("\"badetag\"").send().await.expect("missing, bad etag");
+    c.delete_object().bucket(&b).key("k").if_match("*").send().await.expect("missing, any");
+    // If-Match: * deletes an existing object.
+    c.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"again")).send().await.expect("put");
+    c.delete_object().bucket(&b).key("k").if_match("*").send().await.expect("any");
+    expect_err(c.head_object().bucket(&b).key("k").send().await, 404, None);
+
+    // DeleteObjects: per-key ETag conditions.
+    let put = c.put_object().bucket(&b).key("m").body(ByteStream::from_static(b"multi")).send().await.expect("put");
+    let etag = put.e_tag().expect("etag").to_owned();
+    let one = |e: &str| {
+        aws_sdk_s3::types::Delete::builder()
+            .objects(aws_sdk_s3::types::ObjectIdentifier::builder().key("m").e_tag(e).build().expect("id"))
+            .build()
+            .expect("delete")
+    };
+    let r = c.delete_objects().bucket(&b).delete(one("\"badetag\"")).send().await.expect("delete objects");
+    assert_eq!(r.errors().first().and_then(|e| e.code()), Some("PreconditionFailed"), "{r:?}");
+    assert_eq!(h.get(&b, "m").await, b"multi");
+    let r = c.delete_objects().bucket(&b).delete(one(&etag)).send().await.expect("delete objects");
+    assert_eq!(r.deleted().first().and_then(|d| d.key()), Some("m"), "{r:?}");
+    let r = c.delete_objects().bucket(&b).delete(one("\"badetag\"")).send().await.expect("missing");
+    assert!(r.errors().is_empty(), "a missing object is no error: {r:?}");
+}

@@ -92,6 +92,7 @@ suite!(
     objects::get_object_attributes,
     conditional::conditional_writes,
     conditional::concurrent_if_none_match_has_one_winner,
+    conditional::conditional_deletes,
     listing::list_v1_and_v2_parameters,
     listing::utf8_keys_and_key_length,
     listing::keys_sort_in_byte_order,

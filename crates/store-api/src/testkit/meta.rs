@@ -30,8 +30,9 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 use crate::{
-    BlobId, BlobPart, Bucket, BucketConfig, ListPage, ListQuery, ListedObject, MetadataStore, ObjectMeta, OutboxEvent,
-    OutboxRow, PartMeta, StoreError, Upload, UploadListQuery, WriteCondition, list_objects, list_uploads,
+    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, ListPage, ListQuery, ListedObject, MetadataStore,
+    ObjectMeta, OutboxEvent, OutboxRow, PartMeta, StoreError, Upload, UploadListQuery, WriteCondition, list_objects,
+    list_uploads,
 };
 
 type Store = Arc<dyn MetadataStore>;
@@ -312,7 +313,7 @@ async fn buckets(store: &Store, run: &Run) {
     let obj = put_new(store, &a, "k").await;
     assert_err!(store.delete_bucket(&a, &[]).await, StoreError::BucketNotEmpty);
     assert!(ok(store.get_bucket(&a).await, "get_bucket").is_some());
-    ok(store.delete_object(&a, "k", GRACE, &|_| Vec::new()).await, "delete_object");
+    ok(store.delete_object(&a, "k", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &obj.parts[0].blob, GRACE).await;
     // Multipart uploads in progress do not keep it: they are aborted with the bucket (as on
     // AWS), their parts' blobs queued now.
@@ -328,7 +329,10 @@ async fn buckets(store: &Store, run: &Run) {
     let obj = put_new(store, &a, "still-here").await;
     assert_err!(store.delete_bucket(&a, &[]).await, StoreError::BucketNotEmpty);
     assert!(ok(store.get_upload(&a, "k", &up.upload_id).await, "get_upload").is_some());
-    ok(store.delete_object(&a, "still-here", GRACE, &|_| Vec::new()).await, "delete_object");
+    ok(
+        store.delete_object(&a, "still-here", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
+        "delete_object",
+    );
     assert_queued_after(store, &obj.parts[0].blob, GRACE).await;
 
     ok(store.delete_bucket(&a, &[]).await, "delete_bucket with uploads in progress");
@@ -440,22 +444,66 @@ async fn objects(store: &Store, run: &Run) {
     ok(store.put_object(&empty2, &WriteCondition::default(), GRACE, &[]).await, "overwrite zero bytes");
     assert_eq!(get(store, &bucket, "empty").await.as_ref(), Some(&empty2));
 
+    // A conditional delete whose condition fails keeps the object and its blobs; one whose
+    // conditions hold deletes it; a missing object is no error.
+    let c = put_new(store, &bucket, "cond").await;
+    let wrong = [
+        DeleteCondition { etag: Some("not-the-etag".into()), ..DeleteCondition::default() },
+        DeleteCondition { size: Some(c.size + 1), ..DeleteCondition::default() },
+        DeleteCondition { last_modified: Some(OffsetDateTime::UNIX_EPOCH), ..DeleteCondition::default() },
+    ];
+    for cond in &wrong {
+        assert_err!(
+            store.delete_object(&bucket, "cond", cond, GRACE, &|_| Vec::new()).await,
+            StoreError::PreconditionFailed
+        );
+        assert_eq!(get(store, &bucket, "cond").await.as_ref(), Some(&c), "{cond:?} kept the object");
+    }
+    assert_not_queued(store, &c.parts[0].blob).await;
+    let missing = DeleteCondition { etag: Some("any".into()), ..DeleteCondition::default() };
+    assert_eq!(
+        ok(store.delete_object(&bucket, "no-such-key", &missing, GRACE, &|_| Vec::new()).await, "missing"),
+        None
+    );
+    let holds =
+        DeleteCondition { etag: Some(c.etag.clone()), last_modified: Some(c.last_modified), size: Some(c.size) };
+    let gone = ok(store.delete_object(&bucket, "cond", &holds, GRACE, &|_| Vec::new()).await, "conditional delete");
+    assert_eq!(gone.as_ref(), Some(&c));
+    assert_eq!(get(store, &bucket, "cond").await, None);
+    assert_queued_after(store, &c.parts[0].blob, GRACE).await;
+
     // Delete returns the object and queues its blobs.
-    let deleted = ok(store.delete_object(&bucket, "full", GRACE, &|_| Vec::new()).await, "delete_object");
+    let deleted = ok(
+        store.delete_object(&bucket, "full", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
+        "delete_object",
+    );
     assert_eq!(deleted.as_ref(), Some(&replacement));
     assert_eq!(get(store, &bucket, "full").await, None);
     assert_queued_after(store, &replacement.parts[0].blob, GRACE).await;
-    assert_eq!(ok(store.delete_object(&bucket, "full", GRACE, &|_| Vec::new()).await, "delete_object again"), None);
+    assert_eq!(
+        ok(
+            store.delete_object(&bucket, "full", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
+            "delete_object again"
+        ),
+        None
+    );
     assert_err!(
-        store.delete_object(&run.bucket("nobucket"), "full", GRACE, &|_| Vec::new()).await,
+        store.delete_object(&run.bucket("nobucket"), "full", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
         StoreError::NoSuchBucket
     );
 
     assert_eq!(
-        ok(store.delete_object(&bucket, "empty", GRACE, &|_| Vec::new()).await, "delete_object").as_ref(),
+        ok(
+            store.delete_object(&bucket, "empty", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
+            "delete_object"
+        )
+        .as_ref(),
         Some(&empty2)
     );
-    ok(store.delete_object(&bucket, "late", GRACE, &|_| Vec::new()).await, "delete_object");
+    ok(
+        store.delete_object(&bucket, "late", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
+        "delete_object",
+    );
     assert_queued_after(store, &overdue[0], GRACE).await;
     ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
@@ -506,7 +554,7 @@ async fn conditional_writes(store: &Store, run: &Run) {
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&o3));
     assert_pending(store, &b4[0]).await;
 
-    ok(store.delete_object(&bucket, key, GRACE, &|_| Vec::new()).await, "delete_object");
+    ok(store.delete_object(&bucket, key, &DeleteCondition::default(), GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &b3[0], GRACE).await;
     ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
@@ -565,7 +613,10 @@ async fn delete_bucket_races_completion(store: &Store, run: &Run) {
             }
             (Err(StoreError::BucketNotEmpty), Ok(())) => {
                 assert!(get(store, &bucket, "k").await.is_some(), "completed object missing");
-                ok(store.delete_object(&bucket, "k", GRACE, &|_| Vec::new()).await, "delete_object");
+                ok(
+                    store.delete_object(&bucket, "k", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
+                    "delete_object",
+                );
                 ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
             }
             other => panic!("round {i}: delete and complete raced to {other:?}"),
@@ -671,9 +722,9 @@ async fn races(store: &Store, run: &Run) {
     }
     ok(store.delete_bucket(&name, &[]).await, "delete_bucket");
 
-    ok(store.delete_object(&bucket, "inm", GRACE, &|_| Vec::new()).await, "delete_object");
+    ok(store.delete_object(&bucket, "inm", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &live, GRACE).await;
-    ok(store.delete_object(&bucket, "put", GRACE, &|_| Vec::new()).await, "delete_object");
+    ok(store.delete_object(&bucket, "put", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await, "delete_object");
     assert_queued_after(store, &last.parts[0].blob, GRACE).await;
     ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
@@ -919,8 +970,11 @@ async fn multipart(store: &Store, run: &Run) {
     ok(store.abort_upload(&bucket, "mp/old", &old.upload_id).await, "abort_upload");
     ok(store.abort_upload(&bucket, "mp/fresh", &fresh.upload_id).await, "abort_upload");
     for k in [key, "mp/new"] {
-        let o = ok(store.delete_object(&bucket, k, GRACE, &|_| Vec::new()).await, "delete_object")
-            .expect("object to delete");
+        let o = ok(
+            store.delete_object(&bucket, k, &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
+            "delete_object",
+        )
+        .expect("object to delete");
         for p in &o.parts {
             assert_queued_after(store, &p.blob, GRACE).await;
         }
@@ -1125,7 +1179,13 @@ async fn key_order(store: &Store, run: &Run) {
     }
 
     for k in &keys {
-        assert!(ok(store.delete_object(&bucket, k, GRACE, &|_| Vec::new()).await, "delete_object").is_some());
+        assert!(
+            ok(
+                store.delete_object(&bucket, k, &DeleteCondition::default(), GRACE, &|_| Vec::new()).await,
+                "delete_object"
+            )
+            .is_some()
+        );
     }
     ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
@@ -1142,8 +1202,13 @@ async fn bulk(store: &Store, bucket: &str, keys: &[String], delete: bool) {
                 for k in c {
                     if delete {
                         assert!(
-                            ok(store.delete_object(&bucket, &k, GRACE, &|_| Vec::new()).await, "delete_object")
-                                .is_some()
+                            ok(
+                                store
+                                    .delete_object(&bucket, &k, &DeleteCondition::default(), GRACE, &|_| Vec::new())
+                                    .await,
+                                "delete_object"
+                            )
+                            .is_some()
                         );
                     } else {
                         let obj = object(&bucket, &k, &[]);
@@ -1268,9 +1333,12 @@ async fn outbox(store: &Store, run: &Run) {
     );
     // Deletion events are made from what was deleted; deleting nothing makes none.
     let made = |o: &ObjectMeta| vec![OutboxEvent { key: format!("{}/k", run.id), body: format!("deleted {}", o.etag) }];
-    let gone = ok(store.delete_object(&b, "k", GRACE, &made).await, "delete_object");
+    let gone = ok(store.delete_object(&b, "k", &DeleteCondition::default(), GRACE, &made).await, "delete_object");
     assert_eq!(gone.as_ref().map(|o| o.etag.as_str()), Some(second.etag.as_str()));
-    assert_eq!(ok(store.delete_object(&b, "k", GRACE, &made).await, "delete_object"), None);
+    assert_eq!(
+        ok(store.delete_object(&b, "k", &DeleteCondition::default(), GRACE, &made).await, "delete_object"),
+        None
+    );
     ok(store.append_events(&[event(run, "r", "read 1"), event(run, "r", "read 2")]).await, "append_events");
     ok(store.delete_bucket(&b, &[event(run, "b", "deleted")]).await, "delete_bucket");
     for blob in &blobs {

@@ -349,7 +349,14 @@ impl ApiRoutes {
             "action": ask.action,
             "resource": resource,
             "bucket_owner": bucket.as_ref().map(|b| b.owner.clone()),
-            "policies_considered": identity.policies.iter().map(|(l, _)| l.clone()).chain(bucket.as_ref().and_then(|b| b.policy.as_ref()).map(|_| "bucket-policy".to_owned())).collect::<Vec<_>>(),
+            "policies_considered": identity.policies.iter().map(|(l, _)| l.clone()).chain(bucket.as_ref().and_then(|b| b.policy_for(&identity.principal)).map(|_| "bucket-policy".to_owned())).collect::<Vec<_>>(),
+            // Why a bucket is (not) public: its Block Public Access settings, whether its policy
+            // is public, and whether the settings hide that policy from this principal.
+            "public_access": bucket.as_ref().map(|b| json!({
+                "block": b.block,
+                "public_policy": b.public_policy,
+                "policy_hidden_by_restrict_public_buckets": b.policy.is_some() && b.policy_for(&identity.principal).is_none(),
+            })),
         });
         to_http(ApiResponse { status: 200, content_type: "application/json".into(), body: body.to_string() })
     }

@@ -48,6 +48,20 @@ pub async fn block_public_access(h: &Harness) {
     anonymous().await.assert_error(403, "AccessDenied");
     expect_err(other.get_object().bucket(&b).key("doc").send().await, 403, Some("AccessDenied"));
     c.get_object().bucket(&b).key("doc").send().await.expect("the owner still reads");
+    // The explain tool says why the object is not public.
+    let ask = serde_json::json!({
+        "principal": "anonymous", "action": "s3:GetObject", "resource": format!("arn:aws:s3:::{b}/doc")
+    });
+    let req = RawRequest::new("POST", "/_api/v1/admin/explain")
+        .header("content-type", "application/json")
+        .body(ask.to_string().into_bytes());
+    let resp = h.raw(h.signer().sign_for("iam", req, time::OffsetDateTime::now_utc())).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let why: serde_json::Value = serde_json::from_slice(&resp.body).expect("json");
+    assert_eq!(why["allowed"], false, "{why}");
+    assert_eq!(why["public_access"]["public_policy"], true, "{why}");
+    assert_eq!(why["public_access"]["policy_hidden_by_restrict_public_buckets"], true, "{why}");
+    assert_eq!(why["public_access"]["block"]["restrict_public_buckets"], true, "{why}");
     let got = c.get_public_access_block().bucket(&b).send().await.expect("get settings");
     let cfg = got.public_access_block_configuration().expect("configuration");
     assert_eq!(

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod runtime;
 pub mod s3;
 pub mod server;
+pub mod shares;
 pub mod signed;
 pub mod xml_body;
 

@@ -81,6 +81,8 @@ pub struct Frontend {
     /// Base domains of virtual-hosted-style requests.
     pub(crate) domains: crate::host::Domains,
     pub(crate) limits: Limits,
+    /// Where share-link uses are recorded (events on).
+    pub(crate) events: Option<crate::events::Events>,
 }
 
 /// The client's address, stored in request extensions.
@@ -129,6 +131,19 @@ impl Frontend {
                 (&http::Method::OPTIONS, path) if crate::api::is_rest_path(path) => {
                     crate::cors::rest_preflight(req.headers()).unwrap_or_else(|e| error_response(e.to_s3()))
                 }
+                // Share links (ADR 0010): managed under the REST API, with its CORS policy.
+                (_, path) if crate::shares::is_api_path(path) => {
+                    let origin = req.headers().contains_key(http::header::ORIGIN);
+                    let mut resp = self.shares_api(req, &request_id).await;
+                    if origin {
+                        crate::cors::rest_headers(resp.headers_mut());
+                    }
+                    resp
+                }
+                // A share link's download: no credentials, the link is the key.
+                (&http::Method::GET | &http::Method::HEAD, path) if let Some(token) = crate::shares::link_token(path) => {
+                    self.share_link(&req, token).await
+                }
                 _ if let Some(route) = crate::api::classify(&req) => match route {
                     crate::api::Route::Query(service) => self.api.query(service, req, &request_id).await,
                     crate::api::Route::Rest => {
@@ -140,8 +155,8 @@ impl Frontend {
                         resp
                     }
                 },
-                // Share links (`/s/{token}`, issue #13 item 1) are to be routed above this
-                // line with a fixed, read-only CORS policy of their own (ADR 0007).
+                // Share links (`/s/{token}`) are routed above; a CORS policy of their own is
+                // still to come (ADR 0007, ADR 0010).
                 // A bucket's CORS preflight: answered from its rules, never signed.
                 (&http::Method::OPTIONS, _) => self.preflight(&req).await,
                 // Before s3s, which would buffer the form's file (PostObject) before access

@@ -10,7 +10,7 @@ mod list;
 mod multipart;
 mod notification;
 mod object;
-mod read;
+pub(crate) mod read;
 mod reserve;
 mod torrent;
 mod unconfigured;

@@ -34,6 +34,7 @@ mod presigned;
 mod rest;
 mod robust;
 mod semantics;
+mod shares;
 
 /// Generates one test per case and backend set, so the very same suite runs against both.
 macro_rules! suite {
@@ -62,6 +63,8 @@ macro_rules! suite {
 }
 
 suite!(
+    shares::share_links_download_and_count,
+    shares::share_links_refuse_strangers,
     events::changes_reads_and_refusals_become_events,
     rest::rest_identity_events,
     rest::iam_query_and_admin_events,

@@ -1,0 +1,232 @@
+//! Public share links (issue #13 item 1, ADR 0010) with raw requests, as curl sends them:
+//! creation and management under `/_api/v1/shares` (SigV4-signed), downloads from `/s/{token}`
+//! with no credentials — bytes, ranges, headers, the download count (a range from byte 0 counts,
+//! other ranges and HEAD do not), expiry, revocation, a creator losing access, strangers
+//! refused, and the `share_accessed` events.
+
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use cloudstore_events::Event;
+use cloudstore_iam::store::OwnerKind;
+use serde_json::{Value, json};
+
+use crate::harness::{Harness, RawRequest, RawResponse, Signer, pattern, random_hex};
+
+const API: &str = "/_api/v1/shares";
+
+/// An account's root: (SDK client, account id, signer for REST calls).
+async fn account(h: &Harness, name: &str) -> (aws_sdk_s3::Client, String, Signer) {
+    let (profile, key) =
+        h.iam.admin_create_account(name, None, None, &Default::default()).await.expect("create account");
+    let client = crate::harness::sdk_client(h.addr, &key.access_key_id, &key.secret.0);
+    let signer = Signer { access_key: key.access_key_id.clone(), secret_key: key.secret.0.clone(), ..h.signer() };
+    (client, profile.account_id, signer)
+}
+
+/// A REST call signed by `signer`.
+async fn call(h: &Harness, signer: &Signer, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut req = RawRequest::new(method, &format!("{API}{path}"));
+    if let Some(b) = body {
+        req = req.header("Content-Type", "application/json").body(b.to_string());
+    }
+    let req = signer.sign_for("s3", req, time::OffsetDateTime::now_utc());
+    let resp = h.raw(req).await;
+    let v = if resp.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", resp.text()))
+    };
+    (resp.status, v)
+}
+
+/// Creates a link; returns (id, path of the link).
+async fn create(h: &Harness, signer: &Signer, body: &Value) -> (String, String) {
+    let (status, v) = call(h, signer, "POST", "", Some(body)).await;
+    assert_eq!(status, 201, "{v}");
+    let url = v["url"].as_str().expect("url");
+    let path = url.split_once("://").map(|(_, rest)| &rest[rest.find('/').expect("path")..]).expect("absolute url");
+    assert!(path.starts_with("/s/") && path.len() >= 3 + 22, "{url}");
+    (v["id"].as_str().expect("id").to_owned(), path.to_owned())
+}
+
+async fn link(h: &Harness, method: &str, path: &str, range: Option<&str>) -> RawResponse {
+    let mut req = RawRequest::new(method, path);
+    if let Some(r) = range {
+        req = req.header("Range", r);
+    }
+    h.raw(req).await
+}
+
+async fn downloads(h: &Harness, signer: &Signer, id: &str) -> u64 {
+    let (status, v) = call(h, signer, "GET", &format!("/{id}"), None).await;
+    assert_eq!(status, 200, "{v}");
+    v["downloads"].as_u64().expect("downloads")
+}
+
+fn assert_link_headers(r: &RawResponse) {
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("cache-control"), Some("private, no-store"));
+}
+
+/// Downloads, ranges, HEAD, the limit, expiry, revocation, headers and events.
+pub async fn share_links_download_and_count(h: &Harness) {
+    let tag = random_hex(6);
+    let (owner, account_id, signer) = account(h, &format!("sharer-{tag}")).await;
+    let bucket = format!("share-{}", random_hex(10));
+    owner.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let data = pattern(100_000, 7);
+    owner
+        .put_object()
+        .bucket(&bucket)
+        .key("docs/page.html")
+        .content_type("text/html")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put");
+
+    let (id, path) = create(
+        h,
+        &signer,
+        &json!({ "bucket": bucket, "key": "docs/page.html", "expires_in": 3600, "max_downloads": 2, "filename": "résumé 1.html" }),
+    )
+    .await;
+
+    // HEAD never counts.
+    let head = link(h, "HEAD", &path, None).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("100000"));
+    assert!(head.body.is_empty());
+    assert_link_headers(&head);
+    assert_eq!(downloads(h, &signer, &id).await, 0);
+
+    // A whole download: the bytes, the headers; HTML is never served as a page.
+    let got = link(h, "GET", &path, None).await;
+    assert_eq!(got.status, 200);
+    assert!(got.body == data, "the downloaded bytes match");
+    assert_link_headers(&got);
+    assert_eq!(got.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        got.header("content-disposition"),
+        Some("attachment; filename=\"r_sum_ 1.html\"; filename*=UTF-8''r%C3%A9sum%C3%A9%201.html")
+    );
+    assert_eq!(downloads(h, &signer, &id).await, 1);
+
+    // A download in ranges counts once: the range from byte 0, not the ones after it.
+    let first = link(h, "GET", &path, Some("bytes=0-49999")).await;
+    assert_eq!(first.status, 206);
+    assert_eq!(first.header("content-range"), Some("bytes 0-49999/100000"));
+    let second = link(h, "GET", &path, Some("bytes=50000-")).await;
+    assert_eq!(second.status, 206);
+    assert!([first.body, second.body].concat() == data, "the ranges join to the object");
+    assert_eq!(downloads(h, &signer, &id).await, 2);
+
+    // Used up: a new download is 410; the last download may still resume for a while.
+    let refused = link(h, "GET", &path, None).await;
+    assert_eq!(refused.status, 410, "{}", refused.text());
+    assert_link_headers(&refused);
+    assert_eq!(link(h, "GET", &path, Some("bytes=0-")).await.status, 410);
+    let resumed = link(h, "GET", &path, Some("bytes=99990-")).await;
+    assert_eq!(resumed.status, 206);
+    assert!(resumed.body == data[99_990..]);
+    assert_eq!(link(h, "GET", &path, Some("bytes=100000-")).await.status, 416);
+    assert_eq!(downloads(h, &signer, &id).await, 2);
+
+    // Unknown tokens are 404.
+    assert_eq!(link(h, "GET", "/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", None).await.status, 404);
+
+    // Expiry: 410, the object untouched.
+    let (_, short) = create(h, &signer, &json!({ "bucket": bucket, "key": "docs/page.html", "expires_in": 1 })).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(link(h, "GET", &short, None).await.status, 410);
+    assert_eq!(link(h, "HEAD", &short, None).await.status, 410);
+
+    // Revocation: 204, then the link is 404 and shows as revoked.
+    let (rid, rpath) =
+        create(h, &signer, &json!({ "bucket": bucket, "key": "docs/page.html", "expires_in": 60 })).await;
+    assert_eq!(link(h, "GET", &rpath, Some("bytes=0-0")).await.status, 206);
+    assert_eq!(call(h, &signer, "DELETE", &format!("/{rid}"), None).await.0, 204);
+    assert_eq!(link(h, "GET", &rpath, None).await.status, 404);
+    let (status, shown) = call(h, &signer, "GET", &format!("/{rid}"), None).await;
+    assert_eq!((status, shown["revoked"].as_bool(), shown["downloads"].as_u64()), (200, Some(true), Some(1)));
+    assert!(shown["last_used_at"].is_string(), "{shown}");
+
+    // The listing has the account's three links.
+    let (status, list) = call(h, &signer, "GET", "", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["shares"].as_array().map(Vec::len), Some(3), "{list}");
+
+    // Validation.
+    for bad in [
+        json!({ "bucket": bucket, "key": "docs/page.html", "expires_in": 8 * 24 * 3600 }),
+        json!({ "bucket": bucket, "key": "docs/page.html", "expires_in": 0 }),
+        json!({ "bucket": bucket, "key": "docs/page.html", "expires_in": 60, "max_downloads": 0 }),
+        json!({ "bucket": bucket, "key": "docs/page.html", "expires_in": 60, "filename": "a/b" }),
+        json!({ "bucket": bucket, "expires_in": 60 }),
+    ] {
+        assert_eq!(call(h, &signer, "POST", "", Some(&bad)).await.0, 400, "{bad}");
+    }
+    let missing = json!({ "bucket": bucket, "key": "nope", "expires_in": 60 });
+    assert_eq!(call(h, &signer, "POST", "", Some(&missing)).await.0, 404);
+
+    // Every use is a share_accessed event of the owner's account, with the link's id.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let rows = h.meta.outbox_rows(100_000).await.expect("outbox rows");
+    let events: Vec<Event> = rows
+        .iter()
+        .filter_map(|r| cloudstore_events::decode(r.body.as_bytes()).ok())
+        .filter(|e| e.bucket.as_deref() == Some(bucket.as_str()))
+        .collect();
+    let accessed: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.event_type.as_str() == "share_accessed" && e.detail.get("share_id") == Some(&id))
+        .collect();
+    // HEAD, the whole download, two ranges, the resumed range.
+    assert_eq!(accessed.len(), 5, "{accessed:?}");
+    assert!(accessed.iter().all(|e| e.account_id.as_deref() == Some(account_id.as_str())));
+    let created = events.iter().filter(|e| e.event_type.as_str() == "share_created").count();
+    assert_eq!(created, 3);
+}
+
+/// Strangers can't share others' objects or see and revoke others' links; anonymous callers
+/// manage nothing; a link dies when its creator loses read access.
+pub async fn share_links_refuse_strangers(h: &Harness) {
+    let tag = random_hex(6);
+    let (owner, account_id, signer) = account(h, &format!("owner-{tag}")).await;
+    let (_, _, stranger) = account(h, &format!("stranger-{tag}")).await;
+    let bucket = format!("share-{}", random_hex(10));
+    owner.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    owner.put_object().bucket(&bucket).key("f.txt").body(ByteStream::from_static(b"mine")).send().await.expect("put");
+    let ask = json!({ "bucket": bucket, "key": "f.txt", "expires_in": 600 });
+
+    assert_eq!(call(h, &stranger, "POST", "", Some(&ask)).await.0, 403, "a stranger may not share it");
+    let anonymous =
+        h.raw(RawRequest::new("POST", API).header("Content-Type", "application/json").body(ask.to_string())).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(h.raw(RawRequest::new("GET", API)).await.status, 401);
+
+    let (id, path) = create(h, &signer, &ask).await;
+    assert_eq!(call(h, &stranger, "GET", &format!("/{id}"), None).await.0, 404);
+    assert_eq!(call(h, &stranger, "DELETE", &format!("/{id}"), None).await.0, 404);
+    let (_, list) = call(h, &stranger, "GET", "", None).await;
+    assert_eq!(list["shares"].as_array().map(Vec::len), Some(0), "{list}");
+    let got = link(h, "GET", &path, None).await;
+    assert_eq!((got.status, got.body.as_slice()), (200, b"mine".as_slice()), "the stranger's refusals changed nothing");
+
+    // An IAM user's link lives as long as its creator may read the object.
+    let policy = crate::iam::allow_bucket(&bucket);
+    let (_, user, key_id, secret) = crate::iam::user(h, &account_id, &format!("u-{tag}"), Some(policy)).await;
+    let user_signer = Signer { access_key: key_id, secret_key: secret, ..h.signer() };
+    let (uid, upath) = create(h, &user_signer, &ask).await;
+    assert_eq!(link(h, "GET", &upath, None).await.status, 200);
+    // The account root sees and manages its users' links; the user only its own.
+    assert_eq!(call(h, &signer, "GET", &format!("/{uid}"), None).await.0, 200);
+    assert_eq!(call(h, &user_signer, "GET", &format!("/{id}"), None).await.0, 404);
+    h.iam.store().delete_inline_policy(OwnerKind::User, &user.id, "p", &[]).await.expect("delete policy");
+    let dead = link(h, "GET", &upath, None).await;
+    assert_eq!(dead.status, 404, "the creator lost read access: {}", dead.text());
+    // The root's link is unaffected.
+    assert_eq!(link(h, "HEAD", &path, None).await.status, 200);
+}

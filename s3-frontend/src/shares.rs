@@ -39,10 +39,14 @@ const READ: &str = "s3:GetObject";
 /// Largest REST request body.
 const MAX_BODY: usize = 16 * 1024;
 
-/// Whether `path` is the share-management API's.
+/// Whether `path` is the share-management API's: `/_api/v1/shares` or one link's id below it
+/// (anything else under it, dot segments included, is the REST API's 404).
 #[must_use]
 pub fn is_api_path(path: &str) -> bool {
-    path == "/_api/v1/shares" || path.starts_with("/_api/v1/shares/")
+    path == "/_api/v1/shares"
+        || path.strip_prefix("/_api/v1/shares/").is_some_and(|id| {
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// The token of a `/s/{token}` path, if it is one.
@@ -583,5 +587,8 @@ mod tests {
         assert_eq!(link_token("/s/abc"), Some("abc"));
         assert_eq!(link_token("/s/"), None);
         assert_eq!(link_token("/s/a/b"), None);
+        assert!(is_api_path("/_api/v1/shares") && is_api_path("/_api/v1/shares/shr-0a"));
+        assert!(!is_api_path("/_api/v1/shares/../auth/login") && !is_api_path("/_api/v1/shares/"));
+        assert!(!is_api_path("/_api/v1/sharesx"));
     }
 }

@@ -208,6 +208,20 @@ pub async fn share_links_refuse_strangers(h: &Harness) {
     assert_eq!(h.raw(RawRequest::new("GET", API)).await.status, 401);
 
     let (id, path) = create(h, &signer, &ask).await;
+    // A web session (bearer token) is a caller too: its own empty list, the owner's link
+    // unseen, the owner's object not its to share.
+    let token = session(h, &format!("webby{tag}")).await;
+    let bearer = |method: &str, p: &str| {
+        RawRequest::new(method, &format!("{API}{p}")).header("Authorization", &format!("Bearer {token}"))
+    };
+    let r = h.raw(bearer("GET", "")).await;
+    assert_eq!((r.status, r.text()), (200, r#"{"shares":[]}"#.to_owned()));
+    assert_eq!(h.raw(bearer("GET", &format!("/{id}"))).await.status, 404);
+    let r = h.raw(bearer("POST", "").header("Content-Type", "application/json").body(ask.to_string())).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = h.raw(RawRequest::new("GET", API).header("Authorization", "Bearer not-a-token")).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+
     assert_eq!(call(h, &stranger, "GET", &format!("/{id}"), None).await.0, 404);
     assert_eq!(call(h, &stranger, "DELETE", &format!("/{id}"), None).await.0, 404);
     let (_, list) = call(h, &stranger, "GET", "", None).await;
@@ -229,4 +243,18 @@ pub async fn share_links_refuse_strangers(h: &Harness) {
     assert_eq!(dead.status, 404, "the creator lost read access: {}", dead.text());
     // The root's link is unaffected.
     assert_eq!(link(h, "HEAD", &path, None).await.status, 200);
+}
+
+/// Registers `username` over REST and logs in; returns the access token.
+async fn session(h: &Harness, username: &str) -> String {
+    let creds = json!({ "username": username, "password": "correct-horse-42" }).to_string();
+    let post = |p: &str| {
+        RawRequest::new("POST", &format!("/_api/v1{p}")).header("Content-Type", "application/json").body(creds.clone())
+    };
+    let r = h.raw(post("/auth/register")).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = h.raw(post("/auth/login")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).expect("JSON");
+    v["access_token"].as_str().expect("access_token").to_owned()
 }

@@ -15,6 +15,11 @@ CREATE TABLE shares (
     downloads       INTEGER NOT NULL DEFAULT 0,
     last_used_at    INTEGER,
     last_counted_at INTEGER,
+    -- An optional password: its argon2id hash (PHC string). Wrong guesses are counted per
+    -- link in a window starting at guesses_since, charged before the hash is computed.
+    password_hash   TEXT,
+    guesses         INTEGER NOT NULL DEFAULT 0,
+    guesses_since   INTEGER,
     revoked         BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX shares_by_account ON shares (account_id, created_at);

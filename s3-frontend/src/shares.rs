@@ -38,6 +38,12 @@ const TOKEN_BYTES: usize = 32;
 const READ: &str = "s3:GetObject";
 /// Largest REST request body.
 const MAX_BODY: usize = 16 * 1024;
+/// Wrong password guesses a link allows per [`GUESS_WINDOW`], charged before hashing.
+pub const MAX_GUESSES: u32 = 10;
+/// The window of [`MAX_GUESSES`].
+pub const GUESS_WINDOW: Duration = Duration::minutes(15);
+/// Longest link password (bytes).
+const MAX_PASSWORD: usize = 1024;
 
 /// Whether `path` is the share-management API's: `/_api/v1/shares` or one link's id below it
 /// (anything else under it, dot segments included, is the REST API's 404).
@@ -99,7 +105,41 @@ fn share_json(s: &Share) -> Value {
         "downloads": s.downloads,
         "last_used_at": s.last_used_at.map(rfc3339),
         "revoked": s.revoked,
+        "password": s.password_hash.is_some(),
+        "locked_until": locked_until(s, OffsetDateTime::now_utc()).map(rfc3339),
     })
+}
+
+/// Until when a link refuses password guesses, if it does now.
+fn locked_until(s: &Share, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    let until = s.guesses_since? + GUESS_WINDOW;
+    (s.guesses >= MAX_GUESSES && until > now).then_some(until)
+}
+
+/// Hashes a link password with argon2id and a random salt (CPU-heavy: a blocking thread).
+fn hash_password(password: &str) -> Option<String> {
+    use argon2::PasswordHasher as _;
+    let salt = argon2::password_hash::SaltString::encode_b64(&rand::random::<[u8; 16]>()).ok()?;
+    argon2::Argon2::default().hash_password(password.as_bytes(), &salt).ok().map(|h| h.to_string())
+}
+
+/// Checks a password against its hash (constant time inside argon2; CPU-heavy).
+fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::PasswordVerifier as _;
+    argon2::PasswordHash::new(hash)
+        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// The password of `Authorization: Basic` (the user name, meant to be empty, is ignored).
+fn basic_password(headers: &http::HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = v.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    text.split_once(':').map(|(_, p)| p.to_owned())
 }
 
 /// What `POST /_api/v1/shares` takes.
@@ -202,8 +242,11 @@ impl Frontend {
             Ok(a) => a,
             Err(e) => return error(400, "ValidationError", &format!("invalid JSON body: {e}")),
         };
-        if ask.prefix.is_some() || ask.password.is_some() || ask.kind.as_deref().is_some_and(|k| k != "download") {
-            return error(501, "NotImplemented", "folder, password and upload links are not available yet");
+        if ask.prefix.is_some() || ask.kind.as_deref().is_some_and(|k| k != "download") {
+            return error(501, "NotImplemented", "folder and upload links are not available yet");
+        }
+        if ask.password.as_deref().is_some_and(|p| p.is_empty() || p.len() > MAX_PASSWORD) {
+            return error(400, "ValidationError", "password must be 1 to 1024 bytes");
         }
         let Some(key) = ask.key.filter(|k| !k.is_empty()) else {
             return error(400, "ValidationError", "key is required");
@@ -251,6 +294,13 @@ impl Frontend {
             Ok(None) => return error(404, "NoSuchKey", "The specified key does not exist."),
             Err(e) => return unavailable(&e),
         }
+        let password_hash = match ask.password {
+            None => None,
+            Some(p) => match tokio::task::spawn_blocking(move || hash_password(&p)).await {
+                Ok(Some(h)) => Some(h),
+                _ => return error(500, "InternalError", "the password could not be hashed"),
+            },
+        };
         let now = OffsetDateTime::now_utc();
         let now = now.replace_millisecond(now.millisecond()).unwrap_or(now);
         let token = new_token();
@@ -269,6 +319,9 @@ impl Frontend {
             last_used_at: None,
             last_counted_at: None,
             revoked: false,
+            password_hash,
+            guesses: 0,
+            guesses_since: None,
         };
         let mut event = Event::new(EventType::ShareCreated, cloudstore_store_api::sql::to_ms(now));
         event.account_id = Some(share.account_id.clone());
@@ -315,6 +368,11 @@ impl Frontend {
             && share.last_counted_at.is_none_or(|t| t <= now - RESUME_GRACE)
         {
             return gone_or_missing(410);
+        }
+        if let Some(hash) = &share.password_hash
+            && let Err(r) = self.check_password(req, &share, hash, now).await
+        {
+            return r;
         }
         // The creator's current permission: a link dies with its creator's read access.
         match self.creator_may_read(&share).await {
@@ -382,6 +440,49 @@ impl Frontend {
         }
         link_headers(h);
         resp
+    }
+
+    /// The link's password from `Authorization: Basic`: a guess is charged to the link before
+    /// the slow hash runs (and given back when right), so at most [`MAX_GUESSES`] wrong ones
+    /// per [`GUESS_WINDOW`] are ever hashed. Missing or wrong: 401; over the limit: 429.
+    async fn check_password(
+        &self,
+        req: &Request<Body>,
+        share: &Share,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Response<Body>> {
+        let ask = |message: &str| {
+            let mut r = public_error(401, message);
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"share link\", charset=\"UTF-8\""),
+            );
+            r
+        };
+        let Some(password) = basic_password(req.headers()) else {
+            return Err(ask("this link needs a password (HTTP Basic, empty user name)"));
+        };
+        match self.meta.charge_share_guess(&share.id, now, GUESS_WINDOW, MAX_GUESSES).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(share = %share.id, "share link password guesses over the limit");
+                let wait = share.guesses_since.map_or(GUESS_WINDOW, |t| t + GUESS_WINDOW - now);
+                let mut r = public_error(429, "too many wrong passwords for this link; try again later");
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.whole_seconds().max(1)));
+                return Err(r);
+            }
+            Err(e) => return Err(public_unavailable(&e)),
+        }
+        let hash = hash.to_owned();
+        let right = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+        if !right {
+            return Err(ask("wrong password"));
+        }
+        if let Err(e) = self.meta.refund_share_guess(&share.id).await {
+            tracing::warn!(error = %e, share = %share.id, "share link: refunding a right guess failed");
+        }
+        Ok(())
     }
 
     /// Whether the link's creator may still read its object, with its current policies.

@@ -179,4 +179,10 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// link is unknown, revoked, expired at `now` or (as `use_` says) used up: then nothing
     /// changed. Returns the link as it is after the use.
     async fn use_share(&self, id: &str, now: OffsetDateTime, use_: ShareUse) -> Result<Option<Share>>;
+    /// Charges one password guess to a link, atomically, before the password is checked: a
+    /// window of `window` starts at the first guess after the last window ended; `false` (and
+    /// nothing charged) once `max` guesses were charged in the current window.
+    async fn charge_share_guess(&self, id: &str, now: OffsetDateTime, window: Duration, max: u32) -> Result<bool>;
+    /// Gives back one charged guess (the password was right).
+    async fn refund_share_guess(&self, id: &str) -> Result<()>;
 }

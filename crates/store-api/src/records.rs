@@ -295,6 +295,11 @@ pub struct Share {
     /// link runs out).
     pub last_counted_at: Option<OffsetDateTime>,
     pub revoked: bool,
+    /// The argon2id hash (PHC string) of the link's password, if it has one.
+    pub password_hash: Option<String>,
+    /// Password guesses charged in the window that started at `guesses_since`.
+    pub guesses: u32,
+    pub guesses_since: Option<OffsetDateTime>,
 }
 
 /// How [`crate::MetadataStore::use_share`] uses a link.

@@ -220,6 +220,9 @@ pub struct ShareRow {
     last_used_at: Option<i64>,
     last_counted_at: Option<i64>,
     revoked: bool,
+    password_hash: Option<String>,
+    guesses: i64,
+    guesses_since: Option<i64>,
 }
 
 impl ShareRow {
@@ -240,6 +243,9 @@ impl ShareRow {
             last_used_at: opt_time(self.last_used_at)?,
             last_counted_at: opt_time(self.last_counted_at)?,
             revoked: self.revoked,
+            password_hash: self.password_hash,
+            guesses: u32::try_from(self.guesses).map_err(|_| StoreError::backend("guesses out of range"))?,
+            guesses_since: opt_time(self.guesses_since)?,
         })
     }
 }

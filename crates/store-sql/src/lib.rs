@@ -60,7 +60,7 @@ macro_rules! bucket_columns {
 macro_rules! share_columns {
     () => {
         "id, token_hash, account_id, creator_arn, bucket, key, filename, created_at, expires_at, max_downloads, \
-         downloads, last_used_at, last_counted_at, revoked"
+         downloads, last_used_at, last_counted_at, revoked, password_hash, guesses, guesses_since"
     };
 }
 
@@ -823,7 +823,7 @@ macro_rules! sql_metadata_store {
                     let inserted = ::sqlx::query(concat!(
                         "INSERT INTO shares (",
                         share_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING"
                     ))
                     .bind(&share.id)
                     .bind(&share.token_hash)
@@ -839,6 +839,9 @@ macro_rules! sql_metadata_store {
                     .bind(share.last_used_at.map(to_ms))
                     .bind(share.last_counted_at.map(to_ms))
                     .bind(share.revoked)
+                    .bind(&share.password_hash)
+                    .bind(i64::from(share.guesses))
+                    .bind(share.guesses_since.map(to_ms))
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?
@@ -892,6 +895,41 @@ macro_rules! sql_metadata_store {
                         .map_err(db_err)?
                         .rows_affected();
                     Ok(done == 1)
+                }
+
+                async fn charge_share_guess(
+                    &self,
+                    id: &str,
+                    now: OffsetDateTime,
+                    window: Duration,
+                    max: u32,
+                ) -> Result<bool> {
+                    let now = to_ms(now);
+                    let ended = ms_after(now, -window);
+                    let done = ::sqlx::query(
+                        "UPDATE shares SET \
+                         guesses = CASE WHEN guesses_since IS NULL OR guesses_since <= $3 THEN 1 ELSE guesses + 1 END, \
+                         guesses_since = CASE WHEN guesses_since IS NULL OR guesses_since <= $3 THEN $2 ELSE guesses_since END \
+                         WHERE id = $1 AND (guesses_since IS NULL OR guesses_since <= $3 OR guesses < $4)",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(ended)
+                    .bind(i64::from(max))
+                    .execute(self.writes())
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                    Ok(done == 1)
+                }
+
+                async fn refund_share_guess(&self, id: &str) -> Result<()> {
+                    ::sqlx::query("UPDATE shares SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0")
+                        .bind(id)
+                        .execute(self.writes())
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
                 }
 
                 async fn use_share(&self, id: &str, now: OffsetDateTime, use_: ShareUse) -> Result<Option<Share>> {

@@ -258,3 +258,67 @@ async fn session(h: &Harness, username: &str) -> String {
     let v: Value = serde_json::from_slice(&r.body).expect("JSON");
     v["access_token"].as_str().expect("access_token").to_owned()
 }
+
+/// `Authorization: Basic` with an empty user name and `password`.
+fn basic(password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!(":{password}")))
+}
+
+/// A password-protected link: 401 without or with a wrong password (never a hint about the
+/// object), the bytes with the right one; wrong guesses are limited per link (429 with
+/// `Retry-After`, the right password included), and the owner sees the lockout.
+pub async fn share_links_with_password(h: &Harness) {
+    let (owner, _, signer) = account(h, &format!("pw-{}", random_hex(6))).await;
+    let bucket = format!("share-{}", random_hex(10));
+    owner.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    owner
+        .put_object()
+        .bucket(&bucket)
+        .key("s.bin")
+        .body(ByteStream::from_static(b"guarded"))
+        .send()
+        .await
+        .expect("put");
+    let ask = json!({ "bucket": bucket, "key": "s.bin", "expires_in": 600, "password": "open-sesame-7" });
+    let (id, path) = create(h, &signer, &ask).await;
+    let (_, shown) = call(h, &signer, "GET", &format!("/{id}"), None).await;
+    assert_eq!((shown["password"].as_bool(), shown["locked_until"].is_null()), (Some(true), true), "{shown}");
+    assert!(!shown.to_string().contains("argon2"), "the hash is never shown: {shown}");
+
+    let with = |pw: Option<&str>, method: &str| {
+        let mut r = RawRequest::new(method, &path);
+        if let Some(pw) = pw {
+            r = r.header("Authorization", &basic(pw));
+        }
+        r
+    };
+    let none = h.raw(with(None, "GET")).await;
+    assert_eq!(none.status, 401);
+    assert!(none.header("www-authenticate").is_some_and(|v| v.starts_with("Basic")));
+    assert_link_headers(&none);
+    assert_eq!(h.raw(with(None, "HEAD")).await.status, 401, "HEAD needs the password too");
+    assert_eq!(h.raw(with(Some("wrong"), "GET")).await.status, 401);
+    let right = h.raw(with(Some("open-sesame-7"), "GET")).await;
+    assert_eq!((right.status, right.body.as_slice()), (200, b"guarded".as_slice()));
+    // Right passwords are not charged: many downloads, no lockout.
+    for _ in 0..3 {
+        assert_eq!(h.raw(with(Some("open-sesame-7"), "HEAD")).await.status, 200);
+    }
+    // Nine more wrong guesses reach the limit (ten in the window); then even the right one waits.
+    for _ in 0..9 {
+        assert_eq!(h.raw(with(Some("guess"), "GET")).await.status, 401);
+    }
+    let locked = h.raw(with(Some("open-sesame-7"), "GET")).await;
+    assert_eq!(locked.status, 429, "{}", locked.text());
+    assert!(locked.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s > 0 && s <= 900));
+    let (_, shown) = call(h, &signer, "GET", &format!("/{id}"), None).await;
+    assert!(shown["locked_until"].is_string(), "the owner sees the lockout: {shown}");
+    assert_eq!(shown["downloads"].as_u64(), Some(1));
+
+    // Bad passwords at creation.
+    for bad in ["", &"x".repeat(1025)] {
+        let ask = json!({ "bucket": bucket, "key": "s.bin", "expires_in": 600, "password": bad });
+        assert_eq!(call(h, &signer, "POST", "", Some(&ask)).await.0, 400);
+    }
+}

@@ -1400,6 +1400,9 @@ fn share_record(run: &Run, label: &str, account: &str, expires_in: Duration, max
         last_used_at: None,
         last_counted_at: None,
         revoked: false,
+        password_hash: None,
+        guesses: 0,
+        guesses_since: None,
     }
 }
 
@@ -1467,5 +1470,36 @@ async fn shares(store: &Store, run: &Run) {
         }
     }
     assert_eq!(won, 5, "exactly max_downloads racing downloads win");
+
+    // Password guesses: at most `max` per window, charged atomically; a refund gives one back;
+    // a new window starts after the last one ended.
+    let mut d = share_record(run, "d", &account, Duration::hours(1), None);
+    d.password_hash = Some("$argon2id$fake".to_owned());
+    ok(store.create_share(&d, &[]).await, "create_share");
+    let t = now();
+    let window = Duration::minutes(15);
+    let mut tasks = Vec::new();
+    for _ in 0..RACERS {
+        let (store, id) = (store.clone(), d.id.clone());
+        tasks.push(tokio::spawn(async move { store.charge_share_guess(&id, t, window, 3).await }));
+    }
+    let mut charged = 0;
+    for t in tasks {
+        if ok(t.await.expect("task"), "charge_share_guess") {
+            charged += 1;
+        }
+    }
+    assert_eq!(charged, 3, "exactly max guesses are charged in a window");
+    let shown = ok(store.get_share(&d.id).await, "get_share").expect("share");
+    assert_eq!(
+        (shown.guesses, shown.guesses_since, shown.password_hash.as_deref()),
+        (3, Some(t), Some("$argon2id$fake"))
+    );
+    ok(store.refund_share_guess(&d.id).await, "refund_share_guess");
+    assert!(ok(store.charge_share_guess(&d.id, t, window, 3).await, "charge"), "a refund gives a guess back");
+    assert!(!ok(store.charge_share_guess(&d.id, t + Duration::minutes(14), window, 3).await, "charge"));
+    assert!(ok(store.charge_share_guess(&d.id, t + window, window, 3).await, "charge"), "a new window");
+    let shown = ok(store.get_share(&d.id).await, "get_share").expect("share");
+    assert_eq!((shown.guesses, shown.guesses_since), (1, Some(t + window)));
     assert_eq!(ok(store.get_share(&c.id).await, "get_share").map(|s| s.downloads), Some(5));
 }

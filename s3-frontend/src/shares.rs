@@ -174,6 +174,31 @@ fn meta_of(parts: &http::request::Parts, request_id: &str) -> RequestMeta {
     }
 }
 
+/// Whose links a listing shows: the caller's account's; the platform admin's choice with
+/// `?account=ID`.
+fn list_account(identity: &Identity, query: Option<&str>) -> String {
+    if identity.principal.kind == PrincipalKind::Admin
+        && let Some(account) = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "account")
+            .map(|(_, v)| v.into_owned())
+    {
+        return account;
+    }
+    identity.account_id().to_owned()
+}
+
+/// The creator's current grant: the platform admin's own, or what the IAM service says.
+async fn creator_grant(
+    iam: &Arc<dyn cloudstore_iam_api::IamApi>,
+    arn: &str,
+) -> Result<Option<Identity>, cloudstore_iam_api::IamApiError> {
+    let admin = crate::identity::admin_principal();
+    if arn == admin.arn {
+        return Ok(Some(Identity::without_secret(admin, Vec::new())));
+    }
+    Ok(iam.principal_grant(arn).await?.map(|(principal, named)| Identity::without_secret(principal, named)))
+}
+
 /// Whether `identity` may see and revoke `share`: the account root (and the platform admin)
 /// every link of the account, anyone else the links they created.
 fn manages(identity: &Identity, share: &Share) -> bool {
@@ -201,13 +226,15 @@ impl Frontend {
         let rest = parts.uri.path().strip_prefix("/_api/v1/shares").unwrap_or("").trim_start_matches('/');
         match (&parts.method, rest) {
             (&Method::POST, "") => self.create_share(&parts, &body, &identity, &meta).await,
-            (&Method::GET, "") => match self.meta.list_shares(identity.account_id(), LIST_LIMIT).await {
-                Ok(list) => {
-                    let mine: Vec<Value> = list.iter().filter(|s| manages(&identity, s)).map(share_json).collect();
-                    json_resp(200, &json!({ "shares": mine }))
+            (&Method::GET, "") => {
+                match self.meta.list_shares(&list_account(&identity, parts.uri.query()), LIST_LIMIT).await {
+                    Ok(list) => {
+                        let mine: Vec<Value> = list.iter().filter(|s| manages(&identity, s)).map(share_json).collect();
+                        json_resp(200, &json!({ "shares": mine }))
+                    }
+                    Err(e) => unavailable(&e),
                 }
-                Err(e) => unavailable(&e),
-            },
+            }
             (&Method::GET | &Method::DELETE, id) if !id.contains('/') => {
                 let share = match self.meta.get_share(id).await {
                     Ok(Some(s)) if manages(&identity, &s) => s,
@@ -261,7 +288,7 @@ impl Frontend {
             return error(400, "ValidationError", "filename must be 1-255 bytes without control characters or slashes");
         }
         // The creator must be resolvable later: the link is re-checked against its policies.
-        match self.api.keys.iam().principal_grant(&identity.principal.arn).await {
+        match creator_grant(self.api.keys.iam(), &identity.principal.arn).await {
             Ok(Some(_)) => {}
             Ok(None) => {
                 return error(
@@ -487,7 +514,7 @@ impl Frontend {
 
     /// Whether the link's creator may still read its object, with its current policies.
     async fn creator_may_read(&self, share: &Share) -> Result<bool, Response<Body>> {
-        let (principal, named) = match self.api.keys.iam().principal_grant(&share.creator_arn).await {
+        let identity = match creator_grant(self.api.keys.iam(), &share.creator_arn).await {
             Ok(Some(x)) => x,
             Ok(None) => return Ok(false),
             Err(e) => {
@@ -495,7 +522,6 @@ impl Frontend {
                 return Err(public_error(503, "the service is unavailable, try again"));
             }
         };
-        let identity = Identity::without_secret(principal, named);
         let bucket = match self.api.buckets.get(&share.bucket).await {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(false),

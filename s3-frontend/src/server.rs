@@ -140,8 +140,16 @@ impl Frontend {
                     }
                     resp
                 }
-                // A share link's download: no credentials, the link is the key.
-                (&http::Method::GET | &http::Method::HEAD, path) if let Some(token) = crate::shares::link_token(path) => {
+                // A share link's download: no credentials, the link is the key. On a
+                // virtual-hosted bucket's host, `/s/...` is that bucket's object key instead.
+                (&http::Method::GET | &http::Method::HEAD, path)
+                    if let Some(token) = crate::shares::link_token(path)
+                        && !req
+                            .headers()
+                            .get(http::header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                            .is_some_and(|h| self.domains.names_bucket(h)) =>
+                {
                     self.share_link(&req, token).await
                 }
                 _ if let Some(route) = crate::api::classify(&req) => match route {

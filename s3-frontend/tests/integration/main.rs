@@ -66,6 +66,7 @@ suite!(
     shares::share_links_download_and_count,
     shares::share_links_refuse_strangers,
     shares::share_links_with_password,
+    shares::virtual_hosted_s_paths_stay_s3,
     events::changes_reads_and_refusals_become_events,
     rest::rest_identity_events,
     rest::iam_query_and_admin_events,

@@ -322,3 +322,40 @@ pub async fn share_links_with_password(h: &Harness) {
         assert_eq!(call(h, &signer, "POST", "", Some(&ask)).await.0, 400);
     }
 }
+
+/// On a virtual-hosted bucket's host, `/s/...` is that bucket's object key (an S3 request, here
+/// refused anonymously with S3's XML), not a share link.
+pub async fn virtual_hosted_s_paths_stay_s3(h: &Harness) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let frontend = s3_frontend::app::frontend(
+        h.meta.clone(),
+        h.blobs.clone(),
+        s3_frontend::s3::GatewayConfig::default(),
+        h.root.clone(),
+        &["s3.test".to_owned()],
+        std::sync::Arc::new(s3_frontend::metrics::Metrics::default()),
+        std::sync::Arc::new(cloudstore_iam::api::InProcessIam::new(h.iam.clone())),
+    )
+    .expect("frontend");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(s3_frontend::server::serve(listener, std::sync::Arc::new(frontend), shutdown.clone()));
+    let get = |host: String| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let head = format!(
+            "GET /s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).await.expect("write");
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.expect("read");
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let bucket = h.bucket("vh").await;
+    let s3 = get(format!("{bucket}.s3.test")).await;
+    assert!(s3.starts_with("HTTP/1.1 403") && s3.contains("<Code>AccessDenied</Code>"), "{s3}");
+    let link = get(addr.to_string()).await;
+    assert!(link.starts_with("HTTP/1.1 404") && link.contains("no such link"), "{link}");
+    shutdown.cancel();
+    server.abort();
+}

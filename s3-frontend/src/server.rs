@@ -142,7 +142,7 @@ impl Frontend {
                 }
                 // A share link's download: no credentials, the link is the key. On a
                 // virtual-hosted bucket's host, `/s/...` is that bucket's object key instead.
-                (&http::Method::GET | &http::Method::HEAD, path)
+                (&http::Method::GET | &http::Method::HEAD | &http::Method::OPTIONS, path)
                     if let Some(token) = crate::shares::link_token(path)
                         && !req
                             .headers()
@@ -150,7 +150,16 @@ impl Frontend {
                             .and_then(|h| h.to_str().ok())
                             .is_some_and(|h| self.domains.names_bucket(h)) =>
                 {
-                    self.share_link(&req, token).await
+                    // Their own fixed, read-only CORS policy (ADR 0010).
+                    if req.method() == http::Method::OPTIONS {
+                        crate::cors::share_preflight(req.headers()).unwrap_or_else(error_response)
+                    } else {
+                        let mut resp = self.share_link(&req, token).await;
+                        if req.headers().contains_key(http::header::ORIGIN) {
+                            crate::cors::share_headers(resp.headers_mut());
+                        }
+                        resp
+                    }
                 }
                 _ if let Some(route) = crate::api::classify(&req) => match route {
                     crate::api::Route::Query(service) => self.api.query(service, req, &request_id).await,
@@ -163,8 +172,7 @@ impl Frontend {
                         resp
                     }
                 },
-                // Share links (`/s/{token}`) are routed above; a CORS policy of their own is
-                // still to come (ADR 0007, ADR 0010).
+                // Share links (`/s/{token}`, CORS included) are routed above (ADR 0010).
                 // A bucket's CORS preflight: answered from its rules, never signed.
                 (&http::Method::OPTIONS, _) => self.preflight(&req).await,
                 // Before s3s, which would buffer the form's file (PostObject) before access

@@ -134,6 +134,30 @@ pub async fn share_links_download_and_count(h: &Harness) {
     assert_eq!(link(h, "GET", &path, Some("bytes=100000-")).await.status, 416);
     assert_eq!(downloads(h, &signer, &id).await, 2);
 
+    // A page of another origin may fetch the link (no credentials): preflight and headers.
+    let pre = h
+        .raw(
+            RawRequest::new("OPTIONS", &path)
+                .header("Origin", "https://elsewhere.example")
+                .header("Access-Control-Request-Method", "GET")
+                .header("Access-Control-Request-Headers", "range"),
+        )
+        .await;
+    assert_eq!(pre.status, 204, "{}", pre.text());
+    assert_eq!(pre.header("access-control-allow-origin"), Some("*"));
+    assert!(pre.header("access-control-allow-headers").is_some_and(|v| v.contains("range")));
+    let put = h
+        .raw(
+            RawRequest::new("OPTIONS", &path)
+                .header("Origin", "https://elsewhere.example")
+                .header("Access-Control-Request-Method", "PUT"),
+        )
+        .await;
+    assert_eq!(put.status, 403, "links are read-only");
+    let cross = h.raw(RawRequest::new("HEAD", &path).header("Origin", "https://elsewhere.example")).await;
+    assert_eq!(cross.header("access-control-allow-origin"), Some("*"));
+    assert!(cross.header("access-control-expose-headers").is_some_and(|v| v.contains("content-disposition")));
+
     // Unknown tokens are 404.
     assert_eq!(link(h, "GET", "/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", None).await.status, 404);
 
@@ -183,8 +207,10 @@ pub async fn share_links_download_and_count(h: &Harness) {
         .iter()
         .filter(|e| e.event_type.as_str() == "share_accessed" && e.detail.get("share_id") == Some(&id))
         .collect();
-    // HEAD, the whole download, two ranges, the resumed range.
-    assert_eq!(accessed.len(), 5, "{accessed:?}");
+    // HEAD, the whole download, two ranges, the resumed range, the cross-origin HEAD.
+    assert_eq!(accessed.len(), 6, "{accessed:?}");
+    let counted = accessed.iter().filter(|e| e.detail.get("counted").map(String::as_str) == Some("true")).count();
+    assert_eq!(counted, 2);
     assert!(accessed.iter().all(|e| e.account_id.as_deref() == Some(account_id.as_str())));
     let created = events.iter().filter(|e| e.event_type.as_str() == "share_created").count();
     assert_eq!(created, 3);

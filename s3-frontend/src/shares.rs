@@ -412,6 +412,16 @@ impl Frontend {
             Ok(None) => return gone_or_missing(404),
             Err(e) => return public_unavailable(&e),
         };
+        // A browser gets a small page; it never counts (the download button does).
+        if !head && wants_page(req) {
+            let shown = match self.meta.use_share(&share.id, now, ShareUse::Resume { counted_after: now }).await {
+                Ok(Some(s)) => s,
+                Ok(None) => return gone_or_missing(410),
+                Err(e) => return public_unavailable(&e),
+            };
+            self.record_use(req, &shown, &obj, 0, 200, "PAGE", false);
+            return landing_page(&shown, &obj);
+        }
         let range = match requested_range(req.headers(), obj.size) {
             Ok(r) => r,
             Err(()) => {
@@ -441,7 +451,8 @@ impl Frontend {
                 Err(e) => return public_unavailable(&e),
             }
         };
-        self.record_use(req, &used, &obj, served.end - served.start, status.as_u16(), head, counts);
+        let method = if head { "HEAD" } else { "GET" };
+        self.record_use(req, &used, &obj, served.end - served.start, status.as_u16(), method, counts);
         let mut resp = Response::new(body);
         *resp.status_mut() = status;
         let h = resp.headers_mut();
@@ -545,7 +556,7 @@ impl Frontend {
         obj: &ObjectMeta,
         bytes: u64,
         status: u16,
-        head: bool,
+        method: &'static str,
         counted: bool,
     ) {
         let Some(events) = &self.events else { return };
@@ -554,17 +565,75 @@ impl Frontend {
         e.bucket = Some(share.bucket.clone());
         e.object_key = Some(share.key.clone());
         e.etag = Some(obj.etag.clone());
-        e.bytes = Some(if head { 0 } else { bytes });
+        e.bytes = Some(bytes);
         e.status = Some(status);
         e.source_ip = req.extensions().get::<ClientAddr>().map(|a| a.0.ip().to_string());
         e.user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
         e.request_id = req.extensions().get::<crate::events::RequestId>().map(|r| r.0.clone());
         e.detail.insert("share_id".into(), share.id.clone());
-        e.detail.insert("method".into(), if head { "HEAD" } else { "GET" }.into());
+        e.detail.insert("method".into(), method.into());
         e.detail.insert("counted".into(), counted.to_string());
         e.detail.insert("downloads".into(), share.downloads.to_string());
         events.record(&e);
     }
+}
+
+/// Whether a GET is a person's browser asking for a page: it accepts HTML, asks for no range
+/// and not for the download itself (`?download`).
+fn wants_page(req: &Request<Body>) -> bool {
+    let accepts_html =
+        req.headers().get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+            v.split(',').any(|t| t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("text/html")))
+        });
+    let download = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).any(|(k, _)| k == "download");
+    accepts_html && !download && !req.headers().contains_key(header::RANGE)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} bytes") } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+/// The landing page: name, size, expiry, downloads left, a download button (the same link
+/// with `?download`, which counts as any download). No script, no external resource.
+fn landing_page(share: &Share, obj: &ObjectMeta) -> Response<Body> {
+    let name = html_escape(&share.filename.clone().unwrap_or_else(|| last_segment(&share.key)));
+    let left = share
+        .max_downloads
+        .map(|m| format!("<p>Downloads left: {}</p>", m.saturating_sub(share.downloads)))
+        .unwrap_or_default();
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>{name}</title>\
+         <style>body{{font-family:sans-serif;max-width:32em;margin:4em auto;padding:0 1em}}\
+         a.b{{display:inline-block;padding:.6em 1.2em;background:#1f6feb;color:#fff;text-decoration:none;border-radius:4px}}\
+         </style></head><body><h1>{name}</h1><p>Size: {size}</p><p>Available until: {until} (UTC)</p>{left}\
+         <p><a class=\"b\" href=\"?download=1\" rel=\"noreferrer\">Download</a></p></body></html>",
+        size = human_size(obj.size),
+        until = html_escape(&rfc3339(share.expires_at)),
+    );
+    let mut r = Response::new(Body::from(page));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    link_headers(h);
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    r
 }
 
 /// The headers of every `/s/` answer: the token must not leak through `Referer`, the
@@ -714,6 +783,9 @@ mod tests {
         assert_eq!(link_token("/s/abc"), Some("abc"));
         assert_eq!(link_token("/s/"), None);
         assert_eq!(link_token("/s/a/b"), None);
+        assert_eq!(html_escape("<a href=\"x\">'&"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;");
+        assert_eq!(human_size(10), "10 bytes");
+        assert_eq!(human_size(1536), "1.5 KiB");
         assert!(is_api_path("/_api/v1/shares") && is_api_path("/_api/v1/shares/shr-0a"));
         assert!(!is_api_path("/_api/v1/shares/../auth/login") && !is_api_path("/_api/v1/shares/"));
         assert!(!is_api_path("/_api/v1/sharesx"));

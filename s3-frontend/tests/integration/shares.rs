@@ -94,6 +94,20 @@ pub async fn share_links_download_and_count(h: &Harness) {
     )
     .await;
 
+    // A browser gets a page, which never counts; curl (Accept: */*) gets the bytes.
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = h.raw(RawRequest::new("GET", &path).header("Accept", browser)).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    let html = page.text();
+    assert!(
+        html.contains("résumé 1.html") && html.contains("97.7 KiB") && html.contains("href=\"?download=1\""),
+        "{html}"
+    );
+    assert!(html.contains("Downloads left: 2") && !html.contains("<script"), "{html}");
+    assert_link_headers(&page);
+    assert_eq!(downloads(h, &signer, &id).await, 0);
+
     // HEAD never counts.
     let head = link(h, "HEAD", &path, None).await;
     assert_eq!(head.status, 200);
@@ -102,8 +116,9 @@ pub async fn share_links_download_and_count(h: &Harness) {
     assert_link_headers(&head);
     assert_eq!(downloads(h, &signer, &id).await, 0);
 
-    // A whole download: the bytes, the headers; HTML is never served as a page.
-    let got = link(h, "GET", &path, None).await;
+    // A whole download (the page's button): the bytes, the headers; HTML is never served as a
+    // page.
+    let got = h.raw(RawRequest::new("GET", &format!("{path}?download=1")).header("Accept", browser)).await;
     assert_eq!(got.status, 200);
     assert!(got.body == data, "the downloaded bytes match");
     assert_link_headers(&got);
@@ -207,8 +222,8 @@ pub async fn share_links_download_and_count(h: &Harness) {
         .iter()
         .filter(|e| e.event_type.as_str() == "share_accessed" && e.detail.get("share_id") == Some(&id))
         .collect();
-    // HEAD, the whole download, two ranges, the resumed range, the cross-origin HEAD.
-    assert_eq!(accessed.len(), 6, "{accessed:?}");
+    // The page, HEAD, the whole download, two ranges, the resumed range, the cross-origin HEAD.
+    assert_eq!(accessed.len(), 7, "{accessed:?}");
     let counted = accessed.iter().filter(|e| e.detail.get("counted").map(String::as_str) == Some("true")).count();
     assert_eq!(counted, 2);
     assert!(accessed.iter().all(|e| e.account_id.as_deref() == Some(account_id.as_str())));

@@ -292,6 +292,7 @@ pub fn frontend(
         domains: Domains::new(domains),
         limits: Limits::default(),
         events,
+        share_guesses: Arc::default(),
     })
 }
 

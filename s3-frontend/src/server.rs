@@ -83,6 +83,8 @@ pub struct Frontend {
     pub(crate) limits: Limits,
     /// Where share-link uses are recorded (events on).
     pub(crate) events: Option<crate::events::Events>,
+    /// Share-link password guesses per link and client address.
+    pub(crate) share_guesses: Arc<crate::shares::GuessLimiter>,
 }
 
 /// The client's address, stored in request extensions.

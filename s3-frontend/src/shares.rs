@@ -38,8 +38,15 @@ const TOKEN_BYTES: usize = 32;
 const READ: &str = "s3:GetObject";
 /// Largest REST request body.
 const MAX_BODY: usize = 16 * 1024;
-/// Wrong password guesses a link allows per [`GUESS_WINDOW`], charged before hashing.
-pub const MAX_GUESSES: u32 = 10;
+/// Wrong password guesses a link allows per [`GUESS_WINDOW`] from all addresses together,
+/// charged before hashing (a distributed attack's ceiling).
+pub const MAX_GUESSES: u32 = 50;
+/// Wrong password guesses a link allows per [`GUESS_WINDOW`] from one client address (so one
+/// attacker is stopped long before the link locks for everyone).
+pub const MAX_GUESSES_PER_ADDRESS: u32 = 5;
+/// Addresses tracked at once by [`GuessLimiter`]; beyond, new addresses are refused until
+/// windows end.
+const MAX_TRACKED: usize = 100_000;
 /// The window of [`MAX_GUESSES`].
 pub const GUESS_WINDOW: Duration = Duration::minutes(15);
 /// Longest link password (bytes).
@@ -70,6 +77,51 @@ fn new_token() -> String {
 /// The stored form of a token.
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Password guesses per link and client address, in this process (a gateway of several
+/// processes allows each address [`MAX_GUESSES_PER_ADDRESS`] per process; the per-link limit in
+/// the database holds across all of them).
+#[derive(Debug, Default)]
+pub struct GuessLimiter {
+    charged: std::sync::Mutex<std::collections::HashMap<(String, std::net::IpAddr), (OffsetDateTime, u32)>>,
+}
+
+impl GuessLimiter {
+    /// Charges a guess of `addr` on link `id`; `Err(until)` when its window is used up.
+    fn charge(&self, id: &str, addr: std::net::IpAddr, now: OffsetDateTime) -> Result<(), OffsetDateTime> {
+        let mut map = self.charged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, (since, _)| *since + GUESS_WINDOW > now);
+        }
+        let key = (id.to_owned(), addr);
+        if map.len() >= MAX_TRACKED && !map.contains_key(&key) {
+            return Err(now + GUESS_WINDOW);
+        }
+        let entry = map.entry(key).or_insert((now, 0));
+        if entry.0 + GUESS_WINDOW <= now {
+            *entry = (now, 0);
+        }
+        if entry.1 >= MAX_GUESSES_PER_ADDRESS {
+            return Err(entry.0 + GUESS_WINDOW);
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// Gives a charged guess back (it was right).
+    fn refund(&self, id: &str, addr: std::net::IpAddr) {
+        let mut map = self.charged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = map.get_mut(&(id.to_owned(), addr)) {
+            entry.1 = entry.1.saturating_sub(1);
+        }
+    }
+}
+
+fn too_many(until: OffsetDateTime, now: OffsetDateTime) -> Response<Body> {
+    let mut r = public_error(429, "too many wrong passwords for this link; try again later");
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from((until - now).whole_seconds().max(1)));
+    r
 }
 
 fn json_resp(status: u16, v: &Value) -> Response<Body> {
@@ -480,9 +532,10 @@ impl Frontend {
         resp
     }
 
-    /// The link's password from `Authorization: Basic`: a guess is charged to the link before
-    /// the slow hash runs (and given back when right), so at most [`MAX_GUESSES`] wrong ones
-    /// per [`GUESS_WINDOW`] are ever hashed. Missing or wrong: 401; over the limit: 429.
+    /// The link's password from `Authorization: Basic`: a guess is charged to the link and
+    /// client address, then to the link, before the slow hash runs (and given back when right),
+    /// so at most [`MAX_GUESSES_PER_ADDRESS`] wrong ones per address and [`MAX_GUESSES`] in all
+    /// per [`GUESS_WINDOW`] are ever hashed. Missing or wrong: 401; over a limit: 429.
     async fn check_password(
         &self,
         req: &Request<Body>,
@@ -501,22 +554,32 @@ impl Frontend {
         let Some(password) = basic_password(req.headers()) else {
             return Err(ask("this link needs a password (HTTP Basic, empty user name)"));
         };
+        let addr = req
+            .extensions()
+            .get::<ClientAddr>()
+            .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.0.ip());
+        if let Err(until) = self.share_guesses.charge(&share.id, addr, now) {
+            tracing::info!(share = %share.id, %addr, "share link password guesses over the address's limit");
+            return Err(too_many(until, now));
+        }
         match self.meta.charge_share_guess(&share.id, now, GUESS_WINDOW, MAX_GUESSES).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!(share = %share.id, "share link password guesses over the limit");
-                let wait = share.guesses_since.map_or(GUESS_WINDOW, |t| t + GUESS_WINDOW - now);
-                let mut r = public_error(429, "too many wrong passwords for this link; try again later");
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.whole_seconds().max(1)));
-                return Err(r);
+                self.share_guesses.refund(&share.id, addr);
+                return Err(too_many(share.guesses_since.map_or(now + GUESS_WINDOW, |t| t + GUESS_WINDOW), now));
             }
-            Err(e) => return Err(public_unavailable(&e)),
+            Err(e) => {
+                self.share_guesses.refund(&share.id, addr);
+                return Err(public_unavailable(&e));
+            }
         }
         let hash = hash.to_owned();
         let right = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
         if !right {
             return Err(ask("wrong password"));
         }
+        self.share_guesses.refund(&share.id, addr);
         if let Err(e) = self.meta.refund_share_guess(&share.id).await {
             tracing::warn!(error = %e, share = %share.id, "share link: refunding a right guess failed");
         }
@@ -785,6 +848,18 @@ mod tests {
         assert_eq!(link_token("/s/a/b"), None);
         assert_eq!(html_escape("<a href=\"x\">'&"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;");
         assert_eq!(human_size(10), "10 bytes");
+        let limiter = GuessLimiter::default();
+        let (a, b) = ("10.0.0.1".parse().expect("ip"), "10.0.0.2".parse().expect("ip"));
+        let t = OffsetDateTime::now_utc();
+        for _ in 0..MAX_GUESSES_PER_ADDRESS {
+            assert!(limiter.charge("l", a, t).is_ok());
+        }
+        assert_eq!(limiter.charge("l", a, t), Err(t + GUESS_WINDOW));
+        assert!(limiter.charge("l", b, t).is_ok(), "another address");
+        assert!(limiter.charge("m", a, t).is_ok(), "another link");
+        limiter.refund("l", a);
+        assert!(limiter.charge("l", a, t).is_ok(), "a refund gives one back");
+        assert!(limiter.charge("l", a, t + GUESS_WINDOW).is_ok(), "a new window");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert!(is_api_path("/_api/v1/shares") && is_api_path("/_api/v1/shares/shr-0a"));
         assert!(!is_api_path("/_api/v1/shares/../auth/login") && !is_api_path("/_api/v1/shares/"));

@@ -346,16 +346,33 @@ pub async fn share_links_with_password(h: &Harness) {
     for _ in 0..3 {
         assert_eq!(h.raw(with(Some("open-sesame-7"), "HEAD")).await.status, 200);
     }
-    // Nine more wrong guesses reach the limit (ten in the window); then even the right one waits.
-    for _ in 0..9 {
+    // One address: four more wrong guesses reach its limit (five); then even its right one
+    // waits, while another address is still served.
+    for _ in 0..4 {
         assert_eq!(h.raw(with(Some("guess"), "GET")).await.status, 401);
     }
     let locked = h.raw(with(Some("open-sesame-7"), "GET")).await;
     assert_eq!(locked.status, 429, "{}", locked.text());
     assert!(locked.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s > 0 && s <= 900));
+    let other: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let ok = h.raw(with(Some("open-sesame-7"), "GET").from(other)).await;
+    assert_eq!(ok.status, 200, "one address's guesses lock out nobody else");
+    let (_, shown) = call(h, &signer, "GET", &format!("/{id}"), None).await;
+    assert!(shown["locked_until"].is_null(), "{shown}");
+
+    // Nine more addresses together reach the link's limit (fifty wrong in the window): then the
+    // link refuses every address, and the owner sees the lockout.
+    for n in 3..12u8 {
+        let from = std::net::IpAddr::from([127, 0, 0, n]);
+        for _ in 0..5 {
+            assert_eq!(h.raw(with(Some("guess"), "GET").from(from)).await.status, 401);
+        }
+    }
+    let everyone = h.raw(with(Some("open-sesame-7"), "GET").from(other)).await;
+    assert_eq!(everyone.status, 429, "{}", everyone.text());
     let (_, shown) = call(h, &signer, "GET", &format!("/{id}"), None).await;
     assert!(shown["locked_until"].is_string(), "the owner sees the lockout: {shown}");
-    assert_eq!(shown["downloads"].as_u64(), Some(1));
+    assert_eq!(shown["downloads"].as_u64(), Some(2));
 
     // Bad passwords at creation.
     for bad in ["", &"x".repeat(1025)] {

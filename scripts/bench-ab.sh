@@ -6,8 +6,9 @@
 #
 #   A_BIN=old/cloudstore B_BIN=new/cloudstore [ROUNDS=4] [DURATION=10s] scripts/bench-ab.sh
 #
-# A_ENV / B_ENV add settings to one side's server (space-separated NAME=value), so one build
-# can be compared with a setting on and off, e.g. events:
+# A_ENV / B_ENV add (or override) settings of one side's server (space-separated NAME=value),
+# so one build can be compared with a setting on and off, or two builds whose schemas differ
+# run on databases of their own (CLOUDSTORE_POSTGRES_URL=...), e.g. events:
 #   A_BIN=$T/cloudstore B_BIN=$T/cloudstore A_ENV=CLOUDSTORE_EVENTS=off scripts/bench-ab.sh
 #
 # Needs the test stack's env (source "$(scripts/stack.sh start postgres s3)"; durable PostgreSQL
@@ -33,10 +34,10 @@ trap '[ -z "$SERVER" ] || kill "$SERVER" 2>/dev/null || true' EXIT
 serve() {
   local dir; dir=$(mktemp -d /tmp/cloudstore-ab.XXXX)
   local bin=$1; shift
-  env "$@" CLOUDSTORE_POSTGRES_URL=$CLOUDSTORE_TEST_POSTGRES_URL CLOUDSTORE_S3_ENDPOINT=$CLOUDSTORE_TEST_S3_ENDPOINT \
+  env CLOUDSTORE_POSTGRES_URL=$CLOUDSTORE_TEST_POSTGRES_URL CLOUDSTORE_S3_ENDPOINT=$CLOUDSTORE_TEST_S3_ENDPOINT \
     CLOUDSTORE_S3_ACCESS_KEY=$CLOUDSTORE_TEST_S3_ACCESS_KEY CLOUDSTORE_S3_SECRET_KEY=$CLOUDSTORE_TEST_S3_SECRET_KEY \
     CLOUDSTORE_S3_BUCKET=cloudstore-ab CLOUDSTORE_ROOT_ACCESS_KEY=$ROOT_AK CLOUDSTORE_ROOT_SECRET_KEY=$ROOT_SK \
-    CLOUDSTORE_LISTEN=127.0.0.1:$PORT CLOUDSTORE_DATA_DIR=$dir "$bin" serve >"$dir/server.log" 2>&1 &
+    CLOUDSTORE_LISTEN=127.0.0.1:$PORT CLOUDSTORE_DATA_DIR=$dir "$@" "$bin" serve >"$dir/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && return 0

@@ -65,6 +65,8 @@ PIDS=() STACK_STARTED=""
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   [ -z "$STACK_STARTED" ] || "$ROOT/scripts/stack.sh" stop "$CLOUDSTORE_STACK_DIR" >&2 || true
+  # The server's data (1-2 GB of objects a run) goes; logs and results stay for reading.
+  [ -n "${S3TESTS_KEEP_DATA:-}" ] || rm -rf "$WORK/data"
 }
 trap cleanup EXIT
 

@@ -70,7 +70,7 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "DeleteBucketTagging" => "s3:PutBucketTagging",
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
-        "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
         "ListBucketAnalyticsConfigurations" | "GetBucketAnalyticsConfiguration" => "s3:GetAnalyticsConfiguration",
         "DeleteBucketAnalyticsConfiguration" => "s3:PutAnalyticsConfiguration",
@@ -100,8 +100,8 @@ pub fn not_implemented_reason(op: &str) -> &'static str {
         | "GetObjectLegalHold" => "versioning and object lock are not supported yet",
         "PutBucketLifecycleConfiguration" => "lifecycle rules are not supported yet",
         "PutBucketEncryption" => "encryption at rest is not supported yet",
-        o if o.contains("Acl") || o.contains("PublicAccessBlock") || o.contains("OwnershipControls") => {
-            "ACLs and Block Public Access are not supported yet; bucket policies grant access"
+        o if o.contains("Acl") || o.contains("OwnershipControls") => {
+            "ACLs are not supported yet; bucket policies grant access"
         }
         o if o.contains("Analytics")
             || o.contains("Inventory")
@@ -174,7 +174,7 @@ pub fn decide(
         request: Request { principal: &identity.principal, action, resource, context },
         identity_policies: &sources,
         resource_policy: bucket
-            .and_then(|b| b.policy.as_ref())
+            .and_then(|b| b.policy_for(&identity.principal))
             .map(|policy| PolicySource { label: "bucket-policy", policy }),
         resource_owner: bucket.map(|b| b.owner.as_str()),
     };
@@ -186,7 +186,7 @@ pub fn decide(
 /// action, resource and conditions unread). Anonymous callers are refused whole requests.
 fn may_be_allowed(identity: &Identity, bucket: Option<&BucketInfo>) -> bool {
     let allows = |p: &cloudstore_policy::Policy| p.statements().iter().any(|s| s.effect() == Effect::Allow);
-    let resource = bucket.and_then(|b| b.policy.as_ref()).is_some_and(allows);
+    let resource = bucket.and_then(|b| b.policy_for(&identity.principal)).is_some_and(allows);
     let own = identity.sources().iter().any(|s| allows(s.policy));
     let p = &identity.principal;
     let same_account = bucket.is_none_or(|b| !p.account_id.is_empty() && b.owner == p.account_id);
@@ -559,6 +559,7 @@ mod tests {
             "GetObjectLockConfiguration",
             "GetPublicAccessBlock",
             "DeletePublicAccessBlock",
+            "PutPublicAccessBlock",
             "GetBucketOwnershipControls",
             "ListBucketAnalyticsConfigurations",
             "GetBucketAnalyticsConfiguration",

@@ -161,8 +161,23 @@ impl KeyCache {
 pub struct BucketInfo {
     pub owner: String,
     pub policy: Option<Policy>,
+    /// Block Public Access settings (all off when none are configured).
+    pub block: crate::public_access::Block,
+    /// Whether the stored policy is public (`crate::public_access::policy_is_public`).
+    pub public_policy: bool,
     /// The CORS rules (read by the server for `Origin` requests and preflights).
     pub cors: Option<crate::cors::Rules>,
+}
+
+impl BucketInfo {
+    /// The bucket policy as it applies to `principal`: none while `RestrictPublicBuckets` holds
+    /// a public policy back from anyone outside the owner's account.
+    #[must_use]
+    pub fn policy_for(&self, principal: &Principal) -> Option<&Policy> {
+        let outsider = principal.account_id.is_empty() || principal.account_id != self.owner;
+        let restricted = self.block.restrict_public_buckets && self.public_policy && outsider;
+        self.policy.as_ref().filter(|_| !restricted)
+    }
 }
 
 /// Bucket → owner, parsed policy and CORS rules, cached for `ttl`; [`BucketCache::invalidate`] after local
@@ -202,7 +217,13 @@ impl BucketCache {
                     None
                 }
             });
-            Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy, cors })
+            let block = b
+                .public_access_block
+                .as_deref()
+                .map(|json| crate::public_access::Block::from_stored(bucket, json))
+                .unwrap_or_default();
+            let public_policy = b.policy.as_deref().is_some_and(crate::public_access::policy_is_public);
+            Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy, block, public_policy, cors })
         });
         if info.is_some() {
             put(&self.map, bucket, info.clone());

@@ -17,6 +17,7 @@ pub mod gc;
 pub mod host;
 pub mod identity;
 pub mod metrics;
+pub mod public_access;
 pub mod runtime;
 pub mod s3;
 pub mod server;

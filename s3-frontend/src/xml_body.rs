@@ -1,5 +1,7 @@
 //! Bounds on the request bodies s3s reads whole before an operation runs: the XML of
-//! CreateBucket, DeleteObjects, CompleteMultipartUpload and PutBucketCors, and the JSON of PutBucketPolicy
+//! CreateBucket, DeleteObjects, CompleteMultipartUpload, PutBucketCors, the notification
+//! configuration and the bucket configurations answered in `s3/unconfigured.rs`, and the JSON
+//! of PutBucketPolicy
 //! (operations with such bodies that we do not implement are refused before that).
 //!
 //! s3s reads them after [`crate::access::PolicyAccess`] has authorized the request, up to its
@@ -78,7 +80,20 @@ impl Drop for Share {
 
 /// Whether s3s reads the body of `op` whole (among the operations we implement).
 fn read_whole(op: &str) -> bool {
-    matches!(op, "CreateBucket" | "DeleteObjects" | "CompleteMultipartUpload" | "PutBucketPolicy" | "PutBucketCors")
+    matches!(
+        op,
+        "CreateBucket"
+            | "DeleteObjects"
+            | "CompleteMultipartUpload"
+            | "PutBucketPolicy"
+            | "PutBucketCors"
+            | "PutBucketNotificationConfiguration"
+            | "PutBucketAccelerateConfiguration"
+            | "PutBucketRequestPayment"
+            | "PutBucketLogging"
+            | "PutBucketWebsite"
+            | "PutBucketReplication"
+    )
 }
 
 impl XmlBodies {
@@ -168,6 +183,14 @@ mod tests {
             code(b.reserve("CreateBucket", &headers(&[("transfer-encoding", "chunked")]), "a")).as_deref(),
             Some("MissingContentLength")
         );
+        for op in ["PutBucketNotificationConfiguration", "PutBucketLogging", "PutBucketWebsite", "PutBucketReplication"]
+        {
+            assert_eq!(
+                code(b.reserve(op, &headers(&[("content-length", over.as_str())]), "a")).as_deref(),
+                Some("MaxMessageLengthExceeded"),
+                "{op}"
+            );
+        }
         assert_eq!(
             code(b.reserve("CreateBucket", &headers(&[("content-length", "x")]), "a")).as_deref(),
             Some("InvalidArgument")

@@ -58,6 +58,8 @@ pub struct Bucket {
     pub notification: Option<String>,
     /// The CORS configuration (JSON, of the frontend's rules), if any.
     pub cors: Option<String>,
+    /// The Block Public Access settings (JSON, of the frontend's), if any.
+    pub public_access_block: Option<String>,
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -69,6 +71,8 @@ pub enum BucketConfig {
     Notification,
     /// The CORS configuration.
     Cors,
+    /// The Block Public Access settings.
+    PublicAccessBlock,
 }
 
 impl BucketConfig {
@@ -79,6 +83,7 @@ impl BucketConfig {
             Self::Policy => "policy",
             Self::Notification => "notification",
             Self::Cors => "cors",
+            Self::PublicAccessBlock => "public_access_block",
         }
     }
 }

@@ -176,6 +176,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         policy: None,
         notification: None,
         cors: None,
+        public_access_block: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

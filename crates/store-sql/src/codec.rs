@@ -114,12 +114,22 @@ pub struct BucketRow {
     policy: Option<String>,
     notification: Option<String>,
     cors: Option<String>,
+    public_access_block: Option<String>,
 }
 
 impl BucketRow {
     pub fn into_bucket(self) -> Result<Bucket> {
-        let Self { name, owner, region, created_at, policy, notification, cors } = self;
-        Ok(Bucket { name, owner, region, created_at: from_ms(created_at)?, policy, notification, cors })
+        let Self { name, owner, region, created_at, policy, notification, cors, public_access_block } = self;
+        Ok(Bucket {
+            name,
+            owner,
+            region,
+            created_at: from_ms(created_at)?,
+            policy,
+            notification,
+            cors,
+            public_access_block,
+        })
     }
 }
 

@@ -318,6 +318,7 @@ mod tests {
             policy: None,
             notification: None,
             cors: None,
+            public_access_block: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

@@ -49,6 +49,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         policy: None,
         notification: None,
         cors: None,
+        public_access_block: None,
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");

@@ -118,6 +118,7 @@ impl Gateway {
             policy: None,
             notification: None,
             cors: None,
+            public_access_block: None,
         };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);
@@ -226,6 +227,18 @@ impl Gateway {
                 return Err(s3_error!(MalformedPolicy, "Policy has invalid resource {r}"));
             }
         }
+        // Block Public Access: BlockPublicPolicy refuses a public policy, as AWS does.
+        let current = self.bucket(&bucket).await?;
+        let blocked = current
+            .public_access_block
+            .as_deref()
+            .is_some_and(|json| crate::public_access::Block::from_stored(&bucket, json).block_public_policy);
+        if blocked && crate::public_access::policy_is_public(&doc) {
+            return Err(s3_error!(
+                AccessDenied,
+                "The bucket's Block Public Access settings (BlockPublicPolicy) refuse a public policy."
+            ));
+        }
         let events = self.outbox(|| policy_event(&actor, &bucket, "PutBucketPolicy", 204));
         let done = self.meta.set_bucket_config(&bucket, BucketConfig::Policy, Some(&doc), &events).await.s3();
         self.bucket_changed(&bucket);
@@ -268,7 +281,7 @@ impl Gateway {
         req: S3Request<GetBucketPolicyStatusInput>,
     ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
         let b = self.bucket(&req.input.bucket).await?;
-        let public = b.policy.as_deref().is_some_and(policy_is_public);
+        let public = b.policy.as_deref().is_some_and(crate::public_access::policy_is_public);
         Ok(S3Response::new(GetBucketPolicyStatusOutput {
             policy_status: Some(PolicyStatus { is_public: Some(public) }),
         }))
@@ -305,20 +318,6 @@ fn policy_resources(doc: &str) -> Vec<String> {
             r
         })
         .collect()
-}
-
-/// AWS's "public" test, simplified: an `Allow` statement for every principal (`"*"` or
-/// `{"AWS": "*"}`) without conditions.
-fn policy_is_public(doc: &str) -> bool {
-    statements(doc).iter().any(|st| {
-        let allow = st.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
-        let everyone = match st.get("Principal") {
-            Some(serde_json::Value::String(s)) => s == "*",
-            Some(p) => strings(p.get("AWS")).iter().any(|a| a == "*"),
-            None => false,
-        };
-        allow && everyone && st.get("Condition").is_none()
-    })
 }
 
 /// Now, truncated to milliseconds (what the stores keep).

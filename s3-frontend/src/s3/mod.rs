@@ -10,6 +10,7 @@ mod list;
 mod multipart;
 mod notification;
 mod object;
+mod public_access;
 pub(crate) mod read;
 mod reserve;
 mod torrent;
@@ -283,6 +284,12 @@ impl S3 for Gateway {
         req: S3Request<GetObjectLockConfigurationInput>,
     ) -> R<GetObjectLockConfigurationOutput> {
         self.op_get_object_lock_configuration(req).await
+    }
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> R<PutPublicAccessBlockOutput> {
+        self.op_put_public_access_block(req).await
     }
     async fn get_public_access_block(
         &self,

@@ -2,7 +2,7 @@
 //! bucket that has none (issue #14 item 6), so that tools which read every configuration of a
 //! bucket (Terraform's `aws_s3_bucket`, backup tools, consoles) work: accelerate and request
 //! payment in their default forms, logging disabled, "not found" errors for website,
-//! replication, encryption, lifecycle, tagging, object lock and public access block, empty
+//! replication, encryption, lifecycle, tagging and object lock, empty
 //! lists of analytics, inventory, metrics and intelligent-tiering configurations. Turning a
 //! configuration off (or deleting one) is a no-op that succeeds; turning one on is refused with
 //! `501 NotImplemented` and the reason.
@@ -17,8 +17,7 @@ use s3s::dto::{
     DeleteBucketInventoryConfigurationOutput, DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput,
     DeleteBucketMetricsConfigurationInput, DeleteBucketMetricsConfigurationOutput, DeleteBucketReplicationInput,
     DeleteBucketReplicationOutput, DeleteBucketTaggingInput, DeleteBucketTaggingOutput, DeleteBucketWebsiteInput,
-    DeleteBucketWebsiteOutput, DeletePublicAccessBlockInput, DeletePublicAccessBlockOutput,
-    GetBucketAccelerateConfigurationInput, GetBucketAccelerateConfigurationOutput,
+    DeleteBucketWebsiteOutput, GetBucketAccelerateConfigurationInput, GetBucketAccelerateConfigurationOutput,
     GetBucketAnalyticsConfigurationInput, GetBucketAnalyticsConfigurationOutput, GetBucketEncryptionInput,
     GetBucketEncryptionOutput, GetBucketIntelligentTieringConfigurationInput,
     GetBucketIntelligentTieringConfigurationOutput, GetBucketInventoryConfigurationInput,
@@ -27,14 +26,14 @@ use s3s::dto::{
     GetBucketMetricsConfigurationOutput, GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput,
     GetBucketReplicationInput, GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput,
     GetBucketTaggingInput, GetBucketTaggingOutput, GetBucketWebsiteInput, GetBucketWebsiteOutput,
-    GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput, GetPublicAccessBlockInput,
-    GetPublicAccessBlockOutput, ListBucketAnalyticsConfigurationsInput, ListBucketAnalyticsConfigurationsOutput,
-    ListBucketIntelligentTieringConfigurationsInput, ListBucketIntelligentTieringConfigurationsOutput,
-    ListBucketInventoryConfigurationsInput, ListBucketInventoryConfigurationsOutput,
-    ListBucketMetricsConfigurationsInput, ListBucketMetricsConfigurationsOutput, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, Payer, PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput,
-    PutBucketLoggingInput, PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput,
-    PutBucketRequestPaymentInput, PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
+    GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput, ListBucketAnalyticsConfigurationsInput,
+    ListBucketAnalyticsConfigurationsOutput, ListBucketIntelligentTieringConfigurationsInput,
+    ListBucketIntelligentTieringConfigurationsOutput, ListBucketInventoryConfigurationsInput,
+    ListBucketInventoryConfigurationsOutput, ListBucketMetricsConfigurationsInput,
+    ListBucketMetricsConfigurationsOutput, ObjectOwnership, OwnershipControls, OwnershipControlsRule, Payer,
+    PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput, PutBucketLoggingInput,
+    PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput, PutBucketRequestPaymentInput,
+    PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -209,21 +208,6 @@ impl Gateway {
             S3ErrorCode::ObjectLockConfigurationNotFoundError,
             "Object Lock configuration does not exist for this bucket",
         ))
-    );
-    unconfigured!(
-        /// Until Block Public Access exists (issue #13).
-        op_get_public_access_block, "GetPublicAccessBlock", GetPublicAccessBlockInput, GetPublicAccessBlockOutput,
-        |_r| Err(not_found(
-            S3ErrorCode::Custom("NoSuchPublicAccessBlockConfiguration".into()),
-            "The public access block configuration was not found",
-        ))
-    );
-    unconfigured!(
-        op_delete_public_access_block,
-        "DeletePublicAccessBlock",
-        DeletePublicAccessBlockInput,
-        DeletePublicAccessBlockOutput,
-        |_r| Ok(DeletePublicAccessBlockOutput::default())
     );
     unconfigured!(
         /// ACLs are not offered: the bucket owner owns every object, which is AWS's

@@ -31,6 +31,7 @@ mod notifications;
 mod objects;
 mod ops;
 mod presigned;
+mod public_access;
 mod rest;
 mod robust;
 mod semantics;
@@ -78,6 +79,7 @@ suite!(
     iam::disabled_keys_and_temporary_credentials,
     iam::temporary_credentials_presign_with_sigv2,
     iam::bucket_policies_grant_across_accounts,
+    public_access::block_public_access,
     cors::bucket_cors_configuration,
     cors::cors_preflight,
     cors::cors_actual_responses,

@@ -150,6 +150,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         policy: None,
         notification: None,
         cors: None,
+        public_access_block: None,
     }
 }
 
@@ -297,6 +298,14 @@ async fn buckets(store: &Store, run: &Run) {
     );
     let listed = ok(store.list_buckets().await, "list_buckets");
     assert_eq!(listed.iter().find(|x| x.name == c).and_then(|x| x.cors.as_deref()), Some(cors));
+    // Block Public Access beside the others, removed alone.
+    let block = r#"{"restrict_public_buckets":true}"#;
+    ok(store.set_bucket_config(&c, BucketConfig::PublicAccessBlock, Some(block), &[]).await, "set block");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!((got.public_access_block.as_deref(), got.cors.as_deref()), (Some(block), Some(cors)));
+    ok(store.set_bucket_config(&c, BucketConfig::PublicAccessBlock, None, &[]).await, "remove block");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!((got.public_access_block.as_deref(), got.cors.as_deref()), (None, Some(cors)));
     ok(store.set_bucket_config(&c, BucketConfig::Cors, None, &[]).await, "remove cors");
     let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
     assert_eq!(

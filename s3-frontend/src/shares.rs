@@ -435,10 +435,27 @@ impl Frontend {
             return r;
         }
         let share = match self.meta.share_by_token(&token_hash(token)).await {
-            Ok(Some(s)) if !s.revoked => s,
-            Ok(_) => return gone_or_missing(404),
+            Ok(Some(s)) => s,
+            Ok(None) => return gone_or_missing(404),
             Err(e) => return public_unavailable(&e),
         };
+        let resp = self.serve_share(req, &share, head).await;
+        // A refused use of a known link is its owner's event too (who tried a dead link, or
+        // guessed its password); served uses were recorded with their bytes.
+        let status = resp.status().as_u16();
+        if (400..500).contains(&status) {
+            let method = if head { "HEAD" } else { "GET" };
+            self.record_use(req, &share, None, 0, status, method, false);
+        }
+        resp
+    }
+
+    /// [`Self::share_link`] once the link is known.
+    async fn serve_share(&self, req: &Request<Body>, share: &Share, head: bool) -> Response<Body> {
+        let share = share.clone();
+        if share.revoked {
+            return gone_or_missing(404);
+        }
         let now = OffsetDateTime::now_utc();
         if share.expires_at <= now {
             return gone_or_missing(410);
@@ -471,7 +488,7 @@ impl Frontend {
                 Ok(None) => return gone_or_missing(410),
                 Err(e) => return public_unavailable(&e),
             };
-            self.record_use(req, &shown, &obj, 0, 200, "PAGE", false);
+            self.record_use(req, &shown, Some(&obj), 0, 200, "PAGE", false);
             return landing_page(&shown, &obj);
         }
         let range = match requested_range(req.headers(), obj.size) {
@@ -504,7 +521,7 @@ impl Frontend {
             }
         };
         let method = if head { "HEAD" } else { "GET" };
-        self.record_use(req, &used, &obj, served.end - served.start, status.as_u16(), method, counts);
+        self.record_use(req, &used, Some(&obj), served.end - served.start, status.as_u16(), method, counts);
         let mut resp = Response::new(body);
         *resp.status_mut() = status;
         let h = resp.headers_mut();
@@ -610,13 +627,14 @@ impl Frontend {
         Ok(decide(&identity, Some(&bucket), READ, &resource, &context).allowed)
     }
 
-    /// A `share_accessed` event, the link owner's, for every use that was served.
+    /// A `share_accessed` event, the link owner's, for every use (served, or refused with its
+    /// status).
     #[allow(clippy::too_many_arguments)]
     fn record_use(
         &self,
         req: &Request<Body>,
         share: &Share,
-        obj: &ObjectMeta,
+        obj: Option<&ObjectMeta>,
         bytes: u64,
         status: u16,
         method: &'static str,
@@ -627,7 +645,7 @@ impl Frontend {
         e.account_id = Some(share.account_id.clone());
         e.bucket = Some(share.bucket.clone());
         e.object_key = Some(share.key.clone());
-        e.etag = Some(obj.etag.clone());
+        e.etag = obj.map(|o| o.etag.clone());
         e.bytes = Some(bytes);
         e.status = Some(status);
         e.source_ip = req.extensions().get::<ClientAddr>().map(|a| a.0.ip().to_string());

@@ -222,8 +222,13 @@ pub async fn share_links_download_and_count(h: &Harness) {
         .iter()
         .filter(|e| e.event_type.as_str() == "share_accessed" && e.detail.get("share_id") == Some(&id))
         .collect();
-    // The page, HEAD, the whole download, two ranges, the resumed range, the cross-origin HEAD.
-    assert_eq!(accessed.len(), 7, "{accessed:?}");
+    // Served: the page, HEAD, the whole download, two ranges, the resumed range, the
+    // cross-origin HEAD; refused: two new downloads of the used-up link (410) and a range past
+    // the end (416).
+    let served: Vec<&&Event> = accessed.iter().filter(|e| e.status.is_some_and(|s| s < 300)).collect();
+    assert_eq!(served.len(), 7, "{served:?}");
+    let refused: Vec<u16> = accessed.iter().filter_map(|e| e.status).filter(|s| *s >= 400).collect();
+    assert_eq!(refused, [410, 410, 416], "{accessed:?}");
     let counted = accessed.iter().filter(|e| e.detail.get("counted").map(String::as_str) == Some("true")).count();
     assert_eq!(counted, 2);
     assert!(accessed.iter().all(|e| e.account_id.as_deref() == Some(account_id.as_str())));

@@ -64,7 +64,7 @@ fn json_response(status: u16, v: &Value) -> ApiResponse {
     ApiResponse { status, content_type: "application/json".into(), body: v.to_string() }
 }
 
-fn from_api(r: ApiResponse) -> Response<Body> {
+pub(crate) fn from_api(r: ApiResponse) -> Response<Body> {
     let mut resp = Response::new(Body::from(r.body));
     *resp.status_mut() = http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = http::HeaderValue::from_str(&r.content_type) {
@@ -83,7 +83,7 @@ fn meta_of(parts: &http::request::Parts, request_id: &str) -> RequestMeta {
 }
 
 /// Who is asking: by signature or bearer token, as the other REST routes decide it.
-async fn caller(
+pub(crate) async fn caller(
     routes: &ApiRoutes,
     parts: &http::request::Parts,
     body: &Bytes,
@@ -125,7 +125,7 @@ async fn caller(
     }
 }
 
-fn context(meta: &RequestMeta) -> Context {
+pub(crate) fn context(meta: &RequestMeta) -> Context {
     let now = time::OffsetDateTime::now_utc();
     let mut c = Context::new()
         .with("aws:CurrentTime", now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())

@@ -262,7 +262,7 @@ pub fn frontend(
     let buckets = Arc::new(BucketCache::new(meta.clone(), BUCKET_CACHE_TTL));
     let gateway = Gateway::new(meta.clone(), blobs.clone(), cfg).with_bucket_cache(buckets.clone());
     let mut access = PolicyAccess::new(keys.clone(), buckets.clone(), metrics.clone());
-    if let Some(events) = events {
+    if let Some(events) = events.clone() {
         access = access.with_events(events);
     }
     let mut builder = S3ServiceBuilder::new(gateway);
@@ -291,6 +291,8 @@ pub fn frontend(
         api,
         domains: Domains::new(domains),
         limits: Limits::default(),
+        events,
+        share_guesses: Arc::default(),
     })
 }
 

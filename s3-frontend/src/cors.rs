@@ -339,6 +339,38 @@ pub fn rest_headers(out: &mut HeaderMap) {
     out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(REST_EXPOSE));
 }
 
+/// The methods a share link answers (ADR 0010).
+const SHARE_METHODS: &str = "GET, HEAD";
+/// The request headers a page may send to a share link: a range, a link password.
+const SHARE_HEADERS: &str = "range, authorization";
+/// The response headers a page may read from a share link.
+const SHARE_EXPOSE: &str =
+    "content-length, content-range, content-disposition, etag, accept-ranges, retry-after, www-authenticate";
+
+/// A preflight for a share link (`/s/{token}`): the fixed, read-only policy of ADR 0010 — any
+/// origin, GET and HEAD, no credentials (a link password travels in `Authorization`, which a
+/// page must set itself).
+pub fn share_preflight(headers: &HeaderMap) -> Result<http::Response<s3s::Body>, s3s::S3Error> {
+    let ask = preflight_ask(headers).map_err(|e| e.to_s3())?;
+    if !ask.method.as_deref().is_some_and(|m| SHARE_METHODS.split(", ").any(|s| s == m)) {
+        return Err(not_allowed());
+    }
+    let mut resp = http::Response::new(s3s::Body::empty());
+    *resp.status_mut() = http::StatusCode::NO_CONTENT;
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(SHARE_METHODS));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(SHARE_HEADERS));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(REST_MAX_AGE));
+    Ok(resp)
+}
+
+/// The share-link policy's headers on an actual answer to a request with `Origin`.
+pub fn share_headers(out: &mut HeaderMap) {
+    out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(SHARE_EXPOSE));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

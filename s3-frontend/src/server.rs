@@ -81,6 +81,10 @@ pub struct Frontend {
     /// Base domains of virtual-hosted-style requests.
     pub(crate) domains: crate::host::Domains,
     pub(crate) limits: Limits,
+    /// Where share-link uses are recorded (events on).
+    pub(crate) events: Option<crate::events::Events>,
+    /// Share-link password guesses per link and client address.
+    pub(crate) share_guesses: Arc<crate::shares::GuessLimiter>,
 }
 
 /// The client's address, stored in request extensions.
@@ -129,6 +133,36 @@ impl Frontend {
                 (&http::Method::OPTIONS, path) if crate::api::is_rest_path(path) => {
                     crate::cors::rest_preflight(req.headers()).unwrap_or_else(|e| error_response(e.to_s3()))
                 }
+                // Share links (ADR 0010): managed under the REST API, with its CORS policy.
+                (_, path) if crate::shares::is_api_path(path) => {
+                    let origin = req.headers().contains_key(http::header::ORIGIN);
+                    let mut resp = self.shares_api(req, &request_id).await;
+                    if origin {
+                        crate::cors::rest_headers(resp.headers_mut());
+                    }
+                    resp
+                }
+                // A share link's download: no credentials, the link is the key. On a
+                // virtual-hosted bucket's host, `/s/...` is that bucket's object key instead.
+                (&http::Method::GET | &http::Method::HEAD | &http::Method::OPTIONS, path)
+                    if let Some(token) = crate::shares::link_token(path)
+                        && !req
+                            .headers()
+                            .get(http::header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                            .is_some_and(|h| self.domains.names_bucket(h)) =>
+                {
+                    // Their own fixed, read-only CORS policy (ADR 0010).
+                    if req.method() == http::Method::OPTIONS {
+                        crate::cors::share_preflight(req.headers()).unwrap_or_else(error_response)
+                    } else {
+                        let mut resp = self.share_link(&req, token).await;
+                        if req.headers().contains_key(http::header::ORIGIN) {
+                            crate::cors::share_headers(resp.headers_mut());
+                        }
+                        resp
+                    }
+                }
                 _ if let Some(route) = crate::api::classify(&req) => match route {
                     crate::api::Route::Query(service) => self.api.query(service, req, &request_id).await,
                     crate::api::Route::Rest => {
@@ -140,8 +174,7 @@ impl Frontend {
                         resp
                     }
                 },
-                // Share links (`/s/{token}`, issue #13 item 1) are to be routed above this
-                // line with a fixed, read-only CORS policy of their own (ADR 0007).
+                // Share links (`/s/{token}`, CORS included) are routed above (ADR 0010).
                 // A bucket's CORS preflight: answered from its rules, never signed.
                 (&http::Method::OPTIONS, _) => self.preflight(&req).await,
                 // Before s3s, which would buffer the form's file (PostObject) before access

@@ -7,6 +7,9 @@
 //!   policies) as the signing key's account, e.g. `iam CreateUser UserName=bob`;
 //! - `policy explain --principal ARN --action s3:GetObject --resource arn:aws:s3:::b/k` — whether
 //!   it is allowed and which statement decided;
+//! - `share create --bucket B --key K --expires-in SECS [--max-downloads N] [--filename F]
+//!   [--password P]`, `share list [--account ID]`, `share show ID`, `share revoke ID` — public
+//!   share links (`/_api/v1/shares`) as the signing key's principal (ADR 0010);
 //! - `analytics QUESTION [--account ID] [--from T] [--to T] ...` — the access analytics
 //!   (`/_api/v1/analytics/...`) as a table; the signing key's account only, or any account
 //!   for the platform admin.
@@ -60,6 +63,42 @@ enum AdminCommand {
     Policy(PolicyCommand),
     /// Access analytics from the events, printed as a table (`--json` for the raw answer).
     Analytics(AnalyticsArgs),
+    /// Public share links, as the signing key's principal (sign with an account's key to share
+    /// its objects).
+    #[command(subcommand)]
+    Share(ShareCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ShareCommand {
+    /// Share one object: prints the link's JSON, its `url` included (shown only this once).
+    Create {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        key: String,
+        /// Lifetime in seconds (at most 7 days).
+        #[arg(long)]
+        expires_in: i64,
+        /// Downloads allowed (default: unlimited until expiry).
+        #[arg(long)]
+        max_downloads: Option<u64>,
+        /// The download's file name (default: the key's last segment).
+        #[arg(long)]
+        filename: Option<String>,
+        /// A password the downloader gives (`curl -u :PASSWORD`).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// The signer's links (an account root: its account's; the platform admin: `--account`'s).
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// One link, with its downloads and last use.
+    Show { id: String },
+    /// Revoke a link.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Args)]
@@ -366,6 +405,38 @@ fn analytics_table(answer: &serde_json::Value) -> String {
     out
 }
 
+/// The REST call of a share command: (method, path and query, JSON body).
+fn share_request(cmd: &ShareCommand) -> (http::Method, String, Vec<u8>) {
+    const BASE: &str = "/_api/v1/shares";
+    match cmd {
+        ShareCommand::Create { bucket, key, expires_in, max_downloads, filename, password } => {
+            let mut body = serde_json::json!({ "bucket": bucket, "key": key, "expires_in": expires_in });
+            for (k, v) in [("filename", filename), ("password", password)] {
+                if let Some(v) = v {
+                    body[k] = serde_json::json!(v);
+                }
+            }
+            if let Some(m) = max_downloads {
+                body["max_downloads"] = serde_json::json!(m);
+            }
+            (http::Method::POST, BASE.to_owned(), body.to_string().into_bytes())
+        }
+        ShareCommand::List { account } => {
+            let path = match account {
+                Some(a) => format!("{BASE}?account={}", cloudstore_sigv4::uri_encode(a)),
+                None => BASE.to_owned(),
+            };
+            (http::Method::GET, path, Vec::new())
+        }
+        ShareCommand::Show { id } => {
+            (http::Method::GET, format!("{BASE}/{}", cloudstore_sigv4::uri_encode(id)), Vec::new())
+        }
+        ShareCommand::Revoke { id } => {
+            (http::Method::DELETE, format!("{BASE}/{}", cloudstore_sigv4::uri_encode(id)), Vec::new())
+        }
+    }
+}
+
 fn finish(status: u16, body: &str) -> anyhow::Result<()> {
     if !body.is_empty() {
         println!("{body}");
@@ -415,6 +486,10 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
             call(&args, http::Method::POST, "/", "application/x-www-form-urlencoded; charset=utf-8", body, "iam")
                 .await?
         }
+        AdminCommand::Share(cmd) => {
+            let (method, path, body) = share_request(cmd);
+            call(&args, method, &path, json, body, "iam").await?
+        }
         AdminCommand::Analytics(a) => {
             let (status, body) = call(&args, http::Method::GET, &analytics_path(a), json, Vec::new(), "iam").await?;
             if a.json || status != 200 {
@@ -448,6 +523,29 @@ mod tests {
         assert_eq!(lines[2], "photos  cat.jpg                       12  1.5 KiB");
         assert_eq!(lines[3], "b       a-much-longer-key.bin          3      5 B");
         assert_eq!(lines[4], "(2 rows)");
+    }
+
+    #[test]
+    fn share_commands_become_rest_calls() {
+        let create = ShareCommand::Create {
+            bucket: "b".into(),
+            key: "dir/a b".into(),
+            expires_in: 60,
+            max_downloads: Some(3),
+            filename: None,
+            password: Some("pw".into()),
+        };
+        let (method, path, body) = share_request(&create);
+        assert_eq!((method, path.as_str()), (http::Method::POST, "/_api/v1/shares"));
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({ "bucket": "b", "key": "dir/a b", "expires_in": 60, "max_downloads": 3, "password": "pw" })
+        );
+        let (method, path, _) = share_request(&ShareCommand::Revoke { id: "shr-1".into() });
+        assert_eq!((method, path.as_str()), (http::Method::DELETE, "/_api/v1/shares/shr-1"));
+        let (_, path, _) = share_request(&ShareCommand::List { account: Some("111111111111".into()) });
+        assert_eq!(path, "/_api/v1/shares?account=111111111111");
     }
 
     #[test]

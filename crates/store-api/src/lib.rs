@@ -29,5 +29,5 @@ pub use listing::{
 pub use meta::MetadataStore;
 pub use records::{
     BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog,
-    OutboxEvent, OutboxRow, PartMeta, StaleUpload, Upload, WriteCondition,
+    OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StaleUpload, Upload, WriteCondition,
 };

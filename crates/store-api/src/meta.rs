@@ -4,7 +4,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::{
     BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog,
-    OutboxEvent, OutboxRow, PartMeta, Result, StaleUpload, Upload, WriteCondition,
+    OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, Upload, WriteCondition,
 };
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
@@ -160,4 +160,29 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn outbox_remove(&self, ids: &[i64]) -> Result<()>;
     /// The backlog: unpublished rows and the age of the oldest.
     async fn outbox_backlog(&self) -> Result<OutboxBacklog>;
+
+    // ---- share links (ADR 0010) ----
+
+    /// Records a new share link with its events (`share_created`), in one transaction.
+    /// `Conflict` if its id or token hash is taken.
+    async fn create_share(&self, share: &Share, events: &[OutboxEvent]) -> Result<()>;
+    /// A link by id.
+    async fn get_share(&self, id: &str) -> Result<Option<Share>>;
+    /// A link by its token's hash.
+    async fn share_by_token(&self, token_hash: &str) -> Result<Option<Share>>;
+    /// The links of `account_id`, newest first, at most `limit`.
+    async fn list_shares(&self, account_id: &str, limit: usize) -> Result<Vec<Share>>;
+    /// Revokes a link; `false` if there is none with this id.
+    async fn revoke_share(&self, id: &str) -> Result<bool>;
+    /// Uses a live link at `now` in one atomic statement: a [`ShareUse::Download`] counts one
+    /// download unless `max_downloads` is reached; every use sets `last_used_at`. `None` if the
+    /// link is unknown, revoked, expired at `now` or (as `use_` says) used up: then nothing
+    /// changed. Returns the link as it is after the use.
+    async fn use_share(&self, id: &str, now: OffsetDateTime, use_: ShareUse) -> Result<Option<Share>>;
+    /// Charges one password guess to a link, atomically, before the password is checked: a
+    /// window of `window` starts at the first guess after the last window ended; `false` (and
+    /// nothing charged) once `max` guesses were charged in the current window.
+    async fn charge_share_guess(&self, id: &str, now: OffsetDateTime, window: Duration, max: u32) -> Result<bool>;
+    /// Gives back one charged guess (the password was right).
+    async fn refund_share_guess(&self, id: &str) -> Result<()>;
 }

@@ -271,3 +271,52 @@ pub struct OutboxBacklog {
 
 /// The events of a deletion, made from what was deleted (nothing when nothing was).
 pub type DeletedEvents<'a> = &'a (dyn Fn(&ObjectMeta) -> Vec<OutboxEvent> + Send + Sync);
+
+/// A public share link (issue #13 item 1, ADR 0010): one object, handed to whoever holds the
+/// link's token. Only the token's SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    /// The link's id (what its owner manages it by; not a secret).
+    pub id: String,
+    /// Hex SHA-256 of the token (the token itself is never stored).
+    pub token_hash: String,
+    /// The account the link belongs to (its creator's).
+    pub account_id: String,
+    /// The principal that created it; the link dies when it may no longer read the object.
+    pub creator_arn: String,
+    pub bucket: String,
+    pub key: String,
+    /// The download's file name, if not the key's last segment.
+    pub filename: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// Downloads allowed; `None`: unlimited until expiry.
+    pub max_downloads: Option<u64>,
+    /// Downloads started so far.
+    pub downloads: u64,
+    /// The last use (a download, a resumed range, a HEAD).
+    pub last_used_at: Option<OffsetDateTime>,
+    /// The last counted download (ranges resuming it are served for a grace period after the
+    /// link runs out).
+    pub last_counted_at: Option<OffsetDateTime>,
+    pub revoked: bool,
+    /// The argon2id hash (PHC string) of the link's password, if it has one.
+    pub password_hash: Option<String>,
+    /// Password guesses charged in the window that started at `guesses_since`.
+    pub guesses: u32,
+    pub guesses_since: Option<OffsetDateTime>,
+}
+
+/// How [`crate::MetadataStore::use_share`] uses a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareUse {
+    /// A download starts: counts one, refused once `max_downloads` is reached.
+    Download,
+    /// A use that does not count (HEAD, a range resuming a download): allowed while downloads
+    /// remain, or while the last counted download is after `counted_after`.
+    Resume {
+        /// Resumed ranges of an exhausted link are served until its last counted download
+        /// is older than this.
+        counted_after: OffsetDateTime,
+    },
+}

@@ -2,7 +2,7 @@
 //! for both databases (the columns have the same types in both schemas; SQLite reads its
 //! INTEGER columns into `i32` where PostgreSQL has `integer`, range-checked by sqlx).
 
-use cloudstore_store_api::{BlobId, Bucket, ObjectMeta, ObjectSummary, PartMeta, Result, StoreError, Upload};
+use cloudstore_store_api::{BlobId, Bucket, ObjectMeta, ObjectSummary, PartMeta, Result, Share, StoreError, Upload};
 use cloudstore_types::{Checksum, ChecksumType};
 
 pub use cloudstore_store_api::sql::*;
@@ -209,6 +209,53 @@ impl PartRow {
             etag: self.etag,
             checksum: self.checksum,
             last_modified: from_ms(self.last_modified)?,
+        })
+    }
+}
+
+/// The columns of `shares`, in [`share_columns!`](crate::share_columns)' order.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ShareRow {
+    id: String,
+    token_hash: String,
+    account_id: String,
+    creator_arn: String,
+    bucket: String,
+    key: String,
+    filename: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    max_downloads: Option<i64>,
+    downloads: i64,
+    last_used_at: Option<i64>,
+    last_counted_at: Option<i64>,
+    revoked: bool,
+    password_hash: Option<String>,
+    guesses: i64,
+    guesses_since: Option<i64>,
+}
+
+impl ShareRow {
+    pub fn into_share(self) -> Result<Share> {
+        let opt_time = |t: Option<i64>| t.map(from_ms).transpose();
+        Ok(Share {
+            id: self.id,
+            token_hash: self.token_hash,
+            account_id: self.account_id,
+            creator_arn: self.creator_arn,
+            bucket: self.bucket,
+            key: self.key,
+            filename: self.filename,
+            created_at: from_ms(self.created_at)?,
+            expires_at: from_ms(self.expires_at)?,
+            max_downloads: self.max_downloads.map(to_u64).transpose()?,
+            downloads: to_u64(self.downloads)?,
+            last_used_at: opt_time(self.last_used_at)?,
+            last_counted_at: opt_time(self.last_counted_at)?,
+            revoked: self.revoked,
+            password_hash: self.password_hash,
+            guesses: u32::try_from(self.guesses).map_err(|_| StoreError::backend("guesses out of range"))?,
+            guesses_since: opt_time(self.guesses_since)?,
         })
     }
 }

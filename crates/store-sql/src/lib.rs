@@ -55,6 +55,15 @@ macro_rules! bucket_columns {
     };
 }
 
+/// The columns of `shares`, in [`codec::ShareRow`]'s order.
+#[macro_export]
+macro_rules! share_columns {
+    () => {
+        "id, token_hash, account_id, creator_arn, bucket, key, filename, created_at, expires_at, max_downloads, \
+         downloads, last_used_at, last_counted_at, revoked, password_hash, guesses, guesses_since"
+    };
+}
+
 /// The columns of a listing, in [`codec::SummaryRow`]'s order.
 #[macro_export]
 macro_rules! summary_columns {
@@ -209,16 +218,16 @@ macro_rules! sql_metadata_store {
         pub(crate) mod $module {
             use ::cloudstore_store_api::{
                 BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary,
-                OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, StaleUpload, StoreError, Upload,
-                WriteCondition,
+                OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, StoreError,
+                Upload, WriteCondition,
             };
             use ::time::{Duration, OffsetDateTime};
             use $crate::SqlBackend as _;
             use $crate::codec::{
-                BucketRow, PartRow, SummaryRow, TemplateJson, UploadRow, blob_id, distinct_blobs, distinct_ids, limit,
+                BucketRow, PartRow, ShareRow, SummaryRow, TemplateJson, UploadRow, blob_id, distinct_blobs, distinct_ids, limit,
                 ms_after, now_ms, to_i32, to_i64, to_ms,
             };
-            use $crate::{bucket_columns, object_columns, part_columns, upload_columns};
+            use $crate::{bucket_columns, object_columns, part_columns, share_columns, upload_columns};
 
             use super::outbox;
 
@@ -807,6 +816,147 @@ macro_rules! sql_metadata_store {
 
                 async fn outbox_backlog(&self) -> Result<OutboxBacklog> {
                     outbox::backlog(self.reads()).await.map_err(db_err)
+                }
+
+                async fn create_share(&self, share: &Share, events: &[OutboxEvent]) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    let inserted = ::sqlx::query(concat!(
+                        "INSERT INTO shares (",
+                        share_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING"
+                    ))
+                    .bind(&share.id)
+                    .bind(&share.token_hash)
+                    .bind(&share.account_id)
+                    .bind(&share.creator_arn)
+                    .bind(&share.bucket)
+                    .bind(&share.key)
+                    .bind(&share.filename)
+                    .bind(to_ms(share.created_at))
+                    .bind(to_ms(share.expires_at))
+                    .bind(share.max_downloads.map(to_i64).transpose()?)
+                    .bind(to_i64(share.downloads)?)
+                    .bind(share.last_used_at.map(to_ms))
+                    .bind(share.last_counted_at.map(to_ms))
+                    .bind(share.revoked)
+                    .bind(&share.password_hash)
+                    .bind(i64::from(share.guesses))
+                    .bind(share.guesses_since.map(to_ms))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                    if inserted == 0 {
+                        return Err(StoreError::Conflict);
+                    }
+                    outbox::insert(&mut tx, events).await.map_err(db_err)?;
+                    commit(tx).await
+                }
+
+                async fn get_share(&self, id: &str) -> Result<Option<Share>> {
+                    let row: Option<ShareRow> =
+                        ::sqlx::query_as(concat!("SELECT ", share_columns!(), " FROM shares WHERE id = $1"))
+                            .bind(id)
+                            .fetch_optional(self.reads())
+                            .await
+                            .map_err(db_err)?;
+                    row.map(ShareRow::into_share).transpose()
+                }
+
+                async fn share_by_token(&self, token_hash: &str) -> Result<Option<Share>> {
+                    let row: Option<ShareRow> =
+                        ::sqlx::query_as(concat!("SELECT ", share_columns!(), " FROM shares WHERE token_hash = $1"))
+                            .bind(token_hash)
+                            .fetch_optional(self.reads())
+                            .await
+                            .map_err(db_err)?;
+                    row.map(ShareRow::into_share).transpose()
+                }
+
+                async fn list_shares(&self, account_id: &str, limit_: usize) -> Result<Vec<Share>> {
+                    let rows: Vec<ShareRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        share_columns!(),
+                        " FROM shares WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+                    ))
+                    .bind(account_id)
+                    .bind(limit(limit_))
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    rows.into_iter().map(ShareRow::into_share).collect()
+                }
+
+                async fn revoke_share(&self, id: &str) -> Result<bool> {
+                    let done = ::sqlx::query("UPDATE shares SET revoked = TRUE WHERE id = $1")
+                        .bind(id)
+                        .execute(self.writes())
+                        .await
+                        .map_err(db_err)?
+                        .rows_affected();
+                    Ok(done == 1)
+                }
+
+                async fn charge_share_guess(
+                    &self,
+                    id: &str,
+                    now: OffsetDateTime,
+                    window: Duration,
+                    max: u32,
+                ) -> Result<bool> {
+                    let now = to_ms(now);
+                    let ended = ms_after(now, -window);
+                    let done = ::sqlx::query(
+                        "UPDATE shares SET \
+                         guesses = CASE WHEN guesses_since IS NULL OR guesses_since <= $3 THEN 1 ELSE guesses + 1 END, \
+                         guesses_since = CASE WHEN guesses_since IS NULL OR guesses_since <= $3 THEN $2 ELSE guesses_since END \
+                         WHERE id = $1 AND (guesses_since IS NULL OR guesses_since <= $3 OR guesses < $4)",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(ended)
+                    .bind(i64::from(max))
+                    .execute(self.writes())
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                    Ok(done == 1)
+                }
+
+                async fn refund_share_guess(&self, id: &str) -> Result<()> {
+                    ::sqlx::query("UPDATE shares SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0")
+                        .bind(id)
+                        .execute(self.writes())
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn use_share(&self, id: &str, now: OffsetDateTime, use_: ShareUse) -> Result<Option<Share>> {
+                    // One statement: the check and the count cannot be split by a concurrent use.
+                    let row: Option<ShareRow> = match use_ {
+                        ShareUse::Download => ::sqlx::query_as(concat!(
+                            "UPDATE shares SET downloads = downloads + 1, last_used_at = $2, last_counted_at = $2 \
+                             WHERE id = $1 AND NOT revoked AND expires_at > $2 \
+                             AND (max_downloads IS NULL OR downloads < max_downloads) RETURNING ",
+                            share_columns!()
+                        ))
+                        .bind(id)
+                        .bind(to_ms(now)),
+                        ShareUse::Resume { counted_after } => ::sqlx::query_as(concat!(
+                            "UPDATE shares SET last_used_at = $2 \
+                             WHERE id = $1 AND NOT revoked AND expires_at > $2 \
+                             AND (max_downloads IS NULL OR downloads < max_downloads OR last_counted_at > $3) RETURNING ",
+                            share_columns!()
+                        ))
+                        .bind(id)
+                        .bind(to_ms(now))
+                        .bind(to_ms(counted_after)),
+                    }
+                    .fetch_optional(self.writes())
+                    .await
+                    .map_err(db_err)?;
+                    row.map(ShareRow::into_share).transpose()
                 }
             }
         }

@@ -11,7 +11,7 @@ mod multipart;
 mod notification;
 mod object;
 mod public_access;
-mod read;
+pub(crate) mod read;
 mod reserve;
 mod torrent;
 mod unconfigured;

@@ -2,8 +2,9 @@
 //! checks and a lazy stream over the blobs that hold a byte range of an object.
 
 use std::ops::Range;
+use std::sync::Arc;
 
-use cloudstore_store_api::{BlobPart, ByteStream, ObjectMeta, StoreError};
+use cloudstore_store_api::{BlobPart, BlobStore, ByteStream, ObjectMeta, StoreError};
 use futures::StreamExt;
 use s3s::dto::{ETag, ETagCondition, Timestamp};
 use s3s::{S3Result, s3_error};
@@ -34,29 +35,39 @@ impl Gateway {
     /// or an unreachable backend is an error response, not a broken body; later blobs are
     /// opened one at a time as the stream reaches them.
     pub(crate) async fn open_range(&self, obj: &ObjectMeta, range: Range<u64>) -> S3Result<ByteStream> {
-        let mut segs = segments(&obj.parts, &range).into_iter();
-        let Some((first, first_range)) = segs.next() else {
-            return Ok(Box::pin(futures::stream::empty()));
-        };
-        let head = self.blobs.get(&first.blob, first_range).await.map_err(|e| match e {
-            StoreError::BlobNotFound => {
-                tracing::error!(blob = %first.blob, bucket = %obj.bucket, key = %obj.key, "live object's blob is missing");
-                s3_error!(InternalError)
-            }
-            e => store_error(e),
-        })?;
-        let blobs = self.blobs.clone();
-        let rest = futures::stream::iter(segs)
-            .then(move |(part, r)| {
-                let blobs = blobs.clone();
-                async move { blobs.get(&part.blob, r).await }
-            })
-            .flat_map(|res| match res {
-                Ok(s) => s,
-                Err(e) => Box::pin(futures::stream::once(async move { Err(std::io::Error::other(e)) })) as ByteStream,
-            });
-        Ok(Box::pin(head.chain(rest)))
+        open_range(&self.blobs, obj, range).await.map_err(store_error)
     }
+}
+
+/// [`Gateway::open_range`] over a blob store (also used by share links). A live object's
+/// missing blob is logged and answered as `Backend`, never `BlobNotFound`.
+pub(crate) async fn open_range(
+    blobs: &Arc<dyn BlobStore>,
+    obj: &ObjectMeta,
+    range: Range<u64>,
+) -> Result<ByteStream, StoreError> {
+    let mut segs = segments(&obj.parts, &range).into_iter();
+    let Some((first, first_range)) = segs.next() else {
+        return Ok(Box::pin(futures::stream::empty()));
+    };
+    let head = blobs.get(&first.blob, first_range).await.map_err(|e| match e {
+        StoreError::BlobNotFound => {
+            tracing::error!(blob = %first.blob, bucket = %obj.bucket, key = %obj.key, "live object's blob is missing");
+            StoreError::backend("a live object's blob is missing")
+        }
+        e => e,
+    })?;
+    let blobs = blobs.clone();
+    let rest = futures::stream::iter(segs)
+        .then(move |(part, r)| {
+            let blobs = blobs.clone();
+            async move { blobs.get(&part.blob, r).await }
+        })
+        .flat_map(|res| match res {
+            Ok(s) => s,
+            Err(e) => Box::pin(futures::stream::once(async move { Err(std::io::Error::other(e)) })) as ByteStream,
+        });
+    Ok(Box::pin(head.chain(rest)))
 }
 
 /// Result of evaluating read preconditions.

@@ -35,6 +35,7 @@ mod public_access;
 mod rest;
 mod robust;
 mod semantics;
+mod shares;
 
 /// Generates one test per case and backend set, so the very same suite runs against both.
 macro_rules! suite {
@@ -63,6 +64,10 @@ macro_rules! suite {
 }
 
 suite!(
+    shares::share_links_download_and_count,
+    shares::share_links_refuse_strangers,
+    shares::share_links_with_password,
+    shares::virtual_hosted_s_paths_stay_s3,
     events::changes_reads_and_refusals_become_events,
     rest::rest_identity_events,
     rest::iam_query_and_admin_events,

@@ -31,8 +31,8 @@ use tokio::sync::Barrier;
 
 use crate::{
     BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, ListPage, ListQuery, ListedObject, MetadataStore,
-    ObjectMeta, OutboxEvent, OutboxRow, PartMeta, StoreError, Upload, UploadListQuery, WriteCondition, list_objects,
-    list_uploads,
+    ObjectMeta, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StoreError, Upload, UploadListQuery, WriteCondition,
+    list_objects, list_uploads,
 };
 
 type Store = Arc<dyn MetadataStore>;
@@ -70,6 +70,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(key_order);
     section!(big_listing);
     section!(outbox);
+    section!(shares);
 }
 
 /// Names unique to one run of the suite.
@@ -1389,4 +1390,125 @@ async fn outbox(store: &Store, run: &Run) {
     tokio::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
     assert!(ok(store.outbox_lease(&b, ttl).await, "outbox_lease"), "a lapsed lease is taken over");
     assert!(!ok(store.outbox_lease(&a, ttl).await, "outbox_lease"), "the old holder lost it");
+}
+
+fn share_record(run: &Run, label: &str, account: &str, expires_in: Duration, max: Option<u64>) -> Share {
+    let created = now();
+    Share {
+        id: format!("{}-{label}", run.id),
+        token_hash: format!("{}-{label}-hash", run.id),
+        account_id: account.to_owned(),
+        creator_arn: format!("arn:aws:iam::{account}:root"),
+        bucket: run.bucket("sh"),
+        key: "dir/file.txt".to_owned(),
+        filename: Some("report.txt".to_owned()),
+        created_at: created,
+        expires_at: created + expires_in,
+        max_downloads: max,
+        downloads: 0,
+        last_used_at: None,
+        last_counted_at: None,
+        revoked: false,
+        password_hash: None,
+        guesses: 0,
+        guesses_since: None,
+    }
+}
+
+/// Share links: round trip by id and token hash, listing per account, revocation, expiry, and
+/// the download count, atomic under concurrent downloads.
+async fn shares(store: &Store, run: &Run) {
+    let account = format!("acct-{}", run.id);
+    let a = share_record(run, "a", &account, Duration::hours(1), Some(2));
+    ok(store.create_share(&a, &[event(run, "share", "created")]).await, "create_share");
+    assert_err!(store.create_share(&a, &[]).await, StoreError::Conflict);
+    assert_eq!(ok(store.get_share(&a.id).await, "get_share").as_ref(), Some(&a));
+    assert_eq!(ok(store.share_by_token(&a.token_hash).await, "share_by_token").as_ref(), Some(&a));
+    assert_eq!(ok(store.get_share("no-such-share").await, "get_share"), None);
+    assert!(run_rows(store, run).await.iter().any(|r| r.body == "created"), "create_share wrote its event");
+
+    let b = share_record(run, "b", &account, Duration::hours(1), None);
+    ok(store.create_share(&b, &[]).await, "create_share");
+    let listed = ok(store.list_shares(&account, 100).await, "list_shares");
+    let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&a.id.as_str()) && ids.contains(&b.id.as_str()));
+    assert!(ok(store.list_shares("someone-else", 100).await, "list_shares").is_empty());
+
+    // Counting: a resume before any download is allowed (downloads remain); downloads count up
+    // to the limit; then only resumes within the grace period pass.
+    let t = now();
+    let resumed = ok(store.use_share(&a.id, t, ShareUse::Resume { counted_after: t }).await, "use_share");
+    assert_eq!(resumed.map(|s| (s.downloads, s.last_used_at)), Some((0, Some(t))));
+    for n in 1..=2 {
+        let used = ok(store.use_share(&a.id, t, ShareUse::Download).await, "use_share").expect("download allowed");
+        assert_eq!((used.downloads, used.last_counted_at), (n, Some(t)));
+    }
+    assert_eq!(ok(store.use_share(&a.id, t, ShareUse::Download).await, "use_share"), None, "limit reached");
+    let before = t - Duration::minutes(1);
+    let after = t + Duration::minutes(1);
+    assert!(ok(store.use_share(&a.id, t, ShareUse::Resume { counted_after: before }).await, "use").is_some());
+    assert!(ok(store.use_share(&a.id, t, ShareUse::Resume { counted_after: after }).await, "use").is_none());
+    assert_eq!(ok(store.get_share(&a.id).await, "get_share").map(|s| s.downloads), Some(2));
+
+    // Expiry.
+    assert!(ok(store.use_share(&b.id, b.expires_at, ShareUse::Download).await, "use_share").is_none(), "expired");
+    assert!(
+        ok(store.use_share(&b.id, b.expires_at - Duration::milliseconds(1), ShareUse::Download).await, "use").is_some()
+    );
+
+    // Revocation.
+    assert!(ok(store.revoke_share(&b.id).await, "revoke_share"));
+    assert!(!ok(store.revoke_share("no-such-share").await, "revoke_share"));
+    assert!(ok(store.get_share(&b.id).await, "get_share").is_some_and(|s| s.revoked));
+    assert!(ok(store.use_share(&b.id, now(), ShareUse::Download).await, "use_share").is_none(), "revoked");
+    assert!(ok(store.use_share("no-such-share", now(), ShareUse::Download).await, "use_share").is_none());
+
+    // Racing downloads never exceed the limit.
+    let c = share_record(run, "c", &account, Duration::hours(1), Some(5));
+    ok(store.create_share(&c, &[]).await, "create_share");
+    let mut tasks = Vec::new();
+    for _ in 0..RACERS {
+        let (store, id) = (store.clone(), c.id.clone());
+        tasks.push(tokio::spawn(async move { store.use_share(&id, now(), ShareUse::Download).await }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        if ok(t.await.expect("task"), "use_share").is_some() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 5, "exactly max_downloads racing downloads win");
+
+    // Password guesses: at most `max` per window, charged atomically; a refund gives one back;
+    // a new window starts after the last one ended.
+    let mut d = share_record(run, "d", &account, Duration::hours(1), None);
+    d.password_hash = Some("$argon2id$fake".to_owned());
+    ok(store.create_share(&d, &[]).await, "create_share");
+    let t = now();
+    let window = Duration::minutes(15);
+    let mut tasks = Vec::new();
+    for _ in 0..RACERS {
+        let (store, id) = (store.clone(), d.id.clone());
+        tasks.push(tokio::spawn(async move { store.charge_share_guess(&id, t, window, 3).await }));
+    }
+    let mut charged = 0;
+    for t in tasks {
+        if ok(t.await.expect("task"), "charge_share_guess") {
+            charged += 1;
+        }
+    }
+    assert_eq!(charged, 3, "exactly max guesses are charged in a window");
+    let shown = ok(store.get_share(&d.id).await, "get_share").expect("share");
+    assert_eq!(
+        (shown.guesses, shown.guesses_since, shown.password_hash.as_deref()),
+        (3, Some(t), Some("$argon2id$fake"))
+    );
+    ok(store.refund_share_guess(&d.id).await, "refund_share_guess");
+    assert!(ok(store.charge_share_guess(&d.id, t, window, 3).await, "charge"), "a refund gives a guess back");
+    assert!(!ok(store.charge_share_guess(&d.id, t + Duration::minutes(14), window, 3).await, "charge"));
+    assert!(ok(store.charge_share_guess(&d.id, t + window, window, 3).await, "charge"), "a new window");
+    let shown = ok(store.get_share(&d.id).await, "get_share").expect("share");
+    assert_eq!((shown.guesses, shown.guesses_since), (1, Some(t + window)));
+    assert_eq!(ok(store.get_share(&c.id).await, "get_share").map(|s| s.downloads), Some(5));
 }

@@ -203,8 +203,10 @@ impl App {
         };
         let notifications = events.is_some() && kafka;
         let cfg = GatewayConfig { events, notifications, ..cfg };
+        let public_url = args.public_url.as_deref().map(crate::shares::public_base).transpose()?;
         let mut frontend = frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
             .with_limits(limits);
+        frontend.public_url = public_url;
         if let Some(analytics) = analytics {
             frontend = frontend.with_analytics(analytics);
         }
@@ -293,6 +295,7 @@ pub fn frontend(
         limits: Limits::default(),
         events,
         share_guesses: Arc::default(),
+        public_url: None,
     })
 }
 

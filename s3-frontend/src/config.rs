@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// Bucket in the S3 backend that holds all blobs (created if missing).
     #[arg(long, env = "CLOUDSTORE_S3_BUCKET", default_value = "cloudstore")]
     pub s3_bucket: String,
+    /// The address people reach this server at (`https://files.example.com`, e.g. behind a TLS
+    /// proxy), used in the share links it hands out; else `http://` and the request's `Host`.
+    #[arg(long, env = "CLOUDSTORE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Base domains for virtual-hosted-style requests (`bucket.<domain>`), comma-separated.
     #[arg(long, env = "CLOUDSTORE_DOMAINS", value_delimiter = ',', default_value = "localhost")]
     pub domains: Vec<String>,

@@ -85,6 +85,8 @@ pub struct Frontend {
     pub(crate) events: Option<crate::events::Events>,
     /// Share-link password guesses per link and client address.
     pub(crate) share_guesses: Arc<crate::shares::GuessLimiter>,
+    /// The public base URL of share links (`CLOUDSTORE_PUBLIC_URL`), without a trailing `/`.
+    pub(crate) public_url: Option<String>,
 }
 
 /// The client's address, stored in request extensions.

@@ -69,6 +69,33 @@ pub fn link_token(path: &str) -> Option<&str> {
 }
 
 /// A new token: 256 random bits, base64url without padding.
+/// The base of share-link URLs from `CLOUDSTORE_PUBLIC_URL`: an `http` or `https` URL with a
+/// host and no query, its trailing `/` dropped (a path prefix is kept, for a proxy that mounts
+/// the server under one).
+pub fn public_base(url: &str) -> Result<String, crate::config::ConfigError> {
+    let bad = |why: &str| crate::config::ConfigError::Invalid(format!("CLOUDSTORE_PUBLIC_URL {url:?}: {why}"));
+    let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if uri.query().is_some() {
+        return Err(bad("may not have a query"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// The URL handed out for a link: under the public base when one is set, else the host the
+/// creator reached the server at.
+fn link_url(public: Option<&str>, host: &str, token: &str) -> String {
+    match public {
+        Some(base) => format!("{base}/s/{token}"),
+        None => format!("http://{host}/s/{token}"),
+    }
+}
+
 fn new_token() -> String {
     let bytes: [u8; TOKEN_BYTES] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -421,7 +448,7 @@ impl Frontend {
         }
         let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
         let mut v = share_json(&share);
-        v["url"] = json!(format!("http://{host}/s/{token}"));
+        v["url"] = json!(link_url(self.public_url.as_deref(), host, &token));
         tracing::info!(share = %share.id, principal = %share.creator_arn, bucket = %share.bucket, "share link created");
         json_resp(201, &v)
     }
@@ -850,6 +877,18 @@ mod tests {
         );
         assert_eq!(last_segment("dir/sub/file.bin"), "file.bin");
         assert_eq!(last_segment("dir/"), "dir");
+    }
+
+    #[test]
+    fn links_use_the_public_base_when_one_is_set() {
+        assert_eq!(link_url(None, "127.0.0.1:9000", "t"), "http://127.0.0.1:9000/s/t");
+        let base = public_base("https://files.example.com/").expect("valid");
+        assert_eq!(link_url(Some(&base), "127.0.0.1:9000", "t"), "https://files.example.com/s/t");
+        let mounted = public_base("https://example.com/storage").expect("valid");
+        assert_eq!(link_url(Some(&mounted), "x", "t"), "https://example.com/storage/s/t");
+        for bad in ["files.example.com", "ftp://example.com", "https://", "https://e.com/?a=b", ""] {
+            assert!(public_base(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

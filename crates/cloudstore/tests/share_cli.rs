@@ -40,6 +40,8 @@ fn serve() -> Server {
         .env("CLOUDSTORE_DATA_DIR", dir.join("data"))
         .env("CLOUDSTORE_ROOT_ACCESS_KEY", ROOT_AK)
         .env("CLOUDSTORE_ROOT_SECRET_KEY", ROOT_SK)
+        // Links are handed out under the public address (a TLS proxy in front, say).
+        .env("CLOUDSTORE_PUBLIC_URL", "https://files.example.test/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -118,6 +120,7 @@ async fn admin_share_commands_manage_links() {
     assert!(ok, "{link}");
     let id = link["id"].as_str().expect("id").to_owned();
     let url = link["url"].as_str().expect("url");
+    assert!(url.starts_with("https://files.example.test/s/"), "{url}");
     let path = &url[url.find("/s/").expect("/s/ path")..];
     let (status, body) = http_get(s.port, path);
     assert_eq!(status, 200);

@@ -814,33 +814,11 @@ pub fn content_disposition(name: &str) -> String {
 /// or one we ignore as RFC 9110 allows: several ranges, another unit, bad syntax); `Err` when
 /// it is unsatisfiable.
 fn requested_range(headers: &http::HeaderMap, size: u64) -> Result<Option<Range<u64>>, ()> {
-    let Some(spec) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Ok(None) };
-    let Some(spec) = spec.trim().strip_prefix("bytes=") else { return Ok(None) };
-    if spec.contains(',') {
+    // s3s's parser, as GetObject reads `Range`: a malformed or multi-range value is ignored.
+    let Some(Ok(range)) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(s3s::dto::Range::parse) else {
         return Ok(None);
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else { return Ok(None) };
-    let (first, last) = (first.trim(), last.trim());
-    if first.is_empty() {
-        let Ok(n) = last.parse::<u64>() else { return Ok(None) };
-        if n == 0 || size == 0 {
-            return Err(());
-        }
-        return Ok(Some(size.saturating_sub(n)..size));
-    }
-    let Ok(start) = first.parse::<u64>() else { return Ok(None) };
-    let end = if last.is_empty() {
-        size
-    } else {
-        match last.parse::<u64>() {
-            Ok(l) if l >= start => l.saturating_add(1).min(size),
-            _ => return Ok(None),
-        }
     };
-    if start >= size {
-        return Err(());
-    }
-    Ok(Some(start..end))
+    range.check(size).map(Some).map_err(|_| ())
 }
 
 #[cfg(test)]

@@ -60,6 +60,11 @@ pub struct Bucket {
     pub cors: Option<String>,
     /// The Block Public Access settings (JSON, of the frontend's), if any.
     pub public_access_block: Option<String>,
+    /// The bucket's ACL grants (JSON, of the frontend's), if any; `None`: the owner's
+    /// FULL_CONTROL only.
+    pub acl: Option<String>,
+    /// The Object Ownership setting, as the frontend names it, if any.
+    pub object_ownership: Option<String>,
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -73,6 +78,10 @@ pub enum BucketConfig {
     Cors,
     /// The Block Public Access settings.
     PublicAccessBlock,
+    /// The bucket's ACL.
+    Acl,
+    /// The Object Ownership setting.
+    ObjectOwnership,
 }
 
 impl BucketConfig {
@@ -84,6 +93,8 @@ impl BucketConfig {
             Self::Notification => "notification",
             Self::Cors => "cors",
             Self::PublicAccessBlock => "public_access_block",
+            Self::Acl => "acl",
+            Self::ObjectOwnership => "object_ownership",
         }
     }
 }

@@ -177,6 +177,8 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         notification: None,
         cors: None,
         public_access_block: None,
+        acl: None,
+        object_ownership: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

@@ -115,11 +115,24 @@ pub struct BucketRow {
     notification: Option<String>,
     cors: Option<String>,
     public_access_block: Option<String>,
+    acl: Option<String>,
+    object_ownership: Option<String>,
 }
 
 impl BucketRow {
     pub fn into_bucket(self) -> Result<Bucket> {
-        let Self { name, owner, region, created_at, policy, notification, cors, public_access_block } = self;
+        let Self {
+            name,
+            owner,
+            region,
+            created_at,
+            policy,
+            notification,
+            cors,
+            public_access_block,
+            acl,
+            object_ownership,
+        } = self;
         Ok(Bucket {
             name,
             owner,
@@ -129,6 +142,8 @@ impl BucketRow {
             notification,
             cors,
             public_access_block,
+            acl,
+            object_ownership,
         })
     }
 }

@@ -523,6 +523,7 @@ impl Gateway {
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "ListParts", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let bucket_owner = self.bucket_owner_dto(&req.extensions).await?;
         let input = req.input;
         let (max, marker) = parts_paging(input.max_parts, input.part_number_marker)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
@@ -538,11 +539,8 @@ impl Gateway {
             next_part_number_marker: parts.last().and_then(|p| i32::try_from(p.part_number).ok()),
             max_parts: Some(i32::try_from(max).unwrap_or(1000)),
             is_truncated: Some(truncated),
-            initiator: Some(Initiator {
-                id: Some(self.cfg.owner_id.clone()),
-                display_name: Some(self.cfg.owner_name.clone()),
-            }),
-            owner: Some(self.owner()),
+            initiator: Some(Initiator { id: bucket_owner.id.clone(), display_name: bucket_owner.display_name.clone() }),
+            owner: Some(bucket_owner),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             checksum_algorithm: algorithm.map(to_dto_algorithm),
             checksum_type: upload.checksum_type.map(to_dto_type),
@@ -577,6 +575,7 @@ impl Gateway {
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let owner = self.bucket_owner_dto(&req.extensions).await?;
         let input = req.input;
         self.bucket(&input.bucket).await?;
         let max = match input.max_uploads {
@@ -614,11 +613,8 @@ impl Gateway {
                         key: Some(u.key),
                         upload_id: Some(u.upload_id),
                         initiated: Some(u.initiated.into()),
-                        initiator: Some(Initiator {
-                            id: Some(self.cfg.owner_id.clone()),
-                            display_name: Some(self.cfg.owner_name.clone()),
-                        }),
-                        owner: Some(self.owner()),
+                        initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+                        owner: Some(owner.clone()),
                         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                         checksum_algorithm: u.checksum_algorithm.map(to_dto_algorithm),
                         checksum_type: u.checksum_type.map(to_dto_type),

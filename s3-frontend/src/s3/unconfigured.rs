@@ -23,14 +23,13 @@ use s3s::dto::{
     GetBucketIntelligentTieringConfigurationOutput, GetBucketInventoryConfigurationInput,
     GetBucketInventoryConfigurationOutput, GetBucketLifecycleConfigurationInput, GetBucketLifecycleConfigurationOutput,
     GetBucketLoggingInput, GetBucketLoggingOutput, GetBucketMetricsConfigurationInput,
-    GetBucketMetricsConfigurationOutput, GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput,
-    GetBucketReplicationInput, GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput,
-    GetBucketTaggingInput, GetBucketTaggingOutput, GetBucketWebsiteInput, GetBucketWebsiteOutput,
-    GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput, ListBucketAnalyticsConfigurationsInput,
-    ListBucketAnalyticsConfigurationsOutput, ListBucketIntelligentTieringConfigurationsInput,
-    ListBucketIntelligentTieringConfigurationsOutput, ListBucketInventoryConfigurationsInput,
-    ListBucketInventoryConfigurationsOutput, ListBucketMetricsConfigurationsInput,
-    ListBucketMetricsConfigurationsOutput, ObjectOwnership, OwnershipControls, OwnershipControlsRule, Payer,
+    GetBucketMetricsConfigurationOutput, GetBucketReplicationInput, GetBucketReplicationOutput,
+    GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput, GetBucketTaggingInput, GetBucketTaggingOutput,
+    GetBucketWebsiteInput, GetBucketWebsiteOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
+    ListBucketAnalyticsConfigurationsInput, ListBucketAnalyticsConfigurationsOutput,
+    ListBucketIntelligentTieringConfigurationsInput, ListBucketIntelligentTieringConfigurationsOutput,
+    ListBucketInventoryConfigurationsInput, ListBucketInventoryConfigurationsOutput,
+    ListBucketMetricsConfigurationsInput, ListBucketMetricsConfigurationsOutput, Payer,
     PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput, PutBucketLoggingInput,
     PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput, PutBucketRequestPaymentInput,
     PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
@@ -208,19 +207,6 @@ impl Gateway {
             S3ErrorCode::ObjectLockConfigurationNotFoundError,
             "Object Lock configuration does not exist for this bucket",
         ))
-    );
-    unconfigured!(
-        /// ACLs are not offered: the bucket owner owns every object, which is AWS's
-        /// `BucketOwnerEnforced` (the default of new buckets there).
-        op_get_bucket_ownership_controls, "GetBucketOwnershipControls",
-        GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput,
-        |_r| Ok(GetBucketOwnershipControlsOutput {
-            ownership_controls: Some(OwnershipControls {
-                rules: vec![OwnershipControlsRule {
-                    object_ownership: ObjectOwnership::from_static(ObjectOwnership::BUCKET_OWNER_ENFORCED),
-                }],
-            }),
-        })
     );
     unconfigured!(
         op_list_bucket_analytics_configurations,

@@ -284,6 +284,7 @@ impl BucketCache {
     }
 
     /// The metadata store behind the cache.
+    #[must_use]
     pub fn meta(&self) -> &Arc<dyn MetadataStore> {
         &self.meta
     }

@@ -121,6 +121,7 @@ impl Gateway {
             notification: None,
             cors: None,
             public_access_block: None,
+            tagging: None,
             acl,
             object_ownership: Some(object_ownership.as_str().to_owned()),
         };

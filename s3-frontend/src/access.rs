@@ -666,6 +666,12 @@ impl S3Access for PolicyAccess {
             },
             _ => None,
         };
+        // `x-amz-expected-bucket-owner`: a bucket of another account is refused, as on AWS.
+        if let (Some(info), Some(expected)) = (&info, header(cx, "x-amz-expected-bucket-owner"))
+            && info.owner != expected
+        {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         let mut context = context(cx, identity.principal.kind);
         // The object's tags, read only when a policy that applies reads them.
         if let (Some(b), Some(k)) = (&bucket, &key)

@@ -192,8 +192,14 @@ impl Acl {
 /// FULL_CONTROL: objects written without an ACL, or under BucketOwnerEnforced, belong to the
 /// bucket owner).
 #[must_use]
-pub fn object_acl(_object: &cloudstore_store_api::ObjectMeta, bucket_owner: &str) -> Acl {
-    Acl::private(bucket_owner)
+pub fn object_acl(object: &cloudstore_store_api::ObjectMeta, bucket_owner: &str) -> Acl {
+    match &object.attributes.acl {
+        None => Acl::private(bucket_owner),
+        Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+            tracing::warn!(bucket = %object.bucket, key = %object.key, error = %e, "a stored object ACL does not parse; only the bucket owner has access");
+            Acl::private(bucket_owner)
+        }),
+    }
 }
 
 /// A caller as ACLs see it.
@@ -321,6 +327,20 @@ pub enum Requested {
         owner: Option<String>,
         grants: Vec<NamedGrant>,
     },
+}
+
+impl Requested {
+    /// Whether the ACL asked for grants to AllUsers or AuthenticatedUsers (what BlockPublicAcls
+    /// refuses, checked before anything else about the request's ACL).
+    #[must_use]
+    pub fn is_public(&self) -> bool {
+        match self {
+            Self::Canned(c) => matches!(c.as_str(), "public-read" | "public-read-write" | "authenticated-read"),
+            Self::Grants { grants, .. } => {
+                grants.iter().any(|g| matches!(g.grantee, Named::Group(Group::AllUsers | Group::AuthenticatedUsers)))
+            }
+        }
+    }
 }
 
 /// The `x-amz-grant-*` headers and their permissions.
@@ -547,6 +567,11 @@ mod tests {
         assert_eq!(grants.len(), 2);
         h.insert("x-amz-acl", http::HeaderValue::from_static("private"));
         assert!(matches!(from_headers(&h), Err(AclError::InvalidRequest(_))));
+        assert!(!Requested::Canned("private".into()).is_public());
+        assert!(Requested::Canned("authenticated-read".into()).is_public());
+        let everyone = NamedGrant { grantee: Named::Group(Group::AllUsers), permission: Permission::Read };
+        assert!(Requested::Grants { owner: None, grants: vec![everyone] }.is_public());
+        assert!(!Requested::Grants { owner: None, grants }.is_public());
     }
 
     #[test]

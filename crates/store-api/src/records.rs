@@ -167,6 +167,10 @@ pub struct ObjectAttributes {
     /// The object's tag set, in the order it was given (at most 10, keys unique).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// The object's access control list (ADR 0013) as the frontend wrote it (its owner and
+    /// grants), opaque here; `None`: the default, the bucket owner's FULL_CONTROL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<serde_json::Value>,
 }
 
 impl ObjectAttributes {

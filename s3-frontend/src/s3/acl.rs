@@ -23,7 +23,7 @@ pub(crate) fn acls_disabled() -> s3s::S3Error {
 }
 
 /// 403 AccessDenied: BlockPublicAcls refuses an ACL that makes the resource public.
-fn public_acl_blocked() -> s3s::S3Error {
+pub(crate) fn public_acl_blocked() -> s3s::S3Error {
     s3_error!(AccessDenied, "The bucket's Block Public Access settings (BlockPublicAcls) refuse a public ACL.")
 }
 
@@ -40,7 +40,6 @@ pub(crate) fn blocks_public_acls(bucket: &Bucket) -> bool {
 /// `bucket-owner-full-control` (400 AccessControlListNotSupported); BucketOwnerPreferred gives
 /// the bucket owner objects written with `bucket-owner-full-control`; ObjectWriter (and no
 /// controls) leaves them with their writer.
-#[allow(dead_code)] // The object ACLs (in the objects' attributes) use it.
 pub(crate) fn new_object_owner(
     ownership: Option<Ownership>,
     requested: Option<&Requested>,
@@ -216,14 +215,14 @@ impl Gateway {
     ) -> S3Result<S3Response<PutBucketAclOutput>> {
         let b = self.bucket(&req.input.bucket).await?;
         let requested = Self::requested_acl(&req.headers, req.input.access_control_policy.as_ref())?;
+        if requested.is_public() && blocks_public_acls(&b) {
+            return Err(public_acl_blocked());
+        }
         if !Ownership::acls_enabled(Ownership::from_stored(b.object_ownership.as_deref())) {
             return Err(acls_disabled());
         }
         let owner = legacy_owner(b.owner.clone());
         let acl = self.resolve_acl(requested, &owner, &owner, true).await?;
-        if acl.is_public() && blocks_public_acls(&b) {
-            return Err(public_acl_blocked());
-        }
         let json = (!acl.is_private_of(&owner)).then(|| acl.to_json());
         let events = self.config_event(
             &req.extensions,

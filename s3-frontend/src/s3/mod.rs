@@ -11,6 +11,7 @@ mod list;
 mod multipart;
 mod notification;
 mod object;
+mod object_acl;
 mod public_access;
 pub(crate) mod read;
 mod reserve;
@@ -354,6 +355,12 @@ impl S3 for Gateway {
     }
     async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> R<PutBucketAclOutput> {
         self.op_put_bucket_acl(req).await
+    }
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> R<GetObjectAclOutput> {
+        self.op_get_object_acl(req).await
+    }
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> R<PutObjectAclOutput> {
+        self.op_put_object_acl(req).await
     }
     async fn list_bucket_analytics_configurations(
         &self,

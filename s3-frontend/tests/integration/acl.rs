@@ -140,6 +140,12 @@ pub async fn bucket_acls_grant_and_strangers_are_refused(h: &Harness) {
         403,
         Some("AccessDenied"),
     );
+    alt.client.list_objects_v2().bucket(&b).expected_bucket_owner(&main.id).send().await.expect("expected owner");
+    expect_err(
+        alt.client.list_objects_v2().bucket(&b).expected_bucket_owner(&alt.id).send().await,
+        403,
+        Some("AccessDenied"),
+    );
     expect_err(alt.client.get_object().bucket(&b).key("k").send().await, 403, Some("AccessDenied"));
     h.raw(RawRequest::new("GET", &format!("/{b}/k"))).await.assert_error(403, "AccessDenied");
 
@@ -307,4 +313,217 @@ pub async fn bucket_acls_grant_and_strangers_are_refused(h: &Harness) {
         400,
         Some("InvalidBucketAclWithObjectOwnership"),
     );
+}
+
+pub async fn object_acls_and_ownership(h: &Harness) {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
+    let main = account(h, "omain").await;
+    let alt = account(h, "oalt").await;
+    let stranger = account(h, "ostranger").await;
+    let c = &main.client;
+    let b = format!("acl-obj-{}", random_hex(8));
+    c.create_bucket().bucket(&b).object_ownership(ObjectOwnership::ObjectWriter).send().await.expect("create");
+    let put = |client: &Client, key: &str, acl: Option<ObjectCannedAcl>| {
+        client.put_object().bucket(&b).key(key).set_acl(acl).body(ByteStream::from_static(b"data")).send()
+    };
+    let anonymous_get = |key: &str| h.raw(RawRequest::new("GET", &format!("/{b}/{key}")));
+    let object_owner = |client: &Client, key: &str| {
+        let req = client.get_object_acl().bucket(&b).key(key).send();
+        async move {
+            let got = req.await.expect("get object acl");
+            (got.owner().and_then(|o| o.id()).unwrap_or_default().to_owned(), grants_of(got.grants()))
+        }
+    };
+
+    // A public-read object is read by anyone; a private one by its owner's account only.
+    put(c, "pub", Some(ObjectCannedAcl::PublicRead)).await.expect("put public-read");
+    put(c, "priv", None).await.expect("put");
+    let resp = anonymous_get("pub").await;
+    assert_eq!((resp.status, resp.body.as_slice()), (200, b"data".as_slice()), "{}", resp.text());
+    assert_eq!(
+        object_owner(c, "pub").await,
+        (main.id.clone(), vec![group(ALL_USERS, "READ"), user(&main, "FULL_CONTROL")])
+    );
+    anonymous_get("priv").await.assert_error(403, "AccessDenied");
+    expect_err(alt.client.get_object().bucket(&b).key("priv").send().await, 403, Some("AccessDenied"));
+    expect_err(alt.client.get_object_acl().bucket(&b).key("pub").send().await, 403, Some("AccessDenied"));
+    assert_eq!(object_owner(c, "priv").await, (main.id.clone(), vec![user(&main, "FULL_CONTROL")]));
+
+    // PutObjectAcl: a grant to one account, then to every signed caller.
+    c.put_object_acl().bucket(&b).key("priv").grant_read(format!("id={}", alt.id)).send().await.expect("grant");
+    alt.client.get_object().bucket(&b).key("priv").send().await.expect("READ by id");
+    expect_err(alt.client.get_object_acl().bucket(&b).key("priv").send().await, 403, Some("AccessDenied"));
+    expect_err(stranger.client.get_object().bucket(&b).key("priv").send().await, 403, Some("AccessDenied"));
+    expect_err(
+        alt.client.put_object_acl().bucket(&b).key("priv").acl(ObjectCannedAcl::PublicRead).send().await,
+        403,
+        Some("AccessDenied"),
+    );
+    c.put_object_acl().bucket(&b).key("priv").acl(ObjectCannedAcl::AuthenticatedRead).send().await.expect("acl");
+    stranger.client.get_object().bucket(&b).key("priv").send().await.expect("any signed caller reads");
+    anonymous_get("priv").await.assert_error(403, "AccessDenied");
+    expect_err(
+        c.put_object_acl().bucket(&b).key("missing").acl(ObjectCannedAcl::Private).send().await,
+        404,
+        Some("NoSuchKey"),
+    );
+
+    // The explain tool names the object's public grant.
+    let why = explain(h, "anonymous", "s3:GetObject", &format!("arn:aws:s3:::{b}/pub")).await;
+    assert_eq!(why["allowed"], true, "{why}");
+    assert!(why["reason"].as_str().is_some_and(|r| r.contains("object's access control list")), "{why}");
+    assert_eq!(why["public_access"]["public_object_acl_grants"][0]["grantee"]["group"], "AllUsers", "{why}");
+
+    // An explicit Deny wins; IgnorePublicAcls ignores the grant; BlockPublicAcls refuses new ones.
+    let deny = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/pub"}}]}}"#
+    );
+    c.put_bucket_policy().bucket(&b).policy(deny).send().await.expect("deny");
+    anonymous_get("pub").await.assert_error(403, "AccessDenied");
+    c.delete_bucket_policy().bucket(&b).send().await.expect("delete policy");
+    assert_eq!(anonymous_get("pub").await.status, 200);
+    let bpa = |block: bool, ignore: bool| {
+        PublicAccessBlockConfiguration::builder()
+            .block_public_acls(block)
+            .ignore_public_acls(ignore)
+            .block_public_policy(false)
+            .restrict_public_buckets(false)
+            .build()
+    };
+    c.put_public_access_block()
+        .bucket(&b)
+        .public_access_block_configuration(bpa(true, true))
+        .send()
+        .await
+        .expect("bpa");
+    anonymous_get("pub").await.assert_error(403, "AccessDenied");
+    expect_err(put(c, "pub2", Some(ObjectCannedAcl::PublicRead)).await, 403, Some("AccessDenied"));
+    expect_err(
+        c.put_object_acl().bucket(&b).key("priv").acl(ObjectCannedAcl::PublicReadWrite).send().await,
+        403,
+        Some("AccessDenied"),
+    );
+    c.delete_public_access_block().bucket(&b).send().await.expect("delete bpa");
+
+    // Copies get the ACL they ask for, never the source's.
+    c.copy_object().bucket(&b).key("copy-private").copy_source(format!("{b}/pub")).send().await.expect("copy");
+    anonymous_get("copy-private").await.assert_error(403, "AccessDenied");
+    c.copy_object()
+        .bucket(&b)
+        .key("copy-public")
+        .copy_source(format!("{b}/priv"))
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect("copy public-read");
+    assert_eq!(anonymous_get("copy-public").await.status, 200);
+    // A grant of READ on the source lets another account copy it.
+    c.put_bucket_acl().bucket(&b).grant_write(format!("id={}", alt.id)).send().await.expect("WRITE for alt");
+    alt.client
+        .copy_object()
+        .bucket(&b)
+        .key("alt-copy")
+        .copy_source(format!("{b}/pub"))
+        .send()
+        .await
+        .expect("alt copies a public object");
+    expect_err(
+        stranger.client.copy_object().bucket(&b).key("s-copy").copy_source(format!("{b}/priv")).send().await,
+        403,
+        Some("AccessDenied"),
+    );
+
+    // ObjectWriter: another account's objects are its own; bucket-owner-* ACLs name the owner.
+    put(&alt.client, "by-alt", None).await.expect("alt writes");
+    assert_eq!(object_owner(&alt.client, "by-alt").await, (alt.id.clone(), vec![user(&alt, "FULL_CONTROL")]));
+    put(&alt.client, "alt-full", Some(ObjectCannedAcl::BucketOwnerFullControl)).await.expect("alt writes");
+    assert_eq!(
+        object_owner(c, "alt-full").await,
+        (alt.id.clone(), vec![user(&alt, "FULL_CONTROL"), user(&main, "FULL_CONTROL")]).tap_sort()
+    );
+    put(&alt.client, "alt-read", Some(ObjectCannedAcl::BucketOwnerRead)).await.expect("alt writes");
+    assert_eq!(
+        object_owner(c, "alt-read").await,
+        (alt.id.clone(), vec![user(&alt, "FULL_CONTROL"), user(&main, "READ")]).tap_sort()
+    );
+    // Multipart: the upload's ACL and owner reach the completed object.
+    let up = alt
+        .client
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect("create upload");
+    let id = up.upload_id().expect("id");
+    let parts = alt.client.list_parts().bucket(&b).key("mp").upload_id(id).send().await.expect("list parts");
+    assert_eq!(parts.owner().and_then(|o| o.id()), Some(alt.id.as_str()));
+    let part = alt
+        .client
+        .upload_part()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"multi"))
+        .send()
+        .await
+        .expect("part");
+    alt.client
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().expect("etag")).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(anonymous_get("mp").await.status, 200);
+    assert_eq!(object_owner(&alt.client, "mp").await.0, alt.id);
+
+    // BucketOwnerPreferred: bucket-owner-full-control hands the object to the bucket owner.
+    c.put_bucket_ownership_controls()
+        .bucket(&b)
+        .ownership_controls(controls(ObjectOwnership::BucketOwnerPreferred))
+        .send()
+        .await
+        .expect("preferred");
+    put(&alt.client, "pref-full", Some(ObjectCannedAcl::BucketOwnerFullControl)).await.expect("alt writes");
+    assert_eq!(object_owner(c, "pref-full").await.0, main.id);
+    put(&alt.client, "pref-plain", None).await.expect("alt writes");
+    assert_eq!(object_owner(&alt.client, "pref-plain").await.0, alt.id);
+
+    // BucketOwnerEnforced: ACLs refused except bucket-owner-full-control; stored ones ignored.
+    c.put_bucket_acl().bucket(&b).acl(BucketCannedAcl::Private).send().await.expect("private");
+    c.put_bucket_ownership_controls()
+        .bucket(&b)
+        .ownership_controls(controls(ObjectOwnership::BucketOwnerEnforced))
+        .send()
+        .await
+        .expect("enforced");
+    expect_err(put(c, "e1", Some(ObjectCannedAcl::PublicRead)).await, 400, Some("AccessControlListNotSupported"));
+    expect_err(put(c, "e2", Some(ObjectCannedAcl::Private)).await, 400, Some("AccessControlListNotSupported"));
+    put(c, "e3", Some(ObjectCannedAcl::BucketOwnerFullControl)).await.expect("bucket-owner-full-control");
+    expect_err(
+        c.put_object_acl().bucket(&b).key("e3").acl(ObjectCannedAcl::Private).send().await,
+        400,
+        Some("AccessControlListNotSupported"),
+    );
+    anonymous_get("pub").await.assert_error(403, "AccessDenied");
+}
+
+trait TapSort {
+    fn tap_sort(self) -> Self;
+}
+
+impl TapSort for (String, Vec<(String, String)>) {
+    fn tap_sort(mut self) -> Self {
+        self.1.sort();
+        self
+    }
 }

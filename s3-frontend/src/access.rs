@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cloudstore_iam_api::{Principal, PrincipalKind};
-use cloudstore_policy::{Authorization, AuthzInput, Context, Effect, PolicySource, Request};
+use cloudstore_policy::{Authorization, AuthzInput, Context, Effect, PolicySource, Reason, Request};
 use cloudstore_store_api::Tag;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::dto::{CopyObjectInput, CopySource, UploadPartCopyInput};
@@ -14,6 +14,7 @@ use s3s::{S3Request, S3Result, s3_error};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::acl::{self, Acl, Permission};
 use crate::identity::{BucketCache, BucketInfo, Identity, KeyCache};
 use crate::metrics::Metrics;
 use crate::server::ClientAddr;
@@ -78,6 +79,12 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
+        // As on AWS, deleting the controls needs the permission to put them.
+        "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
+        "GetBucketAcl" => "s3:GetBucketAcl",
+        "PutBucketAcl" => "s3:PutBucketAcl",
+        "GetObjectAcl" => "s3:GetObjectAcl",
+        "PutObjectAcl" => "s3:PutObjectAcl",
         "ListBucketAnalyticsConfigurations" | "GetBucketAnalyticsConfiguration" => "s3:GetAnalyticsConfiguration",
         "DeleteBucketAnalyticsConfiguration" => "s3:PutAnalyticsConfiguration",
         "ListBucketInventoryConfigurations" | "GetBucketInventoryConfiguration" => "s3:GetInventoryConfiguration",
@@ -104,9 +111,6 @@ pub fn not_implemented_reason(op: &str) -> &'static str {
         | "PutObjectLegalHold"
         | "GetObjectLegalHold" => "versioning and object lock are not supported yet",
         "PutBucketEncryption" => "encryption at rest is not supported yet",
-        o if o.contains("Acl") || o.contains("OwnershipControls") => {
-            "ACLs are not supported yet; bucket policies grant access"
-        }
         o if o.contains("Analytics")
             || o.contains("Inventory")
             || o.contains("Metrics")
@@ -177,9 +181,107 @@ impl Authorized {
     }
 }
 
-/// Runs the product's authorization rule (`cloudstore_policy::authorize`).
+/// Whose access control list holds the grant an action needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclOn {
+    Bucket,
+    Object,
+}
+
+/// The ACL permission that grants an IAM action, as AWS maps them, and whether the bucket's or
+/// the object's ACL holds it. `None`: no ACL grant gives this action (bucket configurations,
+/// policies, ownership controls: the owner's account only, or a bucket policy).
+#[must_use]
+pub fn acl_permission(action: &str) -> Option<(AclOn, Permission)> {
+    Some(match action {
+        "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => {
+            (AclOn::Bucket, Permission::Read)
+        }
+        "s3:PutObject" | "s3:DeleteObject" | "s3:AbortMultipartUpload" | "s3:ListMultipartUploadParts" => {
+            (AclOn::Bucket, Permission::Write)
+        }
+        "s3:GetBucketAcl" => (AclOn::Bucket, Permission::ReadAcp),
+        "s3:PutBucketAcl" => (AclOn::Bucket, Permission::WriteAcp),
+        "s3:GetObject" | "s3:GetObjectAttributes" => (AclOn::Object, Permission::Read),
+        "s3:GetObjectAcl" => (AclOn::Object, Permission::ReadAcp),
+        "s3:PutObjectAcl" => (AclOn::Object, Permission::WriteAcp),
+        _ => return None,
+    })
+}
+
+/// Whether a grant of `acl` completes a request no policy allowed (`why`), as a bucket-policy
+/// Allow naming the grantee would: an explicit Deny always wins; anonymous callers, account
+/// roots and services need only the grant; a user or role session of another account also
+/// needs its own identity policies to allow; one of the owning account is allowed by a group
+/// grant (AllUsers, AuthenticatedUsers), while a grant to its account leaves the decision to
+/// its identity policies, as AWS does. With IgnorePublicAcls, group grants count for nothing.
+fn acl_grant_applies(
+    identity: &Identity,
+    bucket: &BucketInfo,
+    acl: &Acl,
+    wanted: Permission,
+    why: &Authorization,
+) -> bool {
+    if why.allowed || why.reason == Reason::ExplicitDeny || !bucket.acls_enabled() {
+        return false;
+    }
+    let p = &identity.principal;
+    let anonymous = p.kind == PrincipalKind::Anonymous;
+    let account = (!anonymous && !p.account_id.is_empty()).then_some(p.account_id.as_str());
+    let caller = acl::Caller { account, authenticated: !anonymous };
+    let Some(grant) = acl.allows(&caller, wanted, bucket.block.ignore_public_acls) else { return false };
+    match p.kind {
+        PrincipalKind::Anonymous | PrincipalKind::AccountRoot | PrincipalKind::Service | PrincipalKind::Admin => true,
+        PrincipalKind::User | PrincipalKind::AssumedRole if p.account_id == bucket.owner => {
+            matches!(grant.grantee, acl::Grantee::Group(_))
+        }
+        PrincipalKind::User | PrincipalKind::AssumedRole => why.reason == Reason::CrossAccountMissingResourceAllow,
+    }
+}
+
+/// The authorization `why` (implicitly denied) turned into an allow by an ACL grant.
+fn allowed_by_acl(why: Authorization, reason: Reason) -> Authorization {
+    Authorization { allowed: true, decision: why.decision, reason }
+}
+
+/// Whether the object's ACL allows what policies and the bucket's ACL did not (`why`).
+#[must_use]
+pub fn decide_object_acl(
+    identity: &Identity,
+    bucket: &BucketInfo,
+    object_acl: &Acl,
+    action: &str,
+    why: Authorization,
+) -> Authorization {
+    match acl_permission(action) {
+        Some((AclOn::Object, wanted)) if acl_grant_applies(identity, bucket, object_acl, wanted, &why) => {
+            allowed_by_acl(why, Reason::ObjectAclGrant)
+        }
+        _ => why,
+    }
+}
+
+/// Runs the product's authorization rule (`cloudstore_policy::authorize`), then the bucket's
+/// ACL (object ACLs: [`decide_object_acl`], where the object has been read).
 #[must_use]
 pub fn decide(
+    identity: &Identity,
+    bucket: Option<&BucketInfo>,
+    action: &str,
+    resource: &str,
+    context: &Context,
+) -> Authorization {
+    let why = decide_policies(identity, bucket, action, resource, context);
+    match (bucket, acl_permission(action)) {
+        (Some(b), Some((AclOn::Bucket, wanted))) if acl_grant_applies(identity, b, &b.acl, wanted, &why) => {
+            allowed_by_acl(why, Reason::BucketAclGrant)
+        }
+        _ => why,
+    }
+}
+
+/// The policies' decision alone (`cloudstore_policy::authorize`).
+fn decide_policies(
     identity: &Identity,
     bucket: Option<&BucketInfo>,
     action: &str,
@@ -378,6 +480,55 @@ impl PolicyAccess {
     async fn bucket(&self, name: &str) -> S3Result<Option<Arc<BucketInfo>>> {
         self.buckets.get(name).await.map_err(crate::error::store_error)
     }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_with_object(
+        &self,
+        identity: &Identity,
+        info: Option<&BucketInfo>,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        action: &str,
+        resource: &str,
+        context: &Context,
+    ) -> S3Result<Authorization> {
+        let object = (bucket, key);
+        let (why, _) = decide_with_object(self.buckets.meta(), identity, info, object, action, resource, context)
+            .await
+            .map_err(crate::error::store_error)?;
+        Ok(why)
+    }
+}
+
+/// [`decide`], and when policies and the bucket's ACL leave an object action implicitly
+/// denied in a bucket with ACLs, the object's ACL (read here: the one extra metadata read is
+/// paid by callers no policy admits, never by the owner's requests). Also answers the object's
+/// ACL when it was read.
+///
+/// # Errors
+/// The metadata store's, reading the object.
+#[allow(clippy::too_many_arguments)]
+pub async fn decide_with_object(
+    meta: &Arc<dyn cloudstore_store_api::MetadataStore>,
+    identity: &Identity,
+    info: Option<&BucketInfo>,
+    (bucket, key): (Option<&str>, Option<&str>),
+    action: &str,
+    resource: &str,
+    context: &Context,
+) -> Result<(Authorization, Option<Acl>), cloudstore_store_api::StoreError> {
+    let why = decide(identity, info, action, resource, context);
+    let (Some(info), Some(bucket), Some(key)) = (info, bucket, key) else { return Ok((why, None)) };
+    if why.allowed
+        || why.reason == Reason::ExplicitDeny
+        || !info.acls_enabled()
+        || !matches!(acl_permission(action), Some((AclOn::Object, _)))
+    {
+        return Ok((why, None));
+    }
+    let Some(object) = meta.get_object(bucket, key).await? else { return Ok((why, None)) };
+    let object_acl = acl::object_acl(&object, &info.owner);
+    Ok((decide_object_acl(identity, info, &object_acl, action, why), Some(object_acl)))
 }
 
 /// What a refused request asked for, and where its actor fields come from.
@@ -419,7 +570,17 @@ impl PolicyAccess {
             return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
         };
         let resource = resource_arn(Some(bucket), Some(key));
-        let why = decide(&who.identity, Some(&info), "s3:GetObject", &resource, &who.context);
+        let why = self
+            .decide_with_object(
+                &who.identity,
+                Some(&info),
+                Some(bucket),
+                Some(key),
+                "s3:GetObject",
+                &resource,
+                &who.context,
+            )
+            .await?;
         if why.allowed {
             return Ok(());
         }
@@ -505,6 +666,12 @@ impl S3Access for PolicyAccess {
             },
             _ => None,
         };
+        // `x-amz-expected-bucket-owner`: a bucket of another account is refused, as on AWS.
+        if let (Some(info), Some(expected)) = (&info, header(cx, "x-amz-expected-bucket-owner"))
+            && info.owner != expected
+        {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         let mut context = context(cx, identity.principal.kind);
         // The object's tags, read only when a policy that applies reads them.
         if let (Some(b), Some(k)) = (&bucket, &key)
@@ -516,7 +683,17 @@ impl S3Access for PolicyAccess {
                 context.insert(&format!("s3:ExistingObjectTag/{}", t.key), t.value.clone());
             }
         }
-        let why = decide(&identity, info.as_deref(), action, &resource, &context);
+        let why = self
+            .decide_with_object(
+                &identity,
+                info.as_deref(),
+                bucket.as_deref(),
+                key.as_deref(),
+                action,
+                &resource,
+                &context,
+            )
+            .await?;
         // DeleteObjects decides per key once s3s has read the body, and PutObjectTagging once
         // it has read the tags when a policy reads them: refuse now a caller no policy
         // statement could allow, so a stranger's body is never read.
@@ -547,7 +724,17 @@ impl S3Access for PolicyAccess {
         // GetObjectAttributes reveals the object's checksums, ETag and size: as on AWS it also
         // needs s3:GetObject, so a deny on reading an object covers it too.
         if op == "GetObjectAttributes" {
-            let read = decide(&identity, info.as_deref(), "s3:GetObject", &resource, &context);
+            let read = self
+                .decide_with_object(
+                    &identity,
+                    info.as_deref(),
+                    bucket.as_deref(),
+                    key.as_deref(),
+                    "s3:GetObject",
+                    &resource,
+                    &context,
+                )
+                .await?;
             if !read.allowed {
                 return Err(denied(cx, "s3:GetObject", &read));
             }

@@ -16,7 +16,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::access::{decide, resource_arn};
+use crate::access::{decide_with_object, resource_arn};
 use crate::identity::{BucketCache, Identity, KeyCache};
 use crate::server::ClientAddr;
 
@@ -332,7 +332,28 @@ impl ApiRoutes {
             context = context.with(k, v.clone());
         }
         let resource = if ask.resource.is_empty() { resource_arn(None, None) } else { ask.resource.clone() };
-        let why = decide(&identity, bucket.as_deref(), &ask.action, &resource, &context);
+        let key = resource.strip_prefix("arn:aws:s3:::").and_then(|r| r.split_once('/')).map(|(_, k)| k.to_owned());
+        let object = (bucket_name.as_deref(), key.as_deref().filter(|k| !k.contains('*')));
+        let meta = self.buckets.meta();
+        let why = match decide_with_object(meta, &identity, bucket.as_deref(), object, &ask.action, &resource, &context)
+            .await
+        {
+            Ok((why, _)) => why,
+            Err(e) => return rest_error(503, "ServiceUnavailable", &e.to_string()),
+        };
+        // The object's ACL, to say which of its grants make it public.
+        let object_acl = match (&bucket, object) {
+            (Some(info), (Some(b), Some(k))) => match meta.get_object(b, k).await {
+                Ok(o) => o.map(|o| crate::acl::object_acl(&o, &info.owner)),
+                Err(e) => return rest_error(503, "ServiceUnavailable", &e.to_string()),
+            },
+            _ => None,
+        };
+        let public_grants = |acl: &crate::acl::Acl| {
+            acl.public_grants()
+                .map(|g| json!({ "grantee": g.grantee, "permission": g.permission.as_str() }))
+                .collect::<Vec<_>>()
+        };
         let statement = match &why.decision {
             cloudstore_policy::Decision::Allow(s) | cloudstore_policy::Decision::ExplicitDeny(s) => json!({
                 "policy": s.label, "index": s.index, "sid": s.sid,
@@ -356,6 +377,13 @@ impl ApiRoutes {
                 "block": b.block,
                 "public_policy": b.public_policy,
                 "policy_hidden_by_restrict_public_buckets": b.policy.is_some() && b.policy_for(&identity.principal).is_none(),
+                // ACLs (ADR 0013): whether they take effect here, and the grants that make
+                // the bucket or the object public (ignored under IgnorePublicAcls).
+                "object_ownership": b.ownership.map(crate::acl::Ownership::as_str),
+                "acls_enabled": b.acls_enabled(),
+                "public_bucket_acl_grants": public_grants(&b.acl),
+                "public_object_acl_grants": object_acl.as_ref().map(public_grants),
+                "public_acls_ignored": b.block.ignore_public_acls,
             })),
         });
         to_http(ApiResponse { status: 200, content_type: "application/json".into(), body: body.to_string() })

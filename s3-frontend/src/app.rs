@@ -158,6 +158,7 @@ impl App {
             gc_grace: Duration::from_secs(args.gc_grace_secs),
             pending_ttl: Duration::from_secs(args.pending_ttl_secs),
             lifecycle_day: Duration::from_secs(args.lifecycle_day_secs),
+            default_ownership: args.default_object_ownership,
             ..GatewayConfig::default()
         };
         let metrics = Arc::new(Metrics::default());
@@ -269,9 +270,11 @@ pub fn frontend(
 ) -> Result<Frontend, StartError> {
     let events = cfg.events.clone();
     let region = cfg.region.clone();
+    let accounts = Arc::new(crate::identity::Accounts::new(iam.clone()));
     let keys = Arc::new(KeyCache::new(iam, &root, KEY_CACHE_TTL));
     let buckets = Arc::new(BucketCache::new(meta.clone(), BUCKET_CACHE_TTL));
-    let gateway = Gateway::new(meta.clone(), blobs.clone(), cfg).with_bucket_cache(buckets.clone());
+    let gateway =
+        Gateway::new(meta.clone(), blobs.clone(), cfg).with_bucket_cache(buckets.clone()).with_accounts(accounts);
     let mut access = PolicyAccess::new(keys.clone(), buckets.clone(), metrics.clone());
     if let Some(events) = events.clone() {
         access = access.with_events(events);

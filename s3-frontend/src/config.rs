@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// proxy), used in the share links it hands out; else `http://` and the request's `Host`.
     #[arg(long, env = "CLOUDSTORE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The Object Ownership of buckets created without `x-amz-object-ownership` (and without
+    /// an ACL that grants others): BucketOwnerEnforced (AWS's default: ACLs disabled),
+    /// BucketOwnerPreferred or ObjectWriter (ACLs work, as on AWS before April 2023).
+    #[arg(long, env = "CLOUDSTORE_DEFAULT_OBJECT_OWNERSHIP", default_value = "BucketOwnerEnforced", value_parser = parse_ownership)]
+    pub default_object_ownership: crate::acl::Ownership,
     /// Base domains for virtual-hosted-style requests (`bucket.<domain>`), comma-separated.
     #[arg(long, env = "CLOUDSTORE_DOMAINS", value_delimiter = ',', default_value = "localhost")]
     pub domains: Vec<String>,
@@ -296,6 +301,11 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.write_all(data)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+fn parse_ownership(s: &str) -> Result<crate::acl::Ownership, String> {
+    crate::acl::Ownership::parse(s)
+        .ok_or_else(|| format!("{s} is not BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter"))
 }
 
 #[cfg(test)]

@@ -156,6 +156,84 @@ impl KeyCache {
     }
 }
 
+/// How long an account's name (or its absence) is remembered.
+const ACCOUNT_NAME_TTL: Duration = Duration::from_secs(60);
+
+/// What an e-mail address names, for an ACL grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailLookup {
+    /// No account's root has it.
+    Unknown,
+    /// This account.
+    Account(String),
+    /// Several accounts' roots have it.
+    Ambiguous,
+}
+
+/// Accounts as S3 ACLs name them: a canonical id is an account id, shown with the account's
+/// name (`DisplayName`); grants by e-mail resolve to the account whose root has the address.
+/// Names are cached for a minute (they do not change); e-mail lookups are not cached.
+#[derive(Debug)]
+pub struct Accounts {
+    iam: Arc<dyn IamApi>,
+    names: Mutex<HashMap<String, Slot<String>>>,
+}
+
+impl Accounts {
+    /// A directory over `iam`.
+    pub fn new(iam: Arc<dyn IamApi>) -> Self {
+        Self { iam, names: Mutex::new(HashMap::new()) }
+    }
+
+    /// The name of account `id`; `None` when no such account exists.
+    pub async fn name(&self, id: &str) -> Result<Option<Arc<String>>, IamApiError> {
+        if let Some(hit) = get_fresh(&self.names, id, ACCOUNT_NAME_TTL) {
+            return Ok(hit);
+        }
+        // Canonical ids are account ids: twelve digits (anything else names no account).
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let name = match self.iam.principal_grant(&format!("arn:aws:iam::{id}:root")).await? {
+            Some((p, _)) => Some(Arc::new(p.name)),
+            None if id == ADMIN_ACCOUNT_ID => Some(Arc::new(admin_principal().name)),
+            None => None,
+        };
+        put(&self.names, id, name.clone());
+        Ok(name)
+    }
+
+    /// The account whose root has the e-mail address `email`.
+    pub async fn by_email(&self, email: &str) -> Result<EmailLookup, IamApiError> {
+        let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("email", email).finish();
+        let req = cloudstore_iam_api::RestRequest {
+            method: "GET".into(),
+            path: "/admin/accounts".into(),
+            query,
+            bearer: None,
+            admin: true,
+            body: Vec::new(),
+            meta: cloudstore_iam_api::RequestMeta::default(),
+        };
+        let res = self.iam.rest(req).await?;
+        if res.status != 200 {
+            return Err(IamApiError::Unavailable(format!("account lookup by e-mail answered {}", res.status)));
+        }
+        let body: serde_json::Value = serde_json::from_str(&res.body)
+            .map_err(|e| IamApiError::Unavailable(format!("account lookup by e-mail: {e}")))?;
+        let ids: Vec<&str> = body
+            .get("accounts")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.get("account_id").and_then(serde_json::Value::as_str)).collect())
+            .unwrap_or_default();
+        Ok(match ids.as_slice() {
+            [] => EmailLookup::Unknown,
+            [one] => EmailLookup::Account((*one).to_owned()),
+            _ => EmailLookup::Ambiguous,
+        })
+    }
+}
+
 /// What access control needs of a bucket.
 #[derive(Debug)]
 pub struct BucketInfo {
@@ -169,9 +247,19 @@ pub struct BucketInfo {
     pub cors: Option<crate::cors::Rules>,
     /// The lifecycle rules (for the `x-amz-expiration` header of object responses).
     pub lifecycle: Option<crate::lifecycle::Rules>,
+    /// The bucket's access control list (the owner's FULL_CONTROL when none is stored).
+    pub acl: crate::acl::Acl,
+    /// The Object Ownership setting; `None`: no ownership controls (ACLs work, writers own).
+    pub ownership: Option<crate::acl::Ownership>,
 }
 
 impl BucketInfo {
+    /// Whether ACLs take effect in this bucket (its Object Ownership is not BucketOwnerEnforced).
+    #[must_use]
+    pub fn acls_enabled(&self) -> bool {
+        crate::acl::Ownership::acls_enabled(self.ownership)
+    }
+
     /// The bucket policy as it applies to `principal`: none while `RestrictPublicBuckets` holds
     /// a public policy back from anyone outside the owner's account.
     #[must_use]
@@ -232,7 +320,10 @@ impl BucketCache {
                 .unwrap_or_default();
             let public_policy = b.policy.as_deref().is_some_and(crate::public_access::policy_is_public);
             let lifecycle = crate::s3::stored_lifecycle(b.lifecycle.as_deref());
-            Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy, block, public_policy, cors, lifecycle })
+            let owner = legacy_owner(b.owner);
+            let acl = crate::acl::Acl::from_stored(&owner, b.acl.as_deref());
+            let ownership = crate::acl::Ownership::from_stored(b.object_ownership.as_deref());
+            Arc::new(BucketInfo { owner, policy, block, public_policy, cors, lifecycle, acl, ownership })
         });
         if info.is_some() {
             put(&self.map, bucket, info.clone());

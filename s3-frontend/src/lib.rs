@@ -2,6 +2,7 @@
 //! blob store, plus the public HTTP port's health and metrics endpoints.
 
 pub mod access;
+pub mod acl;
 pub mod analytics;
 pub mod api;
 pub mod app;

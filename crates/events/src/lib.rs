@@ -88,6 +88,7 @@ event_types! {
     FileDownloaded => "file_downloaded",
     FileDeleted => "file_deleted",
     ObjectTagsChanged => "object_tags_changed",
+    ObjectAclChanged => "object_acl_changed",
     ShareCreated => "share_created",
     ShareAccessed => "share_accessed",
     AccessDenied => "access_denied",

@@ -55,6 +55,11 @@ pub enum Reason {
     /// Same account: the resource policy only names the caller's account, which delegates to
     /// the account's identity policies, and none of them allow.
     AccountGrantNeedsIdentityAllow,
+    /// No policy allows, but a grant of the bucket's access control list does (S3 ACLs; the
+    /// gateway decides these, after this function's implicit deny).
+    BucketAclGrant,
+    /// No policy allows, but a grant of the object's access control list does.
+    ObjectAclGrant,
 }
 
 impl fmt::Display for Reason {
@@ -84,6 +89,8 @@ impl fmt::Display for Reason {
             Self::AccountGrantNeedsIdentityAllow => {
                 "the resource policy grants access to the caller's account as a whole, which leaves the decision to the account's identity-based policies, and none of them allows the request"
             }
+            Self::BucketAclGrant => "a grant of the bucket's access control list allows the request",
+            Self::ObjectAclGrant => "a grant of the object's access control list allows the request",
         })
     }
 }

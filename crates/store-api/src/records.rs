@@ -64,6 +64,11 @@ pub struct Bucket {
     pub tagging: Option<String>,
     /// The lifecycle configuration (JSON, of the frontend's rules), if any.
     pub lifecycle: Option<String>,
+    /// The bucket's ACL grants (JSON, of the frontend's), if any; `None`: the owner's
+    /// FULL_CONTROL only.
+    pub acl: Option<String>,
+    /// The Object Ownership setting, as the frontend names it, if any.
+    pub object_ownership: Option<String>,
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -81,6 +86,10 @@ pub enum BucketConfig {
     Tagging,
     /// The lifecycle configuration.
     Lifecycle,
+    /// The bucket's ACL.
+    Acl,
+    /// The Object Ownership setting.
+    ObjectOwnership,
 }
 
 impl BucketConfig {
@@ -94,6 +103,8 @@ impl BucketConfig {
             Self::PublicAccessBlock => "public_access_block",
             Self::Tagging => "tagging",
             Self::Lifecycle => "lifecycle",
+            Self::Acl => "acl",
+            Self::ObjectOwnership => "object_ownership",
         }
     }
 }
@@ -161,6 +172,10 @@ pub struct ObjectAttributes {
     /// The object's tag set, in the order it was given (at most 10, keys unique).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// The object's access control list (ADR 0013) as the frontend wrote it (its owner and
+    /// grants), opaque here; `None`: the default, the bucket owner's FULL_CONTROL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<serde_json::Value>,
 }
 
 impl ObjectAttributes {

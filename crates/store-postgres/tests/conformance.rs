@@ -179,6 +179,8 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         public_access_block: None,
         tagging: None,
         lifecycle: None,
+        acl: None,
+        object_ownership: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

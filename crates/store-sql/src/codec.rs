@@ -121,6 +121,8 @@ pub struct BucketRow {
     public_access_block: Option<String>,
     tagging: Option<String>,
     lifecycle: Option<String>,
+    acl: Option<String>,
+    object_ownership: Option<String>,
 }
 
 impl BucketRow {
@@ -136,6 +138,8 @@ impl BucketRow {
             public_access_block,
             tagging,
             lifecycle,
+            acl,
+            object_ownership,
         } = self;
         Ok(Bucket {
             name,
@@ -148,6 +152,8 @@ impl BucketRow {
             public_access_block,
             tagging,
             lifecycle,
+            acl,
+            object_ownership,
         })
     }
 }

@@ -51,7 +51,8 @@ macro_rules! upload_columns {
 #[macro_export]
 macro_rules! bucket_columns {
     () => {
-        "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging, lifecycle"
+        "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging, lifecycle, acl, \
+         object_ownership"
     };
 }
 
@@ -376,13 +377,15 @@ macro_rules! sql_metadata_store {
                     let mut tx = self.begin().await?;
                     for _ in 0..$crate::WRITE_ATTEMPTS {
                         let inserted = ::sqlx::query(
-                            "INSERT INTO buckets (name, owner, region, created_at) VALUES ($1, $2, $3, $4) \
-                             ON CONFLICT (name) DO NOTHING",
+                            "INSERT INTO buckets (name, owner, region, created_at, acl, object_ownership) \
+                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
                         )
                         .bind(&bucket.name)
                         .bind(&bucket.owner)
                         .bind(&bucket.region)
                         .bind(to_ms(bucket.created_at))
+                        .bind(&bucket.acl)
+                        .bind(&bucket.object_ownership)
                         .execute(&mut *tx)
                         .await
                         .map_err(db_err)?

@@ -322,6 +322,8 @@ mod tests {
             public_access_block: None,
             tagging: None,
             lifecycle: None,
+            acl: None,
+            object_ownership: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

@@ -52,6 +52,8 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         public_access_block: None,
         tagging: None,
         lifecycle: None,
+        acl: None,
+        object_ownership: None,
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");

@@ -252,6 +252,19 @@ async fn route(svc: &IamService, req: &RestRequest) -> Result<ApiResponse> {
         }
         ("GET", ["admin", "accounts"]) => {
             admin_only(req)?;
+            // `?email=`: the accounts whose root has that address (at most two; the gateway
+            // resolves S3 ACL grants by e-mail with it).
+            let email = form_urlencoded::parse(req.query.as_bytes()).find(|(k, _)| k == "email").map(|(_, v)| v);
+            if let Some(email) = email {
+                let list: Vec<Value> = svc
+                    .store()
+                    .roots_by_email(&email)
+                    .await?
+                    .into_iter()
+                    .map(|u| json!({ "account_id": u.account_id, "name": u.name }))
+                    .collect();
+                return Ok(respond(200, &json!({ "accounts": list })));
+            }
             let list: Vec<Value> = svc
                 .store()
                 .list_accounts()

@@ -169,6 +169,9 @@ pub trait IamStore: Send + Sync + std::fmt::Debug {
     async fn find_user(&self, account_id: &str, name: &str) -> Result<Option<User>>;
     /// The account's root user.
     async fn root_user(&self, account_id: &str) -> Result<Option<User>>;
+    /// Root users whose e-mail address is `email` (compared case-insensitively), at most two:
+    /// an S3 ACL grant by e-mail names the one account, or is ambiguous.
+    async fn roots_by_email(&self, email: &str) -> Result<Vec<User>>;
     /// Users of the account (root excluded), by name.
     async fn list_users(&self, account_id: &str) -> Result<Vec<User>>;
     async fn update_profile(

@@ -428,6 +428,15 @@ macro_rules! sql_iam_store {
                 Ok(row.map(Into::into))
             }
 
+            async fn roots_by_email(&self, email: &str) -> Result<Vec<User>> {
+                let sql = format!(
+                    "SELECT {USER_COLS} FROM iam_users WHERE is_root AND lower(email) = lower($1) ORDER BY account_id LIMIT 2"
+                );
+                let rows: Vec<UserRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email).fetch_all(&self.pool).await.map_err(db_err)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
             async fn list_users(&self, account_id: &str) -> Result<Vec<User>> {
                 let sql = format!(
                     "SELECT {USER_COLS} FROM iam_users WHERE account_id = $1 AND NOT is_root ORDER BY name_key"

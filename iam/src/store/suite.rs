@@ -113,6 +113,13 @@ pub async fn iam_store_suite(store: &dyn IamStore) -> ExpectedOutbox {
         .update_profile(&bob.id, Some("bob@example.com"), Some("Bob B"), &marks.ok("update_profile 5"))
         .await
         .expect("profile");
+    // Only account roots are found by e-mail (S3 ACL grants name accounts), case-insensitively.
+    let by_bob = store.roots_by_email("bob@example.com").await.expect("by email");
+    assert!(by_bob.iter().all(|u| u.account_id != acct.id), "an IAM user was found by e-mail");
+    let root_mail = format!("alice-{tag}@example.com");
+    store.update_profile(&root.id, Some(&root_mail), None, &marks.ok("update_profile 5a")).await.expect("profile");
+    let found = store.roots_by_email(&root_mail.to_uppercase()).await.expect("by email");
+    assert_eq!(found.iter().map(|u| u.account_id.as_str()).collect::<Vec<_>>(), [acct.id.as_str()]);
     store.set_password(&bob.id, "$argon2id$x", &marks.ok("set_password 6")).await.expect("password");
     let got = store.get_user(&bob.id).await.expect("get").expect("bob");
     assert_eq!(

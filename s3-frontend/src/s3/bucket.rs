@@ -79,7 +79,7 @@ impl Gateway {
             if more { buckets.last().and_then(|b| b.name.as_deref()).map(super::list::encode_token) } else { None };
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(Owner { id: Some(account.clone()), display_name: Some(account) }),
+            owner: Some(self.owner_dto(&account).await?),
             prefix: input.prefix,
             continuation_token,
         }))
@@ -110,6 +110,8 @@ impl Gateway {
             .extensions
             .get::<Authorized>()
             .map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());
+        let (acl, object_ownership) =
+            self.new_bucket_acl(&req.headers, req.input.object_ownership.as_ref(), &owner).await?;
         let bucket = Bucket {
             name: name.as_str().to_owned(),
             owner: owner.clone(),
@@ -121,6 +123,8 @@ impl Gateway {
             public_access_block: None,
             tagging: None,
             lifecycle: None,
+            acl,
+            object_ownership: Some(object_ownership.as_str().to_owned()),
         };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);
@@ -148,6 +152,39 @@ impl Gateway {
             Err(e) => return Err(store_error(e)),
         }
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", bucket.name)) }))
+    }
+
+    /// A new bucket's ACL (as stored: `None` for its owner's FULL_CONTROL alone) and Object
+    /// Ownership (ADR 0013): `x-amz-object-ownership` if given; else ObjectWriter when the
+    /// request's ACL grants anyone but the owner (ACLs are asked for, as before AWS disabled
+    /// them by default), else the server's default. BucketOwnerEnforced with such an ACL is
+    /// 400 InvalidBucketAclWithObjectOwnership, as on AWS.
+    async fn new_bucket_acl(
+        &self,
+        headers: &http::HeaderMap,
+        ownership: Option<&ObjectOwnership>,
+        owner: &str,
+    ) -> S3Result<(Option<String>, crate::acl::Ownership)> {
+        use crate::acl::Ownership;
+        let explicit = ownership
+            .map(|o| {
+                Ownership::parse(o.as_str())
+                    .ok_or_else(|| s3_error!(InvalidArgument, "Invalid x-amz-object-ownership: {}", o.as_str()))
+            })
+            .transpose()?;
+        let acl = match crate::acl::from_headers(headers)? {
+            Some(requested) => Some(self.resolve_acl(requested, owner, owner, true).await?),
+            None => None,
+        };
+        let granting = acl.as_ref().is_some_and(|a| !a.is_private_of(owner));
+        let setting = explicit.unwrap_or(if granting { Ownership::ObjectWriter } else { self.cfg.default_ownership });
+        if granting && setting == Ownership::BucketOwnerEnforced {
+            return Err(s3_error!(
+                InvalidBucketAclWithObjectOwnership,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+            ));
+        }
+        Ok((acl.filter(|_| granting).map(|a| a.to_json()), setting))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "HeadBucket", bucket = %req.input.bucket))]

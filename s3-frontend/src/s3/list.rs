@@ -95,14 +95,14 @@ fn split(page: ListPage) -> Split {
 }
 
 impl Gateway {
-    fn object_entry(&self, o: ObjectSummary, url: bool, owner: bool) -> Object {
+    fn object_entry(o: ObjectSummary, url: bool, owner: Option<&Owner>) -> Object {
         Object {
             key: Some(enc(o.key, url)),
             size: Some(len_i64(o.size)),
             e_tag: Some(etag_out(&o.etag)),
             last_modified: Some(o.last_modified.into()),
             storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
-            owner: owner.then(|| self.owner()),
+            owner: owner.cloned(),
             checksum_algorithm: o.checksum_algorithm.map(|a| vec![to_dto_algorithm(a)]),
             checksum_type: o.checksum_type.map(to_dto_type),
             restore_status: None,
@@ -127,6 +127,7 @@ impl Gateway {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let owner = self.bucket_owner_dto(&req.extensions).await?;
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter);
         let url = url_encoding(input.encoding_type.as_ref())?;
@@ -148,7 +149,7 @@ impl Gateway {
             max_keys: input.max_keys.or(Some(1000)),
             is_truncated: Some(truncated),
             next_marker: next_marker.map(|m| enc(m, url)),
-            contents: Some(s.objects.into_iter().map(|o| self.object_entry(o, url, true)).collect()),
+            contents: Some(s.objects.into_iter().map(|o| Self::object_entry(o, url, Some(&owner))).collect()),
             common_prefixes: Some(s.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc(p, url)) }).collect()),
             delimiter: input.delimiter.map(|d| enc(d, url)),
             encoding_type: input.encoding_type,
@@ -161,6 +162,7 @@ impl Gateway {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let extensions = req.extensions;
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter);
         let url = url_encoding(input.encoding_type.as_ref())?;
@@ -178,7 +180,8 @@ impl Gateway {
         let truncated = page.is_truncated;
         let next = page.next_marker().map(encode_token);
         let s = split(page);
-        let fetch_owner = input.fetch_owner.unwrap_or(false);
+        let owner =
+            if input.fetch_owner.unwrap_or(false) { Some(self.bucket_owner_dto(&extensions).await?) } else { None };
         let key_count = i32::try_from(s.objects.len() + s.prefixes.len()).unwrap_or(i32::MAX);
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
@@ -188,7 +191,7 @@ impl Gateway {
             continuation_token: input.continuation_token,
             is_truncated: Some(truncated),
             next_continuation_token: next,
-            contents: Some(s.objects.into_iter().map(|o| self.object_entry(o, url, fetch_owner)).collect()),
+            contents: Some(s.objects.into_iter().map(|o| Self::object_entry(o, url, owner.as_ref())).collect()),
             common_prefixes: Some(s.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc(p, url)) }).collect()),
             delimiter: input.delimiter.map(|d| enc(d, url)),
             encoding_type: input.encoding_type,
@@ -202,6 +205,7 @@ impl Gateway {
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let owner = self.bucket_owner_dto(&req.extensions).await?;
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter);
         let url = url_encoding(input.encoding_type.as_ref())?;
@@ -223,7 +227,7 @@ impl Gateway {
                 e_tag: Some(etag_out(&o.etag)),
                 last_modified: Some(o.last_modified.into()),
                 storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
-                owner: Some(self.owner()),
+                owner: Some(owner.clone()),
                 is_latest: Some(true),
                 version_id: Some("null".into()),
                 checksum_algorithm: o.checksum_algorithm.map(|a| vec![to_dto_algorithm(a)]),

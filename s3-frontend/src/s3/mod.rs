@@ -2,6 +2,7 @@
 //! resource (bucket.rs, object.rs, multipart.rs, list.rs). Operations not listed here answer
 //! s3s's default `NotImplemented` (501).
 
+mod acl;
 mod bucket;
 pub(crate) mod checksum;
 mod condition;
@@ -11,6 +12,7 @@ mod list;
 mod multipart;
 mod notification;
 mod object;
+mod object_acl;
 mod public_access;
 pub(crate) mod read;
 mod reserve;
@@ -51,6 +53,9 @@ pub struct GatewayConfig {
     pub notifications: bool,
     /// The length of a lifecycle "day" (`CLOUDSTORE_LIFECYCLE_DAY_SECS`; tests shorten it).
     pub lifecycle_day: Duration,
+    /// The Object Ownership of a bucket created without `x-amz-object-ownership` and without
+    /// an ACL granting more than its owner's FULL_CONTROL (ADR 0013; AWS: BucketOwnerEnforced).
+    pub default_ownership: crate::acl::Ownership,
 }
 
 impl Default for GatewayConfig {
@@ -65,6 +70,7 @@ impl Default for GatewayConfig {
             events: None,
             notifications: false,
             lifecycle_day: Duration::from_secs(86_400),
+            default_ownership: crate::acl::Ownership::BucketOwnerEnforced,
         }
     }
 }
@@ -81,6 +87,9 @@ pub struct Gateway {
     pub(crate) reserve: Arc<reserve::BlobReserve>,
     /// The events of the gateway's changes and reads (ADR 0006); `None`: events off.
     pub(crate) events: Option<crate::events::Events>,
+    /// Account names and e-mail lookups for ACLs; `None`: ids stand for themselves and grants
+    /// naming accounts cannot be checked (503).
+    pub(crate) accounts: Option<Arc<crate::identity::Accounts>>,
 }
 
 impl Gateway {
@@ -88,7 +97,7 @@ impl Gateway {
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, cfg: GatewayConfig) -> Self {
         let reserve = Arc::new(reserve::BlobReserve::new(meta.clone(), cfg.pending_ttl));
         let events = cfg.events.clone();
-        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events }
+        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events, accounts: None }
     }
 
     /// The outbox rows of a change's event (none when events are off).
@@ -125,6 +134,13 @@ impl Gateway {
     #[must_use]
     pub fn with_bucket_cache(mut self, cache: Arc<crate::identity::BucketCache>) -> Self {
         self.buckets = Some(cache);
+        self
+    }
+
+    /// Names accounts in ACLs and resolves grants through `accounts`.
+    #[must_use]
+    pub fn with_accounts(mut self, accounts: Arc<crate::identity::Accounts>) -> Self {
+        self.accounts = Some(accounts);
         self
     }
 
@@ -334,6 +350,30 @@ impl S3 for Gateway {
         req: S3Request<GetBucketOwnershipControlsInput>,
     ) -> R<GetBucketOwnershipControlsOutput> {
         self.op_get_bucket_ownership_controls(req).await
+    }
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> R<PutBucketOwnershipControlsOutput> {
+        self.op_put_bucket_ownership_controls(req).await
+    }
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> R<DeleteBucketOwnershipControlsOutput> {
+        self.op_delete_bucket_ownership_controls(req).await
+    }
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> R<GetBucketAclOutput> {
+        self.op_get_bucket_acl(req).await
+    }
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> R<PutBucketAclOutput> {
+        self.op_put_bucket_acl(req).await
+    }
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> R<GetObjectAclOutput> {
+        self.op_get_object_acl(req).await
+    }
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> R<PutObjectAclOutput> {
+        self.op_put_object_acl(req).await
     }
     async fn list_bucket_analytics_configurations(
         &self,

@@ -98,6 +98,8 @@ impl Gateway {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        // The completed object's ACL and owner, decided now (as on AWS).
+        let acl = self.new_object_acl(&req.extensions, &req.headers).await?;
         let input = req.input;
         check_key(&input.key)?;
         check_metadata_size(input.metadata.as_ref())?;
@@ -150,7 +152,7 @@ impl Gateway {
             checksum: None,
             parts: Vec::new(),
             multipart_parts: None,
-            attributes: ObjectAttributes::with_tags(tags),
+            attributes: ObjectAttributes { acl, ..ObjectAttributes::with_tags(tags) },
         };
         let upload = Upload {
             bucket: input.bucket.clone(),
@@ -527,9 +529,12 @@ impl Gateway {
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "ListParts", bucket = %req.input.bucket, key = %req.input.key))]
     pub(crate) async fn op_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let bucket_owner = self.bucket_owner_dto(&req.extensions).await?;
         let input = req.input;
         let (max, marker) = parts_paging(input.max_parts, input.part_number_marker)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id).await?;
+        // The owner of the object it will make (ADR 0013): its writer or the bucket owner.
+        let owner = self.upload_owner(&upload, bucket_owner).await?;
         let mut parts = self.meta.list_parts(&upload.upload_id, marker, max + 1).await.s3()?;
         let truncated = parts.len() > max;
         parts.truncate(max);
@@ -542,11 +547,8 @@ impl Gateway {
             next_part_number_marker: parts.last().and_then(|p| i32::try_from(p.part_number).ok()),
             max_parts: Some(i32::try_from(max).unwrap_or(1000)),
             is_truncated: Some(truncated),
-            initiator: Some(Initiator {
-                id: Some(self.cfg.owner_id.clone()),
-                display_name: Some(self.cfg.owner_name.clone()),
-            }),
-            owner: Some(self.owner()),
+            initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+            owner: Some(owner),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             checksum_algorithm: algorithm.map(to_dto_algorithm),
             checksum_type: upload.checksum_type.map(to_dto_type),
@@ -581,6 +583,7 @@ impl Gateway {
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let owner = self.bucket_owner_dto(&req.extensions).await?;
         let input = req.input;
         self.bucket(&input.bucket).await?;
         let max = match input.max_uploads {
@@ -599,6 +602,10 @@ impl Gateway {
             max_uploads: max,
         };
         let page = list_uploads(self.meta.as_ref(), &input.bucket, &q).await.s3()?;
+        let mut owners = Vec::with_capacity(page.uploads.len());
+        for u in &page.uploads {
+            owners.push(self.upload_owner(u, owner.clone()).await?);
+        }
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(input.bucket),
             prefix: input.prefix,
@@ -614,15 +621,13 @@ impl Gateway {
             uploads: Some(
                 page.uploads
                     .into_iter()
-                    .map(|u| MultipartUpload {
+                    .zip(owners)
+                    .map(|(u, owner)| MultipartUpload {
                         key: Some(u.key),
                         upload_id: Some(u.upload_id),
                         initiated: Some(u.initiated.into()),
-                        initiator: Some(Initiator {
-                            id: Some(self.cfg.owner_id.clone()),
-                            display_name: Some(self.cfg.owner_name.clone()),
-                        }),
-                        owner: Some(self.owner()),
+                        initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+                        owner: Some(owner),
                         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                         checksum_algorithm: u.checksum_algorithm.map(to_dto_algorithm),
                         checksum_type: u.checksum_type.map(to_dto_type),
@@ -631,6 +636,18 @@ impl Gateway {
             ),
             request_charged: None,
         }))
+    }
+}
+
+impl Gateway {
+    /// The owner of the object an upload will make: from the ACL in its template, else the
+    /// bucket's owner (`bucket_owner`).
+    async fn upload_owner(&self, upload: &Upload, bucket_owner: Owner) -> S3Result<Owner> {
+        let Some(owner) = upload.template.attributes.acl.as_ref().and_then(|v| v.get("owner")).and_then(|o| o.as_str())
+        else {
+            return Ok(bucket_owner);
+        };
+        if bucket_owner.id.as_deref() == Some(owner) { Ok(bucket_owner) } else { self.owner_dto(owner).await }
     }
 }
 

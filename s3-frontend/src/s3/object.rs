@@ -181,6 +181,8 @@ impl Gateway {
         // refused before the body is read), and the commit fails with NoSuchBucket if it was
         // deleted meanwhile, abandoning the blob.
         self.precheck_write(&input.bucket, &input.key, &want).await?;
+        // The ACL asked for is checked (and its grantees resolved) before the body is read.
+        let acl = self.new_object_acl(&extensions, &headers).await?;
         let fields = ChecksumFields {
             crc32: input.checksum_crc32.clone(),
             crc32c: input.checksum_crc32c.clone(),
@@ -218,7 +220,10 @@ impl Gateway {
             checksum: written.digests.checksum.as_ref().map(|(a, v)| checksum::full_object(*a, v)),
             parts: single_part(&written),
             multipart_parts: None,
-            attributes: cloudstore_store_api::ObjectAttributes::with_tags(tags),
+            attributes: cloudstore_store_api::ObjectAttributes {
+                acl,
+                ..cloudstore_store_api::ObjectAttributes::with_tags(tags)
+            },
         };
         let o = &obj;
         let events = self.outbox(|| {
@@ -518,6 +523,8 @@ impl Gateway {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let actor = Actor::of(&req.extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str()));
+        // The new object's ACL: the one asked for, never the source's.
+        let acl = self.new_object_acl(&req.extensions, &req.headers).await?;
         let input = req.input;
         check_key(&input.key)?;
         let cond = WriteCondition::default();
@@ -587,6 +594,7 @@ impl Gateway {
         obj.parts = single_part(&written);
         obj.multipart_parts = None;
         obj.attributes.tags = tags;
+        obj.attributes.acl = acl;
         let events = self.outbox(|| {
             let mut e =
                 with_object(actor.event(EventType::FileCopied, &obj.bucket, Some(&obj.key)), obj.size, &obj.etag, 200);

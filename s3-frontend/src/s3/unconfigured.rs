@@ -22,16 +22,15 @@ use s3s::dto::{
     GetBucketIntelligentTieringConfigurationInput, GetBucketIntelligentTieringConfigurationOutput,
     GetBucketInventoryConfigurationInput, GetBucketInventoryConfigurationOutput, GetBucketLoggingInput,
     GetBucketLoggingOutput, GetBucketMetricsConfigurationInput, GetBucketMetricsConfigurationOutput,
-    GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput, GetBucketReplicationInput,
-    GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput, GetBucketWebsiteInput,
-    GetBucketWebsiteOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
+    GetBucketReplicationInput, GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput,
+    GetBucketWebsiteInput, GetBucketWebsiteOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
     ListBucketAnalyticsConfigurationsInput, ListBucketAnalyticsConfigurationsOutput,
     ListBucketIntelligentTieringConfigurationsInput, ListBucketIntelligentTieringConfigurationsOutput,
     ListBucketInventoryConfigurationsInput, ListBucketInventoryConfigurationsOutput,
-    ListBucketMetricsConfigurationsInput, ListBucketMetricsConfigurationsOutput, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, Payer, PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput,
-    PutBucketLoggingInput, PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput,
-    PutBucketRequestPaymentInput, PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
+    ListBucketMetricsConfigurationsInput, ListBucketMetricsConfigurationsOutput, Payer,
+    PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput, PutBucketLoggingInput,
+    PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput, PutBucketRequestPaymentInput,
+    PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -181,19 +180,6 @@ impl Gateway {
             S3ErrorCode::ObjectLockConfigurationNotFoundError,
             "Object Lock configuration does not exist for this bucket",
         ))
-    );
-    unconfigured!(
-        /// ACLs are not offered: the bucket owner owns every object, which is AWS's
-        /// `BucketOwnerEnforced` (the default of new buckets there).
-        op_get_bucket_ownership_controls, "GetBucketOwnershipControls",
-        GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput,
-        |_r| Ok(GetBucketOwnershipControlsOutput {
-            ownership_controls: Some(OwnershipControls {
-                rules: vec![OwnershipControlsRule {
-                    object_ownership: ObjectOwnership::from_static(ObjectOwnership::BUCKET_OWNER_ENFORCED),
-                }],
-            }),
-        })
     );
     unconfigured!(
         op_list_bucket_analytics_configurations,

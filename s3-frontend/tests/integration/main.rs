@@ -10,6 +10,7 @@
 
 mod harness;
 
+mod acl;
 mod analytics;
 mod auth;
 mod buckets;
@@ -66,6 +67,8 @@ macro_rules! suite {
 }
 
 suite!(
+    acl::bucket_acls_grant_and_strangers_are_refused,
+    acl::object_acls_and_ownership,
     shares::share_links_download_and_count,
     shares::share_links_refuse_strangers,
     shares::share_links_with_password,

@@ -154,6 +154,8 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         public_access_block: None,
         tagging: None,
         lifecycle: None,
+        acl: None,
+        object_ownership: None,
     }
 }
 
@@ -308,6 +310,29 @@ async fn buckets(store: &Store, run: &Run) {
     let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
     assert_eq!((got.public_access_block.as_deref(), got.cors.as_deref()), (Some(block), Some(cors)));
     ok(store.set_bucket_config(&c, BucketConfig::PublicAccessBlock, None, &[]).await, "remove block");
+    // The ACL and the Object Ownership setting beside the others, written alone; a bucket
+    // created with both keeps them.
+    let acl = r#"{"grants":[{"group":"AllUsers","permission":"READ"}]}"#;
+    ok(store.set_bucket_config(&c, BucketConfig::Acl, Some(acl), &[]).await, "set acl");
+    ok(store.set_bucket_config(&c, BucketConfig::ObjectOwnership, Some("ObjectWriter"), &[]).await, "set ownership");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!(
+        (got.acl.as_deref(), got.object_ownership.as_deref(), got.cors.as_deref()),
+        (Some(acl), Some("ObjectWriter"), Some(cors))
+    );
+    ok(store.set_bucket_config(&c, BucketConfig::Acl, None, &[]).await, "remove acl");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!((got.acl.as_deref(), got.object_ownership.as_deref()), (None, Some("ObjectWriter")));
+    let with_acl = format!("{c}-acl");
+    let record = Bucket {
+        acl: Some(acl.to_owned()),
+        object_ownership: Some("BucketOwnerPreferred".to_owned()),
+        ..bucket_record(&with_acl, "suite-owner")
+    };
+    ok(store.create_bucket(&record, &[]).await, "create_bucket with an acl");
+    let got = ok(store.get_bucket(&with_acl).await, "get_bucket").expect("bucket");
+    assert_eq!((got.acl.as_deref(), got.object_ownership.as_deref()), (Some(acl), Some("BucketOwnerPreferred")));
+    ok(store.delete_bucket(&with_acl, &[]).await, "delete_bucket");
     let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
     assert_eq!((got.public_access_block.as_deref(), got.cors.as_deref()), (None, Some(cors)));
     // A tag set beside the others, removed alone.

@@ -60,6 +60,8 @@ pub struct Bucket {
     pub cors: Option<String>,
     /// The Block Public Access settings (JSON, of the frontend's), if any.
     pub public_access_block: Option<String>,
+    /// The default encryption (JSON, of the frontend's), if any (ADR 0014).
+    pub encryption: Option<String>,
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -73,6 +75,8 @@ pub enum BucketConfig {
     Cors,
     /// The Block Public Access settings.
     PublicAccessBlock,
+    /// The default encryption.
+    Encryption,
 }
 
 impl BucketConfig {
@@ -84,6 +88,7 @@ impl BucketConfig {
             Self::Notification => "notification",
             Self::Cors => "cors",
             Self::PublicAccessBlock => "public_access_block",
+            Self::Encryption => "encryption",
         }
     }
 }

@@ -177,6 +177,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         notification: None,
         cors: None,
         public_access_block: None,
+        encryption: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

@@ -115,11 +115,13 @@ pub struct BucketRow {
     notification: Option<String>,
     cors: Option<String>,
     public_access_block: Option<String>,
+    encryption: Option<String>,
 }
 
 impl BucketRow {
     pub fn into_bucket(self) -> Result<Bucket> {
-        let Self { name, owner, region, created_at, policy, notification, cors, public_access_block } = self;
+        let Self { name, owner, region, created_at, policy, notification, cors, public_access_block, encryption } =
+            self;
         Ok(Bucket {
             name,
             owner,
@@ -129,6 +131,7 @@ impl BucketRow {
             notification,
             cors,
             public_access_block,
+            encryption,
         })
     }
 }
@@ -256,6 +259,28 @@ impl ShareRow {
             password_hash: self.password_hash,
             guesses: u32::try_from(self.guesses).map_err(|_| StoreError::backend("guesses out of range"))?,
             guesses_since: opt_time(self.guesses_since)?,
+        })
+    }
+}
+
+/// A row of `kms_keys` (ADR 0014).
+#[derive(Debug, sqlx::FromRow)]
+pub struct KmsKeyRow {
+    id: String,
+    account_id: Option<String>,
+    sealed_material: String,
+    description: Option<String>,
+    created_at: i64,
+}
+
+impl KmsKeyRow {
+    pub fn into_record(self) -> Result<cloudstore_store_api::KmsKeyRecord> {
+        Ok(cloudstore_store_api::KmsKeyRecord {
+            id: self.id,
+            account_id: self.account_id,
+            sealed_material: self.sealed_material,
+            description: self.description,
+            created_at: from_ms(self.created_at)?,
         })
     }
 }

@@ -319,6 +319,7 @@ mod tests {
             notification: None,
             cors: None,
             public_access_block: None,
+            encryption: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

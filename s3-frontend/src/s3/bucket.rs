@@ -119,6 +119,7 @@ impl Gateway {
             notification: None,
             cors: None,
             public_access_block: None,
+            tagging: None,
             encryption: None,
         };
         let events = self.outbox(|| {

@@ -148,6 +148,10 @@ impl App {
             crate::config::private_data_dir(&args.data_dir)?;
         }
         let root = args.root_credentials()?;
+        let (sse_master, sse_generated) = args.sse_master_key()?;
+        if sse_generated {
+            tracing::info!(path = %args.data_dir.join("sse-master.key").display(), "generated the SSE master key (encryption at rest); keep a copy: without it encrypted objects cannot be read");
+        }
         tracing::info!(metadata = ?meta_backend_kind(&meta_backend), blobs = ?blob_backend, "opening backends");
         let meta = open_metadata(&meta_backend).await?;
         let blobs = open_blobs(&blob_backend, &args.region).await?;
@@ -155,6 +159,7 @@ impl App {
             region: args.region.clone(),
             gc_grace: Duration::from_secs(args.gc_grace_secs),
             pending_ttl: Duration::from_secs(args.pending_ttl_secs),
+            sse: Some(cloudstore_sse::Keyring::new(&sse_master)),
             ..GatewayConfig::default()
         };
         let metrics = Arc::new(Metrics::default());
@@ -260,6 +265,8 @@ pub fn frontend(
 ) -> Result<Frontend, StartError> {
     let events = cfg.events.clone();
     let region = cfg.region.clone();
+    let sse = Arc::new(cfg.sse.clone().unwrap_or_else(cloudstore_sse::Keyring::ephemeral));
+    let cfg = GatewayConfig { sse: Some((*sse).clone()), ..cfg };
     let keys = Arc::new(KeyCache::new(iam, &root, KEY_CACHE_TTL));
     let buckets = Arc::new(BucketCache::new(meta.clone(), BUCKET_CACHE_TTL));
     let gateway = Gateway::new(meta.clone(), blobs.clone(), cfg).with_bucket_cache(buckets.clone());
@@ -294,6 +301,7 @@ pub fn frontend(
         domains: Domains::new(domains),
         limits: Limits::default(),
         events,
+        sse,
         share_guesses: Arc::default(),
         public_url: None,
     })

@@ -16,6 +16,7 @@ pub mod events;
 pub mod gc;
 pub mod host;
 pub mod identity;
+pub mod kms;
 pub mod metrics;
 pub mod public_access;
 pub mod runtime;

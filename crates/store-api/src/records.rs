@@ -161,12 +161,14 @@ pub struct ObjectAttributes {
     /// The object's tag set, in the order it was given (at most 10, keys unique).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// How the object's data is encrypted at rest (ADR 0014); `None`: stored as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<crate::ObjectEncryption>,
 }
 
 impl ObjectAttributes {
     /// Attributes with these tags and nothing else.
     #[must_use]
-    #[allow(clippy::needless_update)] // more fields join (ADR 0012)
     pub fn with_tags(tags: Vec<Tag>) -> Self {
         Self { tags, ..Self::default() }
     }

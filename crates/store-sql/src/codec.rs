@@ -125,8 +125,18 @@ pub struct BucketRow {
 
 impl BucketRow {
     pub fn into_bucket(self) -> Result<Bucket> {
-        let Self { name, owner, region, created_at, policy, notification, cors, public_access_block, tagging, encryption } =
-            self;
+        let Self {
+            name,
+            owner,
+            region,
+            created_at,
+            policy,
+            notification,
+            cors,
+            public_access_block,
+            tagging,
+            encryption,
+        } = self;
         Ok(Bucket {
             name,
             owner,

@@ -13,6 +13,7 @@ mod object;
 mod public_access;
 pub(crate) mod read;
 mod reserve;
+pub(crate) mod sse;
 pub(crate) mod tagging;
 mod torrent;
 mod unconfigured;
@@ -45,6 +46,9 @@ pub struct GatewayConfig {
     pub events: Option<crate::events::Events>,
     /// Whether bucket notifications can be delivered (events on, published to Kafka).
     pub notifications: bool,
+    /// The keys of encryption at rest, from the SSE master key (ADR 0014); `None`: a random
+    /// master key for this process only (tests).
+    pub sse: Option<cloudstore_sse::Keyring>,
 }
 
 impl Default for GatewayConfig {
@@ -58,6 +62,7 @@ impl Default for GatewayConfig {
             max_object_size: 5 * 1024 * 1024 * 1024,
             events: None,
             notifications: false,
+            sse: None,
         }
     }
 }
@@ -74,6 +79,8 @@ pub struct Gateway {
     pub(crate) reserve: Arc<reserve::BlobReserve>,
     /// The events of the gateway's changes and reads (ADR 0006); `None`: events off.
     pub(crate) events: Option<crate::events::Events>,
+    /// The keys of encryption at rest (ADR 0014).
+    pub(crate) sse: Arc<cloudstore_sse::Keyring>,
 }
 
 impl Gateway {
@@ -81,7 +88,8 @@ impl Gateway {
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, cfg: GatewayConfig) -> Self {
         let reserve = Arc::new(reserve::BlobReserve::new(meta.clone(), cfg.pending_ttl));
         let events = cfg.events.clone();
-        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events }
+        let sse = Arc::new(cfg.sse.clone().unwrap_or_else(cloudstore_sse::Keyring::ephemeral));
+        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events, sse }
     }
 
     /// The outbox rows of a change's event (none when events are off).
@@ -252,6 +260,9 @@ impl S3 for Gateway {
         req: S3Request<DeleteBucketReplicationInput>,
     ) -> R<DeleteBucketReplicationOutput> {
         self.op_delete_bucket_replication(req).await
+    }
+    async fn put_bucket_encryption(&self, req: S3Request<PutBucketEncryptionInput>) -> R<PutBucketEncryptionOutput> {
+        self.op_put_bucket_encryption(req).await
     }
     async fn get_bucket_encryption(&self, req: S3Request<GetBucketEncryptionInput>) -> R<GetBucketEncryptionOutput> {
         self.op_get_bucket_encryption(req).await

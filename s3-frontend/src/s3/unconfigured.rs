@@ -2,7 +2,7 @@
 //! bucket that has none (issue #14 item 6), so that tools which read every configuration of a
 //! bucket (Terraform's `aws_s3_bucket`, backup tools, consoles) work: accelerate and request
 //! payment in their default forms, logging disabled, "not found" errors for website,
-//! replication, encryption, lifecycle, tagging and object lock, empty
+//! replication, lifecycle, tagging and object lock, empty
 //! lists of analytics, inventory, metrics and intelligent-tiering configurations. Turning a
 //! configuration off (or deleting one) is a no-op that succeeds; turning one on is refused with
 //! `501 NotImplemented` and the reason.
@@ -12,27 +12,26 @@
 
 use s3s::dto::{
     BucketAccelerateStatus, DeleteBucketAnalyticsConfigurationInput, DeleteBucketAnalyticsConfigurationOutput,
-    DeleteBucketEncryptionInput, DeleteBucketEncryptionOutput, DeleteBucketIntelligentTieringConfigurationInput,
-    DeleteBucketIntelligentTieringConfigurationOutput, DeleteBucketInventoryConfigurationInput,
-    DeleteBucketInventoryConfigurationOutput, DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput,
-    DeleteBucketMetricsConfigurationInput, DeleteBucketMetricsConfigurationOutput, DeleteBucketReplicationInput,
-    DeleteBucketReplicationOutput, DeleteBucketWebsiteInput, DeleteBucketWebsiteOutput,
+    DeleteBucketIntelligentTieringConfigurationInput, DeleteBucketIntelligentTieringConfigurationOutput,
+    DeleteBucketInventoryConfigurationInput, DeleteBucketInventoryConfigurationOutput, DeleteBucketLifecycleInput,
+    DeleteBucketLifecycleOutput, DeleteBucketMetricsConfigurationInput, DeleteBucketMetricsConfigurationOutput,
+    DeleteBucketReplicationInput, DeleteBucketReplicationOutput, DeleteBucketWebsiteInput, DeleteBucketWebsiteOutput,
     GetBucketAccelerateConfigurationInput, GetBucketAccelerateConfigurationOutput,
-    GetBucketAnalyticsConfigurationInput, GetBucketAnalyticsConfigurationOutput, GetBucketEncryptionInput,
-    GetBucketEncryptionOutput, GetBucketIntelligentTieringConfigurationInput,
-    GetBucketIntelligentTieringConfigurationOutput, GetBucketInventoryConfigurationInput,
-    GetBucketInventoryConfigurationOutput, GetBucketLifecycleConfigurationInput, GetBucketLifecycleConfigurationOutput,
-    GetBucketLoggingInput, GetBucketLoggingOutput, GetBucketMetricsConfigurationInput,
-    GetBucketMetricsConfigurationOutput, GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput,
-    GetBucketReplicationInput, GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput,
-    GetBucketWebsiteInput, GetBucketWebsiteOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
-    ListBucketAnalyticsConfigurationsInput, ListBucketAnalyticsConfigurationsOutput,
-    ListBucketIntelligentTieringConfigurationsInput, ListBucketIntelligentTieringConfigurationsOutput,
-    ListBucketInventoryConfigurationsInput, ListBucketInventoryConfigurationsOutput,
-    ListBucketMetricsConfigurationsInput, ListBucketMetricsConfigurationsOutput, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, Payer, PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput,
-    PutBucketLoggingInput, PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput,
-    PutBucketRequestPaymentInput, PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
+    GetBucketAnalyticsConfigurationInput, GetBucketAnalyticsConfigurationOutput,
+    GetBucketIntelligentTieringConfigurationInput, GetBucketIntelligentTieringConfigurationOutput,
+    GetBucketInventoryConfigurationInput, GetBucketInventoryConfigurationOutput, GetBucketLifecycleConfigurationInput,
+    GetBucketLifecycleConfigurationOutput, GetBucketLoggingInput, GetBucketLoggingOutput,
+    GetBucketMetricsConfigurationInput, GetBucketMetricsConfigurationOutput, GetBucketOwnershipControlsInput,
+    GetBucketOwnershipControlsOutput, GetBucketReplicationInput, GetBucketReplicationOutput,
+    GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput, GetBucketWebsiteInput, GetBucketWebsiteOutput,
+    GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput, ListBucketAnalyticsConfigurationsInput,
+    ListBucketAnalyticsConfigurationsOutput, ListBucketIntelligentTieringConfigurationsInput,
+    ListBucketIntelligentTieringConfigurationsOutput, ListBucketInventoryConfigurationsInput,
+    ListBucketInventoryConfigurationsOutput, ListBucketMetricsConfigurationsInput,
+    ListBucketMetricsConfigurationsOutput, ObjectOwnership, OwnershipControls, OwnershipControlsRule, Payer,
+    PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput, PutBucketLoggingInput,
+    PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput, PutBucketRequestPaymentInput,
+    PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -158,21 +157,6 @@ impl Gateway {
         DeleteBucketReplicationInput,
         DeleteBucketReplicationOutput,
         |_r| Ok(DeleteBucketReplicationOutput::default())
-    );
-    unconfigured!(
-        /// Until encryption at rest exists (issue #14): no default encryption.
-        op_get_bucket_encryption, "GetBucketEncryption", GetBucketEncryptionInput, GetBucketEncryptionOutput,
-        |_r| Err(not_found(
-            S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
-            "The server side encryption configuration was not found",
-        ))
-    );
-    unconfigured!(
-        op_delete_bucket_encryption,
-        "DeleteBucketEncryption",
-        DeleteBucketEncryptionInput,
-        DeleteBucketEncryptionOutput,
-        |_r| Ok(DeleteBucketEncryptionOutput::default())
     );
     unconfigured!(
         /// Until lifecycle rules exist (issue #14).

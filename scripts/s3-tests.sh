@@ -136,6 +136,8 @@ email = ${NAME[main]}@example.com
 api_name =
 access_key = ${AK[main]}
 secret_key = ${SK[main]}
+${KMS1:+kms_keyid = $KMS1}
+${KMS2:+kms_keyid2 = $KMS2}
 
 [s3 alt]
 display_name = ${NAME[alt]}
@@ -172,6 +174,16 @@ user_id = ${ID[alt]}
 email = ${NAME[alt]}@example.com
 CONF
 }
+# Two KMS keys of the platform for the SSE-KMS tests (the suite's kms_keyid and kms_keyid2),
+# made by the platform admin (ADR 0014); a server without KMS keys leaves the suite's defaults.
+KMS_TAG=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+KMS1="" KMS2=""
+if CLOUDSTORE_ENDPOINT=$ENDPOINT "$CLOUDSTORE" admin kms create --id "s3tests-$KMS_TAG-1" >/dev/null 2>&1 &&
+   CLOUDSTORE_ENDPOINT=$ENDPOINT "$CLOUDSTORE" admin kms create --id "s3tests-$KMS_TAG-2" >/dev/null 2>&1; then
+  KMS1="s3tests-$KMS_TAG-1" KMS2="s3tests-$KMS_TAG-2"
+else
+  echo "s3-tests.sh: could not create KMS keys; the SSE-KMS tests use the suite's default key ids" >&2
+fi
 for worker in gw0 gw1; do write_conf "$WORK/s3tests-$worker.conf"; done
 # areas.py points each xdist worker at its own file (S3TEST_CONF_<worker>).
 export S3TEST_CONF="$WORK/s3tests-gw0.conf" S3TEST_CONF_gw0="$WORK/s3tests-gw0.conf" S3TEST_CONF_gw1="$WORK/s3tests-gw1.conf"

@@ -65,7 +65,7 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "GetBucketReplication" => "s3:GetReplicationConfiguration",
         "PutBucketReplication" | "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
         "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
-        "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
         // As on AWS, deleting the rules needs the permission to put them.
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
@@ -110,7 +110,6 @@ pub fn not_implemented_reason(op: &str) -> &'static str {
         | "GetObjectRetention"
         | "PutObjectLegalHold"
         | "GetObjectLegalHold" => "versioning and object lock are not supported yet",
-        "PutBucketEncryption" => "encryption at rest is not supported yet",
         o if o.contains("Analytics")
             || o.contains("Inventory")
             || o.contains("Metrics")
@@ -360,6 +359,16 @@ fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Conte
     // The tags a write asks for (a malformed header is refused by the operation itself).
     if let Some(tags) = header(cx, "x-amz-tagging").and_then(|v| crate::s3::tagging::parse_header(v).ok()) {
         c = with_request_tags(c, &tags);
+    }
+    // Encryption conditions (ADR 0014), from the request's headers as AWS reads them.
+    for name in [
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-customer-algorithm",
+    ] {
+        if let Some(v) = header(cx, name) {
+            c = c.with(&format!("s3:{name}"), v.to_owned());
+        }
     }
     for (param, key) in [("prefix", "s3:prefix"), ("delimiter", "s3:delimiter"), ("max-keys", "s3:max-keys")] {
         if let Some(v) = query_param(cx.uri(), param) {

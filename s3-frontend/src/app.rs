@@ -150,6 +150,10 @@ impl App {
             crate::config::private_data_dir(&args.data_dir)?;
         }
         let root = args.root_credentials()?;
+        let (sse_master, sse_generated) = args.sse_master_key()?;
+        if sse_generated {
+            tracing::info!(path = %args.data_dir.join("sse-master.key").display(), "generated the SSE master key (encryption at rest); keep a copy: without it encrypted objects cannot be read");
+        }
         tracing::info!(metadata = ?meta_backend_kind(&meta_backend), blobs = ?blob_backend, "opening backends");
         let meta = open_metadata(&meta_backend).await?;
         let blobs = open_blobs(&blob_backend, &args.region).await?;
@@ -159,6 +163,7 @@ impl App {
             pending_ttl: Duration::from_secs(args.pending_ttl_secs),
             lifecycle_day: Duration::from_secs(args.lifecycle_day_secs),
             default_ownership: args.default_object_ownership,
+            sse: Some(cloudstore_sse::Keyring::new(&sse_master)),
             ..GatewayConfig::default()
         };
         let metrics = Arc::new(Metrics::default());
@@ -271,6 +276,8 @@ pub fn frontend(
     let events = cfg.events.clone();
     let region = cfg.region.clone();
     let accounts = Arc::new(crate::identity::Accounts::new(iam.clone()));
+    let sse = Arc::new(cfg.sse.clone().unwrap_or_else(cloudstore_sse::Keyring::ephemeral));
+    let cfg = GatewayConfig { sse: Some((*sse).clone()), ..cfg };
     let keys = Arc::new(KeyCache::new(iam, &root, KEY_CACHE_TTL));
     let buckets = Arc::new(BucketCache::new(meta.clone(), BUCKET_CACHE_TTL));
     let gateway =
@@ -306,6 +313,7 @@ pub fn frontend(
         domains: Domains::new(domains),
         limits: Limits::default(),
         events,
+        sse,
         share_guesses: Arc::default(),
         public_url: None,
     })

@@ -49,6 +49,14 @@ pub struct ServeArgs {
     /// File holding the root secret key.
     #[arg(long, env = "CLOUDSTORE_ROOT_SECRET_KEY_FILE")]
     pub root_secret_key_file: Option<PathBuf>,
+    /// Master key of encryption at rest (ADR 0014): base64 of 32 random bytes (prefer
+    /// CLOUDSTORE_SSE_MASTER_KEY_FILE). Every gateway of a deployment needs the same one. Generated
+    /// into the data dir (`sse-master.key`, 0600) on first start when unset.
+    #[arg(long, env = "CLOUDSTORE_SSE_MASTER_KEY", hide_env_values = true)]
+    pub sse_master_key: Option<String>,
+    /// File holding the SSE master key.
+    #[arg(long, env = "CLOUDSTORE_SSE_MASTER_KEY_FILE")]
+    pub sse_master_key_file: Option<PathBuf>,
     /// PostgreSQL URL for metadata; SQLite in the data dir when unset.
     #[arg(long, env = "CLOUDSTORE_POSTGRES_URL", hide_env_values = true)]
     pub postgres_url: Option<String>,
@@ -226,6 +234,36 @@ impl ServeArgs {
 }
 
 const ROOT_FILE: &str = "root-credentials.json";
+const SSE_KEY_FILE: &str = "sse-master.key";
+
+impl ServeArgs {
+    /// The SSE master key (ADR 0014): from the settings, else from the data dir, else generated
+    /// and saved there (mode 0600). The flag says whether it was generated now. A malformed key
+    /// is refused with a one-line reason (never the key).
+    pub fn sse_master_key(&self) -> Result<(cloudstore_sse::MasterKey, bool), ConfigError> {
+        let given =
+            read_secret(self.sse_master_key.as_ref(), self.sse_master_key_file.as_ref(), "CLOUDSTORE_SSE_MASTER_KEY")?;
+        let bad = |e: cloudstore_sse::Error| ConfigError::Invalid(e.to_string());
+        if let Some(text) = given {
+            return cloudstore_sse::MasterKey::parse(&text).map(|k| (k, false)).map_err(bad);
+        }
+        let path = self.data_dir.join(SSE_KEY_FILE);
+        let io = |source| ConfigError::Io { path: path.clone(), source };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => cloudstore_sse::MasterKey::parse(&text)
+                .map(|k| (k, false))
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                private_dir(&self.data_dir)
+                    .map_err(|source| ConfigError::Io { path: self.data_dir.clone(), source })?;
+                let text = cloudstore_sse::MasterKey::generate_text();
+                write_private(&path, text.as_bytes()).map_err(io)?;
+                cloudstore_sse::MasterKey::parse(&text).map(|k| (k, true)).map_err(bad)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+}
 
 fn load_or_generate_root(dir: &Path) -> Result<(RootCredentials, bool), ConfigError> {
     #[derive(serde::Serialize, serde::Deserialize)]
@@ -270,7 +308,7 @@ pub fn private_data_dir(dir: &Path) -> Result<(), ConfigError> {
 }
 
 /// What only a cloudstore data dir holds: an existing dir with one of these is ours to tighten.
-const STATE_FILES: [&str; 4] = ["metadata.sqlite", "master.key", "root-credentials.json", "blobs"];
+const STATE_FILES: [&str; 5] = ["metadata.sqlite", "master.key", "sse-master.key", "root-credentials.json", "blobs"];
 
 /// Creates `dir` (and missing parents) 0700, or sets an existing data dir (empty, or already
 /// holding cloudstore state) to 0700. Any other existing directory (`--data-dir .`, a shared one) keeps
@@ -383,6 +421,32 @@ mod tests {
         assert_eq!(first.secret_key, again.secret_key);
         let mode = std::fs::metadata(dir.path().join(ROOT_FILE)).map(|m| m.permissions().mode() & 0o777).ok();
         assert_eq!(mode, Some(0o600));
+    }
+
+    #[test]
+    fn sse_master_key_is_generated_once_private_and_checked() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path().to_str().unwrap_or_default();
+        let a = parse(&["--data-dir", d]);
+        let (_, generated) = a.sse_master_key().unwrap_or_else(|e| panic!("{e}"));
+        assert!(generated);
+        let (_, again) = a.sse_master_key().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!again, "the saved key is reused");
+        let mode = std::fs::metadata(dir.path().join(SSE_KEY_FILE)).map(|m| m.permissions().mode() & 0o777).ok();
+        assert_eq!(mode, Some(0o600));
+        // A short or non-base64 key is refused with a reason that does not repeat it.
+        for bad in ["c2hvcnQ=", "not*base64"] {
+            let a = parse(&["--data-dir", d, "--sse-master-key", bad]);
+            match a.sse_master_key() {
+                Err(ConfigError::Invalid(why)) => {
+                    assert!(!why.contains(bad) && why.contains("SSE master key"), "{why}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        std::fs::write(dir.path().join(SSE_KEY_FILE), "c2hvcnQ=").unwrap_or_else(|e| panic!("{e}"));
+        assert!(parse(&["--data-dir", d]).sse_master_key().is_err(), "a damaged key file is refused, not replaced");
     }
 
     #[test]

@@ -251,6 +251,8 @@ pub struct BucketInfo {
     pub acl: crate::acl::Acl,
     /// The Object Ownership setting; `None`: no ownership controls (ACLs work, writers own).
     pub ownership: Option<crate::acl::Ownership>,
+    /// The default encryption as stored (JSON; ADR 0014): PUTs read it here, not from the store.
+    pub encryption: Option<String>,
 }
 
 impl BucketInfo {
@@ -323,7 +325,8 @@ impl BucketCache {
             let owner = legacy_owner(b.owner);
             let acl = crate::acl::Acl::from_stored(&owner, b.acl.as_deref());
             let ownership = crate::acl::Ownership::from_stored(b.object_ownership.as_deref());
-            Arc::new(BucketInfo { owner, policy, block, public_policy, cors, lifecycle, acl, ownership })
+            let encryption = b.encryption.clone();
+            Arc::new(BucketInfo { owner, policy, block, public_policy, cors, lifecycle, acl, ownership, encryption })
         });
         if info.is_some() {
             put(&self.map, bucket, info.clone());

@@ -17,6 +17,7 @@ pub mod events;
 pub mod gc;
 pub mod host;
 pub mod identity;
+pub mod kms;
 pub mod lifecycle;
 pub mod metrics;
 pub mod public_access;

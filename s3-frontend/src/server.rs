@@ -83,6 +83,8 @@ pub struct Frontend {
     pub(crate) limits: Limits,
     /// Where share-link uses are recorded (events on).
     pub(crate) events: Option<crate::events::Events>,
+    /// The keys of encryption at rest (ADR 0014), shared with the gateway.
+    pub(crate) sse: Arc<cloudstore_sse::Keyring>,
     /// Share-link password guesses per link and client address.
     pub(crate) share_guesses: Arc<crate::shares::GuessLimiter>,
     /// The public base URL of share links (`CLOUDSTORE_PUBLIC_URL`), without a trailing `/`.
@@ -135,6 +137,8 @@ impl Frontend {
                 (&http::Method::OPTIONS, path) if crate::api::is_rest_path(path) => {
                     crate::cors::rest_preflight(req.headers()).unwrap_or_else(|e| error_response(e.to_s3()))
                 }
+                // The platform's KMS keys (ADR 0014): the platform admin's, under the REST API.
+                (_, path) if crate::kms::is_api_path(path) => self.kms_api(req, &request_id).await,
                 // Share links (ADR 0010): managed under the REST API, with its CORS policy.
                 (_, path) if crate::shares::is_api_path(path) => {
                     let origin = req.headers().contains_key(http::header::ORIGIN);

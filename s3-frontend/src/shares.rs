@@ -508,6 +508,21 @@ impl Frontend {
             Ok(None) => return gone_or_missing(404),
             Err(e) => return public_unavailable(&e),
         };
+        // An encrypted object is served decrypted when the server holds its key (SSE-S3,
+        // SSE-KMS); an SSE-C object needs its owner's key, which a link cannot carry.
+        let key = match obj.attributes.encryption.as_ref() {
+            None => None,
+            Some(enc) => match crate::s3::sse::server_key(self.meta.as_ref(), &self.sse, enc).await {
+                Ok(Some(k)) => Some(k),
+                Ok(None) => {
+                    return public_error(
+                        403,
+                        "this object is encrypted with a key of its owner's: it cannot be shared by link",
+                    );
+                }
+                Err(e) => return public_unavailable(&e),
+            },
+        };
         // A browser gets a small page; it never counts (the download button does).
         if !head && wants_page(req) {
             let shown = match self.meta.use_share(&share.id, now, ShareUse::Resume { counted_after: now }).await {
@@ -542,7 +557,7 @@ impl Frontend {
         let body = if head || served.is_empty() {
             Body::empty()
         } else {
-            match crate::s3::read::open_range(&self.blobs, &obj, served.clone()).await {
+            match crate::s3::read::open_range(&self.blobs, &obj, served.clone(), key.as_ref()).await {
                 Ok(stream) => Body::from(s3s::dto::StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream))),
                 Err(e) => return public_unavailable(&e),
             }

@@ -10,6 +10,8 @@
 //! - `share create --bucket B --key K --expires-in SECS [--max-downloads N] [--filename F]
 //!   [--password P]`, `share list [--account ID]`, `share show ID`, `share revoke ID` — public
 //!   share links (`/_api/v1/shares`) as the signing key's principal (ADR 0010);
+//! - `kms create [--id ID] [--account ID] [--description D]`, `kms list` — the platform's KMS
+//!   keys for SSE-KMS (`/_api/v1/kms/keys`, platform admin only; ADR 0014);
 //! - `analytics QUESTION [--account ID] [--from T] [--to T] ...` — the access analytics
 //!   (`/_api/v1/analytics/...`) as a table; the signing key's account only, or any account
 //!   for the platform admin.
@@ -67,6 +69,44 @@ enum AdminCommand {
     /// its objects).
     #[command(subcommand)]
     Share(ShareCommand),
+    /// The platform's KMS keys for SSE-KMS (platform admin only; ADR 0014).
+    #[command(subcommand)]
+    Kms(KmsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KmsCommand {
+    /// Create a key: prints its JSON. The key material never leaves the server.
+    Create {
+        /// The key's id (what clients name in x-amz-server-side-encryption-aws-kms-key-id);
+        /// random if not given.
+        #[arg(long)]
+        id: Option<String>,
+        /// The only account that may use it (default: every account).
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List the keys.
+    List,
+}
+
+/// The REST request of a `kms` command.
+fn kms_request(cmd: &KmsCommand) -> (http::Method, &'static str, Vec<u8>) {
+    const PATH: &str = "/_api/v1/kms/keys";
+    match cmd {
+        KmsCommand::Create { id, account, description } => {
+            let mut body = serde_json::json!({});
+            for (k, v) in [("id", id), ("account", account), ("description", description)] {
+                if let Some(v) = v {
+                    body[k] = serde_json::json!(v);
+                }
+            }
+            (http::Method::POST, PATH, body.to_string().into_bytes())
+        }
+        KmsCommand::List => (http::Method::GET, PATH, Vec::new()),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -489,6 +529,10 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Share(cmd) => {
             let (method, path, body) = share_request(cmd);
             call(&args, method, &path, json, body, "iam").await?
+        }
+        AdminCommand::Kms(cmd) => {
+            let (method, path, body) = kms_request(cmd);
+            call(&args, method, path, json, body, "iam").await?
         }
         AdminCommand::Analytics(a) => {
             let (status, body) = call(&args, http::Method::GET, &analytics_path(a), json, Vec::new(), "iam").await?;

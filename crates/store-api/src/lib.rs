@@ -13,6 +13,7 @@
 //!   collector in the transaction that unlinks it, with a grace period for in-flight reads.
 
 mod blob;
+mod encryption;
 mod error;
 mod listing;
 mod meta;
@@ -22,6 +23,7 @@ pub mod sql;
 pub mod testkit;
 
 pub use blob::{BlobStore, ByteStream};
+pub use encryption::{EncryptionKind, KmsKeyRecord, ObjectEncryption};
 pub use error::{Result, StoreError};
 pub use listing::{
     ListPage, ListQuery, ListedObject, UploadListPage, UploadListQuery, list_objects, list_uploads, prefix_successor,

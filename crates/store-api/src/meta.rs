@@ -3,9 +3,9 @@ use std::fmt::Debug;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectEvents, ObjectMeta,
-    ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, Upload,
-    WriteCondition,
+    AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord, ObjectEvents,
+    ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload,
+    Upload, WriteCondition,
 };
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
@@ -200,4 +200,13 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn charge_share_guess(&self, id: &str, now: OffsetDateTime, window: Duration, max: u32) -> Result<bool>;
     /// Gives back one charged guess (the password was right).
     async fn refund_share_guess(&self, id: &str) -> Result<()>;
+
+    // ---- KMS keys (ADR 0014) ----
+
+    /// Records a new KMS key; `Conflict` if its id is taken.
+    async fn create_kms_key(&self, key: &KmsKeyRecord) -> Result<()>;
+    /// A KMS key by id.
+    async fn get_kms_key(&self, id: &str) -> Result<Option<KmsKeyRecord>>;
+    /// Every KMS key, by id.
+    async fn list_kms_keys(&self) -> Result<Vec<KmsKeyRecord>>;
 }

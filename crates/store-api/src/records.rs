@@ -69,6 +69,8 @@ pub struct Bucket {
     pub acl: Option<String>,
     /// The Object Ownership setting, as the frontend names it, if any.
     pub object_ownership: Option<String>,
+    /// The default encryption (JSON, of the frontend's), if any (ADR 0014).
+    pub encryption: Option<String>,
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -90,6 +92,8 @@ pub enum BucketConfig {
     Acl,
     /// The Object Ownership setting.
     ObjectOwnership,
+    /// The default encryption.
+    Encryption,
 }
 
 impl BucketConfig {
@@ -105,6 +109,7 @@ impl BucketConfig {
             Self::Lifecycle => "lifecycle",
             Self::Acl => "acl",
             Self::ObjectOwnership => "object_ownership",
+            Self::Encryption => "encryption",
         }
     }
 }
@@ -176,12 +181,14 @@ pub struct ObjectAttributes {
     /// grants), opaque here; `None`: the default, the bucket owner's FULL_CONTROL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<serde_json::Value>,
+    /// How the object's data is encrypted at rest (ADR 0014); `None`: stored as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<crate::ObjectEncryption>,
 }
 
 impl ObjectAttributes {
     /// Attributes with these tags and nothing else.
     #[must_use]
-    #[allow(clippy::needless_update)] // more fields join (ADR 0012)
     pub fn with_tags(tags: Vec<Tag>) -> Self {
         Self { tags, ..Self::default() }
     }

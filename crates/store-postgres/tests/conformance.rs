@@ -181,6 +181,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         lifecycle: None,
         acl: None,
         object_ownership: None,
+        encryption: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

@@ -123,6 +123,7 @@ pub struct BucketRow {
     lifecycle: Option<String>,
     acl: Option<String>,
     object_ownership: Option<String>,
+    encryption: Option<String>,
 }
 
 impl BucketRow {
@@ -140,6 +141,7 @@ impl BucketRow {
             lifecycle,
             acl,
             object_ownership,
+            encryption,
         } = self;
         Ok(Bucket {
             name,
@@ -154,6 +156,7 @@ impl BucketRow {
             lifecycle,
             acl,
             object_ownership,
+            encryption,
         })
     }
 }
@@ -281,6 +284,28 @@ impl ShareRow {
             password_hash: self.password_hash,
             guesses: u32::try_from(self.guesses).map_err(|_| StoreError::backend("guesses out of range"))?,
             guesses_since: opt_time(self.guesses_since)?,
+        })
+    }
+}
+
+/// A row of `kms_keys` (ADR 0014).
+#[derive(Debug, sqlx::FromRow)]
+pub struct KmsKeyRow {
+    id: String,
+    account_id: Option<String>,
+    sealed_material: String,
+    description: Option<String>,
+    created_at: i64,
+}
+
+impl KmsKeyRow {
+    pub fn into_record(self) -> Result<cloudstore_store_api::KmsKeyRecord> {
+        Ok(cloudstore_store_api::KmsKeyRecord {
+            id: self.id,
+            account_id: self.account_id,
+            sealed_material: self.sealed_material,
+            description: self.description,
+            created_at: from_ms(self.created_at)?,
         })
     }
 }

@@ -52,7 +52,7 @@ macro_rules! upload_columns {
 macro_rules! bucket_columns {
     () => {
         "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging, lifecycle, acl, \
-         object_ownership"
+         object_ownership, encryption"
     };
 }
 
@@ -219,15 +219,15 @@ macro_rules! sql_metadata_store {
         /// The metadata store's shared SQL, from `cloudstore_store_sql::sql_metadata_store!`.
         pub(crate) mod $module {
             use ::cloudstore_store_api::{
-                AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, MetadataStore, ObjectEvents,
-                ObjectMeta, ObjectSummary,
+                AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord, MetadataStore,
+                ObjectEvents, ObjectMeta, ObjectSummary,
                 OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, StoreError,
                 Upload, WriteCondition,
             };
             use ::time::{Duration, OffsetDateTime};
             use $crate::SqlBackend as _;
             use $crate::codec::{
-                BucketRow, PartRow, ShareRow, SummaryRow, TemplateJson, UploadRow, blob_id, distinct_blobs, distinct_ids, limit,
+                BucketRow, KmsKeyRow, PartRow, ShareRow, SummaryRow, TemplateJson, UploadRow, blob_id, distinct_blobs, distinct_ids, limit,
                 ms_after, now_ms, to_i32, to_i64, to_ms,
             };
             use $crate::{bucket_columns, object_columns, part_columns, share_columns, upload_columns};
@@ -1001,6 +1001,47 @@ macro_rules! sql_metadata_store {
                     .await
                     .map_err(db_err)?;
                     row.map(ShareRow::into_share).transpose()
+                }
+
+                async fn create_kms_key(&self, key: &KmsKeyRecord) -> Result<()> {
+                    let inserted = ::sqlx::query(
+                        "INSERT INTO kms_keys (id, account_id, sealed_material, description, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&key.id)
+                    .bind(&key.account_id)
+                    .bind(&key.sealed_material)
+                    .bind(&key.description)
+                    .bind(to_ms(key.created_at))
+                    .execute(self.writes())
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                    if inserted == 0 {
+                        return Err(StoreError::Conflict);
+                    }
+                    Ok(())
+                }
+
+                async fn get_kms_key(&self, id: &str) -> Result<Option<KmsKeyRecord>> {
+                    let row: Option<KmsKeyRow> = ::sqlx::query_as(
+                        "SELECT id, account_id, sealed_material, description, created_at FROM kms_keys WHERE id = $1",
+                    )
+                    .bind(id)
+                    .fetch_optional(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    row.map(KmsKeyRow::into_record).transpose()
+                }
+
+                async fn list_kms_keys(&self) -> Result<Vec<KmsKeyRecord>> {
+                    let rows: Vec<KmsKeyRow> = ::sqlx::query_as(
+                        "SELECT id, account_id, sealed_material, description, created_at FROM kms_keys ORDER BY id",
+                    )
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    rows.into_iter().map(KmsKeyRow::into_record).collect()
                 }
             }
         }

@@ -324,6 +324,7 @@ mod tests {
             lifecycle: None,
             acl: None,
             object_ownership: None,
+            encryption: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

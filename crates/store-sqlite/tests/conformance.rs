@@ -54,6 +54,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         lifecycle: None,
         acl: None,
         object_ownership: None,
+        encryption: None,
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");

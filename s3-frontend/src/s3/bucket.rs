@@ -125,6 +125,7 @@ impl Gateway {
             lifecycle: None,
             acl,
             object_ownership: Some(object_ownership.as_str().to_owned()),
+            encryption: None,
         };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);

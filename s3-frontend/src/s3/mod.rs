@@ -16,6 +16,7 @@ mod object_acl;
 mod public_access;
 pub(crate) mod read;
 mod reserve;
+pub(crate) mod sse;
 pub(crate) mod tagging;
 mod torrent;
 mod unconfigured;
@@ -56,6 +57,9 @@ pub struct GatewayConfig {
     /// The Object Ownership of a bucket created without `x-amz-object-ownership` and without
     /// an ACL granting more than its owner's FULL_CONTROL (ADR 0013; AWS: BucketOwnerEnforced).
     pub default_ownership: crate::acl::Ownership,
+    /// The keys of encryption at rest, from the SSE master key (ADR 0014); `None`: a random
+    /// master key for this process only (tests).
+    pub sse: Option<cloudstore_sse::Keyring>,
 }
 
 impl Default for GatewayConfig {
@@ -71,6 +75,7 @@ impl Default for GatewayConfig {
             notifications: false,
             lifecycle_day: Duration::from_secs(86_400),
             default_ownership: crate::acl::Ownership::BucketOwnerEnforced,
+            sse: None,
         }
     }
 }
@@ -90,6 +95,8 @@ pub struct Gateway {
     /// Account names and e-mail lookups for ACLs; `None`: ids stand for themselves and grants
     /// naming accounts cannot be checked (503).
     pub(crate) accounts: Option<Arc<crate::identity::Accounts>>,
+    /// The keys of encryption at rest (ADR 0014).
+    pub(crate) sse: Arc<cloudstore_sse::Keyring>,
 }
 
 impl Gateway {
@@ -97,7 +104,8 @@ impl Gateway {
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, cfg: GatewayConfig) -> Self {
         let reserve = Arc::new(reserve::BlobReserve::new(meta.clone(), cfg.pending_ttl));
         let events = cfg.events.clone();
-        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events, accounts: None }
+        let sse = Arc::new(cfg.sse.clone().unwrap_or_else(cloudstore_sse::Keyring::ephemeral));
+        Self { meta, blobs, cfg: Arc::new(cfg), buckets: None, reserve, events, accounts: None, sse }
     }
 
     /// The outbox rows of a change's event (none when events are off).
@@ -275,6 +283,9 @@ impl S3 for Gateway {
         req: S3Request<DeleteBucketReplicationInput>,
     ) -> R<DeleteBucketReplicationOutput> {
         self.op_delete_bucket_replication(req).await
+    }
+    async fn put_bucket_encryption(&self, req: S3Request<PutBucketEncryptionInput>) -> R<PutBucketEncryptionOutput> {
+        self.op_put_bucket_encryption(req).await
     }
     async fn get_bucket_encryption(&self, req: S3Request<GetBucketEncryptionInput>) -> R<GetBucketEncryptionOutput> {
         self.op_get_bucket_encryption(req).await

@@ -20,6 +20,7 @@ use super::object::{
     check_key, check_metadata_size, choose_algorithm, etag_out, format_http_date, len_i64, metadata_in, parts_paging,
     unstorable,
 };
+use super::sse::{CustomerHeaders, Echo, WriteHeaders, echo_sse};
 use super::write::Declared;
 use crate::error::StoreResultExt;
 
@@ -57,6 +58,7 @@ fn multipart_etag<'a>(part_etags: impl ExactSizeIterator<Item = &'a str>) -> Str
 
 fn complete_output(obj: &ObjectMeta) -> CompleteMultipartUploadOutput {
     let f = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
+    let echo = Echo::of(obj.attributes.encryption.as_ref(), None);
     CompleteMultipartUploadOutput {
         bucket: Some(obj.bucket.clone()),
         key: Some(obj.key.clone()),
@@ -68,6 +70,10 @@ fn complete_output(obj: &ObjectMeta) -> CompleteMultipartUploadOutput {
         checksum_sha1: f.sha1,
         checksum_sha256: f.sha256,
         checksum_type: obj.checksum.as_ref().map(|c| to_dto_type(c.kind)),
+        // AWS's answer names SSE-S3 and SSE-KMS (not SSE-C: it carries no customer headers).
+        server_side_encryption: echo.sse,
+        ssekms_key_id: echo.kms_key_id,
+        bucket_key_enabled: echo.bucket_key,
         ..Default::default()
     }
 }
@@ -100,10 +106,24 @@ impl Gateway {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         // The completed object's ACL and owner, decided now (as on AWS).
         let acl = self.new_object_acl(&req.extensions, &req.headers).await?;
+        let extensions = req.extensions;
         let input = req.input;
         check_key(&input.key)?;
         check_metadata_size(input.metadata.as_ref())?;
         self.bucket(&input.bucket).await?;
+        // The upload's data key: every part is sealed under it (each blob under its own
+        // derived key), and the completed object keeps it.
+        let sse_headers = WriteHeaders {
+            sse: input.server_side_encryption.as_ref(),
+            kms_key_id: input.ssekms_key_id.as_deref(),
+            bucket_key: input.bucket_key_enabled,
+            customer: CustomerHeaders::new(
+                input.sse_customer_algorithm.as_ref(),
+                input.sse_customer_key.as_ref(),
+                input.sse_customer_key_md5.as_ref(),
+            ),
+        };
+        let sealing = self.write_sealing(&input.bucket, &extensions, &sse_headers).await?;
         let algorithm = input.checksum_algorithm.as_ref().map(from_dto_algorithm).transpose()?;
         let kind = match &input.checksum_type {
             None => None,
@@ -136,7 +156,7 @@ impl Gateway {
         };
         let tags = input.tagging.as_deref().map(super::tagging::parse_header).transpose()?.unwrap_or_default();
         let upload_id = uuid::Uuid::now_v7().simple().to_string();
-        let template = ObjectMeta {
+        let mut template = ObjectMeta {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
             size: 0,
@@ -154,6 +174,7 @@ impl Gateway {
             multipart_parts: None,
             attributes: ObjectAttributes { acl, ..ObjectAttributes::with_tags(tags) },
         };
+        template.attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
         let upload = Upload {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
@@ -164,14 +185,16 @@ impl Gateway {
             checksum_type: kind,
         };
         self.meta.create_upload(&upload).await.s3()?;
-        Ok(S3Response::new(CreateMultipartUploadOutput {
+        let mut out = CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(upload_id),
             checksum_algorithm: algorithm.map(to_dto_algorithm),
             checksum_type: kind.map(to_dto_type),
             ..Default::default()
-        }))
+        };
+        echo_sse!(out, Echo::of_sealing(sealing.as_ref()));
+        Ok(S3Response::new(out))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "UploadPart", bucket = %req.input.bucket, key = %req.input.key))]
@@ -205,8 +228,18 @@ impl Gateway {
             }
             None => choose_algorithm(requested, value.as_ref(), &headers)?,
         };
+        // The part is sealed under the upload's data key; an SSE-C upload needs its key again.
+        let customer = CustomerHeaders::new(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+        )
+        .parse()?;
+        let enc = upload.template.attributes.encryption.clone();
+        let data_key = self.read_key(enc.as_ref(), customer.as_ref()).await?;
+        let echo = Echo::of(enc.as_ref(), customer.as_ref().map(cloudstore_sse::CustomerKey::md5_b64));
         let len = input.content_length.and_then(|v| u64::try_from(v).ok());
-        let written = self.write_body(input.body, len, Some(algorithm)).await?;
+        let written = self.write_body(input.body, len, Some(algorithm), data_key.as_ref()).await?;
         if let Err(e) = checksum::check_announced_trailer(&headers, trailing_headers.as_ref()) {
             return self.discard(&written, e).await;
         }
@@ -215,15 +248,18 @@ impl Gateway {
             checksum: value.or_else(|| trailer_checksum(trailing_headers.as_ref())),
         };
         self.verify_declared(&written, &declared).await?;
+        let etag = super::sse::etag_for(data_key.as_ref(), enc.as_ref(), &written.digests.md5);
         let Some(blob) = written.blob.clone() else {
             // An empty part still needs a blob entry so that it has a place in the object.
-            return self.put_empty_part(&upload, n, &written.digests).await;
+            let mut out = self.put_empty_part(&upload, n, &written.digests, &etag).await?;
+            echo_sse!(out.output, echo);
+            return Ok(out);
         };
         let part = PartMeta {
             part_number: n,
             blob,
             size: written.digests.len,
-            etag: written.digests.etag(),
+            etag,
             checksum: written.digests.checksum_b64(),
             last_modified: now_ms(),
         };
@@ -231,7 +267,7 @@ impl Gateway {
             return Err(self.commit_failed(&written, e).await);
         }
         let f = part.checksum.clone().map(|v| ChecksumFields::with(algorithm, v)).unwrap_or_default();
-        Ok(S3Response::new(UploadPartOutput {
+        let mut out = UploadPartOutput {
             e_tag: Some(etag_out(&part.etag)),
             checksum_crc32: f.crc32,
             checksum_crc32c: f.crc32c,
@@ -239,7 +275,9 @@ impl Gateway {
             checksum_sha1: f.sha1,
             checksum_sha256: f.sha256,
             ..Default::default()
-        }))
+        };
+        echo_sse!(out, echo);
+        Ok(S3Response::new(out))
     }
 
     /// Records a zero-byte part. It is stored as a zero-byte blob so that every part has one.
@@ -248,6 +286,7 @@ impl Gateway {
         upload: &Upload,
         n: u32,
         digests: &checksum::Digests,
+        etag: &str,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let blob = self.pending_blob().await?;
         let empty: cloudstore_store_api::ByteStream = Box::pin(futures::stream::empty());
@@ -259,7 +298,7 @@ impl Gateway {
             part_number: n,
             blob: blob.clone(),
             size: 0,
-            etag: digests.etag(),
+            etag: etag.to_owned(),
             checksum: digests.checksum_b64(),
             last_modified: now_ms(),
         };
@@ -293,10 +332,27 @@ impl Gateway {
             None => 0..src.size,
             Some(r) => parse_copy_range(r, src.size)?,
         };
+        let src_customer = CustomerHeaders::new(
+            input.copy_source_sse_customer_algorithm.as_ref(),
+            input.copy_source_sse_customer_key.as_ref(),
+            input.copy_source_sse_customer_key_md5.as_ref(),
+        )
+        .parse()?;
+        let src_key = self.object_key(&src, src_customer.as_ref()).await?;
+        let customer = CustomerHeaders::new(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+        )
+        .parse()?;
+        let enc = upload.template.attributes.encryption.clone();
+        let data_key = self.read_key(enc.as_ref(), customer.as_ref()).await?;
+        let echo = Echo::of(enc.as_ref(), customer.as_ref().map(cloudstore_sse::CustomerKey::md5_b64));
         let algorithm = upload.checksum_algorithm.unwrap_or(ChecksumAlgorithm::Crc64nvme);
-        let written = self.copy_range(&src, range, Some(algorithm)).await?;
+        let written = self.copy_range(&src, src_key.as_ref(), range, Some(algorithm), data_key.as_ref()).await?;
+        let etag = super::sse::etag_for(data_key.as_ref(), enc.as_ref(), &written.digests.md5);
         let Some(blob) = written.blob.clone() else {
-            let out = self.put_empty_part(&upload, n, &written.digests).await?;
+            let out = self.put_empty_part(&upload, n, &written.digests, &etag).await?;
             return Ok(S3Response::new(UploadPartCopyOutput {
                 copy_part_result: Some(CopyPartResult {
                     e_tag: out.output.e_tag,
@@ -310,7 +366,7 @@ impl Gateway {
             part_number: n,
             blob,
             size: written.digests.len,
-            etag: written.digests.etag(),
+            etag,
             checksum: written.digests.checksum_b64(),
             last_modified: now_ms(),
         };
@@ -321,7 +377,7 @@ impl Gateway {
             (Some(a), Some(v)) => ChecksumFields::with(a, v.clone()),
             _ => ChecksumFields::default(),
         };
-        Ok(S3Response::new(UploadPartCopyOutput {
+        let mut out = UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
                 e_tag: Some(etag_out(&part.etag)),
                 last_modified: Some(part.last_modified.into()),
@@ -332,7 +388,9 @@ impl Gateway {
                 checksum_sha256: f.sha256,
             }),
             ..Default::default()
-        }))
+        };
+        echo_sse!(out, echo);
+        Ok(S3Response::new(out))
     }
 
     /// Every stored part of an upload, ascending.

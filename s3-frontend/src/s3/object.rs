@@ -16,6 +16,7 @@ use super::bucket::now_ms;
 use super::checksum::{self, ChecksumFields, announced_algorithm, from_dto_algorithm, trailer_checksum};
 use super::condition::WriteIf;
 use super::read::{Precondition, check_preconditions};
+use super::sse::{CustomerHeaders, Echo, WriteHeaders, echo_sse, refuse_on_read};
 use super::write::{Declared, Written};
 use crate::error::StoreResultExt;
 
@@ -130,13 +131,17 @@ struct ReadPlan {
     selection: Selection,
     checksum: ChecksumFields,
     checksum_type: Option<s3s::dto::ChecksumType>,
+    /// The data key, when the object is encrypted.
+    key: Option<cloudstore_sse::DataKey>,
+    /// The SSE response headers.
+    echo: Echo,
 }
 
 /// Fills the headers GetObjectOutput and HeadObjectOutput share (same field names in both).
 macro_rules! object_headers {
     ($ty:ident, $plan:expr, $($extra:ident: $value:expr,)*) => {{
-        let ReadPlan { obj, selection, checksum, checksum_type } = $plan;
-        $ty {
+        let ReadPlan { obj, selection, checksum, checksum_type, echo, .. } = $plan;
+        let mut out = $ty {
             $($extra: $value,)*
             accept_ranges: Some("bytes".into()),
             content_length: Some(len_i64(selection.range.end - selection.range.start)),
@@ -158,7 +163,9 @@ macro_rules! object_headers {
             checksum_sha256: checksum.sha256,
             checksum_type,
             ..Default::default()
-        }
+        };
+        echo_sse!(out, echo);
+        out
     }};
 }
 
@@ -193,8 +200,10 @@ impl Gateway {
         let value = fields.single()?;
         let algorithm = choose_algorithm(input.checksum_algorithm.as_ref(), value.as_ref(), &headers)?;
         let tags = input.tagging.as_deref().map(super::tagging::parse_header).transpose()?.unwrap_or_default();
+        let sealing = self.write_sealing(&input.bucket, &extensions, &put_sse_headers(&input)).await?;
+        let seal = sealing.as_ref().map(|s| &s.key);
         let len = input.content_length.and_then(|n| u64::try_from(n).ok());
-        let written = self.write_body(input.body, len, Some(algorithm)).await?;
+        let written = self.write_body(input.body, len, Some(algorithm), seal).await?;
         if let Err(e) = checksum::check_announced_trailer(&headers, trailing_headers.as_ref()) {
             return self.discard(&written, e).await;
         }
@@ -203,12 +212,13 @@ impl Gateway {
             checksum: value.or_else(|| trailer_checksum(trailing_headers.as_ref())),
         };
         self.verify_declared(&written, &declared).await?;
+        let etag = sealing.as_ref().map_or_else(|| written.digests.etag(), |s| s.etag(&written.digests.md5));
 
-        let obj = ObjectMeta {
+        let mut obj = ObjectMeta {
             bucket: input.bucket,
             key: input.key,
             size: written.digests.len,
-            etag: written.digests.etag(),
+            etag: etag.clone(),
             last_modified: now_ms(),
             content_type: Some(input.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
             content_encoding: stored_content_encoding(input.content_encoding),
@@ -218,13 +228,14 @@ impl Gateway {
             expires: input.expires.as_ref().and_then(format_http_date),
             user_metadata: metadata_in(input.metadata),
             checksum: written.digests.checksum.as_ref().map(|(a, v)| checksum::full_object(*a, v)),
-            parts: single_part(&written),
+            parts: single_part(&written, &etag),
             multipart_parts: None,
             attributes: cloudstore_store_api::ObjectAttributes {
                 acl,
                 ..cloudstore_store_api::ObjectAttributes::with_tags(tags)
             },
         };
+        obj.attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
         let o = &obj;
         let events = self.outbox(|| {
             with_object(actor.event(EventType::FileUploaded, &o.bucket, Some(&o.key)), o.size, &o.etag, 200)
@@ -240,7 +251,7 @@ impl Gateway {
         }
         self.committed(&events);
         let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
-        Ok(S3Response::new(PutObjectOutput {
+        let mut out = PutObjectOutput {
             expiration: self.expiration_of(&extensions, &obj),
             e_tag: Some(etag_out(&obj.etag)),
             checksum_crc32: fields.crc32,
@@ -250,7 +261,9 @@ impl Gateway {
             checksum_sha256: fields.sha256,
             checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
             ..Default::default()
-        }))
+        };
+        echo_sse!(out, Echo::of_sealing(sealing.as_ref()));
+        Ok(S3Response::new(out))
     }
 
     /// The `x-amz-expiration` header of `obj`: when the bucket's lifecycle rules (as access
@@ -287,12 +300,19 @@ impl Gateway {
         range: Option<&Range>,
         part_number: Option<i32>,
         checksum_mode: Option<&ChecksumMode>,
+        sse: (&http::HeaderMap, CustomerHeaders<'_>),
     ) -> S3Result<ReadPlan> {
         // Buckets are unversioned: only the "null" version exists.
         if version_id.is_some_and(|v| v != "null") {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
+        refuse_on_read(sse.0)?;
+        let customer = sse.1.parse()?;
         let obj = self.object(bucket, key).await?;
+        // SSE-C objects answer nothing, not even a 304, without their key.
+        let data_key = self.object_key(&obj, customer.as_ref()).await?;
+        let echo =
+            Echo::of(obj.attributes.encryption.as_ref(), customer.as_ref().map(cloudstore_sse::CustomerKey::md5_b64));
         let (if_match, if_none_match, if_modified_since, if_unmodified_since) = conditions;
         if check_preconditions(&obj, if_match, if_none_match, if_modified_since, if_unmodified_since)?
             == Precondition::NotModified
@@ -317,7 +337,7 @@ impl Gateway {
             None if selection.whole => checksum_out(&obj, checksum_mode),
             None => Default::default(),
         };
-        Ok(ReadPlan { obj, selection, checksum, checksum_type })
+        Ok(ReadPlan { obj, selection, checksum, checksum_type, key: data_key, echo })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "GetObject", bucket = %req.input.bucket, key = %req.input.key))]
@@ -341,9 +361,17 @@ impl Gateway {
                 i.range.as_ref(),
                 i.part_number,
                 i.checksum_mode.as_ref(),
+                (
+                    &req.headers,
+                    CustomerHeaders::new(
+                        i.sse_customer_algorithm.as_ref(),
+                        i.sse_customer_key.as_ref(),
+                        i.sse_customer_key_md5.as_ref(),
+                    ),
+                ),
             )
             .await?;
-        let stream = self.open_range(&plan.obj, plan.selection.range.clone()).await?;
+        let stream = self.open_range(&plan.obj, plan.selection.range.clone(), plan.key.as_ref()).await?;
         if let Some(actor) = actor {
             // Counted when the answer starts: the bytes it promises (a range's, or the whole).
             let sent = plan.selection.range.end - plan.selection.range.start;
@@ -374,6 +402,7 @@ impl Gateway {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let headers = req.headers;
         let i = req.input;
         let plan = self
             .read_plan(
@@ -389,6 +418,14 @@ impl Gateway {
                 i.range.as_ref(),
                 i.part_number,
                 i.checksum_mode.as_ref(),
+                (
+                    &headers,
+                    CustomerHeaders::new(
+                        i.sse_customer_algorithm.as_ref(),
+                        i.sse_customer_key.as_ref(),
+                        i.sse_customer_key_md5.as_ref(),
+                    ),
+                ),
             )
             .await?;
         // Not in AWS's HeadObject documentation, but AWS answers it (and s3-tests checks it).
@@ -525,6 +562,7 @@ impl Gateway {
         let actor = Actor::of(&req.extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str()));
         // The new object's ACL: the one asked for, never the source's.
         let acl = self.new_object_acl(&req.extensions, &req.headers).await?;
+        let extensions = req.extensions;
         let input = req.input;
         check_key(&input.key)?;
         let cond = WriteCondition::default();
@@ -537,7 +575,26 @@ impl Gateway {
                 input.copy_source_if_unmodified_since.as_ref(),
             )
             .await?;
+        let src_customer = CustomerHeaders::new(
+            input.copy_source_sse_customer_algorithm.as_ref(),
+            input.copy_source_sse_customer_key.as_ref(),
+            input.copy_source_sse_customer_key_md5.as_ref(),
+        )
+        .parse()?;
+        let src_key = self.object_key(&src, src_customer.as_ref()).await?;
         self.bucket(&input.bucket).await?;
+        let sse_headers = WriteHeaders {
+            sse: input.server_side_encryption.as_ref(),
+            kms_key_id: input.ssekms_key_id.as_deref(),
+            bucket_key: input.bucket_key_enabled,
+            customer: CustomerHeaders::new(
+                input.sse_customer_algorithm.as_ref(),
+                input.sse_customer_key.as_ref(),
+                input.sse_customer_key_md5.as_ref(),
+            ),
+        };
+        let changes_encryption = sse_headers.sse.is_some() || sse_headers.customer.algorithm.is_some();
+        let sealing = self.write_sealing(&input.bucket, &extensions, &sse_headers).await?;
         let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
         if let Some(d) = &input.metadata_directive
             && d.as_str() != MetadataDirective::REPLACE
@@ -556,7 +613,7 @@ impl Gateway {
             }
             Some(_) => return Err(s3_error!(InvalidArgument, "Unknown tagging directive.")),
         };
-        if !replace && src.bucket == input.bucket && src.key == input.key {
+        if !replace && !changes_encryption && src.bucket == input.bucket && src.key == input.key {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -570,7 +627,9 @@ impl Gateway {
                 .filter(|c| c.kind == ChecksumType::FullObject)
                 .map_or(ChecksumAlgorithm::Crc64nvme, |c| c.algorithm),
         };
-        let written = self.copy_range(&src, 0..src.size, Some(algorithm)).await?;
+        let seal = sealing.as_ref().map(|s| &s.key);
+        let written = self.copy_range(&src, src_key.as_ref(), 0..src.size, Some(algorithm), seal).await?;
+        let etag = sealing.as_ref().map_or_else(|| written.digests.etag(), |s| s.etag(&written.digests.md5));
         let mut obj = if replace {
             ObjectMeta {
                 content_type: Some(input.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
@@ -588,13 +647,15 @@ impl Gateway {
         obj.bucket = input.bucket;
         obj.key = input.key;
         obj.size = written.digests.len;
-        obj.etag = written.digests.etag();
+        obj.etag = etag.clone();
         obj.last_modified = now_ms();
         obj.checksum = written.digests.checksum.as_ref().map(|(a, v)| checksum::full_object(*a, v));
-        obj.parts = single_part(&written);
+        obj.parts = single_part(&written, &etag);
         obj.multipart_parts = None;
         obj.attributes.tags = tags;
         obj.attributes.acl = acl;
+        // The copy is encrypted as its request (or its bucket's default) says, never as its source.
+        obj.attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
         let events = self.outbox(|| {
             let mut e =
                 with_object(actor.event(EventType::FileCopied, &obj.bucket, Some(&obj.key)), obj.size, &obj.etag, 200);
@@ -607,7 +668,7 @@ impl Gateway {
         }
         self.committed(&events);
         let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
-        Ok(S3Response::new(CopyObjectOutput {
+        let mut out = CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(etag_out(&obj.etag)),
                 last_modified: Some(obj.last_modified.into()),
@@ -619,7 +680,9 @@ impl Gateway {
                 checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
             }),
             ..Default::default()
-        }))
+        };
+        echo_sse!(out, Echo::of_sealing(sealing.as_ref()));
+        Ok(S3Response::new(out))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "GetObjectAttributes", bucket = %req.input.bucket, key = %req.input.key))]
@@ -629,7 +692,15 @@ impl Gateway {
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let input = req.input;
         let paging = parts_paging(input.max_parts, input.part_number_marker)?;
+        let customer = CustomerHeaders::new(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+        )
+        .parse()?;
         let obj = self.object(&input.bucket, &input.key).await?;
+        // An SSE-C object tells its attributes only to the holder of its key, as on AWS.
+        self.object_key(&obj, customer.as_ref()).await?;
         // The header is a comma-separated list (botocore writes `ETag, ObjectSize`), which s3s
         // hands over as one item: every name is split out and trimmed.
         let wants =
@@ -721,15 +792,15 @@ fn invalid_part_number() -> s3s::S3Error {
     s3_error!(InvalidPart, "The requested partnumber is not satisfiable")
 }
 
-/// The data layout of a simple (single-blob) object.
-pub(crate) fn single_part(w: &Written) -> Vec<BlobPart> {
+/// The data layout of a simple (single-blob) object with ETag `etag`.
+pub(crate) fn single_part(w: &Written, etag: &str) -> Vec<BlobPart> {
     w.blob
         .iter()
         .map(|b| BlobPart {
             blob: b.clone(),
             size: w.digests.len,
             part_number: 1,
-            etag: w.digests.etag(),
+            etag: etag.to_owned(),
             checksum: w.digests.checksum_b64(),
         })
         .collect()
@@ -825,4 +896,39 @@ fn delete_condition(
         .map(|s| u64::try_from(s).map_err(|_| s3_error!(InvalidArgument, "x-amz-if-match-size must not be negative")))
         .transpose()?;
     Ok(DeleteCondition { etag, last_modified: last_modified.map(time::OffsetDateTime::from), size })
+}
+
+/// The SSE headers of a PutObject.
+fn put_sse_headers(input: &PutObjectInput) -> WriteHeaders<'_> {
+    WriteHeaders {
+        sse: input.server_side_encryption.as_ref(),
+        kms_key_id: input.ssekms_key_id.as_deref(),
+        bucket_key: input.bucket_key_enabled,
+        customer: CustomerHeaders::new(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+        ),
+    }
+}
+
+impl Gateway {
+    /// The sealing of a write to `bucket` with the SSE headers `h` (ADR 0014): what they ask
+    /// for, else the bucket's default (read only when the headers ask for nothing).
+    pub(crate) async fn write_sealing(
+        &self,
+        bucket: &str,
+        extensions: &http::Extensions,
+        h: &WriteHeaders<'_>,
+    ) -> S3Result<Option<super::sse::Sealing>> {
+        let who = extensions.get::<crate::access::Authorized>();
+        let account = who.filter(|w| !w.is_admin()).map(crate::access::Authorized::account_id);
+        let explicit = h.sse.is_some() || h.customer.algorithm.is_some() || h.customer.key.is_some();
+        let default = if explicit && h.sse.is_none_or(|s| s.as_str() == ServerSideEncryption::AES256) {
+            None
+        } else {
+            self.bucket_default(bucket, extensions).await?
+        };
+        self.sealing_for_write(h, default, account).await
+    }
 }

@@ -34,23 +34,48 @@ impl Gateway {
     /// Streams `range` of `obj`. The first blob is opened before returning, so a missing blob
     /// or an unreachable backend is an error response, not a broken body; later blobs are
     /// opened one at a time as the stream reaches them.
-    pub(crate) async fn open_range(&self, obj: &ObjectMeta, range: Range<u64>) -> S3Result<ByteStream> {
-        open_range(&self.blobs, obj, range).await.map_err(store_error)
+    pub(crate) async fn open_range(
+        &self,
+        obj: &ObjectMeta,
+        range: Range<u64>,
+        key: Option<&cloudstore_sse::DataKey>,
+    ) -> S3Result<ByteStream> {
+        open_range(&self.blobs, obj, range, key).await.map_err(store_error)
     }
 }
 
+/// Reads `range` (plaintext offsets within the blob) of the blob of `part`: with `key`, only
+/// the encrypted chunks covering it, decrypted (ADR 0014).
+async fn get_segment(
+    blobs: &Arc<dyn BlobStore>,
+    part: &BlobPart,
+    range: Option<Range<u64>>,
+    key: Option<&cloudstore_sse::DataKey>,
+) -> Result<ByteStream, StoreError> {
+    let Some(key) = key else {
+        return blobs.get(&part.blob, range).await;
+    };
+    let plain = range.unwrap_or(0..part.size);
+    let sealed = cloudstore_sse::sealed_range(part.size, &plain);
+    let whole = sealed.blob_range.start == 0 && sealed.blob_range.end == cloudstore_sse::sealed_len(part.size);
+    let raw = blobs.get(&part.blob, (!whole).then(|| sealed.blob_range.clone())).await?;
+    Ok(cloudstore_sse::decrypt_stream(raw, key.blob_cipher(part.blob.as_str()), &sealed))
+}
+
 /// [`Gateway::open_range`] over a blob store (also used by share links). A live object's
-/// missing blob is logged and answered as `Backend`, never `BlobNotFound`.
+/// missing blob is logged and answered as `Backend`, never `BlobNotFound`. `key`: the object's
+/// data key when it is encrypted.
 pub(crate) async fn open_range(
     blobs: &Arc<dyn BlobStore>,
     obj: &ObjectMeta,
     range: Range<u64>,
+    key: Option<&cloudstore_sse::DataKey>,
 ) -> Result<ByteStream, StoreError> {
     let mut segs = segments(&obj.parts, &range).into_iter();
     let Some((first, first_range)) = segs.next() else {
         return Ok(Box::pin(futures::stream::empty()));
     };
-    let head = blobs.get(&first.blob, first_range).await.map_err(|e| match e {
+    let head = get_segment(blobs, &first, first_range, key).await.map_err(|e| match e {
         StoreError::BlobNotFound => {
             tracing::error!(blob = %first.blob, bucket = %obj.bucket, key = %obj.key, "live object's blob is missing");
             StoreError::backend("a live object's blob is missing")
@@ -58,10 +83,12 @@ pub(crate) async fn open_range(
         e => e,
     })?;
     let blobs = blobs.clone();
+    let key = key.cloned();
     let rest = futures::stream::iter(segs)
         .then(move |(part, r)| {
             let blobs = blobs.clone();
-            async move { blobs.get(&part.blob, r).await }
+            let key = key.clone();
+            async move { get_segment(&blobs, &part, r, key.as_ref()).await }
         })
         .flat_map(|res| match res {
             Ok(s) => s,

@@ -54,7 +54,8 @@ impl Gateway {
         if obj.size >= MAX_OBJECT {
             return Err(s3_error!(InvalidRequest, "Torrents are made only for objects smaller than 5 GB."));
         }
-        let mut stream = self.open_range(&obj, 0..obj.size).await?;
+        let key = self.object_key(&obj, None).await?;
+        let mut stream = self.open_range(&obj, 0..obj.size, key.as_ref()).await?;
         let pieces_len = usize::try_from(obj.size.div_ceil(PIECE as u64)).unwrap_or(0) * 20;
         let mut pieces = Vec::with_capacity(pieces_len);
         let (mut hasher, mut filled) = (Sha1::new(), 0usize);

@@ -2,7 +2,7 @@
 //! bucket that has none (issue #14 item 6), so that tools which read every configuration of a
 //! bucket (Terraform's `aws_s3_bucket`, backup tools, consoles) work: accelerate and request
 //! payment in their default forms, logging disabled, "not found" errors for website,
-//! replication, encryption, lifecycle, tagging and object lock, empty
+//! replication and object lock, empty
 //! lists of analytics, inventory, metrics and intelligent-tiering configurations. Turning a
 //! configuration off (or deleting one) is a no-op that succeeds; turning one on is refused with
 //! `501 NotImplemented` and the reason.
@@ -12,13 +12,12 @@
 
 use s3s::dto::{
     BucketAccelerateStatus, DeleteBucketAnalyticsConfigurationInput, DeleteBucketAnalyticsConfigurationOutput,
-    DeleteBucketEncryptionInput, DeleteBucketEncryptionOutput, DeleteBucketIntelligentTieringConfigurationInput,
-    DeleteBucketIntelligentTieringConfigurationOutput, DeleteBucketInventoryConfigurationInput,
-    DeleteBucketInventoryConfigurationOutput, DeleteBucketMetricsConfigurationInput,
-    DeleteBucketMetricsConfigurationOutput, DeleteBucketReplicationInput, DeleteBucketReplicationOutput,
-    DeleteBucketWebsiteInput, DeleteBucketWebsiteOutput, GetBucketAccelerateConfigurationInput,
-    GetBucketAccelerateConfigurationOutput, GetBucketAnalyticsConfigurationInput,
-    GetBucketAnalyticsConfigurationOutput, GetBucketEncryptionInput, GetBucketEncryptionOutput,
+    DeleteBucketIntelligentTieringConfigurationInput, DeleteBucketIntelligentTieringConfigurationOutput,
+    DeleteBucketInventoryConfigurationInput, DeleteBucketInventoryConfigurationOutput,
+    DeleteBucketMetricsConfigurationInput, DeleteBucketMetricsConfigurationOutput, DeleteBucketReplicationInput,
+    DeleteBucketReplicationOutput, DeleteBucketWebsiteInput, DeleteBucketWebsiteOutput,
+    GetBucketAccelerateConfigurationInput, GetBucketAccelerateConfigurationOutput,
+    GetBucketAnalyticsConfigurationInput, GetBucketAnalyticsConfigurationOutput,
     GetBucketIntelligentTieringConfigurationInput, GetBucketIntelligentTieringConfigurationOutput,
     GetBucketInventoryConfigurationInput, GetBucketInventoryConfigurationOutput, GetBucketLoggingInput,
     GetBucketLoggingOutput, GetBucketMetricsConfigurationInput, GetBucketMetricsConfigurationOutput,
@@ -156,21 +155,6 @@ impl Gateway {
         DeleteBucketReplicationInput,
         DeleteBucketReplicationOutput,
         |_r| Ok(DeleteBucketReplicationOutput::default())
-    );
-    unconfigured!(
-        /// Until encryption at rest exists (issue #14): no default encryption.
-        op_get_bucket_encryption, "GetBucketEncryption", GetBucketEncryptionInput, GetBucketEncryptionOutput,
-        |_r| Err(not_found(
-            S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
-            "The server side encryption configuration was not found",
-        ))
-    );
-    unconfigured!(
-        op_delete_bucket_encryption,
-        "DeleteBucketEncryption",
-        DeleteBucketEncryptionInput,
-        DeleteBucketEncryptionOutput,
-        |_r| Ok(DeleteBucketEncryptionOutput::default())
     );
     unconfigured!(
         /// Until object lock exists (issue #14): no bucket has it.

@@ -32,12 +32,14 @@ pub(crate) struct Declared<'a> {
 
 impl Gateway {
     /// Streams `body` (of `len` bytes when known) into a new pending blob, computing MD5 and
-    /// `algorithm`.
+    /// `algorithm` over the plaintext; with `seal`, the blob holds the data encrypted under
+    /// that data key (ADR 0014), so the blob store never sees the plaintext.
     pub(crate) async fn write_body(
         &self,
         body: Option<StreamingBlob>,
         len: Option<u64>,
         algorithm: Option<ChecksumAlgorithm>,
+        seal: Option<&cloudstore_sse::DataKey>,
     ) -> S3Result<Written> {
         if len.is_some_and(|n| n > self.cfg.max_object_size) {
             return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size."));
@@ -58,6 +60,13 @@ impl Gateway {
             };
         }
         let blob = self.pending_blob().await?;
+        let (stream, len) = match seal {
+            Some(key) => (
+                cloudstore_sse::encrypt_stream(stream, key.blob_cipher(blob.as_str())),
+                len.map(cloudstore_sse::sealed_len),
+            ),
+            None => (stream, len),
+        };
         match self.blobs.put(&blob, stream, len).await {
             Ok(_) => {}
             Err(e) => {
@@ -74,17 +83,20 @@ impl Gateway {
         }
     }
 
-    /// Copies `range` of `src` into a new pending blob, computing MD5 and `algorithm`.
+    /// Copies `range` of `src` (read with its data key `src_key`) into a new pending blob
+    /// (sealed under `seal`), computing MD5 and `algorithm`.
     pub(crate) async fn copy_range(
         &self,
         src: &ObjectMeta,
+        src_key: Option<&cloudstore_sse::DataKey>,
         range: Range<u64>,
         algorithm: Option<ChecksumAlgorithm>,
+        seal: Option<&cloudstore_sse::DataKey>,
     ) -> S3Result<Written> {
         let len = range.end - range.start;
-        let stream = self.open_range(src, range).await?;
+        let stream = self.open_range(src, range, src_key).await?;
         let body = StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream));
-        self.write_body(Some(body), Some(len), algorithm).await
+        self.write_body(Some(body), Some(len), algorithm, seal).await
     }
 
     /// Marks a pending blob as garbage now. Best effort: if this fails too, the blob's pending

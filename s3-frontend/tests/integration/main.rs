@@ -17,6 +17,7 @@ mod buckets;
 mod conditional;
 mod configurations;
 mod cors;
+mod encryption;
 mod events;
 mod gc;
 /// Not in the suite below: its own stack, the gateway and `iam` apart over gRPC (embedded only).
@@ -69,6 +70,10 @@ macro_rules! suite {
 suite!(
     acl::bucket_acls_grant_and_strangers_are_refused,
     acl::object_acls_and_ownership,
+    encryption::sse_s3_and_bucket_default_keep_plaintext_from_the_backend,
+    encryption::sse_c_needs_its_key_on_every_read,
+    encryption::encrypted_multipart_parts_and_ranges,
+    encryption::sse_kms_with_platform_keys,
     shares::share_links_download_and_count,
     shares::share_links_refuse_strangers,
     shares::share_links_with_password,

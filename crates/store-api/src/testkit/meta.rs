@@ -72,6 +72,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(big_listing);
     section!(outbox);
     section!(shares);
+    section!(kms_keys);
 }
 
 /// Names unique to one run of the suite.
@@ -156,6 +157,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         lifecycle: None,
         acl: None,
         object_ownership: None,
+        encryption: None,
     }
 }
 
@@ -1604,4 +1606,41 @@ async fn shares(store: &Store, run: &Run) {
     let shown = ok(store.get_share(&d.id).await, "get_share").expect("share");
     assert_eq!((shown.guesses, shown.guesses_since), (1, Some(t + window)));
     assert_eq!(ok(store.get_share(&c.id).await, "get_share").map(|s| s.downloads), Some(5));
+}
+
+/// KMS keys (ADR 0014): created once per id, read back as written, listed by id; a bucket's
+/// default encryption is a bucket setting like the others.
+async fn kms_keys(store: &Store, run: &Run) {
+    let key = |label: &str, account: Option<&str>| crate::KmsKeyRecord {
+        id: format!("{}-{label}", run.id),
+        account_id: account.map(str::to_owned),
+        sealed_material: format!("sealed-{label}"),
+        description: Some("suite".into()),
+        created_at: time::OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time"),
+    };
+    let a = key("a", None);
+    let b = key("b", Some("acct-1"));
+    ok(store.create_kms_key(&b).await, "create_kms_key");
+    ok(store.create_kms_key(&a).await, "create_kms_key");
+    assert_err!(store.create_kms_key(&key("a", Some("other"))).await, StoreError::Conflict);
+    assert_eq!(ok(store.get_kms_key(&a.id).await, "get_kms_key").as_ref(), Some(&a));
+    assert_eq!(ok(store.get_kms_key(&b.id).await, "get_kms_key").as_ref(), Some(&b));
+    assert_eq!(ok(store.get_kms_key("no-such-key").await, "get_kms_key"), None);
+    let ids: Vec<String> = ok(store.list_kms_keys().await, "list_kms_keys")
+        .into_iter()
+        .map(|k| k.id)
+        .filter(|id| id.starts_with(&run.id))
+        .collect();
+    assert_eq!(ids, vec![a.id.clone(), b.id.clone()], "listed by id");
+
+    let name = run.bucket("enc");
+    ok(store.create_bucket(&bucket_record(&name, "acct-1"), &[]).await, "create_bucket");
+    let rule = r#"{"algorithm":"AES256"}"#;
+    ok(store.set_bucket_config(&name, BucketConfig::Encryption, Some(rule), &[]).await, "set encryption");
+    let got = ok(store.get_bucket(&name).await, "get_bucket").expect("bucket");
+    assert_eq!(got.encryption.as_deref(), Some(rule));
+    ok(store.set_bucket_config(&name, BucketConfig::Encryption, None, &[]).await, "delete encryption");
+    let got = ok(store.get_bucket(&name).await, "get_bucket").expect("bucket");
+    assert_eq!(got.encryption, None);
+    ok(store.delete_bucket(&name, &[]).await, "delete_bucket");
 }

@@ -185,4 +185,6 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn charge_share_guess(&self, id: &str, now: OffsetDateTime, window: Duration, max: u32) -> Result<bool>;
     /// Gives back one charged guess (the password was right).
     async fn refund_share_guess(&self, id: &str) -> Result<()>;
+    /// Gives back one counted use (an upload link's upload that failed after it was counted).
+    async fn refund_share_use(&self, id: &str) -> Result<()>;
 }

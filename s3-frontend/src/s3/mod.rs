@@ -10,6 +10,7 @@ mod list;
 mod multipart;
 mod notification;
 mod object;
+pub(crate) mod post;
 mod public_access;
 pub(crate) mod read;
 mod reserve;

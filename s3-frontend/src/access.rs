@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cloudstore_iam_api::{Principal, PrincipalKind};
 use cloudstore_policy::{Authorization, AuthzInput, Context, Effect, PolicySource, Request};
+use cloudstore_store_api::Tag;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::dto::{CopyObjectInput, CopySource, UploadPartCopyInput};
 use s3s::path::S3Path;
@@ -67,7 +68,11 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
         "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
         "GetBucketTagging" => "s3:GetBucketTagging",
-        "DeleteBucketTagging" => "s3:PutBucketTagging",
+        // As on AWS, deleting a bucket's tags needs the permission to put them.
+        "PutBucketTagging" | "DeleteBucketTagging" => "s3:PutBucketTagging",
+        "GetObjectTagging" => "s3:GetObjectTagging",
+        "PutObjectTagging" => "s3:PutObjectTagging",
+        "DeleteObjectTagging" => "s3:DeleteObjectTagging",
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
@@ -91,7 +96,6 @@ pub fn required_action(op: &str) -> Option<&'static str> {
 #[must_use]
 pub fn not_implemented_reason(op: &str) -> &'static str {
     match op {
-        o if o.contains("Tagging") => "object and bucket tags are not supported yet",
         "PutBucketVersioning"
         | "PutObjectLockConfiguration"
         | "PutObjectRetention"
@@ -145,6 +149,19 @@ impl Authorized {
     #[must_use]
     pub fn allows(&self, action: &str, resource: &str) -> bool {
         decide(&self.identity, self.bucket.as_deref(), action, resource, &self.context).allowed
+    }
+
+    /// For a request whose tags are in its body (PutObjectTagging): when a policy reads
+    /// `s3:RequestObjectTag/*`, decides `action` again with the tags in the context (the check
+    /// before the body was read let the request through only as far as this).
+    pub fn check_request_tags(&self, action: &str, bucket: &str, key: &str, tags: &[Tag]) -> S3Result<()> {
+        if !policies_read(&self.identity, self.bucket.as_deref(), "s3:RequestObjectTag") {
+            return Ok(());
+        }
+        let context = with_request_tags((*self.context).clone(), tags);
+        let resource = resource_arn(Some(bucket), Some(key));
+        let why = decide(&self.identity, self.bucket.as_deref(), action, &resource, &context);
+        if why.allowed { Ok(()) } else { Err(refuse(&self.identity, "PutObjectTagging", action, &resource, &why)) }
     }
 
     /// The platform admin.
@@ -251,12 +268,48 @@ pub(crate) fn base_context(
 fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Context {
     let ip = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip().to_string());
     let mut c = base_context(principal_kind, ip, header(cx, "user-agent"), header(cx, "x-amz-acl"));
+    // The tags a write asks for (a malformed header is refused by the operation itself).
+    if let Some(tags) = header(cx, "x-amz-tagging").and_then(|v| crate::s3::tagging::parse_header(v).ok()) {
+        c = with_request_tags(c, &tags);
+    }
     for (param, key) in [("prefix", "s3:prefix"), ("delimiter", "s3:delimiter"), ("max-keys", "s3:max-keys")] {
         if let Some(v) = query_param(cx.uri(), param) {
             c = c.with(key, v);
         }
     }
     c
+}
+
+/// `s3:RequestObjectTag/<key>` for each tag and `s3:RequestObjectTagKeys` (every key).
+pub(crate) fn with_request_tags(mut c: Context, tags: &[Tag]) -> Context {
+    for t in tags {
+        c = c.with(&format!("s3:RequestObjectTag/{}", t.key), t.value.clone());
+    }
+    c.with_many("s3:RequestObjectTagKeys", tags.iter().map(|t| t.key.clone()))
+}
+
+/// Operations on an existing object whose requests carry its tags as
+/// `s3:ExistingObjectTag/<key>` (AWS lists these object operations for the key).
+fn reads_existing_tags(op: &str) -> bool {
+    matches!(
+        op,
+        "GetObject"
+            | "HeadObject"
+            | "GetObjectAttributes"
+            | "GetObjectTorrent"
+            | "GetObjectTagging"
+            | "PutObjectTagging"
+            | "DeleteObjectTagging"
+            | "GetObjectAcl"
+            | "PutObjectAcl"
+    )
+}
+
+/// Whether a policy that applies to `identity` in `bucket` reads a condition key starting with
+/// `prefix` (so the request's context must carry it).
+fn policies_read(identity: &Identity, bucket: Option<&BucketInfo>, prefix: &str) -> bool {
+    identity.sources().iter().any(|s| s.policy.reads_condition_key(prefix))
+        || bucket.and_then(|b| b.policy_for(&identity.principal)).is_some_and(|p| p.reads_condition_key(prefix))
 }
 
 /// Access control by IAM policy: identity policies, bucket policies and bucket ownership
@@ -465,11 +518,24 @@ impl S3Access for PolicyAccess {
             },
             _ => None,
         };
-        let context = context(cx, identity.principal.kind);
+        let mut context = context(cx, identity.principal.kind);
+        // The object's tags, read only when a policy that applies reads them.
+        if let (Some(b), Some(k)) = (&bucket, &key)
+            && reads_existing_tags(op)
+            && policies_read(&identity, info.as_deref(), "s3:ExistingObjectTag/")
+            && let Some(obj) = self.buckets.meta().get_object(b, k).await.map_err(crate::error::store_error)?
+        {
+            for t in &obj.attributes.tags {
+                context.insert(&format!("s3:ExistingObjectTag/{}", t.key), t.value.clone());
+            }
+        }
         let why = decide(&identity, info.as_deref(), action, &resource, &context);
-        // DeleteObjects decides per key once s3s has read the body: refuse now a caller no
-        // policy statement could allow, so a stranger's body is never read.
-        let permitted = why.allowed || (op == "DeleteObjects" && may_be_allowed(&identity, info.as_deref()));
+        // DeleteObjects decides per key once s3s has read the body, and PutObjectTagging once
+        // it has read the tags when a policy reads them: refuse now a caller no policy
+        // statement could allow, so a stranger's body is never read.
+        let decided_later = op == "DeleteObjects"
+            || (op == "PutObjectTagging" && policies_read(&identity, info.as_deref(), "s3:RequestObjectTag"));
+        let permitted = why.allowed || (decided_later && may_be_allowed(&identity, info.as_deref()));
         let access_key = cx.credentials().map(|c| c.access_key.clone());
         let owner = info.as_ref().map(|b| b.owner.clone());
         let denied = |cx: &mut S3AccessContext<'_>, action: &str, why: &Authorization| {
@@ -568,7 +634,11 @@ mod tests {
             "GetBucketLifecycleConfiguration",
             "DeleteBucketLifecycle",
             "GetBucketTagging",
+            "PutBucketTagging",
             "DeleteBucketTagging",
+            "GetObjectTagging",
+            "PutObjectTagging",
+            "DeleteObjectTagging",
             "GetObjectLockConfiguration",
             "GetPublicAccessBlock",
             "DeletePublicAccessBlock",
@@ -592,6 +662,6 @@ mod tests {
         ] {
             assert!(required_action(op).is_some(), "{op} has no action");
         }
-        assert_eq!(required_action("PutBucketTagging"), None);
+        assert_eq!(required_action("PutBucketVersioning"), None);
     }
 }

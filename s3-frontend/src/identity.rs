@@ -195,6 +195,12 @@ impl BucketCache {
         Self { meta, ttl, map: Mutex::new(HashMap::new()) }
     }
 
+    /// The metadata store behind the cache.
+    #[must_use]
+    pub fn meta(&self) -> &Arc<dyn MetadataStore> {
+        &self.meta
+    }
+
     /// The bucket's owner and policy; `None` if the bucket does not exist.
     pub async fn get(&self, bucket: &str) -> Result<Option<Arc<BucketInfo>>, StoreError> {
         if let Some(hit) = get_fresh(&self.map, bucket, self.ttl) {

@@ -228,7 +228,12 @@ impl Frontend {
         // Authorized as a PutObject of the key would be.
         let ip = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip().to_string());
         let ua = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
-        let context = base_context(identity.principal.kind, ip, ua, fields.get("acl"));
+        let mut context = base_context(identity.principal.kind, ip, ua, fields.get("acl"));
+        let (min_len, max_len) = policy.as_ref().and_then(PostPolicy::length_range).unwrap_or((0, u64::MAX));
+        let up = upload_of(&fields, &bucket, &key, min_len, max_len)?;
+        if !up.tags.is_empty() {
+            context = crate::access::with_request_tags(context, &up.tags);
+        }
         let resource = resource_arn(Some(&bucket), Some(&key));
         let why = decide(&identity, Some(&info), "s3:PutObject", &resource, &context);
         let mut extensions = http::Extensions::new();
@@ -261,8 +266,6 @@ impl Frontend {
         extensions.insert(Authorized { identity, bucket: Some(info), context: Arc::new(context) });
         let actor = Actor::of(&extensions, &parts.headers, access_key.as_deref());
 
-        let (min_len, max_len) = policy.as_ref().and_then(PostPolicy::length_range).unwrap_or((0, u64::MAX));
-        let up = upload_of(&fields, &bucket, &key, min_len, max_len)?;
         let file = StreamingBlob::wrap(sync_wrapper::SyncStream::new(file.into_stream()));
         let obj = self.gateway.op_post_object(up, file, &actor).await?;
         Ok(post_success(&fields, &obj, &location(self.public_url.as_deref(), &parts.headers, &path, &obj.key)))
@@ -362,6 +365,9 @@ pub(crate) fn upload_of(
             .ok_or_else(|| s3_error!(InvalidArgument, "Invalid Expires field: {e}"))?;
         up.expires = Some(t);
     }
+    if let Some(t) = fields.get("tagging") {
+        up.tags = crate::s3::tagging::parse_form_field(t)?;
+    }
     for (name, value) in fields.iter() {
         if let Some(m) = name.strip_prefix("x-amz-meta-") {
             up.metadata.insert(m.to_owned(), value.to_owned());
@@ -460,6 +466,7 @@ mod tests {
             checksum: None,
             parts: Vec::new(),
             multipart_parts: None,
+            attributes: cloudstore_store_api::ObjectAttributes::default(),
         };
         let f = |list: &[(&str, &str)]| Fields::new(list.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())));
         assert_eq!(post_success(&f(&[]), &obj, "http://h/b/a%26b.txt").status(), 204);

@@ -87,6 +87,7 @@ event_types! {
     MultipartCompleted => "multipart_completed",
     FileDownloaded => "file_downloaded",
     FileDeleted => "file_deleted",
+    ObjectTagsChanged => "object_tags_changed",
     ShareCreated => "share_created",
     ShareAccessed => "share_accessed",
     AccessDenied => "access_denied",
@@ -268,7 +269,7 @@ mod tests {
             assert_eq!(&t.as_str().parse::<EventType>().expect("infallible"), t);
             assert!(!matches!(t, EventType::Other(_)));
         }
-        assert_eq!(EventType::KNOWN.len(), 24);
+        assert_eq!(EventType::KNOWN.len(), 25);
     }
 
     #[test]

@@ -278,6 +278,13 @@ pub(crate) struct Clause {
     values: Values,
 }
 
+impl Clause {
+    /// The condition key, lower-cased.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+}
+
 /// Parses a `Condition` element into clauses. `path` is the location for error messages.
 pub(crate) fn parse_condition(value: &Value, variables: bool, path: &str) -> Result<Vec<Clause>, PolicyError> {
     let Value::Object(ops) = value else {

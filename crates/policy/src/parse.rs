@@ -174,6 +174,15 @@ impl Policy {
         self.id.as_deref()
     }
 
+    /// Whether a condition of some statement reads a key starting with `prefix` (compared
+    /// case-insensitively, as condition keys are), so that a caller can skip gathering request
+    /// context that no statement reads (an object's existing tags, say).
+    #[must_use]
+    pub fn reads_condition_key(&self, prefix: &str) -> bool {
+        let prefix = prefix.to_ascii_lowercase();
+        self.statements.iter().any(|s| s.conditions.iter().any(|c| c.key().starts_with(&prefix)))
+    }
+
     /// The statements, in document order (never empty).
     pub fn statements(&self) -> &[Statement] {
         &self.statements
@@ -571,5 +580,22 @@ mod tests {
     fn single_statement_object_is_accepted() {
         let p = parse(json!({"Statement": stmt(json!({"Sid": "only"}))}), Identity).unwrap();
         assert_eq!(p.statements()[0].sid(), Some("only"));
+    }
+
+    #[test]
+    fn reads_condition_key_sees_every_statement_case_insensitively() {
+        let p = parse(
+            json!({"Statement": [
+                stmt(json!({})),
+                stmt(json!({"Condition": {"StringEquals": {"S3:ExistingObjectTag/Security": "public"}}}))
+            ]}),
+            Identity,
+        )
+        .unwrap();
+        assert!(p.reads_condition_key("s3:ExistingObjectTag/"));
+        assert!(p.reads_condition_key("s3:existingobjecttag/security"));
+        assert!(!p.reads_condition_key("s3:RequestObjectTag"));
+        let plain = parse(json!({"Statement": stmt(json!({}))}), Identity).unwrap();
+        assert!(!plain.reads_condition_key("s3:"));
     }
 }

@@ -28,6 +28,7 @@ pub use listing::{
 };
 pub use meta::MetadataStore;
 pub use records::{
-    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog,
-    OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StaleUpload, Upload, WriteCondition,
+    AttributesChange, BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectAttributes,
+    ObjectEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse,
+    StaleUpload, Tag, Upload, WriteCondition,
 };

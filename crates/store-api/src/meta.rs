@@ -3,8 +3,9 @@ use std::fmt::Debug;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectMeta, ObjectSummary, OutboxBacklog,
-    OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, Upload, WriteCondition,
+    AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectEvents, ObjectMeta,
+    ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, Upload,
+    WriteCondition,
 };
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
@@ -66,6 +67,20 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
         grace: Duration,
         events: &[OutboxEvent],
     ) -> Result<()>;
+
+    /// Changes an object's attributes in place (its tags, ...) in one transaction that holds
+    /// the object's row: `change` gets the current object and answers its new attributes; its
+    /// error changes nothing and is returned. Data, ETag and modification time stay as they
+    /// are. Returns the object as changed, or `None` if there is no object at the key
+    /// (`NoSuchBucket` if the bucket is gone). `events` makes the change's events from the
+    /// changed object.
+    async fn update_object_attributes(
+        &self,
+        bucket: &str,
+        key: &str,
+        change: AttributesChange<'_>,
+        events: ObjectEvents<'_>,
+    ) -> Result<Option<ObjectMeta>>;
 
     /// Deletes an object and queues its blobs for collection after `grace`. Returns the deleted
     /// object, or `None` if there was none (S3 DeleteObject succeeds either way). An object that

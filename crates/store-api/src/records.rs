@@ -60,6 +60,8 @@ pub struct Bucket {
     pub cors: Option<String>,
     /// The Block Public Access settings (JSON, of the frontend's), if any.
     pub public_access_block: Option<String>,
+    /// The bucket's tag set (JSON array of [`Tag`]), if any.
+    pub tagging: Option<String>,
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -73,6 +75,8 @@ pub enum BucketConfig {
     Cors,
     /// The Block Public Access settings.
     PublicAccessBlock,
+    /// The bucket's tag set.
+    Tagging,
 }
 
 impl BucketConfig {
@@ -84,6 +88,7 @@ impl BucketConfig {
             Self::Notification => "notification",
             Self::Cors => "cors",
             Self::PublicAccessBlock => "public_access_block",
+            Self::Tagging => "tagging",
         }
     }
 }
@@ -138,6 +143,43 @@ pub struct ObjectMeta {
     pub parts: Vec<BlobPart>,
     /// Number of parts when the object came from a multipart upload.
     pub multipart_parts: Option<u32>,
+    /// What the object carries beyond its HTTP metadata (tags, ...), stored as one JSON column.
+    pub attributes: ObjectAttributes,
+}
+
+/// Per-object data beyond the HTTP metadata, kept in one JSON column (`objects.attributes`,
+/// and in a multipart upload's template), so that a new per-object feature adds a field here
+/// rather than a column and a new version of PostgreSQL's PUT functions (ADR 0012). Every
+/// field is optional in the JSON: rows written before it existed decode to its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectAttributes {
+    /// The object's tag set, in the order it was given (at most 10, keys unique).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+impl ObjectAttributes {
+    /// Attributes with these tags and nothing else.
+    #[must_use]
+    #[allow(clippy::needless_update)] // more fields join (ADR 0012)
+    pub fn with_tags(tags: Vec<Tag>) -> Self {
+        Self { tags, ..Self::default() }
+    }
+
+    /// Whether nothing is set (stored as `{}`).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// One tag of an object or a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tag {
+    /// The tag's key (1 to 128 Unicode characters).
+    pub key: String,
+    /// The tag's value (0 to 256 Unicode characters).
+    pub value: String,
 }
 
 /// The fields a listing returns.
@@ -270,7 +312,14 @@ pub struct OutboxBacklog {
 }
 
 /// The events of a deletion, made from what was deleted (nothing when nothing was).
-pub type DeletedEvents<'a> = &'a (dyn Fn(&ObjectMeta) -> Vec<OutboxEvent> + Send + Sync);
+pub type DeletedEvents<'a> = ObjectEvents<'a>;
+
+/// The events of a change to one object, made from the object (as deleted or as changed).
+pub type ObjectEvents<'a> = &'a (dyn Fn(&ObjectMeta) -> Vec<OutboxEvent> + Send + Sync);
+
+/// An in-place change of an object's attributes: from the current object, its new attributes
+/// (or an error that changes nothing).
+pub type AttributesChange<'a> = &'a (dyn Fn(&ObjectMeta) -> crate::Result<ObjectAttributes> + Send + Sync);
 
 /// A public share link (issue #13 item 1, ADR 0010): one object, handed to whoever holds the
 /// link's token. Only the token's SHA-256 is stored.

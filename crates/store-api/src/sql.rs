@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use cloudstore_types::{Checksum, ChecksumAlgorithm, ChecksumType};
 use time::{Duration, OffsetDateTime};
 
-use crate::{BlobId, BlobPart, ObjectMeta, Result, StoreError};
+use crate::{BlobId, BlobPart, ObjectAttributes, ObjectMeta, Result, StoreError};
 
 /// Milliseconds since the Unix epoch (sub-millisecond precision is dropped, rounding down).
 pub fn to_ms(t: OffsetDateTime) -> i64 {
@@ -122,6 +122,8 @@ pub struct TemplateJson {
     parts: Vec<BlobPart>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     multipart_parts: Option<u32>,
+    #[serde(default, skip_serializing_if = "ObjectAttributes::is_empty")]
+    attributes: ObjectAttributes,
 }
 
 impl TemplateJson {
@@ -140,6 +142,7 @@ impl TemplateJson {
             checksum: m.checksum.clone(),
             parts: m.parts.clone(),
             multipart_parts: m.multipart_parts,
+            attributes: m.attributes.clone(),
         })
     }
 
@@ -161,6 +164,7 @@ impl TemplateJson {
             checksum: t.checksum,
             parts: t.parts,
             multipart_parts: t.multipart_parts,
+            attributes: t.attributes,
         })
     }
 }

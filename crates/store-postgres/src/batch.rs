@@ -379,6 +379,7 @@ impl Commits {
         let checksum_type = col(|c| c.row.checksum_type.as_deref());
         let parts: Vec<&str> = items.iter().map(|c| c.row.parts.as_str()).collect();
         let multipart_parts: Vec<Option<i32>> = items.iter().map(|c| c.row.multipart_parts).collect();
+        let attributes: Vec<&str> = items.iter().map(|c| c.row.attributes.as_str()).collect();
         let mut blob = Vec::new();
         let mut blob_item = Vec::new();
         for (i, c) in items.iter().enumerate() {
@@ -408,7 +409,7 @@ impl Commits {
         let codes: (Vec<i32>,) = hot::hot!(self.hot, retry: false, |conn| {
             sqlx::query_as(
                 "SELECT put_objects_with_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+                 $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
             )
             .bind(&bucket)
             .bind(&key)
@@ -427,6 +428,7 @@ impl Commits {
             .bind(&checksum_type)
             .bind(&parts)
             .bind(&multipart_parts)
+            .bind(&attributes)
             .bind(&blob)
             .bind(&blob_item)
             .bind(&if_match)

@@ -169,7 +169,7 @@ impl SqlBackend for PgMetadataStore {
         let blobs = distinct_blobs(&obj.parts);
         let q = sqlx::query(
             "SELECT put_object($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, false, $19, $20, $21)",
+             $18, $19, false, $20, $21, $22)",
         );
         let row = cloudstore_store_sql::bind_object!(q, &row)
             .bind(&blobs)

@@ -177,6 +177,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         notification: None,
         cors: None,
         public_access_block: None,
+        tagging: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name
@@ -521,8 +522,8 @@ async fn put_objects_refuses_blobs_out_of_item_order() {
     let admin = sqlx::PgPool::connect(&url()).await.expect("connect");
     let call = |items: Vec<i32>| {
         sqlx::query_scalar::<_, Vec<i32>>(
-            "SELECT put_objects($1, $2, $3, $4, $5, $6, $6, $6, $6, $6, $6, $7, $6, $6, $6, $8, $9, $10, $11, \
-             $6, $12, $5)",
+            "SELECT put_objects($1, $2, $3, $4, $5, $6, $6, $6, $6, $6, $6, $7, $6, $6, $6, $8, $9, $7, $10, \
+             $11, $6, $12, $5)",
         )
         .bind(vec![bucket.clone(), bucket.clone()])
         .bind(vec!["a", "b"])

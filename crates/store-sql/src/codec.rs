@@ -32,6 +32,8 @@ pub struct ObjectRow {
     pub checksum_type: Option<String>,
     pub parts: String,
     pub multipart_parts: Option<i32>,
+    /// JSON of [`ObjectAttributes`](cloudstore_store_api::ObjectAttributes).
+    pub attributes: String,
 }
 
 impl ObjectRow {
@@ -61,6 +63,7 @@ impl ObjectRow {
             checksum_type: checksum_type.map(str::to_owned),
             parts: json(&obj.parts)?,
             multipart_parts: obj.multipart_parts.map(to_i32).transpose()?,
+            attributes: json(&obj.attributes)?,
         })
     }
 
@@ -89,6 +92,7 @@ impl ObjectRow {
             checksum,
             parts: from_json(&self.parts)?,
             multipart_parts: self.multipart_parts.map(|n| to_u32(i64::from(n))).transpose()?,
+            attributes: from_json(&self.attributes)?,
         })
     }
 }
@@ -115,11 +119,12 @@ pub struct BucketRow {
     notification: Option<String>,
     cors: Option<String>,
     public_access_block: Option<String>,
+    tagging: Option<String>,
 }
 
 impl BucketRow {
     pub fn into_bucket(self) -> Result<Bucket> {
-        let Self { name, owner, region, created_at, policy, notification, cors, public_access_block } = self;
+        let Self { name, owner, region, created_at, policy, notification, cors, public_access_block, tagging } = self;
         Ok(Bucket {
             name,
             owner,
@@ -129,6 +134,7 @@ impl BucketRow {
             notification,
             cors,
             public_access_block,
+            tagging,
         })
     }
 }

@@ -35,7 +35,7 @@ macro_rules! object_columns {
     () => {
         "bucket, key, size, etag, last_modified, content_type, content_encoding, content_disposition, \
          content_language, cache_control, expires, user_metadata, checksum_algorithm, checksum_value, \
-         checksum_type, parts, multipart_parts"
+         checksum_type, parts, multipart_parts, attributes"
     };
 }
 
@@ -51,7 +51,7 @@ macro_rules! upload_columns {
 #[macro_export]
 macro_rules! bucket_columns {
     () => {
-        "name, owner, region, created_at, policy, notification, cors, public_access_block"
+        "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging"
     };
 }
 
@@ -80,7 +80,7 @@ macro_rules! part_columns {
     };
 }
 
-/// Binds `$1..$17` of `$query` to the columns of `$row` (a [`codec::ObjectRow`]), in
+/// Binds `$1..$18` of `$query` to the columns of `$row` (a [`codec::ObjectRow`]), in
 /// [`object_columns!`] order.
 #[macro_export]
 macro_rules! bind_object {
@@ -104,6 +104,7 @@ macro_rules! bind_object {
             .bind(&row.checksum_type)
             .bind(&row.parts)
             .bind(row.multipart_parts)
+            .bind(&row.attributes)
     }};
 }
 
@@ -217,7 +218,8 @@ macro_rules! sql_metadata_store {
         /// The metadata store's shared SQL, from `cloudstore_store_sql::sql_metadata_store!`.
         pub(crate) mod $module {
             use ::cloudstore_store_api::{
-                BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, MetadataStore, ObjectMeta, ObjectSummary,
+                AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, MetadataStore, ObjectEvents,
+                ObjectMeta, ObjectSummary,
                 OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, StoreError,
                 Upload, WriteCondition,
             };
@@ -556,6 +558,45 @@ macro_rules! sql_metadata_store {
                         return Err(StoreError::PreconditionFailed);
                     }
                     queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
+                    outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
+                    commit(tx).await?;
+                    Ok(Some(meta))
+                }
+
+                async fn update_object_attributes(
+                    &self,
+                    bucket: &str,
+                    key: &str,
+                    change: AttributesChange<'_>,
+                    events: ObjectEvents<'_>,
+                ) -> Result<Option<ObjectMeta>> {
+                    let mut tx = self.begin().await?;
+                    let row: Option<$crate::codec::ObjectRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        object_columns!(),
+                        " FROM objects WHERE bucket = $1 AND key = $2",
+                        $for_update
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let Some(row) = row else {
+                        if !bucket_exists(&mut tx, bucket).await? {
+                            return Err(StoreError::NoSuchBucket);
+                        }
+                        return Ok(None);
+                    };
+                    let mut meta = row.into_meta()?;
+                    meta.attributes = change(&meta)?;
+                    ::sqlx::query("UPDATE objects SET attributes = $3 WHERE bucket = $1 AND key = $2")
+                        .bind(bucket)
+                        .bind(key)
+                        .bind($crate::codec::json(&meta.attributes)?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
                     outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
                     commit(tx).await?;
                     Ok(Some(meta))

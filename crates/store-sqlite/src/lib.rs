@@ -159,14 +159,15 @@ async fn write_object(
     let q = sqlx::query(concat!(
         "INSERT INTO objects (",
         object_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
          ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag, \
          last_modified = excluded.last_modified, content_type = excluded.content_type, \
          content_encoding = excluded.content_encoding, content_disposition = excluded.content_disposition, \
          content_language = excluded.content_language, cache_control = excluded.cache_control, \
          expires = excluded.expires, user_metadata = excluded.user_metadata, \
          checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value, \
-         checksum_type = excluded.checksum_type, parts = excluded.parts, multipart_parts = excluded.multipart_parts"
+         checksum_type = excluded.checksum_type, parts = excluded.parts, multipart_parts = excluded.multipart_parts, \
+         attributes = excluded.attributes"
     ));
     cloudstore_store_sql::bind_object!(q, &row).execute(&mut *conn).await.map_err(db_err)?;
     if let Some((_, old_parts)) = current {
@@ -319,6 +320,7 @@ mod tests {
             notification: None,
             cors: None,
             public_access_block: None,
+            tagging: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

@@ -50,6 +50,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         notification: None,
         cors: None,
         public_access_block: None,
+        tagging: None,
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");

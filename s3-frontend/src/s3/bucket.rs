@@ -119,6 +119,7 @@ impl Gateway {
             notification: None,
             cors: None,
             public_access_block: None,
+            tagging: None,
         };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);

@@ -14,6 +14,7 @@ pub(crate) mod post;
 mod public_access;
 pub(crate) mod read;
 mod reserve;
+pub(crate) mod tagging;
 mod torrent;
 mod unconfigured;
 mod write;
@@ -276,6 +277,18 @@ impl S3 for Gateway {
     }
     async fn get_bucket_tagging(&self, req: S3Request<GetBucketTaggingInput>) -> R<GetBucketTaggingOutput> {
         self.op_get_bucket_tagging(req).await
+    }
+    async fn put_bucket_tagging(&self, req: S3Request<PutBucketTaggingInput>) -> R<PutBucketTaggingOutput> {
+        self.op_put_bucket_tagging(req).await
+    }
+    async fn get_object_tagging(&self, req: S3Request<GetObjectTaggingInput>) -> R<GetObjectTaggingOutput> {
+        self.op_get_object_tagging(req).await
+    }
+    async fn put_object_tagging(&self, req: S3Request<PutObjectTaggingInput>) -> R<PutObjectTaggingOutput> {
+        self.op_put_object_tagging(req).await
+    }
+    async fn delete_object_tagging(&self, req: S3Request<DeleteObjectTaggingInput>) -> R<DeleteObjectTaggingOutput> {
+        self.op_delete_object_tagging(req).await
     }
     async fn delete_bucket_tagging(&self, req: S3Request<DeleteBucketTaggingInput>) -> R<DeleteBucketTaggingOutput> {
         self.op_delete_bucket_tagging(req).await

@@ -1,7 +1,9 @@
 //! Multipart uploads. Parts are separate blobs; completing an upload only writes metadata
 //! (the object's data is the list of its parts' blobs), so it is fast and atomic.
 
-use cloudstore_store_api::{BlobPart, ObjectMeta, PartMeta, StoreError, Upload, UploadListQuery, list_uploads};
+use cloudstore_store_api::{
+    BlobPart, ObjectAttributes, ObjectMeta, PartMeta, StoreError, Upload, UploadListQuery, list_uploads,
+};
 use cloudstore_types::{Checksum, ChecksumAlgorithm, ChecksumType};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -130,6 +132,7 @@ impl Gateway {
             (Some(a), k) => (Some(a), Some(k.unwrap_or_else(|| default_type(a)))),
             (None, None) => (None, None),
         };
+        let tags = input.tagging.as_deref().map(super::tagging::parse_header).transpose()?.unwrap_or_default();
         let upload_id = uuid::Uuid::now_v7().simple().to_string();
         let template = ObjectMeta {
             bucket: input.bucket.clone(),
@@ -147,6 +150,7 @@ impl Gateway {
             checksum: None,
             parts: Vec::new(),
             multipart_parts: None,
+            attributes: ObjectAttributes::with_tags(tags),
         };
         let upload = Upload {
             bucket: input.bucket.clone(),

@@ -34,6 +34,8 @@ pub(crate) struct PostUpload {
     /// An HTTP date, already validated.
     pub(crate) expires: Option<String>,
     pub(crate) metadata: BTreeMap<String, String>,
+    /// The `tagging` field's tags, checked.
+    pub(crate) tags: Vec<cloudstore_store_api::Tag>,
     pub(crate) checksums: ChecksumFields,
     pub(crate) checksum_algorithm: Option<String>,
     /// Smallest and largest file allowed (the policy's content-length-range and our limit).
@@ -92,6 +94,7 @@ impl Gateway {
             checksum: written.digests.checksum.as_ref().map(|(a, v)| checksum::full_object(*a, v)),
             parts: single_part(&written),
             multipart_parts: None,
+            attributes: cloudstore_store_api::ObjectAttributes::with_tags(up.tags),
         };
         let o = &obj;
         let share_id = up.share_id;

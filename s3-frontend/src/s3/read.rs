@@ -178,6 +178,7 @@ pub(crate) mod tests {
             checksum: None,
             parts: vec![],
             multipart_parts: None,
+            attributes: Default::default(),
         }
     }
 

@@ -16,8 +16,8 @@ use s3s::dto::{
     DeleteBucketIntelligentTieringConfigurationOutput, DeleteBucketInventoryConfigurationInput,
     DeleteBucketInventoryConfigurationOutput, DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput,
     DeleteBucketMetricsConfigurationInput, DeleteBucketMetricsConfigurationOutput, DeleteBucketReplicationInput,
-    DeleteBucketReplicationOutput, DeleteBucketTaggingInput, DeleteBucketTaggingOutput, DeleteBucketWebsiteInput,
-    DeleteBucketWebsiteOutput, GetBucketAccelerateConfigurationInput, GetBucketAccelerateConfigurationOutput,
+    DeleteBucketReplicationOutput, DeleteBucketWebsiteInput, DeleteBucketWebsiteOutput,
+    GetBucketAccelerateConfigurationInput, GetBucketAccelerateConfigurationOutput,
     GetBucketAnalyticsConfigurationInput, GetBucketAnalyticsConfigurationOutput, GetBucketEncryptionInput,
     GetBucketEncryptionOutput, GetBucketIntelligentTieringConfigurationInput,
     GetBucketIntelligentTieringConfigurationOutput, GetBucketInventoryConfigurationInput,
@@ -25,15 +25,14 @@ use s3s::dto::{
     GetBucketLoggingInput, GetBucketLoggingOutput, GetBucketMetricsConfigurationInput,
     GetBucketMetricsConfigurationOutput, GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput,
     GetBucketReplicationInput, GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput,
-    GetBucketTaggingInput, GetBucketTaggingOutput, GetBucketWebsiteInput, GetBucketWebsiteOutput,
-    GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput, ListBucketAnalyticsConfigurationsInput,
-    ListBucketAnalyticsConfigurationsOutput, ListBucketIntelligentTieringConfigurationsInput,
-    ListBucketIntelligentTieringConfigurationsOutput, ListBucketInventoryConfigurationsInput,
-    ListBucketInventoryConfigurationsOutput, ListBucketMetricsConfigurationsInput,
-    ListBucketMetricsConfigurationsOutput, ObjectOwnership, OwnershipControls, OwnershipControlsRule, Payer,
-    PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput, PutBucketLoggingInput,
-    PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput, PutBucketRequestPaymentInput,
-    PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
+    GetBucketWebsiteInput, GetBucketWebsiteOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
+    ListBucketAnalyticsConfigurationsInput, ListBucketAnalyticsConfigurationsOutput,
+    ListBucketIntelligentTieringConfigurationsInput, ListBucketIntelligentTieringConfigurationsOutput,
+    ListBucketInventoryConfigurationsInput, ListBucketInventoryConfigurationsOutput,
+    ListBucketMetricsConfigurationsInput, ListBucketMetricsConfigurationsOutput, ObjectOwnership, OwnershipControls,
+    OwnershipControlsRule, Payer, PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput,
+    PutBucketLoggingInput, PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput,
+    PutBucketRequestPaymentInput, PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -187,18 +186,6 @@ impl Gateway {
         DeleteBucketLifecycleInput,
         DeleteBucketLifecycleOutput,
         |_r| Ok(DeleteBucketLifecycleOutput::default())
-    );
-    unconfigured!(
-        /// Until tagging exists (issue #14).
-        op_get_bucket_tagging, "GetBucketTagging", GetBucketTaggingInput, GetBucketTaggingOutput,
-        |_r| Err(not_found(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist"))
-    );
-    unconfigured!(
-        op_delete_bucket_tagging,
-        "DeleteBucketTagging",
-        DeleteBucketTaggingInput,
-        DeleteBucketTaggingOutput,
-        |_r| Ok(DeleteBucketTaggingOutput::default())
     );
     unconfigured!(
         /// Until object lock exists (issue #14): no bucket has it.

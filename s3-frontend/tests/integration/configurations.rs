@@ -5,7 +5,7 @@
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::types::{
     AccelerateConfiguration, BucketAccelerateStatus, BucketLoggingStatus, ErrorDocument, ObjectOwnership, Payer,
-    RequestPaymentConfiguration, Tag, Tagging, WebsiteConfiguration,
+    RequestPaymentConfiguration, WebsiteConfiguration,
 };
 
 use crate::harness::{Harness, expect_err, random_hex, sdk_client, status_of};
@@ -116,9 +116,11 @@ pub async fn unoffered_configurations_answer_as_unconfigured(h: &Harness) {
     expect_err(c.get_bucket_metrics_configuration().bucket(&b).id("m").send().await, 404, Some("NoSuchConfiguration"));
 
     // Not implemented yet: refused with the reason.
-    let tagging =
-        Tagging::builder().tag_set(Tag::builder().key("k").value("v").build().expect("tag")).build().expect("tags");
-    let e = c.put_bucket_tagging().bucket(&b).tagging(tagging).send().await.expect_err("tagging");
+    let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    let e =
+        c.put_bucket_versioning().bucket(&b).versioning_configuration(versioning).send().await.expect_err("versioning");
     assert_eq!((status_of(&e), e.code()), (501, Some("NotImplemented")));
     assert!(e.message().is_some_and(|m| m.contains("not supported yet")), "{e:?}");
 

@@ -37,6 +37,7 @@ mod rest;
 mod robust;
 mod semantics;
 mod shares;
+mod tagging;
 
 /// Generates one test per case and backend set, so the very same suite runs against both.
 macro_rules! suite {
@@ -82,6 +83,11 @@ suite!(
     iam::temporary_credentials_presign_with_sigv2,
     iam::bucket_policies_grant_across_accounts,
     public_access::block_public_access,
+    tagging::object_tags_roundtrip_and_limits,
+    tagging::tags_through_multipart_and_copy,
+    tagging::bucket_tags,
+    tagging::tagging_refuses_strangers,
+    tagging::tag_policy_conditions,
     cors::bucket_cors_configuration,
     cors::cors_preflight,
     cors::cors_actual_responses,

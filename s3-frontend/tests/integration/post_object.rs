@@ -205,6 +205,27 @@ pub async fn post_object_uploads(h: &Harness) {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(!h.exists(&bucket, "c2.txt").await);
 
+    // The tagging field (a Tagging document) becomes the object's tags; a bad one is refused.
+    let tagging = "<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag><Tag><Key>a</Key><Value></Value></Tag></TagSet></Tagging>";
+    let tpol = policy(600, json!([{"bucket": bucket}, ["starts-with", "$key", ""], ["starts-with", "$tagging", ""]]));
+    let mut parts = vec![field("key", "tagged.txt"), field("tagging", tagging)];
+    parts.extend(v2_fields(&access, &secret, &tpol));
+    parts.push(Part::File("t.txt", b"tagged"));
+    let r = post_form(h, &path, &parts, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let tags = client.get_object_tagging().bucket(&bucket).key("tagged.txt").send().await.expect("tags");
+    let got: Vec<(&str, &str)> = tags.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(got, [("a", ""), ("team", "blue")]);
+    for bad in ["<Tagging><TagSet>", "<Tagging><TagSet><Tag><Key>aws:x</Key><Value>v</Value></Tag></TagSet></Tagging>"]
+    {
+        let mut parts = vec![field("key", "badtag.txt"), field("tagging", bad)];
+        parts.extend(v2_fields(&access, &secret, &tpol));
+        parts.push(Part::File("t.txt", b"x"));
+        let r = post_form(h, &path, &parts, &[]).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    assert!(!h.exists(&bucket, "badtag.txt").await);
+
     // An empty file is an object too; field names are case-insensitive.
     let mut parts = vec![field("KEY", "empty")];
     parts.extend(v2_fields(&access, &secret, &pol));

@@ -31,8 +31,8 @@ use tokio::sync::Barrier;
 
 use crate::{
     BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, ListPage, ListQuery, ListedObject, MetadataStore,
-    ObjectMeta, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StoreError, Upload, UploadListQuery, WriteCondition,
-    list_objects, list_uploads,
+    ObjectAttributes, ObjectMeta, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StoreError, Tag, Upload,
+    UploadListQuery, WriteCondition, list_objects, list_uploads,
 };
 
 type Store = Arc<dyn MetadataStore>;
@@ -62,6 +62,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(buckets);
     section!(objects);
     section!(conditional_writes);
+    section!(attributes);
     section!(races);
     section!(delete_bucket_races_completion);
     section!(collector);
@@ -151,6 +152,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         notification: None,
         cors: None,
         public_access_block: None,
+        tagging: None,
     }
 }
 
@@ -188,6 +190,7 @@ pub fn object(bucket: &str, key: &str, blobs: &[BlobId]) -> ObjectMeta {
         checksum: None,
         parts,
         multipart_parts: None,
+        attributes: Default::default(),
     }
 }
 
@@ -306,6 +309,14 @@ async fn buckets(store: &Store, run: &Run) {
     ok(store.set_bucket_config(&c, BucketConfig::PublicAccessBlock, None, &[]).await, "remove block");
     let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
     assert_eq!((got.public_access_block.as_deref(), got.cors.as_deref()), (None, Some(cors)));
+    // A tag set beside the others, removed alone.
+    let tags = r#"[{"key":"team","value":"ü \"q\""}]"#;
+    ok(store.set_bucket_config(&c, BucketConfig::Tagging, Some(tags), &[]).await, "set tagging");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!((got.tagging.as_deref(), got.cors.as_deref()), (Some(tags), Some(cors)));
+    ok(store.set_bucket_config(&c, BucketConfig::Tagging, None, &[]).await, "remove tagging");
+    let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
+    assert_eq!((got.tagging.as_deref(), got.cors.as_deref()), (None, Some(cors)));
     ok(store.set_bucket_config(&c, BucketConfig::Cors, None, &[]).await, "remove cors");
     let got = ok(store.get_bucket(&c).await, "get_bucket").expect("bucket");
     assert_eq!(
@@ -515,6 +526,61 @@ async fn objects(store: &Store, run: &Run) {
         "delete_object",
     );
     assert_queued_after(store, &overdue[0], GRACE).await;
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
+}
+
+/// Object attributes round-trip and are replaced by every kind of write: the plain write
+/// (PostgreSQL's group commit, insert and update paths) and the conditional one (its
+/// `put_object` function).
+async fn attributes(store: &Store, run: &Run) {
+    let bucket = run.bucket("attrs");
+    make_bucket(store, &bucket).await;
+    let tag = |k: &str, v: &str| Tag { key: k.to_owned(), value: v.to_owned() };
+    let blobs = pending_blobs(store, 3).await;
+    let mut tagged = object(&bucket, "k", &blobs[..1]);
+    tagged.attributes.tags = vec![tag("ünï \"q\"", "{json}"), tag("empty", ""), tag("a", "b")];
+    ok(store.put_object(&tagged, &WriteCondition::default(), GRACE, &[]).await, "put with tags");
+    assert_eq!(get(store, &bucket, "k").await.as_ref(), Some(&tagged));
+    let mut retagged = object(&bucket, "k", &blobs[1..2]);
+    retagged.attributes.tags = vec![tag("only", "one")];
+    ok(store.put_object(&retagged, &if_match(&tagged.etag), GRACE, &[]).await, "conditional retag");
+    assert_eq!(get(store, &bucket, "k").await.as_ref(), Some(&retagged));
+    let plain = object(&bucket, "k", &blobs[2..]);
+    assert!(plain.attributes.is_empty());
+    ok(store.put_object(&plain, &WriteCondition::default(), GRACE, &[]).await, "overwrite without tags");
+    assert_eq!(get(store, &bucket, "k").await.as_ref(), Some(&plain));
+
+    // In place: only the attributes change, with the change's events.
+    let set = |tags: Vec<Tag>| move |_: &ObjectMeta| Ok(ObjectAttributes::with_tags(tags.clone()));
+    let mark = |label: &'static str| move |o: &ObjectMeta| vec![event(run, "attrs", &format!("{label} {}", o.key))];
+    let changed = ok(
+        store.update_object_attributes(&bucket, "k", &set(vec![tag("x", "1")]), &mark("tagged")).await,
+        "update_object_attributes",
+    );
+    let mut expected = plain.clone();
+    expected.attributes.tags = vec![tag("x", "1")];
+    assert_eq!(changed.as_ref(), Some(&expected));
+    assert_eq!(get(store, &bucket, "k").await.as_ref(), Some(&expected));
+    // A refusal of the change changes nothing and writes no event.
+    let refuse = |_: &ObjectMeta| Err(StoreError::PreconditionFailed);
+    assert_err!(
+        store.update_object_attributes(&bucket, "k", &refuse, &mark("refused")).await,
+        StoreError::PreconditionFailed
+    );
+    assert_eq!(get(store, &bucket, "k").await.as_ref(), Some(&expected));
+    let missing = ok(
+        store.update_object_attributes(&bucket, "nokey", &set(vec![]), &mark("missing")).await,
+        "update of a missing key",
+    );
+    assert_eq!(missing, None);
+    assert_err!(
+        store.update_object_attributes(&run.bucket("nobucket"), "k", &set(vec![]), &mark("nobucket")).await,
+        StoreError::NoSuchBucket
+    );
+    let rows: Vec<OutboxRow> = run_rows(store, run).await.into_iter().filter(|r| r.key.ends_with("/attrs")).collect();
+    assert_eq!(bodies(&rows), vec!["tagged k"]);
+    ok(store.outbox_remove(&rows.iter().map(|r| r.id).collect::<Vec<_>>()).await, "outbox_remove");
+    ok(store.delete_object(&bucket, "k", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await, "delete");
     ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
 
@@ -790,6 +856,7 @@ fn upload(bucket: &str, key: &str, upload_id: &str, initiated: OffsetDateTime) -
     template.content_type = Some("video/mp4".to_owned());
     template.cache_control = Some("no-cache".to_owned());
     template.user_metadata = BTreeMap::from([("origin".to_owned(), "suite".to_owned())]);
+    template.attributes.tags = vec![Tag { key: "stage".to_owned(), value: "uploaded".to_owned() }];
     Upload {
         bucket: bucket.to_owned(),
         key: key.to_owned(),

@@ -283,7 +283,9 @@ impl Frontend {
         // Bodies read whole (XML of POST requests and of bucket PUTs; IAM and REST calls) hold
         // a share of a bounded budget: they must also arrive within a total time.
         // A POST form (PostObject, a file drop) streams its file: only the idle limit applies.
-        let form = parts.method == http::Method::POST && crate::post_object::boundary(&parts.headers).is_some();
+        let form = parts.method == http::Method::POST
+            && !crate::api::is_rest_path(parts.uri.path())
+            && crate::post_object::boundary(&parts.headers).is_some();
         let whole = (parts.method == http::Method::POST && !form)
             || (parts.method == http::Method::PUT
                 && parts.uri.path().trim_start_matches('/').trim_end_matches('/').find('/').is_none());

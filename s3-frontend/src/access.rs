@@ -66,7 +66,8 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
         "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
-        "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
+        // As on AWS, deleting the rules needs the permission to put them.
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
         "GetBucketTagging" => "s3:GetBucketTagging",
         // As on AWS, deleting a bucket's tags needs the permission to put them.
         "PutBucketTagging" | "DeleteBucketTagging" => "s3:PutBucketTagging",
@@ -102,7 +103,6 @@ pub fn not_implemented_reason(op: &str) -> &'static str {
         | "GetObjectRetention"
         | "PutObjectLegalHold"
         | "GetObjectLegalHold" => "versioning and object lock are not supported yet",
-        "PutBucketLifecycleConfiguration" => "lifecycle rules are not supported yet",
         "PutBucketEncryption" => "encryption at rest is not supported yet",
         o if o.contains("Acl") || o.contains("OwnershipControls") => {
             "ACLs are not supported yet; bucket policies grant access"
@@ -632,6 +632,7 @@ mod tests {
             "GetBucketEncryption",
             "DeleteBucketEncryption",
             "GetBucketLifecycleConfiguration",
+            "PutBucketLifecycleConfiguration",
             "DeleteBucketLifecycle",
             "GetBucketTagging",
             "PutBucketTagging",

@@ -131,6 +131,8 @@ pub struct App {
     pub frontend: Arc<Frontend>,
     /// The background collector.
     pub collector: Collector,
+    /// The lifecycle worker.
+    pub lifecycle: crate::s3::LifecycleWorker,
     /// The root key pair, and whether it was generated at this start.
     pub root: (RootCredentials, bool),
     /// The outbox relay, when events are on.
@@ -155,6 +157,7 @@ impl App {
             region: args.region.clone(),
             gc_grace: Duration::from_secs(args.gc_grace_secs),
             pending_ttl: Duration::from_secs(args.pending_ttl_secs),
+            lifecycle_day: Duration::from_secs(args.lifecycle_day_secs),
             ..GatewayConfig::default()
         };
         let metrics = Arc::new(Metrics::default());
@@ -203,6 +206,10 @@ impl App {
         };
         let notifications = events.is_some() && kafka;
         let cfg = GatewayConfig { events, notifications, ..cfg };
+        let lifecycle = crate::s3::LifecycleWorker::new(
+            Gateway::new(meta.clone(), blobs.clone(), cfg.clone()),
+            Duration::from_secs(args.lifecycle_interval_secs),
+        );
         let public_url = args.public_url.as_deref().map(crate::shares::public_base).transpose()?;
         let mut frontend = frontend(meta.clone(), blobs.clone(), cfg, root.0.clone(), &args.domains, metrics, iam)?
             .with_limits(limits);
@@ -216,17 +223,19 @@ impl App {
         collector.interval = Duration::from_secs(args.gc_interval_secs.max(1));
         let listener =
             TcpListener::bind(args.listen).await.map_err(|source| StartError::Listen { addr: args.listen, source })?;
-        Ok(Self { listener, frontend, collector, root, relay, events_stop })
+        Ok(Self { listener, frontend, collector, lifecycle, root, relay, events_stop })
     }
 
     /// Serves until `shutdown` is cancelled; the collector and the outbox relay run alongside.
     pub async fn run(self, shutdown: CancellationToken) {
         let gc = tokio::spawn(self.collector.run(shutdown.clone()));
+        let lifecycle = tokio::spawn(self.lifecycle.run(shutdown.clone()));
         let relay = self.relay.map(|r| tokio::spawn(r.run(shutdown.clone())));
         serve(self.listener, self.frontend, shutdown).await;
         // The buffer's last events reach the outbox; the relay publishes them at the next start.
         self.events_stop.cancel();
         let _ = gc.await;
+        let _ = lifecycle.await;
         if let Some(r) = relay {
             let _ = r.await;
         }

@@ -83,6 +83,12 @@ pub struct ServeArgs {
     /// Seconds after which an unfinished multipart upload is aborted.
     #[arg(long, env = "CLOUDSTORE_UPLOAD_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub upload_ttl_secs: u64,
+    /// Seconds between passes of the lifecycle worker (which applies buckets' lifecycle rules).
+    #[arg(long, env = "CLOUDSTORE_LIFECYCLE_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_interval_secs: u64,
+    /// Seconds in a lifecycle "day" (rules' `Days`, midnights): for tests only, 86400 otherwise.
+    #[arg(long, env = "CLOUDSTORE_LIFECYCLE_DAY_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_day_secs: u64,
     /// Seconds between collector passes.
     #[arg(long, env = "CLOUDSTORE_GC_INTERVAL_SECS", default_value_t = 30)]
     pub gc_interval_secs: u64,

@@ -167,6 +167,8 @@ pub struct BucketInfo {
     pub public_policy: bool,
     /// The CORS rules (read by the server for `Origin` requests and preflights).
     pub cors: Option<crate::cors::Rules>,
+    /// The lifecycle rules (for the `x-amz-expiration` header of object responses).
+    pub lifecycle: Option<crate::lifecycle::Rules>,
 }
 
 impl BucketInfo {
@@ -229,7 +231,8 @@ impl BucketCache {
                 .map(|json| crate::public_access::Block::from_stored(bucket, json))
                 .unwrap_or_default();
             let public_policy = b.policy.as_deref().is_some_and(crate::public_access::policy_is_public);
-            Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy, block, public_policy, cors })
+            let lifecycle = crate::s3::stored_lifecycle(b.lifecycle.as_deref());
+            Arc::new(BucketInfo { owner: legacy_owner(b.owner), policy, block, public_policy, cors, lifecycle })
         });
         if info.is_some() {
             put(&self.map, bucket, info.clone());

@@ -18,6 +18,7 @@ pub mod form;
 pub mod gc;
 pub mod host;
 pub mod identity;
+pub mod lifecycle;
 pub mod metrics;
 pub mod post_object;
 pub mod post_policy;

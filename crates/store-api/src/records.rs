@@ -62,6 +62,8 @@ pub struct Bucket {
     pub public_access_block: Option<String>,
     /// The bucket's tag set (JSON array of [`Tag`]), if any.
     pub tagging: Option<String>,
+    /// The lifecycle configuration (JSON, of the frontend's rules), if any.
+    pub lifecycle: Option<String>,
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -77,6 +79,8 @@ pub enum BucketConfig {
     PublicAccessBlock,
     /// The bucket's tag set.
     Tagging,
+    /// The lifecycle configuration.
+    Lifecycle,
 }
 
 impl BucketConfig {
@@ -89,6 +93,7 @@ impl BucketConfig {
             Self::Cors => "cors",
             Self::PublicAccessBlock => "public_access_block",
             Self::Tagging => "tagging",
+            Self::Lifecycle => "lifecycle",
         }
     }
 }

@@ -178,6 +178,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         cors: None,
         public_access_block: None,
         tagging: None,
+        lifecycle: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

@@ -120,11 +120,23 @@ pub struct BucketRow {
     cors: Option<String>,
     public_access_block: Option<String>,
     tagging: Option<String>,
+    lifecycle: Option<String>,
 }
 
 impl BucketRow {
     pub fn into_bucket(self) -> Result<Bucket> {
-        let Self { name, owner, region, created_at, policy, notification, cors, public_access_block, tagging } = self;
+        let Self {
+            name,
+            owner,
+            region,
+            created_at,
+            policy,
+            notification,
+            cors,
+            public_access_block,
+            tagging,
+            lifecycle,
+        } = self;
         Ok(Bucket {
             name,
             owner,
@@ -135,6 +147,7 @@ impl BucketRow {
             cors,
             public_access_block,
             tagging,
+            lifecycle,
         })
     }
 }

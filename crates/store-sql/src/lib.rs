@@ -51,7 +51,7 @@ macro_rules! upload_columns {
 #[macro_export]
 macro_rules! bucket_columns {
     () => {
-        "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging"
+        "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging, lifecycle"
     };
 }
 

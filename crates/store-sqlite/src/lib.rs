@@ -321,6 +321,7 @@ mod tests {
             cors: None,
             public_access_block: None,
             tagging: None,
+            lifecycle: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

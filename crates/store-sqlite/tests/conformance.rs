@@ -51,6 +51,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         cors: None,
         public_access_block: None,
         tagging: None,
+        lifecycle: None,
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");

@@ -120,6 +120,7 @@ impl Gateway {
             cors: None,
             public_access_block: None,
             tagging: None,
+            lifecycle: None,
         };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);

@@ -6,6 +6,7 @@ mod bucket;
 pub(crate) mod checksum;
 mod condition;
 mod cors;
+mod lifecycle;
 mod list;
 mod multipart;
 mod notification;
@@ -18,6 +19,9 @@ pub(crate) mod tagging;
 mod torrent;
 mod unconfigured;
 mod write;
+
+pub(crate) use lifecycle::stored_rules as stored_lifecycle;
+pub use lifecycle::{LifecycleDone, LifecycleWorker};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +50,8 @@ pub struct GatewayConfig {
     pub events: Option<crate::events::Events>,
     /// Whether bucket notifications can be delivered (events on, published to Kafka).
     pub notifications: bool,
+    /// The length of a lifecycle "day" (`CLOUDSTORE_LIFECYCLE_DAY_SECS`; tests shorten it).
+    pub lifecycle_day: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -59,6 +65,7 @@ impl Default for GatewayConfig {
             max_object_size: 5 * 1024 * 1024 * 1024,
             events: None,
             notifications: false,
+            lifecycle_day: Duration::from_secs(86_400),
         }
     }
 }
@@ -274,6 +281,12 @@ impl S3 for Gateway {
         req: S3Request<DeleteBucketLifecycleInput>,
     ) -> R<DeleteBucketLifecycleOutput> {
         self.op_delete_bucket_lifecycle(req).await
+    }
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> R<PutBucketLifecycleConfigurationOutput> {
+        self.op_put_bucket_lifecycle_configuration(req).await
     }
     async fn get_bucket_tagging(&self, req: S3Request<GetBucketTaggingInput>) -> R<GetBucketTaggingOutput> {
         self.op_get_bucket_tagging(req).await

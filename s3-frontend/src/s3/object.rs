@@ -236,6 +236,7 @@ impl Gateway {
         self.committed(&events);
         let fields = obj.checksum.as_ref().map(ChecksumFields::of).unwrap_or_default();
         Ok(S3Response::new(PutObjectOutput {
+            expiration: self.expiration_of(&extensions, &obj),
             e_tag: Some(etag_out(&obj.etag)),
             checksum_crc32: fields.crc32,
             checksum_crc32c: fields.crc32c,
@@ -245,6 +246,15 @@ impl Gateway {
             checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
             ..Default::default()
         }))
+    }
+
+    /// The `x-amz-expiration` header of `obj`: when the bucket's lifecycle rules (as access
+    /// control read them with the bucket) expire it, and by which rule.
+    pub(crate) fn expiration_of(&self, extensions: &http::Extensions, obj: &ObjectMeta) -> Option<String> {
+        let rules = extensions.get::<crate::access::Authorized>()?.bucket.as_ref()?.lifecycle.as_ref()?;
+        let day = time::Duration::try_from(self.cfg.lifecycle_day).ok()?;
+        let (at, rule) = rules.expiry_of(obj, day)?;
+        Some(crate::lifecycle::expiration_header(at, rule))
     }
 
     /// Reads an object's metadata or fails with `NoSuchKey`.
@@ -344,7 +354,14 @@ impl Gateway {
         }
         let body = StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream));
         let tag_count = i32::try_from(plan.obj.attributes.tags.len()).ok().filter(|n| *n > 0);
-        Ok(S3Response::new(object_headers!(GetObjectOutput, plan, body: Some(body), tag_count: tag_count,)))
+        let expiration = self.expiration_of(&req.extensions, &plan.obj);
+        Ok(S3Response::new(object_headers!(
+            GetObjectOutput,
+            plan,
+            body: Some(body),
+            tag_count: tag_count,
+            expiration: expiration,
+        )))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "HeadObject", bucket = %req.input.bucket, key = %req.input.key))]
@@ -371,7 +388,8 @@ impl Gateway {
             .await?;
         // Not in AWS's HeadObject documentation, but AWS answers it (and s3-tests checks it).
         let tag_count = super::tagging::count_header(&plan.obj);
-        let mut resp = S3Response::new(object_headers!(HeadObjectOutput, plan,));
+        let expiration = self.expiration_of(&req.extensions, &plan.obj);
+        let mut resp = S3Response::new(object_headers!(HeadObjectOutput, plan, expiration: expiration,));
         if let Some(n) = tag_count {
             resp.headers.insert("x-amz-tagging-count", n);
         }

@@ -14,18 +14,17 @@ use s3s::dto::{
     BucketAccelerateStatus, DeleteBucketAnalyticsConfigurationInput, DeleteBucketAnalyticsConfigurationOutput,
     DeleteBucketEncryptionInput, DeleteBucketEncryptionOutput, DeleteBucketIntelligentTieringConfigurationInput,
     DeleteBucketIntelligentTieringConfigurationOutput, DeleteBucketInventoryConfigurationInput,
-    DeleteBucketInventoryConfigurationOutput, DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput,
-    DeleteBucketMetricsConfigurationInput, DeleteBucketMetricsConfigurationOutput, DeleteBucketReplicationInput,
-    DeleteBucketReplicationOutput, DeleteBucketWebsiteInput, DeleteBucketWebsiteOutput,
-    GetBucketAccelerateConfigurationInput, GetBucketAccelerateConfigurationOutput,
-    GetBucketAnalyticsConfigurationInput, GetBucketAnalyticsConfigurationOutput, GetBucketEncryptionInput,
-    GetBucketEncryptionOutput, GetBucketIntelligentTieringConfigurationInput,
-    GetBucketIntelligentTieringConfigurationOutput, GetBucketInventoryConfigurationInput,
-    GetBucketInventoryConfigurationOutput, GetBucketLifecycleConfigurationInput, GetBucketLifecycleConfigurationOutput,
-    GetBucketLoggingInput, GetBucketLoggingOutput, GetBucketMetricsConfigurationInput,
-    GetBucketMetricsConfigurationOutput, GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput,
-    GetBucketReplicationInput, GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput,
-    GetBucketWebsiteInput, GetBucketWebsiteOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
+    DeleteBucketInventoryConfigurationOutput, DeleteBucketMetricsConfigurationInput,
+    DeleteBucketMetricsConfigurationOutput, DeleteBucketReplicationInput, DeleteBucketReplicationOutput,
+    DeleteBucketWebsiteInput, DeleteBucketWebsiteOutput, GetBucketAccelerateConfigurationInput,
+    GetBucketAccelerateConfigurationOutput, GetBucketAnalyticsConfigurationInput,
+    GetBucketAnalyticsConfigurationOutput, GetBucketEncryptionInput, GetBucketEncryptionOutput,
+    GetBucketIntelligentTieringConfigurationInput, GetBucketIntelligentTieringConfigurationOutput,
+    GetBucketInventoryConfigurationInput, GetBucketInventoryConfigurationOutput, GetBucketLoggingInput,
+    GetBucketLoggingOutput, GetBucketMetricsConfigurationInput, GetBucketMetricsConfigurationOutput,
+    GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput, GetBucketReplicationInput,
+    GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput, GetBucketWebsiteInput,
+    GetBucketWebsiteOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
     ListBucketAnalyticsConfigurationsInput, ListBucketAnalyticsConfigurationsOutput,
     ListBucketIntelligentTieringConfigurationsInput, ListBucketIntelligentTieringConfigurationsOutput,
     ListBucketInventoryConfigurationsInput, ListBucketInventoryConfigurationsOutput,
@@ -173,19 +172,6 @@ impl Gateway {
         DeleteBucketEncryptionInput,
         DeleteBucketEncryptionOutput,
         |_r| Ok(DeleteBucketEncryptionOutput::default())
-    );
-    unconfigured!(
-        /// Until lifecycle rules exist (issue #14).
-        op_get_bucket_lifecycle_configuration, "GetBucketLifecycleConfiguration",
-        GetBucketLifecycleConfigurationInput, GetBucketLifecycleConfigurationOutput,
-        |_r| Err(not_found(S3ErrorCode::NoSuchLifecycleConfiguration, "The lifecycle configuration does not exist"))
-    );
-    unconfigured!(
-        op_delete_bucket_lifecycle,
-        "DeleteBucketLifecycle",
-        DeleteBucketLifecycleInput,
-        DeleteBucketLifecycleOutput,
-        |_r| Ok(DeleteBucketLifecycleOutput::default())
     );
     unconfigured!(
         /// Until object lock exists (issue #14): no bucket has it.

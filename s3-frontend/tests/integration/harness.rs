@@ -224,6 +224,11 @@ impl Harness {
         Collector::new(self.meta.clone(), self.blobs.clone())
     }
 
+    /// A gateway over the frontend's stores (without events), for the lifecycle pass.
+    pub fn gateway(&self) -> s3_frontend::s3::Gateway {
+        s3_frontend::s3::Gateway::new(self.meta.clone(), self.blobs.clone(), GatewayConfig::default())
+    }
+
     /// Creates a bucket with a unique name starting with `prefix`.
     pub async fn bucket(&self, prefix: &str) -> String {
         let name = format!("{prefix}-{}", random_hex(10));

@@ -24,6 +24,7 @@ mod grpc_e2e;
 mod hardening;
 mod iam;
 mod integrity;
+mod lifecycle;
 mod listing;
 mod multipart;
 /// Partly outside the suite: a server of its own publishing to the test stack's Kafka.
@@ -88,6 +89,8 @@ suite!(
     tagging::bucket_tags,
     tagging::tagging_refuses_strangers,
     tagging::tag_policy_conditions,
+    lifecycle::lifecycle_configuration,
+    lifecycle::lifecycle_pass_expires_and_aborts,
     cors::bucket_cors_configuration,
     cors::cors_preflight,
     cors::cors_actual_responses,

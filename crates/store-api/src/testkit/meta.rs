@@ -153,6 +153,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         cors: None,
         public_access_block: None,
         tagging: None,
+        lifecycle: None,
     }
 }
 

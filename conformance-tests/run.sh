@@ -159,11 +159,14 @@ suite_boto3() {
   run_external boto3 "$PYTHON" "$HERE/boto3_suite.py"
 }
 
-# Headless Chromium on a page of another origin using presigned URLs through CORS (issue #13).
+# Headless Chromium on a page of another origin using presigned URLs and POST forms through
+# CORS, and a file drop (issue #13).
 suite_browser() {
   SUITE=browser
   need chromium || return 0
   run_external browser "$PYTHON" "$HERE/browser_cors.py"
+  # POST-policy forms and a file drop (ADR 0015).
+  run_external browser-post "$PYTHON" "$HERE/browser_post.py"
 }
 
 suite_rust() {

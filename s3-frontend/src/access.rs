@@ -331,8 +331,14 @@ fn query_param(uri: &http::Uri, name: &str) -> Option<String> {
     form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-/// The condition context of an S3 request.
-fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Context {
+/// The condition keys every S3 request has: time, transport, principal type, source address,
+/// user agent and the canned ACL asked for (a header, or a POST form's `acl` field).
+pub(crate) fn base_context(
+    principal_kind: PrincipalKind,
+    ip: Option<String>,
+    user_agent: Option<&str>,
+    acl: Option<&str>,
+) -> Context {
     let now = time::OffsetDateTime::now_utc();
     let mut c = Context::new()
         .with("aws:CurrentTime", now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
@@ -347,15 +353,22 @@ fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Conte
                 _ => "User",
             },
         );
-    if let Some(ip) = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip().to_string()) {
+    if let Some(ip) = ip {
         c = c.with("aws:SourceIp", ip);
     }
-    if let Some(ua) = header(cx, "user-agent") {
+    if let Some(ua) = user_agent {
         c = c.with("aws:UserAgent", ua.to_owned());
     }
-    if let Some(acl) = header(cx, "x-amz-acl") {
+    if let Some(acl) = acl {
         c = c.with("s3:x-amz-acl", acl.to_owned());
     }
+    c
+}
+
+/// The condition context of an S3 request.
+fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Context {
+    let ip = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip().to_string());
+    let mut c = base_context(principal_kind, ip, header(cx, "user-agent"), header(cx, "x-amz-acl"));
     // The tags a write asks for (a malformed header is refused by the operation itself).
     if let Some(tags) = header(cx, "x-amz-tagging").and_then(|v| crate::s3::tagging::parse_header(v).ok()) {
         c = with_request_tags(c, &tags);
@@ -379,7 +392,7 @@ fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Conte
 }
 
 /// `s3:RequestObjectTag/<key>` for each tag and `s3:RequestObjectTagKeys` (every key).
-fn with_request_tags(mut c: Context, tags: &[Tag]) -> Context {
+pub(crate) fn with_request_tags(mut c: Context, tags: &[Tag]) -> Context {
     for t in tags {
         c = c.with(&format!("s3:RequestObjectTag/{}", t.key), t.value.clone());
     }

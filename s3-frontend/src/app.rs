@@ -286,12 +286,12 @@ pub fn frontend(
     if let Some(events) = events.clone() {
         access = access.with_events(events);
     }
-    let mut builder = S3ServiceBuilder::new(gateway);
+    let mut builder = S3ServiceBuilder::new(gateway.clone());
     builder.set_auth(IamAuth::new(keys.clone()));
     builder.set_access(access);
     builder.set_host(Domains::new(domains));
-    // PostObject is not implemented and the server refuses POST forms before s3s sees them
-    // (server.rs); should one get through, s3s buffers no form file and next to no fields.
+    // PostObject is served before s3s (server.rs, post_object.rs, ADR 0015); should a form
+    // ever get through to s3s, it buffers no form file and next to no fields.
     let mut s3_config = s3s::config::S3Config::default();
     s3_config.post_object_max_file_size = 0;
     s3_config.form_max_field_size = 1024;
@@ -306,6 +306,7 @@ pub fn frontend(
     });
     Ok(Frontend {
         s3: builder.build(),
+        gateway,
         meta,
         blobs,
         metrics,

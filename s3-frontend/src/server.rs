@@ -73,6 +73,8 @@ impl Limits {
 #[derive(Debug, Clone)]
 pub struct Frontend {
     pub(crate) s3: S3Service,
+    /// The S3 operations themselves, for the routes served before s3s (PostObject).
+    pub(crate) gateway: crate::s3::Gateway,
     pub(crate) meta: Arc<dyn MetadataStore>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) metrics: Arc<Metrics>,
@@ -148,6 +150,18 @@ impl Frontend {
                     }
                     resp
                 }
+                // An upload link's file (ADR 0015): no credentials, the link is the key.
+                (&http::Method::POST, path)
+                    if let Some(token) = crate::shares::link_token(path)
+                        && !req
+                            .headers()
+                            .get(http::header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                            .is_some_and(|h| self.domains.names_bucket(h)) =>
+                {
+                    let token = token.to_owned();
+                    self.drop_upload(req, &token).await
+                }
                 // A share link's download: no credentials, the link is the key. On a
                 // virtual-hosted bucket's host, `/s/...` is that bucket's object key instead.
                 (&http::Method::GET | &http::Method::HEAD | &http::Method::OPTIONS, path)
@@ -183,10 +197,25 @@ impl Frontend {
                 // Share links (`/s/{token}`, CORS included) are routed above (ADR 0010).
                 // A bucket's CORS preflight: answered from its rules, never signed.
                 (&http::Method::OPTIONS, _) => self.preflight(&req).await,
-                // Before s3s, which would buffer the form's file (PostObject) before access
-                // control runs: we do not implement PostObject, so its body is never read.
+                // PostObject, before s3s, which would buffer the form's file before access
+                // control runs (ADR 0015). The bucket's CORS rules apply, as to any S3 answer.
                 _ if is_post_form(&req) => {
-                    error_response(s3s::s3_error!(NotImplemented, "POST form uploads (PostObject) are not supported."))
+                    let cors = crate::cors::Ask::of(req.method(), req.headers())
+                        .and_then(|ask| Some((ask, crate::cors::bucket_of(req.uri(), req.headers(), &self.domains)?)));
+                    let mut resp = match self.post_object(req).await {
+                        Ok(r) => r,
+                        Err(_) if timed_out.as_ref().is_some_and(crate::body_timeout::TimedOut::get) => {
+                            error_response(s3s::s3_error!(
+                                RequestTimeout,
+                                "Your socket connection to the server was not read from or written to within the timeout period."
+                            ))
+                        }
+                        Err(e) => error_response(e),
+                    };
+                    if let Some((ask, bucket)) = cors {
+                        self.cors_headers(&ask, &bucket, resp.headers_mut()).await;
+                    }
+                    resp
                 }
                 _ => {
                     // Only a request with `Origin` costs a bucket lookup (the bucket cache,
@@ -257,7 +286,11 @@ impl Frontend {
         let (parts, body) = req.into_parts();
         // Bodies read whole (XML of POST requests and of bucket PUTs; IAM and REST calls) hold
         // a share of a bounded budget: they must also arrive within a total time.
-        let whole = parts.method == http::Method::POST
+        // A POST form (PostObject, a file drop) streams its file: only the idle limit applies.
+        let form = parts.method == http::Method::POST
+            && !crate::api::is_rest_path(parts.uri.path())
+            && crate::post_object::boundary(&parts.headers).is_some();
+        let whole = (parts.method == http::Method::POST && !form)
             || (parts.method == http::Method::PUT
                 && parts.uri.path().trim_start_matches('/').trim_end_matches('/').find('/').is_none());
         let total = whole.then_some(WHOLE_BODY_DEADLINE);

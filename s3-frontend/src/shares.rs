@@ -102,7 +102,7 @@ fn new_token() -> String {
 }
 
 /// The stored form of a token.
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -151,28 +151,32 @@ fn too_many(until: OffsetDateTime, now: OffsetDateTime) -> Response<Body> {
     r
 }
 
-fn json_resp(status: u16, v: &Value) -> Response<Body> {
+pub(crate) fn json_resp(status: u16, v: &Value) -> Response<Body> {
     let mut r = Response::new(Body::from(v.to_string()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
-fn error(status: u16, code: &str, message: &str) -> Response<Body> {
+pub(crate) fn error(status: u16, code: &str, message: &str) -> Response<Body> {
     json_resp(status, &json!({ "error": { "code": code, "message": message } }))
 }
 
-fn unavailable(e: &StoreError) -> Response<Body> {
+pub(crate) fn unavailable(e: &StoreError) -> Response<Body> {
     tracing::warn!(error = %e, "share links: store failed");
     error(503, "ServiceUnavailable", "the metadata store is unavailable")
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-fn share_json(s: &Share) -> Value {
+pub(crate) fn share_json(s: &Share) -> Value {
+    if let Some(rules) = &s.upload_rules {
+        return crate::file_drop::upload_share_json(s, rules);
+    }
     json!({
+        "kind": "download",
         "id": s.id,
         "bucket": s.bucket,
         "key": s.key,
@@ -224,19 +228,25 @@ fn basic_password(headers: &http::HeaderMap) -> Option<String> {
 /// What `POST /_api/v1/shares` takes.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateShare {
-    bucket: String,
-    key: Option<String>,
-    prefix: Option<String>,
-    expires_in: i64,
-    max_downloads: Option<u64>,
-    filename: Option<String>,
-    password: Option<String>,
-    kind: Option<String>,
+pub(crate) struct CreateShare {
+    pub(crate) bucket: String,
+    pub(crate) key: Option<String>,
+    pub(crate) prefix: Option<String>,
+    pub(crate) expires_in: i64,
+    pub(crate) max_downloads: Option<u64>,
+    pub(crate) filename: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) kind: Option<String>,
+    /// Upload links (ADR 0015): the largest file, the content types allowed, how many uploads,
+    /// whether an upload may replace an existing object.
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) content_types: Option<Vec<String>>,
+    pub(crate) max_uploads: Option<u64>,
+    pub(crate) overwrite: Option<bool>,
 }
 
 /// A download file name: 1–255 bytes, no control characters, no path separators.
-fn valid_filename(name: &str) -> bool {
+pub(crate) fn valid_filename(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && !name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
@@ -348,20 +358,50 @@ impl Frontend {
             Ok(a) => a,
             Err(e) => return error(400, "ValidationError", &format!("invalid JSON body: {e}")),
         };
-        if ask.prefix.is_some() || ask.kind.as_deref().is_some_and(|k| k != "download") {
-            return error(501, "NotImplemented", "folder and upload links are not available yet");
+        let upload = match ask.kind.as_deref() {
+            None | Some("download") => false,
+            Some("upload") => true,
+            Some(_) => return error(400, "ValidationError", "kind must be \"download\" or \"upload\""),
+        };
+        if !upload && ask.prefix.is_some() {
+            return error(501, "NotImplemented", "folder links are not available yet");
         }
         if ask.password.as_deref().is_some_and(|p| p.is_empty() || p.len() > MAX_PASSWORD) {
             return error(400, "ValidationError", "password must be 1 to 1024 bytes");
         }
-        let Some(key) = ask.key.filter(|k| !k.is_empty()) else {
-            return error(400, "ValidationError", "key is required");
+        // What the link is of, and what its creator must be allowed: a key to read, or a
+        // prefix to write under (an upload link).
+        let (key, action, resource, upload_rules, max_uses) = if upload {
+            match crate::file_drop::upload_link_of(&ask) {
+                Ok((prefix, rules)) => {
+                    let resource = resource_arn(Some(&ask.bucket), Some(&format!("{prefix}*")));
+                    (prefix, crate::file_drop::WRITE, resource, Some(rules), ask.max_uploads)
+                }
+                Err(why) => return error(400, "ValidationError", why),
+            }
+        } else {
+            if ask.max_bytes.is_some()
+                || ask.content_types.is_some()
+                || ask.max_uploads.is_some()
+                || ask.overwrite.is_some()
+            {
+                return error(
+                    400,
+                    "ValidationError",
+                    "max_bytes, content_types, max_uploads and overwrite are for upload links",
+                );
+            }
+            let Some(key) = ask.key.clone().filter(|k| !k.is_empty()) else {
+                return error(400, "ValidationError", "key is required");
+            };
+            let resource = resource_arn(Some(&ask.bucket), Some(&key));
+            (key, READ, resource, None, ask.max_downloads)
         };
         if !(1..=MAX_EXPIRES_IN).contains(&ask.expires_in) {
             return error(400, "ValidationError", &format!("expires_in must be 1 to {MAX_EXPIRES_IN} seconds"));
         }
-        if ask.max_downloads == Some(0) || ask.max_downloads.is_some_and(|m| i64::try_from(m).is_err()) {
-            return error(400, "ValidationError", "max_downloads must be a positive integer");
+        if max_uses == Some(0) || max_uses.is_some_and(|m| i64::try_from(m).is_err()) {
+            return error(400, "ValidationError", "max_downloads and max_uploads must be positive integers");
         }
         if ask.filename.as_deref().is_some_and(|f| !valid_filename(f)) {
             return error(400, "ValidationError", "filename must be 1-255 bytes without control characters or slashes");
@@ -382,23 +422,24 @@ impl Frontend {
             Ok(b) => b,
             Err(e) => return unavailable(&e),
         };
-        let resource = resource_arn(Some(&ask.bucket), Some(&key));
-        let why = decide(identity, bucket.as_deref(), READ, &resource, &crate::analytics::context(meta));
+        let why = decide(identity, bucket.as_deref(), action, &resource, &crate::analytics::context(meta));
         if !why.allowed {
             tracing::info!(principal = %identity.principal.arn, %resource, reason = %why.reason, "share refused");
             return error(
                 403,
                 "AccessDenied",
-                &format!("{} is not allowed {READ} on {resource}", identity.principal.arn),
+                &format!("{} is not allowed {action} on {resource}", identity.principal.arn),
             );
         }
         if bucket.is_none() {
             return error(404, "NoSuchBucket", "The specified bucket does not exist");
         }
-        match self.meta.get_object(&ask.bucket, &key).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return error(404, "NoSuchKey", "The specified key does not exist."),
-            Err(e) => return unavailable(&e),
+        if !upload {
+            match self.meta.get_object(&ask.bucket, &key).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return error(404, "NoSuchKey", "The specified key does not exist."),
+                Err(e) => return unavailable(&e),
+            }
         }
         let password_hash = match ask.password {
             None => None,
@@ -420,7 +461,7 @@ impl Frontend {
             filename: ask.filename,
             created_at: now,
             expires_at: now + Duration::seconds(ask.expires_in),
-            max_downloads: ask.max_downloads,
+            max_downloads: max_uses,
             downloads: 0,
             last_used_at: None,
             last_counted_at: None,
@@ -428,6 +469,7 @@ impl Frontend {
             password_hash,
             guesses: 0,
             guesses_since: None,
+            upload_rules,
         };
         let mut event = Event::new(EventType::ShareCreated, cloudstore_store_api::sql::to_ms(now));
         event.account_id = Some(share.account_id.clone());
@@ -440,6 +482,7 @@ impl Frontend {
         event.request_id = Some(meta.request_id.clone());
         event.status = Some(201);
         event.detail.insert("share_id".into(), share.id.clone());
+        event.detail.insert("kind".into(), if upload { "upload" } else { "download" }.into());
         if let Err(e) = self.meta.create_share(&share, &[crate::events::to_outbox(&event)]).await {
             return unavailable(&e);
         }
@@ -466,7 +509,11 @@ impl Frontend {
             Ok(None) => return gone_or_missing(404),
             Err(e) => return public_unavailable(&e),
         };
-        let resp = self.serve_share(req, &share, head).await;
+        let resp = if share.upload_rules.is_some() {
+            self.drop_page(req, &share, head).await
+        } else {
+            self.serve_share(req, &share, head).await
+        };
         // A refused use of a known link is its owner's event too (who tried a dead link, or
         // guessed its password); served uses were recorded with their bytes.
         let status = resp.status().as_u16();
@@ -595,7 +642,7 @@ impl Frontend {
     /// client address, then to the link, before the slow hash runs (and given back when right),
     /// so at most [`MAX_GUESSES_PER_ADDRESS`] wrong ones per address and [`MAX_GUESSES`] in all
     /// per [`GUESS_WINDOW`] are ever hashed. Missing or wrong: 401; over a limit: 429.
-    async fn check_password(
+    pub(crate) async fn check_password(
         &self,
         req: &Request<Body>,
         share: &Share,
@@ -647,6 +694,12 @@ impl Frontend {
 
     /// Whether the link's creator may still read its object, with its current policies.
     async fn creator_may_read(&self, share: &Share) -> Result<bool, Response<Body>> {
+        self.creator_may(share, READ, &share.key).await
+    }
+
+    /// Whether the link's creator may still do `action` on `key` in the link's bucket, with
+    /// its current policies.
+    pub(crate) async fn creator_may(&self, share: &Share, action: &str, key: &str) -> Result<bool, Response<Body>> {
         let identity = match creator_grant(self.api.keys.iam(), &share.creator_arn).await {
             Ok(Some(x)) => x,
             Ok(None) => return Ok(false),
@@ -660,19 +713,19 @@ impl Frontend {
             Ok(None) => return Ok(false),
             Err(e) => return Err(public_unavailable(&e)),
         };
-        let resource = resource_arn(Some(&share.bucket), Some(&share.key));
+        let resource = resource_arn(Some(&share.bucket), Some(key));
         let now = OffsetDateTime::now_utc();
         let context = cloudstore_policy::Context::new()
             .with("aws:CurrentTime", rfc3339(now))
             .with("aws:EpochTime", now.unix_timestamp().to_string())
             .with("aws:SecureTransport", "false");
-        Ok(decide(&identity, Some(&bucket), READ, &resource, &context).allowed)
+        Ok(decide(&identity, Some(&bucket), action, &resource, &context).allowed)
     }
 
     /// A `share_accessed` event, the link owner's, for every use (served, or refused with its
     /// status).
     #[allow(clippy::too_many_arguments)]
-    fn record_use(
+    pub(crate) fn record_use(
         &self,
         req: &Request<Body>,
         share: &Share,
@@ -712,11 +765,11 @@ fn wants_page(req: &Request<Body>) -> bool {
     accepts_html && !download && !req.headers().contains_key(header::RANGE)
 }
 
-fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn human_size(n: u64) -> String {
+pub(crate) fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;
@@ -761,14 +814,14 @@ fn landing_page(share: &Share, obj: &ObjectMeta) -> Response<Body> {
 
 /// The headers of every `/s/` answer: the token must not leak through `Referer`, the
 /// content is never sniffed into something runnable, and nothing caches it.
-fn link_headers(h: &mut http::HeaderMap) {
+pub(crate) fn link_headers(h: &mut http::HeaderMap) {
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     h.insert("content-security-policy", HeaderValue::from_static("default-src 'none'; sandbox"));
 }
 
-fn public_error(status: u16, message: &str) -> Response<Body> {
+pub(crate) fn public_error(status: u16, message: &str) -> Response<Body> {
     let mut r = Response::new(Body::from(format!("{message}\n")));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -778,7 +831,7 @@ fn public_error(status: u16, message: &str) -> Response<Body> {
 
 /// A dead link: 404 (no such link) or 410 (expired or used up), the same words whatever the
 /// object's fate.
-fn gone_or_missing(status: u16) -> Response<Body> {
+pub(crate) fn gone_or_missing(status: u16) -> Response<Body> {
     if status == 410 {
         public_error(410, "this link has expired or has been used up")
     } else {
@@ -786,7 +839,7 @@ fn gone_or_missing(status: u16) -> Response<Body> {
     }
 }
 
-fn public_unavailable(e: &StoreError) -> Response<Body> {
+pub(crate) fn public_unavailable(e: &StoreError) -> Response<Body> {
     tracing::warn!(error = %e, "share link: backend failed");
     public_error(503, "the service is unavailable, try again")
 }
@@ -801,7 +854,7 @@ fn active_content(content_type: &str) -> bool {
         || essence.contains("javascript")
 }
 
-fn last_segment(key: &str) -> String {
+pub(crate) fn last_segment(key: &str) -> String {
     let name = key.rsplit('/').find(|s| !s.is_empty()).unwrap_or("download");
     if valid_filename(name) { name.to_owned() } else { "download".to_owned() }
 }

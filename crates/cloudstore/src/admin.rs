@@ -8,7 +8,9 @@
 //! - `policy explain --principal ARN --action s3:GetObject --resource arn:aws:s3:::b/k` — whether
 //!   it is allowed and which statement decided;
 //! - `share create --bucket B --key K --expires-in SECS [--max-downloads N] [--filename F]
-//!   [--password P]`, `share list [--account ID]`, `share show ID`, `share revoke ID` — public
+//!   [--password P]`, `share drop --bucket B --prefix P --expires-in SECS [--max-bytes N]
+//!   [--content-type T]... [--max-uploads N] [--password P] [--overwrite]` (an upload-only
+//!   link, ADR 0015), `share list [--account ID]`, `share show ID`, `share revoke ID` — public
 //!   share links (`/_api/v1/shares`) as the signing key's principal (ADR 0010);
 //! - `kms create [--id ID] [--account ID] [--description D]`, `kms list` — the platform's KMS
 //!   keys for SSE-KMS (`/_api/v1/kms/keys`, platform admin only; ADR 0014);
@@ -129,6 +131,33 @@ enum ShareCommand {
         /// A password the downloader gives (`curl -u :PASSWORD`).
         #[arg(long)]
         password: Option<String>,
+    },
+    /// An upload-only link (a file drop, ADR 0015): strangers with it may upload files under
+    /// the prefix, and see nothing. Prints the link's JSON, its `url` included.
+    Drop {
+        #[arg(long)]
+        bucket: String,
+        /// Uploads are stored as this prefix followed by the file's name.
+        #[arg(long)]
+        prefix: String,
+        /// Lifetime in seconds (at most 7 days).
+        #[arg(long)]
+        expires_in: i64,
+        /// The largest file accepted, in bytes.
+        #[arg(long)]
+        max_bytes: Option<u64>,
+        /// A content type accepted (`image/png`, `image/*`); repeat for several (default: any).
+        #[arg(long = "content-type")]
+        content_types: Vec<String>,
+        /// Uploads allowed (default: unlimited until expiry).
+        #[arg(long)]
+        max_uploads: Option<u64>,
+        /// A password the uploader gives (HTTP Basic, empty user name).
+        #[arg(long)]
+        password: Option<String>,
+        /// Let an upload replace an object of the same name.
+        #[arg(long)]
+        overwrite: bool,
     },
     /// The signer's links (an account root: its account's; the platform admin: `--account`'s).
     List {
@@ -461,6 +490,35 @@ fn share_request(cmd: &ShareCommand) -> (http::Method, String, Vec<u8>) {
             }
             (http::Method::POST, BASE.to_owned(), body.to_string().into_bytes())
         }
+        ShareCommand::Drop {
+            bucket,
+            prefix,
+            expires_in,
+            max_bytes,
+            content_types,
+            max_uploads,
+            password,
+            overwrite,
+        } => {
+            let mut body =
+                serde_json::json!({ "bucket": bucket, "kind": "upload", "prefix": prefix, "expires_in": expires_in });
+            if let Some(m) = max_bytes {
+                body["max_bytes"] = serde_json::json!(m);
+            }
+            if !content_types.is_empty() {
+                body["content_types"] = serde_json::json!(content_types);
+            }
+            if let Some(m) = max_uploads {
+                body["max_uploads"] = serde_json::json!(m);
+            }
+            if let Some(p) = password {
+                body["password"] = serde_json::json!(p);
+            }
+            if *overwrite {
+                body["overwrite"] = serde_json::json!(true);
+            }
+            (http::Method::POST, BASE.to_owned(), body.to_string().into_bytes())
+        }
         ShareCommand::List { account } => {
             let path = match account {
                 Some(a) => format!("{BASE}?account={}", cloudstore_sigv4::uri_encode(a)),
@@ -585,6 +643,23 @@ mod tests {
         assert_eq!(
             body,
             serde_json::json!({ "bucket": "b", "key": "dir/a b", "expires_in": 60, "max_downloads": 3, "password": "pw" })
+        );
+        let drop = ShareCommand::Drop {
+            bucket: "b".into(),
+            prefix: "in/".into(),
+            expires_in: 600,
+            max_bytes: Some(1000),
+            content_types: vec!["image/*".into()],
+            max_uploads: None,
+            password: None,
+            overwrite: false,
+        };
+        let (method, _, body) = share_request(&drop);
+        assert_eq!(method, http::Method::POST);
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({ "bucket": "b", "kind": "upload", "prefix": "in/", "expires_in": 600, "max_bytes": 1000, "content_types": ["image/*"] })
         );
         let (method, path, _) = share_request(&ShareCommand::Revoke { id: "shr-1".into() });
         assert_eq!((method, path.as_str()), (http::Method::DELETE, "/_api/v1/shares/shr-1"));

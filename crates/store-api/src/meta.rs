@@ -209,4 +209,6 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn get_kms_key(&self, id: &str) -> Result<Option<KmsKeyRecord>>;
     /// Every KMS key, by id.
     async fn list_kms_keys(&self) -> Result<Vec<KmsKeyRecord>>;
+    /// Gives back one counted use (an upload link's upload that failed after it was counted).
+    async fn refund_share_use(&self, id: &str) -> Result<()>;
 }

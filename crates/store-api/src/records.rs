@@ -381,6 +381,10 @@ pub struct Share {
     /// Password guesses charged in the window that started at `guesses_since`.
     pub guesses: u32,
     pub guesses_since: Option<OffsetDateTime>,
+    /// An upload link's rules (JSON the gateway owns; ADR 0015); `None`: a download link. An
+    /// upload link's `key` is the prefix uploads go under, and its `max_downloads` /
+    /// `downloads` count uploads.
+    pub upload_rules: Option<String>,
 }
 
 /// How [`crate::MetadataStore::use_share`] uses a link.

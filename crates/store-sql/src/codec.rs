@@ -261,6 +261,7 @@ pub struct ShareRow {
     password_hash: Option<String>,
     guesses: i64,
     guesses_since: Option<i64>,
+    upload_rules: Option<String>,
 }
 
 impl ShareRow {
@@ -284,6 +285,7 @@ impl ShareRow {
             password_hash: self.password_hash,
             guesses: u32::try_from(self.guesses).map_err(|_| StoreError::backend("guesses out of range"))?,
             guesses_since: opt_time(self.guesses_since)?,
+            upload_rules: self.upload_rules,
         })
     }
 }

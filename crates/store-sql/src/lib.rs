@@ -61,7 +61,7 @@ macro_rules! bucket_columns {
 macro_rules! share_columns {
     () => {
         "id, token_hash, account_id, creator_arn, bucket, key, filename, created_at, expires_at, max_downloads, \
-         downloads, last_used_at, last_counted_at, revoked, password_hash, guesses, guesses_since"
+         downloads, last_used_at, last_counted_at, revoked, password_hash, guesses, guesses_since, upload_rules"
     };
 }
 
@@ -867,7 +867,7 @@ macro_rules! sql_metadata_store {
                     let inserted = ::sqlx::query(concat!(
                         "INSERT INTO shares (",
                         share_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING"
                     ))
                     .bind(&share.id)
                     .bind(&share.token_hash)
@@ -886,6 +886,7 @@ macro_rules! sql_metadata_store {
                     .bind(&share.password_hash)
                     .bind(i64::from(share.guesses))
                     .bind(share.guesses_since.map(to_ms))
+                    .bind(&share.upload_rules)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?
@@ -965,6 +966,15 @@ macro_rules! sql_metadata_store {
                     .map_err(db_err)?
                     .rows_affected();
                     Ok(done == 1)
+                }
+
+                async fn refund_share_use(&self, id: &str) -> Result<()> {
+                    ::sqlx::query("UPDATE shares SET downloads = downloads - 1 WHERE id = $1 AND downloads > 0")
+                        .bind(id)
+                        .execute(self.writes())
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
                 }
 
                 async fn refund_share_guess(&self, id: &str) -> Result<()> {

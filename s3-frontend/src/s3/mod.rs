@@ -13,6 +13,7 @@ mod multipart;
 mod notification;
 mod object;
 mod object_acl;
+pub(crate) mod post;
 mod public_access;
 pub(crate) mod read;
 mod reserve;

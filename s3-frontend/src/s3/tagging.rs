@@ -80,6 +80,16 @@ pub(crate) fn parse_header(value: &str) -> S3Result<Vec<Tag>> {
     validate(tags, MAX_OBJECT_TAGS, "Object")
 }
 
+/// The tag set of a POST form's `tagging` field: the `Tagging` XML document, checked as an
+/// object's tags.
+pub(crate) fn parse_form_field(xml: &str) -> S3Result<Vec<Tag>> {
+    use s3s::xml::Deserialize as _;
+    let mut d = s3s::xml::Deserializer::new(xml.as_bytes());
+    let tagging = s3s::dto::Tagging::deserialize(&mut d)
+        .map_err(|_| s3_error!(MalformedXML, "The tagging field is not a valid Tagging document."))?;
+    from_dto(tagging.tag_set, MAX_OBJECT_TAGS, "Object")
+}
+
 /// The tag set of a request body (`Tagging`), checked.
 fn from_dto(tag_set: Vec<s3s::dto::Tag>, max: usize, what: &str) -> S3Result<Vec<Tag>> {
     let mut tags = Vec::with_capacity(tag_set.len());

@@ -41,12 +41,24 @@ impl Gateway {
         algorithm: Option<ChecksumAlgorithm>,
         seal: Option<&cloudstore_sse::DataKey>,
     ) -> S3Result<Written> {
-        if len.is_some_and(|n| n > self.cfg.max_object_size) {
+        self.write_body_max(body, len, algorithm, seal, self.cfg.max_object_size).await
+    }
+
+    /// [`Self::write_body`] of a body that may hold at most `max` bytes (`EntityTooLarge`).
+    pub(crate) async fn write_body_max(
+        &self,
+        body: Option<StreamingBlob>,
+        len: Option<u64>,
+        algorithm: Option<ChecksumAlgorithm>,
+        seal: Option<&cloudstore_sse::DataKey>,
+        max: u64,
+    ) -> S3Result<Written> {
+        if len.is_some_and(|n| n > max) {
             return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size."));
         }
         let body = body
             .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
-        let (mut stream, result) = hashing_body(body, algorithm, len, self.cfg.max_object_size);
+        let (mut stream, result) = hashing_body(body, algorithm, len, max);
         if len == Some(0) {
             // Nothing to store, but an aws-chunked body still carries its trailer: read it all.
             while let Some(chunk) = stream.next().await {

@@ -33,6 +33,7 @@ mod multipart;
 mod notifications;
 mod objects;
 mod ops;
+mod post_object;
 mod presigned;
 mod public_access;
 mod rest;
@@ -78,6 +79,7 @@ suite!(
     shares::share_links_refuse_strangers,
     shares::share_links_with_password,
     shares::virtual_hosted_s_paths_stay_s3,
+    shares::upload_links,
     events::changes_reads_and_refusals_become_events,
     rest::rest_identity_events,
     rest::iam_query_and_admin_events,
@@ -150,7 +152,10 @@ suite!(
     rest::rest_admin_explain,
     rest::rest_unknown_paths,
     robust::ranges_on_empty_objects,
-    robust::post_form_uploads_are_not_implemented,
+    robust::post_forms_are_refused_before_the_file,
+    post_object::post_object_uploads,
+    post_object::post_object_refusals,
+    post_object::post_object_permissions,
     robust::nul_in_parameters,
     robust::location_constraints_are_validated,
     robust::complete_checksum_must_be_verifiable,

@@ -86,21 +86,23 @@ async fn post_form(h: &Harness, bucket: &str, declared: usize, sent: usize, medi
     (status, text)
 }
 
-pub async fn post_form_uploads_are_not_implemented(h: &Harness) {
+/// A POST form (PostObject, ADR 0015) is refused before its file is read: a client still
+/// sending its file gets the answer at once, and nothing is stored.
+pub async fn post_forms_are_refused_before_the_file(h: &Harness) {
     let b = h.bucket("post-form").await;
-    // 8 MiB announced, 256 KiB sent, the rest never comes: answered at once, unread.
+    // 8 MiB announced, 256 KiB sent, the rest never comes: an anonymous form to a private
+    // bucket is answered at once, unread.
     let (status, text) = post_form(h, &b, 8 << 20, 256 << 10, "multipart/form-data").await;
-    assert_eq!(status, 501, "{text}");
-    assert!(text.contains("<Code>NotImplemented</Code>"), "{text}");
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("<Code>AccessDenied</Code>"), "{text}");
     // Other spellings s3s also takes for a form (it parses the media type).
     for media_type in ["Multipart/Form-Data", "multipart/form-data+x"] {
         let (status, text) = post_form(h, &b, 8 << 20, 256 << 10, media_type).await;
-        assert_eq!(status, 501, "{media_type}: {text}");
+        assert_eq!(status, 403, "{media_type}: {text}");
     }
-    // A complete small form gets the same answer.
-    let (status, text) = post_form(h, &b, 4096, 4096, "multipart/form-data").await;
-    assert_eq!(status, 501, "{text}");
-    assert!(text.contains("<Code>NotImplemented</Code>"), "{text}");
+    // A form to a bucket that does not exist: refused before a byte of the body is read.
+    let (status, text) = post_form(h, "no-such-bucket-post", 8 << 20, 0, "multipart/form-data").await;
+    assert_eq!(status, 404, "{text}");
     assert!(h.keys(&b).await.is_empty());
 }
 

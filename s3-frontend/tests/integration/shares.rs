@@ -422,3 +422,192 @@ pub async fn virtual_hosted_s_paths_stay_s3(h: &Harness) {
     shutdown.cancel();
     server.abort();
 }
+
+/// A file upload to an upload link, as `curl -F file=@name` sends it.
+async fn drop_file(
+    h: &Harness,
+    path: &str,
+    name: &str,
+    content_type: &str,
+    data: &[u8],
+    auth: Option<&str>,
+) -> RawResponse {
+    let boundary = "dropboundary7MA4YWxkTrZu0gW";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut req = RawRequest::new("POST", path)
+        .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+        .body(body);
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    h.raw(req).await
+}
+
+/// Upload-only links (file drops, ADR 0015): strangers upload into the prefix only, within the
+/// size, type and count limits, never replacing a file, and see nothing else; the page has no
+/// script; a password guards uploads; the link dies with revocation and with its creator's
+/// write access; each use is an event.
+pub async fn upload_links(h: &Harness) {
+    let tag = random_hex(6);
+    let (owner, account_id, signer) = account(h, &format!("dropper-{tag}")).await;
+    let (_, _, stranger) = account(h, &format!("dropstranger-{tag}")).await;
+    let bucket = format!("drop-{}", random_hex(10));
+    owner.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    owner
+        .put_object()
+        .bucket(&bucket)
+        .key("inbox/taken.txt")
+        .body(ByteStream::from_static(b"old"))
+        .send()
+        .await
+        .unwrap();
+    owner.put_object().bucket(&bucket).key("secret.txt").body(ByteStream::from_static(b"secret")).send().await.unwrap();
+
+    // Validation, and strangers may not make links into others' buckets.
+    for bad in [
+        json!({ "bucket": bucket, "kind": "upload", "expires_in": 600 }),
+        json!({ "bucket": bucket, "kind": "upload", "prefix": "", "expires_in": 600 }),
+        json!({ "bucket": bucket, "kind": "upload", "prefix": "inbox/", "key": "k", "expires_in": 600 }),
+        json!({ "bucket": bucket, "kind": "upload", "prefix": "inbox/", "max_uploads": 0, "expires_in": 600 }),
+        json!({ "bucket": bucket, "kind": "upload", "prefix": "inbox/", "content_types": ["text"], "expires_in": 600 }),
+        json!({ "bucket": bucket, "kind": "sideways", "prefix": "inbox/", "expires_in": 600 }),
+        json!({ "bucket": bucket, "key": "secret.txt", "max_bytes": 5, "expires_in": 600 }),
+    ] {
+        assert_eq!(call(h, &signer, "POST", "", Some(&bad)).await.0, 400, "{bad}");
+    }
+    let ask = json!({ "bucket": bucket, "kind": "upload", "prefix": "inbox/", "expires_in": 600,
+                      "max_bytes": 1000, "content_types": ["text/plain", "image/*"], "max_uploads": 3 });
+    assert_eq!(call(h, &stranger, "POST", "", Some(&ask)).await.0, 403, "a stranger may not open a drop");
+    let (id, path) = create(h, &signer, &ask).await;
+    let (_, v) = call(h, &signer, "GET", &format!("/{id}"), None).await;
+    assert_eq!(
+        (v["kind"].as_str(), v["prefix"].as_str(), v["uploads"].as_u64()),
+        (Some("upload"), Some("inbox/"), Some(0)),
+        "{v}"
+    );
+    assert_eq!(v["content_types"], json!(["text/plain", "image/*"]));
+
+    // The page: a form, no script, forms only to itself; it never counts.
+    let page = h.raw(RawRequest::new("GET", &path).header("Accept", "text/html")).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("enctype=\"multipart/form-data\"") && html.contains("name=\"file\"") && !html.contains("<script"),
+        "{html}"
+    );
+    assert!(html.contains("Uploads left: 3") && !html.contains("inbox/"), "the page does not show the prefix: {html}");
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("form-action 'self'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    // Tools get the same page: there is nothing to download.
+    let r = h.raw(RawRequest::new("GET", &path).query("download", "1")).await;
+    assert!(!r.text().contains("secret") && !r.text().contains("taken.txt"));
+
+    // An upload: stored under the prefix with its type; the answer names only the file.
+    let r = drop_file(h, &path, "notes.txt", "text/plain", b"dropped notes", None).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).expect("JSON");
+    assert_eq!((v["name"].as_str(), v["size"].as_u64()), (Some("notes.txt"), Some(13)), "{v}");
+    let got = owner.get_object().bucket(&bucket).key("inbox/notes.txt").send().await.expect("stored");
+    assert_eq!(got.content_type(), Some("text/plain"));
+    // A browser gets a page; a path in the name keeps only its last segment.
+    let r = {
+        let boundary = "b1";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"C:\\\\x\\\\photo.png\"\r\nContent-Type: image/png\r\n\r\npng\r\n--{boundary}--\r\n"
+        );
+        h.raw(
+            RawRequest::new("POST", &path)
+                .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+                .header("Accept", "text/html")
+                .body(body),
+        )
+        .await
+    };
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.text().contains("photo.png"), "{}", r.text());
+    assert!(h.exists(&bucket, "inbox/photo.png").await);
+
+    // Refusals: an existing name (never replaced), a type not allowed, a file too large, a
+    // name that would leave the prefix — none counts or stores anything.
+    assert_eq!(drop_file(h, &path, "taken.txt", "text/plain", b"new", None).await.status, 409, "a taken name");
+    assert_eq!(h.get(&bucket, "inbox/taken.txt").await, b"old");
+    assert_eq!(drop_file(h, &path, "page.html", "text/html", b"<script>", None).await.status, 415);
+    let r = drop_file(h, &path, "big.txt", "text/plain", &pattern(5000, 1), None).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(!h.exists(&bucket, "inbox/big.txt").await);
+    assert_eq!(drop_file(h, &path, "..", "text/plain", b"x", None).await.status, 400);
+    let keys = h.keys(&bucket).await;
+    assert!(keys.iter().all(|k| k.starts_with("inbox/") || k == "secret.txt"), "{keys:?}");
+    let (_, v) = call(h, &signer, "GET", &format!("/{id}"), None).await;
+    assert_eq!(v["uploads"].as_u64(), Some(2), "only stored uploads count: {v}");
+
+    // The third upload uses the link up; the fourth is refused (410).
+    assert_eq!(drop_file(h, &path, "c.txt", "text/plain", b"c", None).await.status, 201);
+    assert_eq!(drop_file(h, &path, "d.txt", "text/plain", b"d", None).await.status, 410);
+    assert!(!h.exists(&bucket, "inbox/d.txt").await);
+
+    // The link cannot be used to read: a download link's POST and an S3 listing are refused.
+    let anon_list = h.raw(RawRequest::new("GET", &format!("/{bucket}"))).await;
+    assert_eq!(anon_list.status, 403);
+
+    // A password-protected drop: 401 without the password, 201 with it.
+    let ask =
+        json!({ "bucket": bucket, "kind": "upload", "prefix": "guarded/", "expires_in": 600, "password": "drop-it-9" });
+    let (gid, gpath) = create(h, &signer, &ask).await;
+    let r = drop_file(h, &gpath, "a.txt", "text/plain", b"a", None).await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+    assert!(!h.exists(&bucket, "guarded/a.txt").await);
+    assert_eq!(drop_file(h, &gpath, "a.txt", "text/plain", b"a", Some(&basic("drop-it-9"))).await.status, 201);
+    assert_eq!(h.raw(RawRequest::new("GET", &gpath).header("Accept", "text/html")).await.status, 401);
+
+    // Revoked: 404.
+    assert_eq!(call(h, &signer, "DELETE", &format!("/{gid}"), None).await.0, 204);
+    assert_eq!(drop_file(h, &gpath, "b.txt", "text/plain", b"b", Some(&basic("drop-it-9"))).await.status, 404);
+
+    // An IAM user's drop dies when the user may no longer write there.
+    let grant = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    );
+    let (_, user, key_id, secret) = crate::iam::user(h, &account_id, &format!("du-{tag}"), Some(grant)).await;
+    let user_signer = Signer { access_key: key_id, secret_key: secret, ..h.signer() };
+    let ask = json!({ "bucket": bucket, "kind": "upload", "prefix": "users/", "expires_in": 600 });
+    let (_, upath) = create(h, &user_signer, &ask).await;
+    assert_eq!(drop_file(h, &upath, "u.txt", "text/plain", b"u", None).await.status, 201);
+    h.iam.store().delete_inline_policy(OwnerKind::User, &user.id, "p", &[]).await.expect("delete policy");
+    assert_eq!(drop_file(h, &upath, "v.txt", "text/plain", b"v", None).await.status, 404);
+    // A user without a grant cannot open one.
+    let (_, _, idle_key, idle_secret) = crate::iam::user(h, &account_id, &format!("idle-{tag}"), None).await;
+    let idle = Signer { access_key: idle_key, secret_key: idle_secret, ..h.signer() };
+    assert_eq!(call(h, &idle, "POST", "", Some(&ask)).await.0, 403);
+
+    // Events: every use of the drop, and each stored file with the link's id.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let rows = h.meta.outbox_rows(100_000).await.expect("outbox rows");
+    let events: Vec<Event> = rows
+        .iter()
+        .filter_map(|r| cloudstore_events::decode(r.body.as_bytes()).ok())
+        .filter(|e| e.bucket.as_deref() == Some(bucket.as_str()))
+        .collect();
+    let uses: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.event_type.as_str() == "share_accessed" && e.detail.get("share_id") == Some(&id))
+        .collect();
+    let uploads = uses.iter().filter(|e| e.detail.get("method").map(String::as_str) == Some("UPLOAD")).count();
+    assert_eq!(uploads, 8, "{uses:?}");
+    let files = events
+        .iter()
+        .filter(|e| e.event_type.as_str() == "file_uploaded" && e.detail.get("share_id") == Some(&id))
+        .count();
+    assert_eq!(files, 3);
+    assert!(uses.iter().all(|e| e.account_id.as_deref() == Some(account_id.as_str())));
+}

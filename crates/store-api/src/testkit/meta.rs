@@ -1507,6 +1507,7 @@ fn share_record(run: &Run, label: &str, account: &str, expires_in: Duration, max
         password_hash: None,
         guesses: 0,
         guesses_since: None,
+        upload_rules: None,
     }
 }
 
@@ -1522,8 +1523,11 @@ async fn shares(store: &Store, run: &Run) {
     assert_eq!(ok(store.get_share("no-such-share").await, "get_share"), None);
     assert!(run_rows(store, run).await.iter().any(|r| r.body == "created"), "create_share wrote its event");
 
-    let b = share_record(run, "b", &account, Duration::hours(1), None);
+    let mut b = share_record(run, "b", &account, Duration::hours(1), None);
+    // An upload link's rules are kept as given (ADR 0015).
+    b.upload_rules = Some(r#"{"max_bytes":10}"#.to_owned());
     ok(store.create_share(&b, &[]).await, "create_share");
+    assert_eq!(ok(store.get_share(&b.id).await, "get_share").as_ref(), Some(&b));
     let listed = ok(store.list_shares(&account, 100).await, "list_shares");
     let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
@@ -1545,6 +1549,11 @@ async fn shares(store: &Store, run: &Run) {
     assert!(ok(store.use_share(&a.id, t, ShareUse::Resume { counted_after: before }).await, "use").is_some());
     assert!(ok(store.use_share(&a.id, t, ShareUse::Resume { counted_after: after }).await, "use").is_none());
     assert_eq!(ok(store.get_share(&a.id).await, "get_share").map(|s| s.downloads), Some(2));
+    // A refunded use frees a slot (an upload link's failed upload); never below zero.
+    ok(store.refund_share_use(&a.id).await, "refund_share_use");
+    assert!(ok(store.use_share(&a.id, t, ShareUse::Download).await, "use_share").is_some(), "the slot is free again");
+    ok(store.refund_share_use(&b.id).await, "refund_share_use");
+    assert_eq!(ok(store.get_share(&b.id).await, "get_share").map(|s| s.downloads), Some(0));
 
     // Expiry.
     assert!(ok(store.use_share(&b.id, b.expires_at, ShareUse::Download).await, "use_share").is_none(), "expired");

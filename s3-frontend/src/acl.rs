@@ -495,6 +495,16 @@ pub fn canned(name: &str, owner: &str, bucket_owner: &str, for_bucket: bool) -> 
     Ok(acl)
 }
 
+impl Requested {
+    /// Whether this is a canned ACL that a bucket with ACLs disabled (BucketOwnerEnforced)
+    /// still accepts, as AWS does: `private` and `bucket-owner-full-control` say no more than
+    /// the bucket owner's full control (tools such as rclone and s3cmd send `private`).
+    #[must_use]
+    pub fn fits_acls_disabled(&self) -> bool {
+        matches!(self, Self::Canned(c) if c == "private" || c == "bucket-owner-full-control")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,7 +49,7 @@ pub(crate) fn new_object_owner(
     let full_control = matches!(requested, Some(Requested::Canned(c)) if c == "bucket-owner-full-control");
     match ownership {
         Some(Ownership::BucketOwnerEnforced) => {
-            if requested.is_some() && !full_control {
+            if requested.is_some_and(|r| !r.fits_acls_disabled()) {
                 return Err(acls_disabled());
             }
             Ok(bucket_owner.to_owned())
@@ -219,7 +219,12 @@ impl Gateway {
             return Err(public_acl_blocked());
         }
         if !Ownership::acls_enabled(Ownership::from_stored(b.object_ownership.as_deref())) {
-            return Err(acls_disabled());
+            // The owner's full control, the only ACL such a bucket has, may be put again.
+            return if requested.fits_acls_disabled() {
+                Ok(S3Response::new(PutBucketAclOutput {}))
+            } else {
+                Err(acls_disabled())
+            };
         }
         let owner = legacy_owner(b.owner.clone());
         let acl = self.resolve_acl(requested, &owner, &owner, true).await?;

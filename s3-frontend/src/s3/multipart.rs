@@ -443,6 +443,25 @@ impl Gateway {
         if requested.is_empty() {
             return Err(s3_error!(MalformedXML, "You must specify at least one part."));
         }
+        // An SSE-C upload is completed only with its key, as AWS requires (and its answer names
+        // the key, as AWS's does).
+        let mut customer_md5 = None;
+        if let Some(enc) = upload
+            .template
+            .attributes
+            .encryption
+            .as_ref()
+            .filter(|e| e.kind == cloudstore_store_api::EncryptionKind::Customer)
+        {
+            let customer = CustomerHeaders::new(
+                input.sse_customer_algorithm.as_ref(),
+                input.sse_customer_key.as_ref(),
+                input.sse_customer_key_md5.as_ref(),
+            )
+            .parse()?;
+            self.read_key(Some(enc), customer.as_ref()).await?;
+            customer_md5 = customer.as_ref().map(|c| c.md5_b64().to_owned());
+        }
         let stored = self.all_parts(&upload.upload_id).await?;
         let mut chosen: Vec<&PartMeta> = Vec::with_capacity(requested.len());
         let mut last = 0u32;
@@ -541,7 +560,14 @@ impl Gateway {
         .await
         .s3()?;
         self.committed(&events);
-        Ok(S3Response::new(complete_output(&obj)))
+        let mut resp = S3Response::new(complete_output(&obj));
+        // s3s's CompleteMultipartUploadOutput has no SSE-C fields.
+        if let Some(md5) = customer_md5.and_then(|m| http::HeaderValue::from_str(&m).ok()) {
+            resp.headers
+                .insert("x-amz-server-side-encryption-customer-algorithm", http::HeaderValue::from_static("AES256"));
+            resp.headers.insert("x-amz-server-side-encryption-customer-key-md5", md5);
+        }
+        Ok(resp)
     }
 
     /// The object a completed upload made from exactly `requested`, if it is still the

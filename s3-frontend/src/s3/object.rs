@@ -309,7 +309,11 @@ impl Gateway {
         refuse_on_read(sse.0)?;
         let customer = sse.1.parse()?;
         let obj = self.object(bucket, key).await?;
-        // SSE-C objects answer nothing, not even a 304, without their key.
+        // SSE-C objects answer nothing, not even a 304, without their key; a part number or range
+        // the object cannot satisfy is answered first, as AWS does.
+        if obj.attributes.encryption.is_some() {
+            select(&obj, range, part_number)?;
+        }
         let data_key = self.object_key(&obj, customer.as_ref()).await?;
         let echo =
             Echo::of(obj.attributes.encryption.as_ref(), customer.as_ref().map(cloudstore_sse::CustomerKey::md5_b64));

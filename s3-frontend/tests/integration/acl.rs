@@ -507,13 +507,27 @@ pub async fn object_acls_and_ownership(h: &Harness) {
         .await
         .expect("enforced");
     expect_err(put(c, "e1", Some(ObjectCannedAcl::PublicRead)).await, 400, Some("AccessControlListNotSupported"));
-    expect_err(put(c, "e2", Some(ObjectCannedAcl::Private)).await, 400, Some("AccessControlListNotSupported"));
+    // `private` and `bucket-owner-full-control` say no more than the bucket owner's full
+    // control: accepted, as AWS accepts them (rclone and s3cmd send `private`).
+    put(c, "e2", Some(ObjectCannedAcl::Private)).await.expect("private");
     put(c, "e3", Some(ObjectCannedAcl::BucketOwnerFullControl)).await.expect("bucket-owner-full-control");
+    c.put_object_acl().bucket(&b).key("e3").acl(ObjectCannedAcl::Private).send().await.expect("private again");
     expect_err(
-        c.put_object_acl().bucket(&b).key("e3").acl(ObjectCannedAcl::Private).send().await,
+        c.put_object_acl().bucket(&b).key("e3").acl(ObjectCannedAcl::PublicRead).send().await,
         400,
         Some("AccessControlListNotSupported"),
     );
+    expect_err(
+        c.put_object_acl().bucket(&b).key("missing").acl(ObjectCannedAcl::Private).send().await,
+        404,
+        Some("NoSuchKey"),
+    );
+    c.put_bucket_acl()
+        .bucket(&b)
+        .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect("bucket private");
     anonymous_get("pub").await.assert_error(403, "AccessDenied");
 }
 

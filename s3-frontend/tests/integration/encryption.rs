@@ -385,11 +385,27 @@ pub async fn encrypted_multipart_parts_and_ranges(h: &Harness) {
             .expect("part");
         done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().expect("etag")).build());
     }
+    let completed = CompletedMultipartUpload::builder().set_parts(Some(done)).build();
+    // Completing an SSE-C upload needs its key too.
+    expect_err(
+        c.complete_multipart_upload()
+            .bucket(&b)
+            .key("mp")
+            .upload_id(&id)
+            .multipart_upload(completed.clone())
+            .send()
+            .await,
+        400,
+        None,
+    );
     c.complete_multipart_upload()
         .bucket(&b)
         .key("mp")
         .upload_id(&id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .multipart_upload(completed)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(KEY_A)
+        .sse_customer_key_md5(MD5_A)
         .send()
         .await
         .expect("complete");
@@ -415,6 +431,8 @@ pub async fn encrypted_multipart_parts_and_ranges(h: &Harness) {
     assert_eq!(p2.parts_count(), Some(2));
     assert_eq!(body(p2).await, parts[1]);
     expect_err(c.get_object().bucket(&b).key("mp").send().await, 400, None);
+    // A part the object does not have is InvalidPart even without the key, as on AWS.
+    expect_err(c.get_object().bucket(&b).key("mp").part_number(5).send().await, 400, Some("InvalidPart"));
 
     // SSE-S3 through the bucket default, with UploadPartCopy from the SSE-C object.
     c.put_bucket_encryption()

@@ -526,7 +526,17 @@ pub async fn decide_with_object(
     {
         return Ok((why, None));
     }
-    let Some(object) = meta.get_object(bucket, key).await? else { return Ok((why, None)) };
+    let Some(object) = meta.get_object(bucket, key).await? else {
+        // No such object: a caller who may list the bucket learns so (404 NoSuchKey from the
+        // operation), as on AWS; anyone else is refused.
+        if action == "s3:GetObject" {
+            let list = decide(identity, Some(info), "s3:ListBucket", &resource_arn(Some(bucket), None), context);
+            if list.allowed {
+                return Ok((list, None));
+            }
+        }
+        return Ok((why, None));
+    };
     let object_acl = acl::object_acl(&object, &info.owner);
     Ok((decide_object_acl(identity, info, &object_acl, action, why), Some(object_acl)))
 }

@@ -112,6 +112,11 @@ pub async fn bucket_acls_grant_and_strangers_are_refused(h: &Harness) {
     let got = c.get_bucket_acl().bucket(&b).send().await.expect("get acl");
     assert_eq!(grants_of(got.grants()), [group(ALL_USERS, "READ"), user(&main, "FULL_CONTROL")]);
     c.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"v")).send().await.expect("put");
+    let status = c.get_bucket_policy_status().bucket(&b).send().await.expect("policy status");
+    assert_eq!(status.policy_status().and_then(|s| s.is_public()), Some(true), "public by its ACL");
+    // Listing is granted: a missing key is 404 to anyone (403 where listing is not granted).
+    h.raw(RawRequest::new("GET", &format!("/{b}/missing"))).await.assert_error(404, "NoSuchKey");
+    h.raw(RawRequest::new("GET", &format!("/{plain}/missing"))).await.assert_error(403, "AccessDenied");
     let listed = anonymous_list(h, &b).await;
     assert_eq!(listed.status, 200, "{}", listed.text());
     assert!(listed.text().contains("<Key>k</Key>"), "{}", listed.text());

@@ -357,6 +357,12 @@ fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Conte
     if let Some(acl) = header(cx, "x-amz-acl") {
         c = c.with("s3:x-amz-acl", acl.to_owned());
     }
+    // The grant headers as condition keys (`s3:x-amz-grant-full-control`, ...), as on AWS.
+    for (name, _) in crate::acl::GRANT_HEADERS {
+        if let Some(v) = header(cx, name) {
+            c = c.with(&format!("s3:{name}"), v.to_owned());
+        }
+    }
     // The tags a write asks for (a malformed header is refused by the operation itself).
     if let Some(tags) = header(cx, "x-amz-tagging").and_then(|v| crate::s3::tagging::parse_header(v).ok()) {
         c = with_request_tags(c, &tags);

@@ -438,6 +438,28 @@ pub async fn object_acls_and_ownership(h: &Harness) {
         Some("AccessDenied"),
     );
 
+    // A bucket policy may demand a grant header (condition key s3:x-amz-grant-full-control).
+    let demand = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/demand/*","Condition":{{"StringEquals":{{"s3:x-amz-grant-full-control":"id={}"}}}}}}]}}"#,
+        stranger.id, main.id
+    );
+    c.put_bucket_policy().bucket(&b).policy(demand).send().await.expect("policy");
+    expect_err(put(&stranger.client, "demand/a", None).await, 403, Some("AccessDenied"));
+    stranger
+        .client
+        .put_object()
+        .bucket(&b)
+        .key("demand/b")
+        .grant_full_control(format!("id={}", main.id))
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("the demanded grant");
+    let got = object_owner(c, "demand/b").await;
+    assert_eq!(got.0, stranger.id, "ObjectWriter: the writer owns it");
+    assert!(got.1.contains(&user(&main, "FULL_CONTROL")), "{got:?}");
+    c.delete_bucket_policy().bucket(&b).send().await.expect("delete policy");
+
     // ObjectWriter: another account's objects are its own; bucket-owner-* ACLs name the owner.
     put(&alt.client, "by-alt", None).await.expect("alt writes");
     assert_eq!(object_owner(&alt.client, "by-alt").await, (alt.id.clone(), vec![user(&alt, "FULL_CONTROL")]));

@@ -369,6 +369,12 @@ pub(crate) fn base_context(
 fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Context {
     let ip = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip().to_string());
     let mut c = base_context(principal_kind, ip, header(cx, "user-agent"), header(cx, "x-amz-acl"));
+    // The grant headers as condition keys (`s3:x-amz-grant-full-control`, ...), as on AWS.
+    for (name, _) in crate::acl::GRANT_HEADERS {
+        if let Some(v) = header(cx, name) {
+            c = c.with(&format!("s3:{name}"), v.to_owned());
+        }
+    }
     // The tags a write asks for (a malformed header is refused by the operation itself).
     if let Some(tags) = header(cx, "x-amz-tagging").and_then(|v| crate::s3::tagging::parse_header(v).ok()) {
         c = with_request_tags(c, &tags);
@@ -548,7 +554,17 @@ pub async fn decide_with_object(
     {
         return Ok((why, None));
     }
-    let Some(object) = meta.get_object(bucket, key).await? else { return Ok((why, None)) };
+    let Some(object) = meta.get_object(bucket, key).await? else {
+        // No such object: a caller who may list the bucket learns so (404 NoSuchKey from the
+        // operation), as on AWS; anyone else is refused.
+        if action == "s3:GetObject" {
+            let list = decide(identity, Some(info), "s3:ListBucket", &resource_arn(Some(bucket), None), context);
+            if list.allowed {
+                return Ok((list, None));
+            }
+        }
+        return Ok((why, None));
+    };
     let object_acl = acl::object_acl(&object, &info.owner);
     Ok((decide_object_acl(identity, info, &object_acl, action, why), Some(object_acl)))
 }

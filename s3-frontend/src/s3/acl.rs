@@ -138,7 +138,13 @@ impl Gateway {
     pub(crate) async fn acl_output(&self, acl: &Acl) -> S3Result<(Owner, Vec<Grant>)> {
         let owner = Owner { id: Some(acl.owner.clone()), display_name: Some(self.display_name(&acl.owner).await?) };
         let mut grants = Vec::with_capacity(acl.grants.len());
-        for g in &acl.grants {
+        // Group grants first, then accounts' (each in their stored order), as RGW lists them.
+        let ordered = acl
+            .grants
+            .iter()
+            .filter(|g| matches!(g.grantee, Grantee::Group(_)))
+            .chain(acl.grants.iter().filter(|g| matches!(g.grantee, Grantee::User(_))));
+        for g in ordered {
             let grantee = match &g.grantee {
                 Grantee::User(id) => s3s::dto::Grantee {
                     display_name: Some(self.display_name(id).await?),

@@ -321,7 +321,17 @@ impl Gateway {
         req: S3Request<GetBucketPolicyStatusInput>,
     ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
         let b = self.bucket(&req.input.bucket).await?;
-        let public = b.policy.as_deref().is_some_and(crate::public_access::policy_is_public);
+        // Public by its policy, or by a public grant of its ACL where ACLs apply and are not
+        // ignored (ADR 0013).
+        let owner = legacy_owner(b.owner.clone());
+        let ignored = b
+            .public_access_block
+            .as_deref()
+            .is_some_and(|json| crate::public_access::Block::from_stored(&b.name, json).ignore_public_acls);
+        let acl_public = !ignored
+            && crate::acl::Ownership::acls_enabled(crate::acl::Ownership::from_stored(b.object_ownership.as_deref()))
+            && crate::acl::Acl::from_stored(&owner, b.acl.as_deref()).is_public();
+        let public = acl_public || b.policy.as_deref().is_some_and(crate::public_access::policy_is_public);
         Ok(S3Response::new(GetBucketPolicyStatusOutput {
             policy_status: Some(PolicyStatus { is_public: Some(public) }),
         }))

@@ -112,6 +112,11 @@ pub async fn bucket_acls_grant_and_strangers_are_refused(h: &Harness) {
     let got = c.get_bucket_acl().bucket(&b).send().await.expect("get acl");
     assert_eq!(grants_of(got.grants()), [group(ALL_USERS, "READ"), user(&main, "FULL_CONTROL")]);
     c.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"v")).send().await.expect("put");
+    let status = c.get_bucket_policy_status().bucket(&b).send().await.expect("policy status");
+    assert_eq!(status.policy_status().and_then(|s| s.is_public()), Some(true), "public by its ACL");
+    // Listing is granted: a missing key is 404 to anyone (403 where listing is not granted).
+    h.raw(RawRequest::new("GET", &format!("/{b}/missing"))).await.assert_error(404, "NoSuchKey");
+    h.raw(RawRequest::new("GET", &format!("/{plain}/missing"))).await.assert_error(403, "AccessDenied");
     let listed = anonymous_list(h, &b).await;
     assert_eq!(listed.status, 200, "{}", listed.text());
     assert!(listed.text().contains("<Key>k</Key>"), "{}", listed.text());
@@ -432,6 +437,28 @@ pub async fn object_acls_and_ownership(h: &Harness) {
         403,
         Some("AccessDenied"),
     );
+
+    // A bucket policy may demand a grant header (condition key s3:x-amz-grant-full-control).
+    let demand = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/demand/*","Condition":{{"StringEquals":{{"s3:x-amz-grant-full-control":"id={}"}}}}}}]}}"#,
+        stranger.id, main.id
+    );
+    c.put_bucket_policy().bucket(&b).policy(demand).send().await.expect("policy");
+    expect_err(put(&stranger.client, "demand/a", None).await, 403, Some("AccessDenied"));
+    stranger
+        .client
+        .put_object()
+        .bucket(&b)
+        .key("demand/b")
+        .grant_full_control(format!("id={}", main.id))
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("the demanded grant");
+    let got = object_owner(c, "demand/b").await;
+    assert_eq!(got.0, stranger.id, "ObjectWriter: the writer owns it");
+    assert!(got.1.contains(&user(&main, "FULL_CONTROL")), "{got:?}");
+    c.delete_bucket_policy().bucket(&b).send().await.expect("delete policy");
 
     // ObjectWriter: another account's objects are its own; bucket-owner-* ACLs name the owner.
     put(&alt.client, "by-alt", None).await.expect("alt writes");

@@ -351,7 +351,8 @@ pub async fn encrypted_multipart_parts_and_ranges(h: &Harness) {
         .expect("create");
     assert_eq!(up.sse_customer_key_md5(), Some(MD5_A));
     let id = up.upload_id().expect("id").to_owned();
-    // A part under another key is refused.
+    // A part under another key is refused. Its body is small: the refusal comes before the
+    // body is read, and a client still writing megabytes then sees a broken pipe, not the answer.
     expect_err(
         c.upload_part()
             .bucket(&b)
@@ -361,7 +362,7 @@ pub async fn encrypted_multipart_parts_and_ranges(h: &Harness) {
             .sse_customer_algorithm("AES256")
             .sse_customer_key(KEY_B)
             .sse_customer_key_md5(MD5_B)
-            .body(ByteStream::from(parts[0].clone()))
+            .body(ByteStream::from_static(b"a refused part"))
             .send()
             .await,
         400,

@@ -270,7 +270,7 @@ mod tests {
             assert_eq!(&t.as_str().parse::<EventType>().expect("infallible"), t);
             assert!(!matches!(t, EventType::Other(_)));
         }
-        assert_eq!(EventType::KNOWN.len(), 25);
+        assert_eq!(EventType::KNOWN.len(), 26);
     }
 
     #[test]

@@ -389,12 +389,31 @@ fn context(cx: &mut S3AccessContext<'_>, principal_kind: PrincipalKind) -> Conte
             c = c.with(&format!("s3:{name}"), v.to_owned());
         }
     }
+    // The page a browser came from, and a copy's source and directives, as AWS offers them.
+    if let Some(v) = header(cx, "referer") {
+        c = c.with("aws:Referer", v.to_owned());
+    }
+    if let Some(v) = header(cx, "x-amz-copy-source") {
+        c = c.with("s3:x-amz-copy-source", copy_source_key(v));
+    }
+    for name in ["x-amz-metadata-directive", "x-amz-tagging-directive"] {
+        if let Some(v) = header(cx, name) {
+            c = c.with(&format!("s3:{name}"), v.to_owned());
+        }
+    }
     for (param, key) in [("prefix", "s3:prefix"), ("delimiter", "s3:delimiter"), ("max-keys", "s3:max-keys")] {
         if let Some(v) = query_param(cx.uri(), param) {
             c = c.with(key, v);
         }
     }
     c
+}
+
+/// `s3:x-amz-copy-source` as policies compare it: `bucket/key`, decoded, without a leading
+/// `/` (the header may carry either form, and a `?versionId=`, which stays).
+fn copy_source_key(header: &str) -> String {
+    let decoded = urlencoding::decode(header).map_or_else(|_| header.to_owned(), std::borrow::Cow::into_owned);
+    decoded.strip_prefix('/').map(str::to_owned).unwrap_or(decoded)
 }
 
 /// `s3:RequestObjectTag/<key>` for each tag and `s3:RequestObjectTagKeys` (every key).
@@ -797,6 +816,15 @@ impl S3Access for PolicyAccess {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_sources_compare_as_bucket_slash_key() {
+        assert_eq!(copy_source_key("src/public/foo"), "src/public/foo");
+        assert_eq!(copy_source_key("/src/public/f%C3%BC%20o"), "src/public/fü o");
+        assert_eq!(copy_source_key("src/k?versionId=3"), "src/k?versionId=3");
+        // Undecodable stays as sent.
+        assert_eq!(copy_source_key("src/%FF"), "src/%FF");
+    }
 
     #[test]
     fn every_implemented_operation_has_an_action() {

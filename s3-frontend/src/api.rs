@@ -374,7 +374,9 @@ impl ApiRoutes {
             // Why a bucket is (not) public: its Block Public Access settings, whether its policy
             // is public, and whether the settings hide that policy from this principal.
             "public_access": bucket.as_ref().map(|b| json!({
+                // In effect (the bucket's with its account's), and the account's alone.
                 "block": b.block,
+                "account_block": b.account_block,
                 "public_policy": b.public_policy,
                 "policy_hidden_by_restrict_public_buckets": b.policy.is_some() && b.policy_for(&identity.principal).is_none(),
                 // ACLs (ADR 0013): whether they take effect here, and the grants that make

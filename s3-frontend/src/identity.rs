@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use cloudstore_iam_api::{ADMIN_ACCOUNT_ID, IamApi, IamApiError, KeyGrant, NamedPolicy, Principal, PrincipalKind};
 use cloudstore_policy::{Policy, PolicyKind, PolicySource};
-use cloudstore_store_api::{MetadataStore, StoreError};
+use cloudstore_store_api::{AccountConfig, MetadataStore, StoreError};
 
 use crate::auth::RootCredentials;
 
@@ -239,8 +239,11 @@ impl Accounts {
 pub struct BucketInfo {
     pub owner: String,
     pub policy: Option<Policy>,
-    /// Block Public Access settings (all off when none are configured).
+    /// Block Public Access settings in effect: the bucket's and its owner account's together
+    /// (a setting on in either is on); all off when none are configured.
     pub block: crate::public_access::Block,
+    /// The owner account's own settings (the S3 Control API's), for explanations.
+    pub account_block: crate::public_access::Block,
     /// Whether the stored policy is public (`crate::public_access::policy_is_public`).
     pub public_policy: bool,
     /// The CORS rules (read by the server for `Origin` requests and preflights).
@@ -279,12 +282,14 @@ pub struct BucketCache {
     meta: Arc<dyn MetadataStore>,
     ttl: Duration,
     map: Mutex<HashMap<String, Slot<BucketInfo>>>,
+    /// Account → its account-wide Block Public Access settings, for as long.
+    accounts: Mutex<HashMap<String, Slot<crate::public_access::Block>>>,
 }
 
 impl BucketCache {
     /// A cache in front of `meta`.
     pub fn new(meta: Arc<dyn MetadataStore>, ttl: Duration) -> Self {
-        Self { meta, ttl, map: Mutex::new(HashMap::new()) }
+        Self { meta, ttl, map: Mutex::new(HashMap::new()), accounts: Mutex::new(HashMap::new()) }
     }
 
     /// The metadata store behind the cache.
@@ -300,7 +305,9 @@ impl BucketCache {
         }
         // Only existing buckets are cached: "no such bucket" is re-read every time, so a bucket
         // created a moment ago (here or on another node) is never taken for missing.
-        let info = self.meta.get_bucket(bucket).await?.map(|b| {
+        let Some(b) = self.meta.get_bucket(bucket).await? else { return Ok(None) };
+        let account_block = self.account_block(&legacy_owner(b.owner.clone())).await?;
+        let info = {
             let policy = b.policy.as_deref().and_then(|doc| match Policy::parse(doc, PolicyKind::Resource) {
                 Ok(p) => Some(p),
                 Err(e) => {
@@ -319,24 +326,57 @@ impl BucketCache {
                 .public_access_block
                 .as_deref()
                 .map(|json| crate::public_access::Block::from_stored(bucket, json))
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .or(account_block);
             let public_policy = b.policy.as_deref().is_some_and(crate::public_access::policy_is_public);
             let lifecycle = crate::s3::stored_lifecycle(b.lifecycle.as_deref());
             let owner = legacy_owner(b.owner);
             let acl = crate::acl::Acl::from_stored(&owner, b.acl.as_deref());
             let ownership = crate::acl::Ownership::from_stored(b.object_ownership.as_deref());
             let encryption = b.encryption.clone();
-            Arc::new(BucketInfo { owner, policy, block, public_policy, cors, lifecycle, acl, ownership, encryption })
-        });
-        if info.is_some() {
-            put(&self.map, bucket, info.clone());
-        }
-        Ok(info)
+            Arc::new(BucketInfo {
+                owner,
+                policy,
+                block,
+                account_block,
+                public_policy,
+                cors,
+                lifecycle,
+                acl,
+                ownership,
+                encryption,
+            })
+        };
+        put(&self.map, bucket, Some(info.clone()));
+        Ok(Some(info))
     }
 
     /// Forgets `bucket` (after this process changed its policy, created or deleted it).
     pub fn invalidate(&self, bucket: &str) {
         self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(bucket);
+    }
+
+    /// The account-wide Block Public Access settings of `account` (all off when none are
+    /// configured), cached for the cache's ttl.
+    pub async fn account_block(&self, account: &str) -> Result<crate::public_access::Block, StoreError> {
+        if let Some(Some(hit)) = get_fresh(&self.accounts, account, self.ttl) {
+            return Ok(*hit);
+        }
+        let block = self
+            .meta
+            .get_account_config(account, AccountConfig::PublicAccessBlock)
+            .await?
+            .map(|json| crate::public_access::Block::from_stored(account, &json))
+            .unwrap_or_default();
+        put(&self.accounts, account, Some(Arc::new(block)));
+        Ok(block)
+    }
+
+    /// Forgets `account`'s settings and every bucket (after this process changed the
+    /// account-wide settings, which every bucket of the account carries).
+    pub fn invalidate_account(&self, account: &str) {
+        self.accounts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(account);
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 }
 

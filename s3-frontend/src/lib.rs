@@ -27,6 +27,7 @@ pub mod post_policy;
 pub mod public_access;
 pub mod runtime;
 pub mod s3;
+pub mod s3_control;
 pub mod server;
 pub mod shares;
 pub mod signed;

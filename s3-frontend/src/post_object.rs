@@ -230,7 +230,7 @@ impl Frontend {
         let ua = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
         let mut context = base_context(identity.principal.kind, ip, ua, fields.get("acl"));
         let (min_len, max_len) = policy.as_ref().and_then(PostPolicy::length_range).unwrap_or((0, u64::MAX));
-        let up = upload_of(&fields, &bucket, &key, min_len, max_len)?;
+        let mut up = upload_of(&fields, &bucket, &key, min_len, max_len)?;
         if !up.tags.is_empty() {
             context = crate::access::with_request_tags(context, &up.tags);
         }
@@ -265,6 +265,16 @@ impl Frontend {
         }
         extensions.insert(Authorized { identity, bucket: Some(info), context: Arc::new(context) });
         let actor = Actor::of(&extensions, &parts.headers, access_key.as_deref());
+        // The form's `acl` field, as PutObject's `x-amz-acl`: refused as AWS refuses it (on a
+        // bucket whose ACLs are disabled, or public under BlockPublicAcls) before the file
+        // is read.
+        let mut acl_headers = http::HeaderMap::new();
+        if let Some(acl) = fields.get("acl") {
+            let value = http::HeaderValue::from_str(acl)
+                .map_err(|_| s3_error!(InvalidArgument, "The acl field is not a canned ACL."))?;
+            acl_headers.insert("x-amz-acl", value);
+        }
+        up.acl = self.gateway.new_object_acl(&extensions, &acl_headers).await?;
 
         let file = StreamingBlob::wrap(sync_wrapper::SyncStream::new(file.into_stream()));
         let obj = self.gateway.op_post_object(up, file, &actor).await?;

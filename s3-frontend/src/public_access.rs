@@ -1,11 +1,12 @@
-//! Block Public Access of a bucket (issue #13 item 4; per bucket, as
-//! Put/Get/DeletePublicAccessBlock): settings that override what would make a bucket public.
+//! Block Public Access (issue #13 item 4): settings that override what would make a bucket
+//! public, per bucket (Put/Get/DeletePublicAccessBlock) and per account (the S3 Control API's,
+//! `crate::s3_control`). A setting on in either is on for the bucket.
 //!
 //! - `BlockPublicPolicy`: PutBucketPolicy refuses a public policy (403 AccessDenied).
 //! - `RestrictPublicBuckets`: while the bucket's policy is public, it grants nothing to
 //!   anonymous callers and other accounts; the owner's account keeps what it grants.
-//! - `BlockPublicAcls`, `IgnorePublicAcls`: kept and answered; ACLs themselves are not
-//!   implemented yet (no object or bucket is made public by an ACL today).
+//! - `BlockPublicAcls`: a public ACL (canned or granted) is refused (403 AccessDenied).
+//! - `IgnorePublicAcls`: public ACL grants grant nothing.
 //!
 //! "Public" is AWS's test, simplified: an `Allow` statement for every principal (`"*"` or
 //! `{"AWS": "*"}`) without a condition.
@@ -23,6 +24,18 @@ pub struct Block {
 }
 
 impl Block {
+    /// Each setting on where it is on in `self` or in `other` (a bucket's settings with its
+    /// account's: the stricter wins, as on AWS).
+    #[must_use]
+    pub fn or(self, other: Self) -> Self {
+        Self {
+            block_public_acls: self.block_public_acls || other.block_public_acls,
+            ignore_public_acls: self.ignore_public_acls || other.ignore_public_acls,
+            block_public_policy: self.block_public_policy || other.block_public_policy,
+            restrict_public_buckets: self.restrict_public_buckets || other.restrict_public_buckets,
+        }
+    }
+
     /// The settings stored as `json`; unreadable ones count as all on (nothing public is the
     /// safe reading of a setting we cannot read).
     #[must_use]

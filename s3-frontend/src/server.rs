@@ -135,6 +135,9 @@ impl Frontend {
                     );
                     r
                 }
+                // The S3 Control API's account-wide Block Public Access (ADR 0011), by path and
+                // header, whatever the host (the SDKs put the account id in front of it).
+                _ if crate::s3_control::is_control_request(&req) => self.s3_control(req).await,
                 // The REST API's fixed CORS policy (ADR 0007): preflights answered here.
                 (&http::Method::OPTIONS, path) if crate::api::is_rest_path(path) => {
                     crate::cors::rest_preflight(req.headers()).unwrap_or_else(|e| error_response(e.to_s3()))

@@ -37,7 +37,27 @@ mod parse;
 mod request;
 
 pub use authz::{Authorization, AuthzInput, Reason, authorize};
+
+/// Whether a `Resource` pattern (with `*` and `?` wildcards) matches `arn`.
+#[must_use]
+pub fn resource_matches(pattern: &str, arn: &str) -> bool {
+    matcher::glob(&matcher::tokens(pattern), arn)
+}
 pub use error::PolicyError;
 pub use eval::{Decision, PolicySource, StatementRef, evaluate};
 pub use parse::{Effect, Policy, PolicyKind, PolicyVersion, Statement};
 pub use request::{Context, Principal, PrincipalKind, Request};
+
+#[cfg(test)]
+mod resource_tests {
+    use super::resource_matches;
+
+    #[test]
+    fn resource_patterns_match_with_wildcards() {
+        assert!(resource_matches("arn:aws:s3:::*", "arn:aws:s3:::b1"));
+        assert!(resource_matches("arn:aws:s3:::b?", "arn:aws:s3:::b1"));
+        assert!(resource_matches("arn:aws:s3:::b1", "arn:aws:s3:::b1"));
+        assert!(!resource_matches("arn:aws:s3:::other", "arn:aws:s3:::b1"));
+        assert!(!resource_matches("arn:aws:s3:::b", "arn:aws:s3:::b1"));
+    }
+}

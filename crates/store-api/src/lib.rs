@@ -30,7 +30,7 @@ pub use listing::{
 };
 pub use meta::MetadataStore;
 pub use records::{
-    AttributesChange, BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents, ObjectAttributes,
-    ObjectEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse,
-    StaleUpload, Tag, Upload, WriteCondition,
+    AccountConfig, AttributesChange, BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents,
+    ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Share,
+    ShareUse, StaleUpload, Tag, Upload, WriteCondition,
 };

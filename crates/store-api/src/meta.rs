@@ -3,9 +3,9 @@ use std::fmt::Debug;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord, ObjectEvents,
-    ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload,
-    Upload, WriteCondition,
+    AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord,
+    ObjectEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse,
+    StaleUpload, Upload, WriteCondition,
 };
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
@@ -38,6 +38,18 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
         &self,
         name: &str,
         config: BucketConfig,
+        value: Option<&str>,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
+
+    /// An account-wide setting as stored (`None`: not configured).
+    async fn get_account_config(&self, account_id: &str, config: AccountConfig) -> Result<Option<String>>;
+    /// Sets (`Some`) or removes (`None`) an account-wide setting, with its events, in one
+    /// transaction.
+    async fn set_account_config(
+        &self,
+        account_id: &str,
+        config: AccountConfig,
         value: Option<&str>,
         events: &[OutboxEvent],
     ) -> Result<()>;

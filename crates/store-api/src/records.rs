@@ -114,6 +114,24 @@ impl BucketConfig {
     }
 }
 
+/// An account-wide setting of the S3 data plane, stored in `account_settings`: one nullable
+/// column each (absent row and NULL both mean "not configured").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountConfig {
+    /// The account's Block Public Access settings (the S3 Control API's).
+    PublicAccessBlock,
+}
+
+impl AccountConfig {
+    /// Its column in `account_settings`.
+    #[must_use]
+    pub fn column(self) -> &'static str {
+        match self {
+            Self::PublicAccessBlock => "public_access_block",
+        }
+    }
+}
+
 /// One stored piece of an object's data, in order. A simple PUT has one; a completed
 /// multipart upload has one per part.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -219,7 +219,7 @@ macro_rules! sql_metadata_store {
         /// The metadata store's shared SQL, from `cloudstore_store_sql::sql_metadata_store!`.
         pub(crate) mod $module {
             use ::cloudstore_store_api::{
-                AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord, MetadataStore,
+                AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord, MetadataStore,
                 ObjectEvents, ObjectMeta, ObjectSummary,
                 OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, StoreError,
                 Upload, WriteCondition,
@@ -445,6 +445,41 @@ macro_rules! sql_metadata_store {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NoSuchBucket);
                     }
+                    outbox::insert(&mut tx, events).await.map_err(db_err)?;
+                    commit(tx).await
+                }
+
+                async fn get_account_config(&self, account_id: &str, config: AccountConfig) -> Result<Option<String>> {
+                    // The column is one of AccountConfig's fixed names, never input.
+                    let sql = format!("SELECT {} FROM account_settings WHERE account_id = $1", config.column());
+                    let row: Option<(Option<String>,)> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                        .bind(account_id)
+                        .fetch_optional(self.reads())
+                        .await
+                        .map_err(db_err)?;
+                    Ok(row.and_then(|(v,)| v))
+                }
+
+                async fn set_account_config(
+                    &self,
+                    account_id: &str,
+                    config: AccountConfig,
+                    value: Option<&str>,
+                    events: &[OutboxEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    // The column is one of AccountConfig's fixed names, never input.
+                    let col = config.column();
+                    let sql = format!(
+                        "INSERT INTO account_settings (account_id, {col}) VALUES ($1, $2) \
+                         ON CONFLICT (account_id) DO UPDATE SET {col} = excluded.{col}"
+                    );
+                    ::sqlx::query(::sqlx::AssertSqlSafe(sql))
+                        .bind(account_id)
+                        .bind(value)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
                     outbox::insert(&mut tx, events).await.map_err(db_err)?;
                     commit(tx).await
                 }

@@ -3,7 +3,7 @@
 //! PutObject, CopyObject, CreateMultipartUpload). The grants themselves: `crate::acl`.
 
 use cloudstore_events::EventType;
-use cloudstore_store_api::{Bucket, BucketConfig};
+use cloudstore_store_api::BucketConfig;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -25,14 +25,6 @@ pub(crate) fn acls_disabled() -> s3s::S3Error {
 /// 403 AccessDenied: BlockPublicAcls refuses an ACL that makes the resource public.
 pub(crate) fn public_acl_blocked() -> s3s::S3Error {
     s3_error!(AccessDenied, "The bucket's Block Public Access settings (BlockPublicAcls) refuse a public ACL.")
-}
-
-/// Whether the bucket's Block Public Access settings refuse public ACLs.
-pub(crate) fn blocks_public_acls(bucket: &Bucket) -> bool {
-    bucket
-        .public_access_block
-        .as_deref()
-        .is_some_and(|json| crate::public_access::Block::from_stored(&bucket.name, json).block_public_acls)
 }
 
 /// Who owns a new object, and its ACL, under the bucket's Object Ownership, as AWS decides:
@@ -221,7 +213,7 @@ impl Gateway {
     ) -> S3Result<S3Response<PutBucketAclOutput>> {
         let b = self.bucket(&req.input.bucket).await?;
         let requested = Self::requested_acl(&req.headers, req.input.access_control_policy.as_ref())?;
-        if requested.is_public() && blocks_public_acls(&b) {
+        if requested.is_public() && self.effective_block(&b).await?.block_public_acls {
             return Err(public_acl_blocked());
         }
         if !Ownership::acls_enabled(Ownership::from_stored(b.object_ownership.as_deref())) {

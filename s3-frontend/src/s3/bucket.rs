@@ -259,20 +259,25 @@ impl Gateway {
             return Err(s3_error!(MalformedPolicy, "Policies must be at most 20 KB."));
         }
         Policy::parse(&doc, PolicyKind::Resource).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
-        // Every resource must be this bucket or inside it (as AWS requires).
+        // Every resource must be able to name this bucket or something inside it (as AWS
+        // requires): its bucket part (before the first `/`) matches the bucket's ARN, wildcards
+        // included (`arn:aws:s3:::*/*` does).
         let own = format!("arn:aws:s3:::{bucket}");
-        let inside = format!("{own}/");
         for r in policy_resources(&doc) {
-            if r != own && !r.starts_with(&inside) {
+            let bucket_part = r.split('/').next().unwrap_or_default();
+            if !cloudstore_policy::resource_matches(bucket_part, &own) {
                 return Err(s3_error!(MalformedPolicy, "Policy has invalid resource {r}"));
             }
         }
+        // `NotPrincipal` with `Allow` would grant to everyone but a few: refused, as AWS does.
+        if statements(&doc).iter().any(|st| {
+            st.get("Effect").and_then(serde_json::Value::as_str) == Some("Allow") && st.get("NotPrincipal").is_some()
+        }) {
+            return Err(s3_error!(MalformedPolicy, "Invalid policy: NotPrincipal cannot be used with Allow"));
+        }
         // Block Public Access: BlockPublicPolicy refuses a public policy, as AWS does.
         let current = self.bucket(&bucket).await?;
-        let blocked = current
-            .public_access_block
-            .as_deref()
-            .is_some_and(|json| crate::public_access::Block::from_stored(&bucket, json).block_public_policy);
+        let blocked = self.effective_block(&current).await?.block_public_policy;
         if blocked && crate::public_access::policy_is_public(&doc) {
             return Err(s3_error!(
                 AccessDenied,
@@ -324,10 +329,7 @@ impl Gateway {
         // Public by its policy, or by a public grant of its ACL where ACLs apply and are not
         // ignored (ADR 0013).
         let owner = legacy_owner(b.owner.clone());
-        let ignored = b
-            .public_access_block
-            .as_deref()
-            .is_some_and(|json| crate::public_access::Block::from_stored(&b.name, json).ignore_public_acls);
+        let ignored = self.effective_block(&b).await?.ignore_public_acls;
         let acl_public = !ignored
             && crate::acl::Ownership::acls_enabled(crate::acl::Ownership::from_stored(b.object_ownership.as_deref()))
             && crate::acl::Acl::from_stored(&owner, b.acl.as_deref()).is_public();

@@ -81,7 +81,7 @@ impl Gateway {
         }
         let b = self.bucket(&input.bucket).await?;
         let requested = Self::requested_acl(&req.headers, input.access_control_policy.as_ref())?;
-        if requested.is_public() && super::acl::blocks_public_acls(&b) {
+        if requested.is_public() && self.effective_block(&b).await?.block_public_acls {
             return Err(public_acl_blocked());
         }
         if !acl::Ownership::acls_enabled(acl::Ownership::from_stored(b.object_ownership.as_deref())) {

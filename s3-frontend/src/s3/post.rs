@@ -45,6 +45,9 @@ pub(crate) struct PostUpload {
     pub(crate) if_none_match: bool,
     /// The link an upload came through (ADR 0015), recorded in the event.
     pub(crate) share_id: Option<String>,
+    /// The object's ACL from the form's `acl` field, as `new_object_acl` makes it (`None`:
+    /// the default ACL).
+    pub(crate) acl: Option<serde_json::Value>,
 }
 
 impl Gateway {
@@ -76,6 +79,7 @@ impl Gateway {
         let etag = sealing.as_ref().map_or_else(|| written.digests.etag(), |s| s.etag(&written.digests.md5));
         let mut attributes = cloudstore_store_api::ObjectAttributes::with_tags(up.tags);
         attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
+        attributes.acl = up.acl;
         if written.digests.len < up.min_len {
             return self
                 .discard(

@@ -3,7 +3,9 @@
 //! transaction.
 
 use cloudstore_events::EventType;
-use cloudstore_store_api::BucketConfig;
+use cloudstore_store_api::{AccountConfig, Bucket, BucketConfig};
+
+use crate::identity::legacy_owner;
 use s3s::dto::{
     DeletePublicAccessBlockInput, DeletePublicAccessBlockOutput, GetPublicAccessBlockInput, GetPublicAccessBlockOutput,
     PublicAccessBlockConfiguration, PutPublicAccessBlockInput, PutPublicAccessBlockOutput,
@@ -15,6 +17,60 @@ use crate::error::StoreResultExt as _;
 use crate::public_access::Block;
 
 impl Gateway {
+    /// The Block Public Access settings in effect for `bucket`: its own together with its
+    /// owner account's (a setting on in either is on).
+    pub(crate) async fn effective_block(&self, bucket: &Bucket) -> S3Result<Block> {
+        let own = bucket
+            .public_access_block
+            .as_deref()
+            .map(|json| Block::from_stored(&bucket.name, json))
+            .unwrap_or_default();
+        Ok(own.or(self.account_block(&legacy_owner(bucket.owner.clone())).await?))
+    }
+
+    /// An account's own Block Public Access settings (all off when none are configured),
+    /// through the bucket cache where there is one.
+    pub(crate) async fn account_block(&self, account: &str) -> S3Result<Block> {
+        if let Some(c) = &self.buckets {
+            return c.account_block(account).await.s3();
+        }
+        let stored = self.meta.get_account_config(account, AccountConfig::PublicAccessBlock).await.s3()?;
+        Ok(stored.map(|json| Block::from_stored(account, &json)).unwrap_or_default())
+    }
+
+    /// Sets (`Some`) or removes (`None`) an account's own Block Public Access settings, with a
+    /// `policy_changed` event in the change's transaction.
+    pub(crate) async fn set_account_block(
+        &self,
+        actor: &crate::events::Actor,
+        account: &str,
+        block: Option<&Block>,
+        status: u16,
+    ) -> S3Result<()> {
+        let stored = block.map(serde_json::to_string).transpose().map_err(|e| s3_error!(InternalError, "{e}"))?;
+        let events = self.outbox(|| {
+            let mut e = actor.event(EventType::PolicyChanged, "", None);
+            e.status = Some(status);
+            e.detail.insert("policy".into(), "account_public_access_block".into());
+            e.detail.insert("account".into(), account.to_owned());
+            if let Some(s) = &stored {
+                e.detail.insert("settings".into(), s.clone());
+            }
+            e
+        });
+        let done = self
+            .meta
+            .set_account_config(account, AccountConfig::PublicAccessBlock, stored.as_deref(), &events)
+            .await
+            .s3();
+        if let Some(c) = &self.buckets {
+            c.invalidate_account(account);
+        }
+        done?;
+        self.committed(&events);
+        Ok(())
+    }
+
     async fn set_public_access_block(
         &self,
         actor: &crate::events::Actor,

@@ -531,3 +531,77 @@ pub async fn post_object_permissions(h: &Harness) {
         .count();
     assert_eq!(uploaded, 1);
 }
+
+/// The form's `acl` field is stored as PutObject's `x-amz-acl` would be: `public-read` makes
+/// the object readable by anyone where the bucket's ACLs apply; on a bucket whose ACLs are
+/// disabled (BucketOwnerEnforced, the default) and under BlockPublicAcls it is refused before
+/// anything is stored; a value that is no canned ACL is refused.
+pub async fn post_object_acl_field(h: &Harness) {
+    let creds = h
+        .iam
+        .admin_create_account(&format!("poster-acl-{}", random_hex(6)), None, None, &Default::default())
+        .await
+        .unwrap()
+        .1;
+    let (access, secret) = (creds.access_key_id.clone(), creds.secret.0.clone());
+    let client = crate::harness::sdk_client(h.addr, &access, &secret);
+    let writer = format!("post-acl-{}", random_hex(8));
+    client
+        .create_bucket()
+        .bucket(&writer)
+        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .expect("create an ObjectWriter bucket");
+    let enforced = format!("post-acl-{}", random_hex(8));
+    client.create_bucket().bucket(&enforced).send().await.expect("create a default bucket");
+    let form = |bucket: &str, key: &str, acl: &str| {
+        let pol = policy(600, json!([{"bucket": bucket}, ["starts-with", "$key", ""], {"acl": acl}]));
+        let mut parts = vec![field("key", key), field("acl", acl)];
+        parts.extend(v2_fields(&access, &secret, &pol));
+        parts
+    };
+    let anonymous = |bucket: &str, key: &str| h.raw(RawRequest::new("GET", &format!("/{bucket}/{key}")));
+
+    let mut parts = form(&writer, "public.txt", "public-read");
+    parts.push(Part::File("a.txt", b"for everyone"));
+    let r = post_form(h, &format!("/{writer}"), &parts, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let got = anonymous(&writer, "public.txt").await;
+    assert_eq!((got.status, got.body.as_slice()), (200, b"for everyone".as_slice()), "{}", got.text());
+    let acl = client.get_object_acl().bucket(&writer).key("public.txt").send().await.expect("object acl");
+    assert!(
+        acl.grants().iter().any(|g| g.grantee().and_then(|x| x.uri()).is_some_and(|u| u.ends_with("/global/AllUsers"))),
+        "{acl:?}"
+    );
+    // Without the field: private, as PutObject.
+    let mut parts = form(&writer, "private.txt", "private");
+    parts.push(Part::File("a.txt", b"mine"));
+    assert_eq!(post_form(h, &format!("/{writer}"), &parts, &[]).await.status, 204);
+    anonymous(&writer, "private.txt").await.assert_error(403, "AccessDenied");
+
+    // ACLs disabled: a public ACL is refused and nothing is stored.
+    let mut parts = form(&enforced, "public.txt", "public-read");
+    parts.push(Part::File("a.txt", b"no"));
+    post_form(h, &format!("/{enforced}"), &parts, &[]).await.assert_error(400, "AccessControlListNotSupported");
+    assert!(!h.exists(&enforced, "public.txt").await);
+    // A value that is no canned ACL.
+    let mut parts = form(&writer, "odd.txt", "everyone-please");
+    parts.push(Part::File("a.txt", b"no"));
+    assert_eq!(post_form(h, &format!("/{writer}"), &parts, &[]).await.status, 400);
+    assert!(!h.exists(&writer, "odd.txt").await);
+    // BlockPublicAcls refuses a public one.
+    client
+        .put_public_access_block()
+        .bucket(&writer)
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder().block_public_acls(true).build(),
+        )
+        .send()
+        .await
+        .expect("block public acls");
+    let mut parts = form(&writer, "blocked.txt", "public-read");
+    parts.push(Part::File("a.txt", b"no"));
+    post_form(h, &format!("/{writer}"), &parts, &[]).await.assert_error(403, "AccessDenied");
+    assert!(!h.exists(&writer, "blocked.txt").await);
+}

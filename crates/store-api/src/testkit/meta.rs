@@ -73,6 +73,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(outbox);
     section!(shares);
     section!(kms_keys);
+    section!(account_settings);
 }
 
 /// Names unique to one run of the suite.
@@ -1652,4 +1653,29 @@ async fn kms_keys(store: &Store, run: &Run) {
     let got = ok(store.get_bucket(&name).await, "get_bucket").expect("bucket");
     assert_eq!(got.encryption, None);
     ok(store.delete_bucket(&name, &[]).await, "delete_bucket");
+}
+
+/// Account-wide settings: none until set, replaced, removed, one account's apart from
+/// another's, written with their events.
+async fn account_settings(store: &Store, run: &Run) {
+    let a = format!("{}-acct-a", run.id);
+    let b = format!("{}-acct-b", run.id);
+    let cfg = crate::AccountConfig::PublicAccessBlock;
+    assert_eq!(ok(store.get_account_config(&a, cfg).await, "get_account_config"), None);
+    let on = r#"{"restrict_public_buckets":true}"#;
+    let ev = event(run, "acct", "account block");
+    ok(store.set_account_config(&a, cfg, Some(on), &[ev]).await, "set_account_config");
+    assert_eq!(ok(store.get_account_config(&a, cfg).await, "get_account_config").as_deref(), Some(on));
+    assert_eq!(ok(store.get_account_config(&b, cfg).await, "get_account_config"), None, "another account's");
+    let rows: Vec<OutboxRow> = run_rows(store, run).await.into_iter().filter(|r| r.body == "account block").collect();
+    assert_eq!(rows.len(), 1, "the change's event is written with it");
+    ok(store.outbox_remove(&rows.iter().map(|r| r.id).collect::<Vec<_>>()).await, "outbox_remove");
+    let all = r#"{"block_public_acls":true,"ignore_public_acls":true}"#;
+    ok(store.set_account_config(&a, cfg, Some(all), &[]).await, "replace");
+    ok(store.set_account_config(&b, cfg, Some(on), &[]).await, "set b");
+    assert_eq!(ok(store.get_account_config(&a, cfg).await, "get_account_config").as_deref(), Some(all));
+    ok(store.set_account_config(&a, cfg, None, &[]).await, "remove");
+    assert_eq!(ok(store.get_account_config(&a, cfg).await, "get_account_config"), None);
+    assert_eq!(ok(store.get_account_config(&b, cfg).await, "get_account_config").as_deref(), Some(on));
+    ok(store.set_account_config(&b, cfg, None, &[]).await, "remove b");
 }

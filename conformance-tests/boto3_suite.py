@@ -25,6 +25,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -541,6 +542,44 @@ def error_entity_too_small():
     finally:
         s3.abort_multipart_upload(Bucket=B, Key="too-small.bin", UploadId=uid)
     expect_error(lambda: s3.head_object(Bucket=B, Key="too-small.bin"), "404", 404)
+
+
+def _to_endpoint(request, **_):
+    """botocore addresses S3 Control as {account}.{endpoint host}, which needs a wildcard DNS
+    name for the endpoint; here it is sent to the endpoint itself with the Host it signed."""
+    url = urllib.parse.urlsplit(request.url)
+    request.headers["Host"] = url.netloc
+    request.url = urllib.parse.urlunsplit(url._replace(netloc=urllib.parse.urlsplit(ENDPOINT).netloc))
+
+
+@check
+def account_public_access_block_s3control():
+    account = boto3.session.Session().client("sts", endpoint_url=ENDPOINT, region_name=REGION).get_caller_identity()["Account"]
+    control = boto3.session.Session().client("s3control", endpoint_url=ENDPOINT, region_name=REGION)
+    control.meta.events.register("before-send.s3-control.*", _to_endpoint)
+    public = (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",'
+        f'"Resource":"arn:aws:s3:::{B}/*"}}]}}'
+    )
+    expect_error(lambda: control.get_public_access_block(AccountId=account), "NoSuchPublicAccessBlockConfiguration", 404)
+    try:
+        control.put_public_access_block(
+            AccountId=account,
+            PublicAccessBlockConfiguration={"BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+        )
+        got = control.get_public_access_block(AccountId=account)["PublicAccessBlockConfiguration"]
+        eq(
+            {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+            got,
+            "account settings",
+        )
+        # Every bucket of the account: a public policy is refused.
+        expect_error(lambda: s3.put_bucket_policy(Bucket=B, Policy=public), "AccessDenied", 403)
+    finally:
+        control.delete_public_access_block(AccountId=account)
+    expect_error(lambda: control.get_public_access_block(AccountId=account), "NoSuchPublicAccessBlockConfiguration", 404)
+    s3.put_bucket_policy(Bucket=B, Policy=public)
+    s3.delete_bucket_policy(Bucket=B)
 
 
 @check

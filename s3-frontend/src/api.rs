@@ -146,7 +146,9 @@ impl ApiRoutes {
         if auth.service != service {
             return Err((403, "SignatureDoesNotMatch", format!("credential scope service must be {service}")));
         }
-        if auth.region != self.region {
+        // IAM and STS are global: a scope without a region (botocore's, for a client made
+        // with `region_name=''`) is accepted for them; the signature covers the scope as sent.
+        if auth.region != self.region && !(auth.region.is_empty() && matches!(service, "iam" | "sts")) {
             return Err((403, "SignatureDoesNotMatch", format!("credential scope region must be {}", self.region)));
         }
         let identity = match self.keys.resolve(&auth.access_key).await {

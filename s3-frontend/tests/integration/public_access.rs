@@ -209,6 +209,23 @@ pub async fn account_block_public_access(h: &Harness) {
     assert_eq!(h.raw(control(h, owner, "DELETE", &account, None)).await.status, 204);
     h.raw(control(h, owner, "GET", &account, None)).await.assert_error(404, "NoSuchPublicAccessBlockConfiguration");
     assert_eq!(anonymous().await.status, 200);
+
+    // A credential scope without a region (boto3 with `region_name=''`) is accepted for IAM,
+    // which is global, and not for the S3 Control API.
+    let no_region = crate::harness::Signer {
+        access_key: owner.0.into(),
+        secret_key: owner.1.into(),
+        region: String::new(),
+        ..h.signer()
+    };
+    let req = RawRequest::new("POST", "/")
+        .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+        .body(b"Action=GetUser&Version=2010-05-08".to_vec());
+    let resp = h.raw(no_region.sign_for("iam", req, time::OffsetDateTime::now_utc())).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.text().contains(&format!("arn:aws:iam::{account}:root")), "{}", resp.text());
+    let req = RawRequest::new("GET", "/v20180820/configuration/publicAccessBlock").header("x-amz-account-id", &account);
+    assert_eq!(h.raw(no_region.sign_for("s3", req, time::OffsetDateTime::now_utc())).await.status, 403);
 }
 
 /// Bucket-policy conditions on `aws:Referer` and on a copy's `s3:x-amz-copy-source` and

@@ -577,7 +577,9 @@ pub async fn decide_with_object(
         // No such object: a caller who may list the bucket learns so (404 NoSuchKey from the
         // operation), as on AWS; anyone else is refused.
         if action == "s3:GetObject" {
-            let list = decide(identity, Some(info), "s3:ListBucket", &resource_arn(Some(bucket), None), context);
+            // Listing the key itself: `s3:prefix` is the key, as a ListObjects for it would be.
+            let context = context.clone().with("s3:prefix", key.to_owned());
+            let list = decide(identity, Some(info), "s3:ListBucket", &resource_arn(Some(bucket), None), &context);
             if list.allowed {
                 return Ok((list, None));
             }

@@ -305,6 +305,22 @@ pub async fn policy_conditions_on_referer_and_copy_source(h: &Harness) {
         assert!(!h.exists(&dst, key).await, "{key}");
     }
 
+    // Where ACLs apply, a missing key is 404 to a caller who may list it: `s3:prefix` is the
+    // key in that check, so a listing allowed only under public/ tells only about public/.
+    let ow = format!("cond-ow-{}", random_hex(6));
+    c.create_bucket()
+        .bucket(&ow)
+        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .expect("ObjectWriter bucket");
+    let list_public = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::{ow}","Condition":{{"StringLike":{{"s3:prefix":"public/*"}}}}}}]}}"#
+    );
+    c.put_bucket_policy().bucket(&ow).policy(&list_public).send().await.expect("list policy");
+    h.raw(RawRequest::new("GET", &format!("/{ow}/public/missing"))).await.assert_error(404, "NoSuchKey");
+    h.raw(RawRequest::new("GET", &format!("/{ow}/private/missing"))).await.assert_error(403, "AccessDenied");
+
     // Resources: a wildcard that can name the bucket is accepted, another bucket is not;
     // Allow with NotPrincipal is refused.
     let with = |resource: &str, principal: &str| {

@@ -28,6 +28,7 @@ pub mod public_access;
 pub mod runtime;
 pub mod s3;
 pub mod server;
+pub mod share_browse;
 pub mod shares;
 pub mod signed;
 pub mod xml_body;

@@ -79,7 +79,7 @@ class Browser:
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--no-first-run", "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=fds, pass_fds=(to_r, from_w))
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=fds, close_fds=False)
         os.close(to_r)
         os.close(from_w)
         self.buf = b""
@@ -93,7 +93,7 @@ class Browser:
         if session:
             msg["sessionId"] = session
         os.write(self.to_w, json.dumps(msg).encode() + b"\0")
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while time.time() < deadline:
             while b"\0" in self.buf:
                 raw, self.buf = self.buf.split(b"\0", 1)
@@ -145,6 +145,11 @@ class Page(http.server.BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         if "img" in q:
             body = f'<!doctype html><img id="i" src="{q["img"][0]}">'
+        elif "post" not in q:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         else:
             body = (f'<!doctype html><form id="f" method="post" action="{q["post"][0]}">'
                     f'<input name="password" value="{q["password"][0]}"></form>'

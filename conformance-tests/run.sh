@@ -160,13 +160,15 @@ suite_boto3() {
 }
 
 # Headless Chromium on a page of another origin using presigned URLs and POST forms through
-# CORS, and a file drop (issue #13).
+# CORS, a file drop, and share links' pages (issue #13).
 suite_browser() {
   SUITE=browser
   need chromium || return 0
   run_external browser "$PYTHON" "$HERE/browser_cors.py"
   # POST-policy forms and a file drop (ADR 0015).
   run_external browser-post "$PYTHON" "$HERE/browser_post.py"
+  # Share links: landing page, preview, password form, folder listing (ADR 0010).
+  run_external browser-share "$PYTHON" "$HERE/browser_share.py"
 }
 
 suite_rust() {

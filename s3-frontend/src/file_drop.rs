@@ -252,10 +252,9 @@ impl Frontend {
             Ok(None) => return gone_or_missing(404),
             Err(e) => return public_unavailable(&e),
         };
+        // A download or folder link's POST is its password form.
         if share.upload_rules.is_none() {
-            let mut r = public_error(405, "use GET or HEAD");
-            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return r;
+            return self.share_unlock(req, &share, token).await;
         }
         let (resp, stored) = self.drop_store(req, &share).await;
         let status = resp.status().as_u16();

@@ -120,6 +120,8 @@ pub struct KeyCache {
     root: Arc<Identity>,
     ttl: Duration,
     map: Mutex<HashMap<String, Slot<Identity>>>,
+    /// Principal ARN → its current grant (share links re-check their creator at every use).
+    grants: Mutex<HashMap<String, Slot<Identity>>>,
 }
 
 impl KeyCache {
@@ -133,7 +135,26 @@ impl KeyCache {
             root: Arc::new(root_identity),
             ttl,
             map: Mutex::new(HashMap::new()),
+            grants: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The current grant of the principal `arn` (the platform admin's own locally), cached for
+    /// the same TTL as keys; `None` if there is no such principal.
+    pub async fn grant(&self, arn: &str) -> Result<Option<Arc<Identity>>, IamApiError> {
+        if arn == self.root.principal.arn {
+            return Ok(Some(self.root.clone()));
+        }
+        if let Some(hit) = get_fresh(&self.grants, arn, self.ttl) {
+            return Ok(hit);
+        }
+        let resolved = self
+            .iam
+            .principal_grant(arn)
+            .await?
+            .map(|(principal, named)| Arc::new(Identity::without_secret(principal, named)));
+        put(&self.grants, arn, resolved.clone());
+        Ok(resolved)
     }
 
     /// The IAM service behind the cache.

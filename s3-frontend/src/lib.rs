@@ -29,6 +29,7 @@ pub mod runtime;
 pub mod s3;
 pub mod s3_control;
 pub mod server;
+pub mod share_browse;
 pub mod shares;
 pub mod signed;
 pub mod xml_body;

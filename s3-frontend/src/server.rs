@@ -168,7 +168,7 @@ impl Frontend {
                 // A share link's download: no credentials, the link is the key. On a
                 // virtual-hosted bucket's host, `/s/...` is that bucket's object key instead.
                 (&http::Method::GET | &http::Method::HEAD | &http::Method::OPTIONS, path)
-                    if let Some(token) = crate::shares::link_token(path)
+                    if let Some((token, file)) = crate::shares::link_path(path)
                         && !req
                             .headers()
                             .get(http::header::HOST)
@@ -179,7 +179,7 @@ impl Frontend {
                     if req.method() == http::Method::OPTIONS {
                         crate::cors::share_preflight(req.headers()).unwrap_or_else(error_response)
                     } else {
-                        let mut resp = self.share_link(&req, token).await;
+                        let mut resp = self.share_link(&req, token, file).await;
                         if req.headers().contains_key(http::header::ORIGIN) {
                             crate::cors::share_headers(resp.headers_mut());
                         }

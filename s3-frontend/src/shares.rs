@@ -35,7 +35,12 @@ const LIST_LIMIT: usize = 1000;
 /// Random bytes in a token.
 const TOKEN_BYTES: usize = 32;
 /// The action a link's creator must be allowed on the object, at creation and at every use.
-const READ: &str = "s3:GetObject";
+pub(crate) const READ: &str = "s3:GetObject";
+/// What a folder link's creator must be allowed on the bucket, at creation and at every listing.
+pub(crate) const LIST: &str = "s3:ListBucket";
+/// Largest image a landing page previews (served inline, uncounted, only for links without a
+/// download limit).
+pub const PREVIEW_MAX: u64 = 20 * 1024 * 1024;
 /// Largest REST request body.
 const MAX_BODY: usize = 16 * 1024;
 /// Wrong password guesses a link allows per [`GUESS_WINDOW`] from all addresses together,
@@ -66,6 +71,18 @@ pub fn is_api_path(path: &str) -> bool {
 #[must_use]
 pub fn link_token(path: &str) -> Option<&str> {
     path.strip_prefix("/s/").filter(|t| !t.is_empty() && !t.contains('/'))
+}
+
+/// The token and the rest (a folder link's file, still percent-encoded) of a
+/// `/s/{token}[/{file}]` path, if it is one.
+#[must_use]
+pub fn link_path(path: &str) -> Option<(&str, Option<&str>)> {
+    let rest = path.strip_prefix("/s/")?;
+    match rest.split_once('/') {
+        None if !rest.is_empty() => Some((rest, None)),
+        Some((token, file)) if !token.is_empty() => Some((token, Some(file))),
+        _ => None,
+    }
 }
 
 /// A new token: 256 random bits, base64url without padding.
@@ -175,12 +192,13 @@ pub(crate) fn share_json(s: &Share) -> Value {
     if let Some(rules) = &s.upload_rules {
         return crate::file_drop::upload_share_json(s, rules);
     }
-    json!({
-        "kind": "download",
+    let (kind, what, of, filename) =
+        if s.folder { ("folder", "prefix", &s.key, None) } else { ("download", "key", &s.key, s.filename.as_ref()) };
+    let mut v = json!({
+        "kind": kind,
         "id": s.id,
         "bucket": s.bucket,
-        "key": s.key,
-        "filename": s.filename,
+        "filename": filename,
         "created_by": s.creator_arn,
         "created_at": rfc3339(s.created_at),
         "expires_at": rfc3339(s.expires_at),
@@ -190,7 +208,9 @@ pub(crate) fn share_json(s: &Share) -> Value {
         "revoked": s.revoked,
         "password": s.password_hash.is_some(),
         "locked_until": locked_until(s, OffsetDateTime::now_utc()).map(rfc3339),
-    })
+    });
+    v[what] = json!(of);
+    v
 }
 
 /// Until when a link refuses password guesses, if it does now.
@@ -363,9 +383,7 @@ impl Frontend {
             Some("upload") => true,
             Some(_) => return error(400, "ValidationError", "kind must be \"download\" or \"upload\""),
         };
-        if !upload && ask.prefix.is_some() {
-            return error(501, "NotImplemented", "folder links are not available yet");
-        }
+        let folder = !upload && ask.prefix.is_some();
         if ask.password.as_deref().is_some_and(|p| p.is_empty() || p.len() > MAX_PASSWORD) {
             return error(400, "ValidationError", "password must be 1 to 1024 bytes");
         }
@@ -391,11 +409,20 @@ impl Frontend {
                     "max_bytes, content_types, max_uploads and overwrite are for upload links",
                 );
             }
-            let Some(key) = ask.key.clone().filter(|k| !k.is_empty()) else {
-                return error(400, "ValidationError", "key is required");
-            };
-            let resource = resource_arn(Some(&ask.bucket), Some(&key));
-            (key, READ, resource, None, ask.max_downloads)
+            if folder {
+                let prefix = match crate::share_browse::folder_prefix_of(&ask) {
+                    Ok(p) => p,
+                    Err(why) => return error(400, "ValidationError", why),
+                };
+                let resource = resource_arn(Some(&ask.bucket), Some(&format!("{prefix}*")));
+                (prefix, READ, resource, None, ask.max_downloads)
+            } else {
+                let Some(key) = ask.key.clone().filter(|k| !k.is_empty()) else {
+                    return error(400, "ValidationError", "key (an object) or prefix (a folder) is required");
+                };
+                let resource = resource_arn(Some(&ask.bucket), Some(&key));
+                (key, READ, resource, None, ask.max_downloads)
+            }
         };
         if !(1..=MAX_EXPIRES_IN).contains(&ask.expires_in) {
             return error(400, "ValidationError", &format!("expires_in must be 1 to {MAX_EXPIRES_IN} seconds"));
@@ -422,19 +449,28 @@ impl Frontend {
             Ok(b) => b,
             Err(e) => return unavailable(&e),
         };
-        let why = decide(identity, bucket.as_deref(), action, &resource, &crate::analytics::context(meta));
-        if !why.allowed {
-            tracing::info!(principal = %identity.principal.arn, %resource, reason = %why.reason, "share refused");
-            return error(
-                403,
-                "AccessDenied",
-                &format!("{} is not allowed {action} on {resource}", identity.principal.arn),
-            );
+        let context = crate::analytics::context(meta);
+        // A folder's files are listed too: its creator must be allowed to list the bucket.
+        let bucket_arn = resource_arn(Some(&ask.bucket), None);
+        let mut needs = vec![(action, resource.as_str())];
+        if folder {
+            needs.push((LIST, bucket_arn.as_str()));
+        }
+        for (action, resource) in needs {
+            let why = decide(identity, bucket.as_deref(), action, resource, &context);
+            if !why.allowed {
+                tracing::info!(principal = %identity.principal.arn, %resource, reason = %why.reason, "share refused");
+                return error(
+                    403,
+                    "AccessDenied",
+                    &format!("{} is not allowed {action} on {resource}", identity.principal.arn),
+                );
+            }
         }
         if bucket.is_none() {
             return error(404, "NoSuchBucket", "The specified bucket does not exist");
         }
-        if !upload {
+        if !upload && !folder {
             match self.meta.get_object(&ask.bucket, &key).await {
                 Ok(Some(_)) => {}
                 Ok(None) => return error(404, "NoSuchKey", "The specified key does not exist."),
@@ -470,6 +506,7 @@ impl Frontend {
             guesses: 0,
             guesses_since: None,
             upload_rules,
+            folder,
         };
         let mut event = Event::new(EventType::ShareCreated, cloudstore_store_api::sql::to_ms(now));
         event.account_id = Some(share.account_id.clone());
@@ -482,7 +519,17 @@ impl Frontend {
         event.request_id = Some(meta.request_id.clone());
         event.status = Some(201);
         event.detail.insert("share_id".into(), share.id.clone());
-        event.detail.insert("kind".into(), if upload { "upload" } else { "download" }.into());
+        event.detail.insert(
+            "kind".into(),
+            if upload {
+                "upload"
+            } else if folder {
+                "folder"
+            } else {
+                "download"
+            }
+            .into(),
+        );
         if let Err(e) = self.meta.create_share(&share, &[crate::events::to_outbox(&event)]).await {
             return unavailable(&e);
         }
@@ -496,8 +543,8 @@ impl Frontend {
         json_resp(201, &v)
     }
 
-    /// Serves `GET` and `HEAD /s/{token}`.
-    pub(crate) async fn share_link(&self, req: &Request<Body>, token: &str) -> Response<Body> {
+    /// Serves `GET` and `HEAD /s/{token}[/{file}]` (`file`: a folder link's file, as sent).
+    pub(crate) async fn share_link(&self, req: &Request<Body>, token: &str, file: Option<&str>) -> Response<Body> {
         let head = req.method() == Method::HEAD;
         if !head && req.method() != Method::GET {
             let mut r = public_error(405, "use GET or HEAD");
@@ -509,10 +556,18 @@ impl Frontend {
             Ok(None) => return gone_or_missing(404),
             Err(e) => return public_unavailable(&e),
         };
-        let resp = if share.upload_rules.is_some() {
-            self.drop_page(req, &share, head).await
-        } else {
-            self.serve_share(req, &share, head).await
+        let at = At { token, file };
+        let resp = match (share.upload_rules.is_some(), share.folder, file) {
+            (true, _, None) => self.drop_page(req, &share, head).await,
+            (false, false, None) => self.serve_share(req, &at, &share, &share.key, head).await,
+            (false, true, None) => self.folder_listing(req, &at, &share, head).await,
+            // A folder's file: never a key outside the prefix (no dot segments, no encoded
+            // slashes, nothing empty).
+            (false, true, Some(raw)) => match crate::share_browse::folder_key(&share.key, raw) {
+                Some(key) => self.serve_share(req, &at, &share, &key, head).await,
+                None => public_error(404, "no such file in this folder"),
+            },
+            _ => gone_or_missing(404),
         };
         // A refused use of a known link is its owner's event too (who tried a dead link, or
         // guessed its password); served uses were recorded with their bytes.
@@ -524,40 +579,62 @@ impl Frontend {
         resp
     }
 
-    /// [`Self::share_link`] once the link is known.
-    async fn serve_share(&self, req: &Request<Body>, share: &Share, head: bool) -> Response<Body> {
-        let share = share.clone();
-        if share.revoked {
-            return gone_or_missing(404);
-        }
-        let now = OffsetDateTime::now_utc();
-        if share.expires_at <= now {
-            return gone_or_missing(410);
-        }
-        if share.max_downloads.is_some_and(|m| share.downloads >= m)
-            && share.last_counted_at.is_none_or(|t| t <= now - RESUME_GRACE)
-        {
-            return gone_or_missing(410);
+    /// Whether a download link can be used now: not revoked, not expired, downloads left (or a
+    /// resumption's grace), and the password given — by HTTP Basic, or by the unlock cookie
+    /// the password form sets. A browser asking for a page without one gets the form.
+    pub(crate) async fn share_gate(
+        &self,
+        req: &Request<Body>,
+        at: &At<'_>,
+        share: &Share,
+        page: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), Response<Body>> {
+        if let Some(r) = dead(share, now) {
+            return Err(r);
         }
         if let Some(hash) = &share.password_hash
-            && let Err(r) = self.check_password(req, &share, hash, now).await
+            && !crate::share_browse::unlocked(req.headers(), share, hash, now)
         {
+            if page && basic_password(req.headers()).is_none() {
+                return Err(crate::share_browse::password_page(StatusCode::UNAUTHORIZED, at, None));
+            }
+            self.check_password(req, share, hash, now).await?;
+        }
+        Ok(())
+    }
+
+    /// One object of a link (the link's own, or a folder link's file) once the link is known.
+    async fn serve_share(
+        &self,
+        req: &Request<Body>,
+        at: &At<'_>,
+        share: &Share,
+        key: &str,
+        head: bool,
+    ) -> Response<Body> {
+        let share = share.clone();
+        let now = OffsetDateTime::now_utc();
+        let preview = !head && wants_preview(req);
+        let page = !head && !preview && wants_page(req);
+        if let Err(r) = self.share_gate(req, at, &share, page, now).await {
             return r;
         }
-        // The creator's current permission: a link dies with its creator's read access.
-        match self.creator_may_read(&share).await {
+        // The creator's current permission: a link dies with its creator's read access (a
+        // folder link's: on the whole prefix and on this file).
+        match self.creator_may_read(&share, key).await {
             Ok(true) => {}
             Ok(false) => return gone_or_missing(404),
             Err(r) => return r,
         }
-        let obj = match self.meta.get_object(&share.bucket, &share.key).await {
+        let obj = match self.meta.get_object(&share.bucket, key).await {
             Ok(Some(o)) => o,
             Ok(None) => return gone_or_missing(404),
             Err(e) => return public_unavailable(&e),
         };
         // An encrypted object is served decrypted when the server holds its key (SSE-S3,
         // SSE-KMS); an SSE-C object needs its owner's key, which a link cannot carry.
-        let key = match obj.attributes.encryption.as_ref() {
+        let sse_key = match obj.attributes.encryption.as_ref() {
             None => None,
             Some(enc) => match crate::s3::sse::server_key(self.meta.as_ref(), &self.sse, enc).await {
                 Ok(Some(k)) => Some(k),
@@ -570,17 +647,26 @@ impl Frontend {
                 Err(e) => return public_unavailable(&e),
             },
         };
+        let name =
+            if share.folder { last_segment(key) } else { share.filename.clone().unwrap_or_else(|| last_segment(key)) };
+        let can_preview = previewable(&share, &obj).is_some();
         // A browser gets a small page; it never counts (the download button does).
-        if !head && wants_page(req) {
+        if page || preview {
+            if preview && !can_preview {
+                return public_error(404, "this link has no preview");
+            }
             let shown = match self.meta.use_share(&share.id, now, ShareUse::Resume { counted_after: now }).await {
                 Ok(Some(s)) => s,
                 Ok(None) => return gone_or_missing(410),
                 Err(e) => return public_unavailable(&e),
             };
-            self.record_use(req, &shown, Some(&obj), 0, 200, "PAGE", false);
-            return landing_page(&shown, &obj);
+            if page {
+                self.record_use(req, &shown, Some(&obj), 0, 200, "PAGE", false);
+                return landing_page(&shown, &obj, &name, can_preview);
+            }
         }
-        let range = match requested_range(req.headers(), obj.size) {
+        let range = if preview { Ok(None) } else { requested_range(req.headers(), obj.size) };
+        let range = match range {
             Ok(r) => r,
             Err(()) => {
                 let mut r = public_error(416, "the requested range is not satisfiable");
@@ -590,26 +676,37 @@ impl Frontend {
                 return r;
             }
         };
-        // A download starts with its first byte; HEAD and resumed ranges do not count.
-        let counts = !head && range.as_ref().is_none_or(|r| r.start == 0);
-        let use_ = if counts { ShareUse::Download } else { ShareUse::Resume { counted_after: now - RESUME_GRACE } };
-        let used = match self.meta.use_share(&share.id, now, use_).await {
-            Ok(Some(s)) => s,
-            // Revoked, expired or used up since it was read.
-            Ok(None) => return gone_or_missing(410),
-            Err(e) => return public_unavailable(&e),
+        // A download starts with its first byte; HEAD, resumed ranges and a preview (an image
+        // of a link without a download limit) do not count.
+        let counts = !head && !preview && range.as_ref().is_none_or(|r| r.start == 0);
+        let used = if preview {
+            share.clone()
+        } else {
+            let use_ = if counts { ShareUse::Download } else { ShareUse::Resume { counted_after: now - RESUME_GRACE } };
+            match self.meta.use_share(&share.id, now, use_).await {
+                Ok(Some(s)) => s,
+                // Revoked, expired or used up since it was read.
+                Ok(None) => return gone_or_missing(410),
+                Err(e) => return public_unavailable(&e),
+            }
         };
         let served = range.clone().unwrap_or(0..obj.size);
         let status = if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
         let body = if head || served.is_empty() {
             Body::empty()
         } else {
-            match crate::s3::read::open_range(&self.blobs, &obj, served.clone(), key.as_ref()).await {
+            match crate::s3::read::open_range(&self.blobs, &obj, served.clone(), sse_key.as_ref()).await {
                 Ok(stream) => Body::from(s3s::dto::StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream))),
                 Err(e) => return public_unavailable(&e),
             }
         };
-        let method = if head { "HEAD" } else { "GET" };
+        let method = if head {
+            "HEAD"
+        } else if preview {
+            "PREVIEW"
+        } else {
+            "GET"
+        };
         self.record_use(req, &used, Some(&obj), served.end - served.start, status.as_u16(), method, counts);
         let mut resp = Response::new(body);
         *resp.status_mut() = status;
@@ -622,26 +719,31 @@ impl Frontend {
                 h.insert(header::CONTENT_RANGE, v);
             }
         }
-        let content_type = obj.content_type.as_deref().unwrap_or("application/octet-stream");
-        let content_type = if active_content(content_type) { "application/octet-stream" } else { content_type };
+        let content_type = match previewable(&share, &obj) {
+            // A preview: only an allow-listed raster type, shown inline.
+            Some(t) if preview => t,
+            _ => {
+                let t = obj.content_type.as_deref().unwrap_or("application/octet-stream");
+                if active_content(t) { "application/octet-stream" } else { t }
+            }
+        };
         if let Ok(v) = HeaderValue::from_str(content_type) {
             h.insert(header::CONTENT_TYPE, v);
         }
         if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", obj.etag)) {
             h.insert(header::ETAG, v);
         }
-        let name = share.filename.clone().unwrap_or_else(|| last_segment(&share.key));
-        if let Ok(v) = HeaderValue::from_str(&content_disposition(&name)) {
+        let disposition = content_disposition(&name);
+        let disposition = if preview { disposition.replacen("attachment", "inline", 1) } else { disposition };
+        if let Ok(v) = HeaderValue::from_str(&disposition) {
             h.insert(header::CONTENT_DISPOSITION, v);
         }
         link_headers(h);
         resp
     }
 
-    /// The link's password from `Authorization: Basic`: a guess is charged to the link and
-    /// client address, then to the link, before the slow hash runs (and given back when right),
-    /// so at most [`MAX_GUESSES_PER_ADDRESS`] wrong ones per address and [`MAX_GUESSES`] in all
-    /// per [`GUESS_WINDOW`] are ever hashed. Missing or wrong: 401; over a limit: 429.
+    /// The link's password from `Authorization: Basic` (see [`Self::guess`]). Missing or
+    /// wrong: 401 with `WWW-Authenticate: Basic`; over a limit: 429.
     pub(crate) async fn check_password(
         &self,
         req: &Request<Body>,
@@ -660,6 +762,21 @@ impl Frontend {
         let Some(password) = basic_password(req.headers()) else {
             return Err(ask("this link needs a password (HTTP Basic, empty user name)"));
         };
+        if self.guess(req, share, hash, password, now).await? { Ok(()) } else { Err(ask("wrong password")) }
+    }
+
+    /// Checks a password guess: it is charged to the link and client address, then to the
+    /// link, before the slow hash runs (and given back when right), so at most
+    /// [`MAX_GUESSES_PER_ADDRESS`] wrong ones per address and [`MAX_GUESSES`] in all per
+    /// [`GUESS_WINDOW`] are ever hashed. `Ok(right)`; over a limit: `Err(429)`.
+    pub(crate) async fn guess(
+        &self,
+        req: &Request<Body>,
+        share: &Share,
+        hash: &str,
+        password: String,
+        now: OffsetDateTime,
+    ) -> Result<bool, Response<Body>> {
         let addr = req
             .extensions()
             .get::<ClientAddr>()
@@ -683,43 +800,50 @@ impl Frontend {
         let hash = hash.to_owned();
         let right = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
         if !right {
-            return Err(ask("wrong password"));
+            return Ok(false);
         }
         self.share_guesses.refund(&share.id, addr);
         if let Err(e) = self.meta.refund_share_guess(&share.id).await {
             tracing::warn!(error = %e, share = %share.id, "share link: refunding a right guess failed");
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Whether the link's creator may still read its object, with its current policies.
-    async fn creator_may_read(&self, share: &Share) -> Result<bool, Response<Body>> {
-        self.creator_may(share, READ, &share.key).await
+    /// Whether the link's creator may still read `key` with its current policies (a folder
+    /// link's creator: the whole prefix, and this key).
+    async fn creator_may_read(&self, share: &Share, key: &str) -> Result<bool, Response<Body>> {
+        let Some((identity, bucket)) = self.creator_access(share).await? else { return Ok(false) };
+        let whole = format!("{}*", share.key);
+        Ok((!share.folder || may(&identity, &bucket, &share.bucket, READ, Some(&whole)))
+            && may(&identity, &bucket, &share.bucket, READ, Some(key)))
     }
 
-    /// Whether the link's creator may still do `action` on `key` in the link's bucket, with
-    /// its current policies.
-    pub(crate) async fn creator_may(&self, share: &Share, action: &str, key: &str) -> Result<bool, Response<Body>> {
-        let identity = match creator_grant(self.api.keys.iam(), &share.creator_arn).await {
+    /// The link creator's current grant and the link's bucket; `None` if either is gone.
+    pub(crate) async fn creator_access(
+        &self,
+        share: &Share,
+    ) -> Result<Option<(Arc<Identity>, Arc<crate::identity::BucketInfo>)>, Response<Body>> {
+        // Cached as briefly as a signer's grant (`KEY_CACHE_TTL`, as the bucket's policy is).
+        let identity = match self.api.keys.grant(&share.creator_arn).await {
             Ok(Some(x)) => x,
-            Ok(None) => return Ok(false),
+            Ok(None) => return Ok(None),
             Err(e) => {
                 tracing::warn!(error = %e, "share links: identity service failed");
                 return Err(public_error(503, "the service is unavailable, try again"));
             }
         };
-        let bucket = match self.api.buckets.get(&share.bucket).await {
-            Ok(Some(b)) => b,
-            Ok(None) => return Ok(false),
-            Err(e) => return Err(public_unavailable(&e)),
-        };
-        let resource = resource_arn(Some(&share.bucket), Some(key));
-        let now = OffsetDateTime::now_utc();
-        let context = cloudstore_policy::Context::new()
-            .with("aws:CurrentTime", rfc3339(now))
-            .with("aws:EpochTime", now.unix_timestamp().to_string())
-            .with("aws:SecureTransport", "false");
-        Ok(decide(&identity, Some(&bucket), action, &resource, &context).allowed)
+        match self.api.buckets.get(&share.bucket).await {
+            Ok(Some(b)) => Ok(Some((identity, b))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(public_unavailable(&e)),
+        }
+    }
+
+    /// Whether the link's creator may still do `action` on `key` in the link's bucket, with
+    /// its current policies.
+    pub(crate) async fn creator_may(&self, share: &Share, action: &str, key: &str) -> Result<bool, Response<Body>> {
+        let Some((identity, bucket)) = self.creator_access(share).await? else { return Ok(false) };
+        Ok(may(&identity, &bucket, &share.bucket, action, Some(key)))
     }
 
     /// A `share_accessed` event, the link owner's, for every use (served, or refused with its
@@ -739,7 +863,7 @@ impl Frontend {
         let mut e = Event::new(EventType::ShareAccessed, cloudstore_store_api::sql::now_ms());
         e.account_id = Some(share.account_id.clone());
         e.bucket = Some(share.bucket.clone());
-        e.object_key = Some(share.key.clone());
+        e.object_key = Some(obj.map_or_else(|| share.key.clone(), |o| o.key.clone()));
         e.etag = obj.map(|o| o.etag.clone());
         e.bytes = Some(bytes);
         e.status = Some(status);
@@ -754,15 +878,92 @@ impl Frontend {
     }
 }
 
+/// Where a `/s/` request is: the link's token and, for a folder link's file, the rest of the
+/// path as sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At<'a> {
+    pub(crate) token: &'a str,
+    pub(crate) file: Option<&'a str>,
+}
+
+impl At<'_> {
+    /// A relative reference from this request's path to the link's own `/s/{token}` (the
+    /// password form posts there; it works under a proxy's path prefix too).
+    pub(crate) fn link_ref(self) -> String {
+        let depth = self.file.map_or(0, |f| f.split('/').count());
+        format!("{}{}", "../".repeat(depth), self.token)
+    }
+}
+
+/// Why a link is dead at `now`, if it is (before its password and its creator's access are
+/// checked): 404 revoked, 410 expired or used up (ranges resuming the download that used it up
+/// are served for [`RESUME_GRACE`]).
+pub(crate) fn dead(share: &Share, now: OffsetDateTime) -> Option<Response<Body>> {
+    if share.revoked {
+        return Some(gone_or_missing(404));
+    }
+    if share.expires_at <= now {
+        return Some(gone_or_missing(410));
+    }
+    if share.max_downloads.is_some_and(|m| share.downloads >= m)
+        && share.last_counted_at.is_none_or(|t| t <= now - RESUME_GRACE)
+    {
+        return Some(gone_or_missing(410));
+    }
+    None
+}
+
+/// Whether `identity` may do `action` on the bucket (`key` `None`) or on `key` in it.
+pub(crate) fn may(
+    identity: &Identity,
+    bucket: &crate::identity::BucketInfo,
+    name: &str,
+    action: &str,
+    key: Option<&str>,
+) -> bool {
+    let now = OffsetDateTime::now_utc();
+    let context = cloudstore_policy::Context::new()
+        .with("aws:CurrentTime", rfc3339(now))
+        .with("aws:EpochTime", now.unix_timestamp().to_string())
+        .with("aws:SecureTransport", "false");
+    decide(identity, Some(bucket), action, &resource_arn(Some(name), key), &context).allowed
+}
+
+pub(crate) fn accepts_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("text/html"))))
+}
+
+pub(crate) fn has_param(req: &Request<Body>, name: &str) -> bool {
+    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).any(|(k, _)| k == name)
+}
+
 /// Whether a GET is a person's browser asking for a page: it accepts HTML, asks for no range
 /// and not for the download itself (`?download`).
 fn wants_page(req: &Request<Body>) -> bool {
-    let accepts_html =
-        req.headers().get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-            v.split(',').any(|t| t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("text/html")))
-        });
-    let download = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).any(|(k, _)| k == "download");
-    accepts_html && !download && !req.headers().contains_key(header::RANGE)
+    accepts_html(req.headers()) && !has_param(req, "download") && !req.headers().contains_key(header::RANGE)
+}
+
+/// Whether a GET asks for the landing page's image preview (`?preview`).
+fn wants_preview(req: &Request<Body>) -> bool {
+    has_param(req, "preview") && !has_param(req, "download")
+}
+
+/// Raster image types a preview may be served as (never SVG or anything a browser runs).
+const PREVIEW_TYPES: [&str; 6] = ["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"];
+
+/// The content type an object's preview is served as, if it has one: an allow-listed raster
+/// image of at most [`PREVIEW_MAX`] bytes, of a link without a download limit (a preview never
+/// counts, so a link that counts has none).
+fn previewable(share: &Share, obj: &ObjectMeta) -> Option<&'static str> {
+    if share.max_downloads.is_some() || obj.size > PREVIEW_MAX {
+        return None;
+    }
+    let essence = obj.content_type.as_deref()?.split(';').next()?.trim().to_ascii_lowercase();
+    PREVIEW_TYPES.iter().find(|t| **t == essence).copied()
 }
 
 pub(crate) fn html_escape(s: &str) -> String {
@@ -781,9 +982,15 @@ pub(crate) fn human_size(n: u64) -> String {
 }
 
 /// The landing page: name, size, expiry, downloads left, a download button (the same link
-/// with `?download`, which counts as any download). No script, no external resource.
-fn landing_page(share: &Share, obj: &ObjectMeta) -> Response<Body> {
-    let name = html_escape(&share.filename.clone().unwrap_or_else(|| last_segment(&share.key)));
+/// with `?download`, which counts as any download), and an image preview (`?preview`) when
+/// [`previewable`]. No script, no external resource.
+fn landing_page(share: &Share, obj: &ObjectMeta, name: &str, preview: bool) -> Response<Body> {
+    let name = html_escape(name);
+    let image = if preview {
+        format!("<p><img src=\"?preview=1\" alt=\"Preview of {name}\" style=\"max-width:100%;max-height:60vh\"></p>")
+    } else {
+        String::new()
+    };
     let left = share
         .max_downloads
         .map(|m| format!("<p>Downloads left: {}</p>", m.saturating_sub(share.downloads)))
@@ -793,7 +1000,7 @@ fn landing_page(share: &Share, obj: &ObjectMeta) -> Response<Body> {
          content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>{name}</title>\
          <style>body{{font-family:sans-serif;max-width:32em;margin:4em auto;padding:0 1em}}\
          a.b{{display:inline-block;padding:.6em 1.2em;background:#1f6feb;color:#fff;text-decoration:none;border-radius:4px}}\
-         </style></head><body><h1>{name}</h1><p>Size: {size}</p><p>Available until: {until} (UTC)</p>{left}\
+         </style></head><body><h1>{name}</h1>{image}<p>Size: {size}</p><p>Available until: {until} (UTC)</p>{left}\
          <p><a class=\"b\" href=\"?download=1\" rel=\"noreferrer\">Download</a></p></body></html>",
         size = human_size(obj.size),
         until = html_escape(&rfc3339(share.expires_at)),
@@ -805,7 +1012,8 @@ fn landing_page(share: &Share, obj: &ObjectMeta) -> Response<Body> {
     h.insert(
         "content-security-policy",
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
         ),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));

@@ -132,6 +132,24 @@ enum ShareCommand {
         #[arg(long)]
         password: Option<String>,
     },
+    /// Share a folder (every object under a prefix, ADR 0010): its link lists the files and
+    /// serves each. Prints the link's JSON, its `url` included (shown only this once).
+    Folder {
+        #[arg(long)]
+        bucket: String,
+        /// Empty (the whole bucket) or ending with "/".
+        #[arg(long)]
+        prefix: String,
+        /// Lifetime in seconds (at most 7 days).
+        #[arg(long)]
+        expires_in: i64,
+        /// File downloads allowed, all files together (default: unlimited until expiry).
+        #[arg(long)]
+        max_downloads: Option<u64>,
+        /// A password the downloader gives (`curl -u :PASSWORD`, or the landing page's form).
+        #[arg(long)]
+        password: Option<String>,
+    },
     /// An upload-only link (a file drop, ADR 0015): strangers with it may upload files under
     /// the prefix, and see nothing. Prints the link's JSON, its `url` included.
     Drop {
@@ -490,6 +508,16 @@ fn share_request(cmd: &ShareCommand) -> (http::Method, String, Vec<u8>) {
             }
             (http::Method::POST, BASE.to_owned(), body.to_string().into_bytes())
         }
+        ShareCommand::Folder { bucket, prefix, expires_in, max_downloads, password } => {
+            let mut body = serde_json::json!({ "bucket": bucket, "prefix": prefix, "expires_in": expires_in });
+            if let Some(m) = max_downloads {
+                body["max_downloads"] = serde_json::json!(m);
+            }
+            if let Some(p) = password {
+                body["password"] = serde_json::json!(p);
+            }
+            (http::Method::POST, BASE.to_owned(), body.to_string().into_bytes())
+        }
         ShareCommand::Drop {
             bucket,
             prefix,
@@ -644,6 +672,17 @@ mod tests {
             body,
             serde_json::json!({ "bucket": "b", "key": "dir/a b", "expires_in": 60, "max_downloads": 3, "password": "pw" })
         );
+        let folder = ShareCommand::Folder {
+            bucket: "b".into(),
+            prefix: "docs/".into(),
+            expires_in: 60,
+            max_downloads: Some(4),
+            password: None,
+        };
+        let (method, path, body) = share_request(&folder);
+        assert_eq!((method, path.as_str()), (http::Method::POST, "/_api/v1/shares"));
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body, serde_json::json!({ "bucket": "b", "prefix": "docs/", "expires_in": 60, "max_downloads": 4 }));
         let drop = ShareCommand::Drop {
             bucket: "b".into(),
             prefix: "in/".into(),

@@ -403,6 +403,9 @@ pub struct Share {
     /// upload link's `key` is the prefix uploads go under, and its `max_downloads` /
     /// `downloads` count uploads.
     pub upload_rules: Option<String>,
+    /// A folder link: its `key` is a prefix (empty or ending in `/`) and it serves every
+    /// object under it (ADR 0010); `max_downloads` / `downloads` count file downloads.
+    pub folder: bool,
 }
 
 /// How [`crate::MetadataStore::use_share`] uses a link.

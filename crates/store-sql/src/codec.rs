@@ -262,6 +262,7 @@ pub struct ShareRow {
     guesses: i64,
     guesses_since: Option<i64>,
     upload_rules: Option<String>,
+    folder: bool,
 }
 
 impl ShareRow {
@@ -286,6 +287,7 @@ impl ShareRow {
             guesses: u32::try_from(self.guesses).map_err(|_| StoreError::backend("guesses out of range"))?,
             guesses_since: opt_time(self.guesses_since)?,
             upload_rules: self.upload_rules,
+            folder: self.folder,
         })
     }
 }

@@ -61,7 +61,7 @@ macro_rules! bucket_columns {
 macro_rules! share_columns {
     () => {
         "id, token_hash, account_id, creator_arn, bucket, key, filename, created_at, expires_at, max_downloads, \
-         downloads, last_used_at, last_counted_at, revoked, password_hash, guesses, guesses_since, upload_rules"
+         downloads, last_used_at, last_counted_at, revoked, password_hash, guesses, guesses_since, upload_rules, folder"
     };
 }
 
@@ -902,7 +902,7 @@ macro_rules! sql_metadata_store {
                     let inserted = ::sqlx::query(concat!(
                         "INSERT INTO shares (",
                         share_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING"
                     ))
                     .bind(&share.id)
                     .bind(&share.token_hash)
@@ -922,6 +922,7 @@ macro_rules! sql_metadata_store {
                     .bind(i64::from(share.guesses))
                     .bind(share.guesses_since.map(to_ms))
                     .bind(&share.upload_rules)
+                    .bind(share.folder)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?

@@ -39,6 +39,7 @@ mod public_access;
 mod rest;
 mod robust;
 mod semantics;
+mod share_browse;
 mod shares;
 mod tagging;
 
@@ -80,6 +81,9 @@ suite!(
     shares::share_links_with_password,
     shares::virtual_hosted_s_paths_stay_s3,
     shares::upload_links,
+    share_browse::folder_links,
+    share_browse::folder_link_refusals,
+    share_browse::landing_page_preview_and_password_form,
     events::changes_reads_and_refusals_become_events,
     rest::rest_identity_events,
     rest::iam_query_and_admin_events,

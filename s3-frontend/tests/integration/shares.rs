@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use crate::harness::{Harness, RawRequest, RawResponse, Signer, pattern, random_hex};
 
-const API: &str = "/_api/v1/shares";
+pub(crate) const API: &str = "/_api/v1/shares";
 
 /// An account's root: (SDK client, account id, signer for REST calls).
-async fn account(h: &Harness, name: &str) -> (aws_sdk_s3::Client, String, Signer) {
+pub(crate) async fn account(h: &Harness, name: &str) -> (aws_sdk_s3::Client, String, Signer) {
     let (profile, key) =
         h.iam.admin_create_account(name, None, None, &Default::default()).await.expect("create account");
     let client = crate::harness::sdk_client(h.addr, &key.access_key_id, &key.secret.0);
@@ -25,7 +25,7 @@ async fn account(h: &Harness, name: &str) -> (aws_sdk_s3::Client, String, Signer
 }
 
 /// A REST call signed by `signer`.
-async fn call(h: &Harness, signer: &Signer, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+pub(crate) async fn call(h: &Harness, signer: &Signer, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
     let mut req = RawRequest::new(method, &format!("{API}{path}"));
     if let Some(b) = body {
         req = req.header("Content-Type", "application/json").body(b.to_string());
@@ -41,7 +41,7 @@ async fn call(h: &Harness, signer: &Signer, method: &str, path: &str, body: Opti
 }
 
 /// Creates a link; returns (id, path of the link).
-async fn create(h: &Harness, signer: &Signer, body: &Value) -> (String, String) {
+pub(crate) async fn create(h: &Harness, signer: &Signer, body: &Value) -> (String, String) {
     let (status, v) = call(h, signer, "POST", "", Some(body)).await;
     assert_eq!(status, 201, "{v}");
     let url = v["url"].as_str().expect("url");
@@ -50,7 +50,7 @@ async fn create(h: &Harness, signer: &Signer, body: &Value) -> (String, String) 
     (v["id"].as_str().expect("id").to_owned(), path.to_owned())
 }
 
-async fn link(h: &Harness, method: &str, path: &str, range: Option<&str>) -> RawResponse {
+pub(crate) async fn link(h: &Harness, method: &str, path: &str, range: Option<&str>) -> RawResponse {
     let mut req = RawRequest::new(method, path);
     if let Some(r) = range {
         req = req.header("Range", r);
@@ -58,13 +58,13 @@ async fn link(h: &Harness, method: &str, path: &str, range: Option<&str>) -> Raw
     h.raw(req).await
 }
 
-async fn downloads(h: &Harness, signer: &Signer, id: &str) -> u64 {
+pub(crate) async fn downloads(h: &Harness, signer: &Signer, id: &str) -> u64 {
     let (status, v) = call(h, signer, "GET", &format!("/{id}"), None).await;
     assert_eq!(status, 200, "{v}");
     v["downloads"].as_u64().expect("downloads")
 }
 
-fn assert_link_headers(r: &RawResponse) {
+pub(crate) fn assert_link_headers(r: &RawResponse) {
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(r.header("cache-control"), Some("private, no-store"));
@@ -285,6 +285,8 @@ pub async fn share_links_refuse_strangers(h: &Harness) {
     assert_eq!(call(h, &signer, "GET", &format!("/{uid}"), None).await.0, 200);
     assert_eq!(call(h, &user_signer, "GET", &format!("/{id}"), None).await.0, 404);
     h.iam.store().delete_inline_policy(OwnerKind::User, &user.id, "p", &[]).await.expect("delete policy");
+    // A creator's grant is cached as briefly as a signer's (KEY_CACHE_TTL).
+    tokio::time::sleep(s3_frontend::app::KEY_CACHE_TTL + Duration::from_millis(100)).await;
     let dead = link(h, "GET", &upath, None).await;
     assert_eq!(dead.status, 404, "the creator lost read access: {}", dead.text());
     // The root's link is unaffected.
@@ -306,7 +308,7 @@ async fn session(h: &Harness, username: &str) -> String {
 }
 
 /// `Authorization: Basic` with an empty user name and `password`.
-fn basic(password: &str) -> String {
+pub(crate) fn basic(password: &str) -> String {
     use base64::Engine as _;
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!(":{password}")))
 }
@@ -584,6 +586,8 @@ pub async fn upload_links(h: &Harness) {
     let (_, upath) = create(h, &user_signer, &ask).await;
     assert_eq!(drop_file(h, &upath, "u.txt", "text/plain", b"u", None).await.status, 201);
     h.iam.store().delete_inline_policy(OwnerKind::User, &user.id, "p", &[]).await.expect("delete policy");
+    // A creator's grant is cached as briefly as a signer's (KEY_CACHE_TTL).
+    tokio::time::sleep(s3_frontend::app::KEY_CACHE_TTL + Duration::from_millis(100)).await;
     assert_eq!(drop_file(h, &upath, "v.txt", "text/plain", b"v", None).await.status, 404);
     // A user without a grant cannot open one.
     let (_, _, idle_key, idle_secret) = crate::iam::user(h, &account_id, &format!("idle-{tag}"), None).await;

@@ -1509,6 +1509,7 @@ fn share_record(run: &Run, label: &str, account: &str, expires_in: Duration, max
         guesses: 0,
         guesses_since: None,
         upload_rules: None,
+        folder: false,
     }
 }
 
@@ -1529,9 +1530,15 @@ async fn shares(store: &Store, run: &Run) {
     b.upload_rules = Some(r#"{"max_bytes":10}"#.to_owned());
     ok(store.create_share(&b, &[]).await, "create_share");
     assert_eq!(ok(store.get_share(&b.id).await, "get_share").as_ref(), Some(&b));
+    // A folder link (its key a prefix) reads back as one.
+    let mut f = share_record(run, "f", &account, Duration::hours(1), None);
+    f.key = "dir/".to_owned();
+    f.folder = true;
+    ok(store.create_share(&f, &[]).await, "create_share");
+    assert_eq!(ok(store.share_by_token(&f.token_hash).await, "share_by_token").as_ref(), Some(&f));
     let listed = ok(store.list_shares(&account, 100).await, "list_shares");
     let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(ids.len(), 3, "{ids:?}");
     assert!(ids.contains(&a.id.as_str()) && ids.contains(&b.id.as_str()));
     assert!(ok(store.list_shares("someone-else", 100).await, "list_shares").is_empty());
 

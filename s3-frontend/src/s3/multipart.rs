@@ -566,8 +566,7 @@ impl Gateway {
         .await
         .s3()?;
         self.committed(&events);
-        let mut out = complete_output(&obj);
-        out.version_id = versioning.map(|_| super::versioning::shown(obj.attributes.version_id.as_deref()));
+        let out = complete_output(&obj);
         let mut resp = S3Response::new(out);
         // s3s's CompleteMultipartUploadOutput has no SSE-C fields.
         if let Some(md5) = customer_md5.and_then(|m| http::HeaderValue::from_str(&m).ok()) {

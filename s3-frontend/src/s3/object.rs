@@ -265,7 +265,7 @@ impl Gateway {
             checksum_sha1: fields.sha1,
             checksum_sha256: fields.sha256,
             checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
-            version_id: versioning.map(|_| super::versioning::shown(obj.attributes.version_id.as_deref())),
+            version_id: obj.attributes.version_id.clone(),
             ..Default::default()
         };
         echo_sse!(out, Echo::of_sealing(sealing.as_ref()));
@@ -707,7 +707,7 @@ impl Gateway {
                 checksum_sha256: fields.sha256,
                 checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
             }),
-            version_id: versioning.map(|_| super::versioning::shown(obj.attributes.version_id.as_deref())),
+            version_id: obj.attributes.version_id.clone(),
             copy_source_version_id: src_version,
             ..Default::default()
         };

@@ -30,6 +30,7 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "HeadBucket" | "ListObjects" | "ListObjectsV2" => "s3:ListBucket",
         "GetBucketLocation" => "s3:GetBucketLocation",
         "GetBucketVersioning" => "s3:GetBucketVersioning",
+        "PutBucketVersioning" => "s3:PutBucketVersioning",
         "ListObjectVersions" => "s3:ListBucketVersions",
         "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
         "GetObject" | "HeadObject" | "GetObjectTorrent" => "s3:GetObject",
@@ -99,17 +100,38 @@ pub fn required_action(op: &str) -> Option<&'static str> {
     })
 }
 
+/// The action an operation on one object version needs (a request with `versionId`), as AWS
+/// names it: `s3:GetObjectVersion` for GetObject, `s3:DeleteObjectVersion` for DeleteObject...
+#[must_use]
+pub fn version_action(op: &str, action: &'static str) -> &'static str {
+    match op {
+        "GetObject" | "HeadObject" => "s3:GetObjectVersion",
+        "DeleteObject" => "s3:DeleteObjectVersion",
+        "GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
+        "GetObjectAcl" => "s3:GetObjectVersionAcl",
+        "PutObjectAcl" => "s3:PutObjectVersionAcl",
+        "GetObjectAttributes" => "s3:GetObjectVersionAttributes",
+        _ => action,
+    }
+}
+
+/// Whether a query string names a `versionId`.
+fn names_version(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|p| p == "versionId" || p.starts_with("versionId=")))
+}
+
 /// Why an operation missing from [`required_action`]'s table is refused (`501 NotImplemented`),
 /// in the words its caller reads.
 #[must_use]
 pub fn not_implemented_reason(op: &str) -> &'static str {
     match op {
-        "PutBucketVersioning"
-        | "PutObjectLockConfiguration"
+        "PutObjectLockConfiguration"
         | "PutObjectRetention"
         | "GetObjectRetention"
         | "PutObjectLegalHold"
-        | "GetObjectLegalHold" => "versioning and object lock are not supported yet",
+        | "GetObjectLegalHold" => "object lock is not supported yet",
         o if o.contains("Analytics")
             || o.contains("Inventory")
             || o.contains("Metrics")
@@ -693,6 +715,7 @@ impl S3Access for PolicyAccess {
             }
             return Err(s3_error!(NotImplemented, "{op} is not implemented: {}", not_implemented_reason(op)));
         };
+        let action = if names_version(cx.uri().query()) { version_action(op, action) } else { action };
         let identity = self.identity(cx).await?;
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
@@ -855,6 +878,8 @@ mod tests {
             "AbortMultipartUpload",
             "ListParts",
             "GetBucketVersioning",
+            "PutBucketVersioning",
+            "ListObjectVersions",
             "PutBucketPolicy",
             "GetBucketPolicy",
             "DeleteBucketPolicy",
@@ -905,6 +930,13 @@ mod tests {
         ] {
             assert!(required_action(op).is_some(), "{op} has no action");
         }
-        assert_eq!(required_action("PutBucketVersioning"), None);
+        assert_eq!(required_action("PutObjectRetention"), None);
+        assert_eq!(version_action("GetObject", "s3:GetObject"), "s3:GetObjectVersion");
+        assert_eq!(version_action("DeleteObject", "s3:DeleteObject"), "s3:DeleteObjectVersion");
+        assert_eq!(version_action("PutObject", "s3:PutObject"), "s3:PutObject");
+        assert!(names_version(Some("versionId=abc")));
+        assert!(names_version(Some("x=1&versionId=")));
+        assert!(!names_version(Some("versionIdx=1")));
+        assert!(!names_version(None));
     }
 }

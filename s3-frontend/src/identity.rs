@@ -277,6 +277,8 @@ pub struct BucketInfo {
     pub ownership: Option<crate::acl::Ownership>,
     /// The default encryption as stored (JSON; ADR 0014): PUTs read it here, not from the store.
     pub encryption: Option<String>,
+    /// The versioning state (ADR 0017); `None`: never versioned.
+    pub versioning: Option<cloudstore_store_api::Versioning>,
 }
 
 impl BucketInfo {
@@ -355,6 +357,7 @@ impl BucketCache {
             let acl = crate::acl::Acl::from_stored(&owner, b.acl.as_deref());
             let ownership = crate::acl::Ownership::from_stored(b.object_ownership.as_deref());
             let encryption = b.encryption.clone();
+            let versioning = b.versioning;
             Arc::new(BucketInfo {
                 owner,
                 policy,
@@ -366,6 +369,7 @@ impl BucketCache {
                 acl,
                 ownership,
                 encryption,
+                versioning,
             })
         };
         put(&self.map, bucket, Some(info.clone()));

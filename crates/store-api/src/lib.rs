@@ -26,11 +26,12 @@ pub use blob::{BlobStore, ByteStream};
 pub use encryption::{EncryptionKind, KmsKeyRecord, ObjectEncryption};
 pub use error::{Result, StoreError};
 pub use listing::{
-    ListPage, ListQuery, ListedObject, UploadListPage, UploadListQuery, list_objects, list_uploads, prefix_successor,
+    ListPage, ListQuery, ListedObject, UploadListPage, UploadListQuery, VersionListPage, VersionListQuery,
+    list_object_versions, list_objects, list_uploads, prefix_successor,
 };
 pub use meta::MetadataStore;
 pub use records::{
     AccountConfig, AttributesChange, BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents,
-    ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Share,
-    ShareUse, StaleUpload, Tag, Upload, WriteCondition,
+    ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog, OutboxEvent, OutboxRow,
+    PartMeta, Share, ShareUse, StaleUpload, Tag, Upload, Versioning, WriteCondition,
 };

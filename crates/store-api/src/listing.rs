@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use crate::{MetadataStore, ObjectSummary, Result, Upload};
+use crate::{MetadataStore, ObjectSummary, ObjectVersion, Result, Upload};
 
 /// Most rows fetched from a store in one scan.
 const SCAN_BATCH: usize = 1000;
@@ -287,6 +287,99 @@ pub async fn list_uploads(store: &dyn MetadataStore, bucket: &str, q: &UploadLis
     for e in entries {
         match e {
             Entry::Item(u) => out.uploads.push(*u),
+            Entry::Prefix(p) => out.common_prefixes.push(p),
+        }
+    }
+    Ok(out)
+}
+
+/// What versions to list (ListObjectVersions).
+#[derive(Debug, Clone, Default)]
+pub struct VersionListQuery {
+    /// Only keys starting with this.
+    pub prefix: String,
+    /// Group keys into common prefixes at this delimiter.
+    pub delimiter: Option<String>,
+    /// `key-marker`.
+    pub key_marker: Option<String>,
+    /// `version-id-marker` (only meaningful with a key marker); `"null"` names the null version.
+    pub version_id_marker: Option<String>,
+    /// `max-keys`: versions, delete markers and common prefixes together.
+    pub max_keys: usize,
+}
+
+/// One page of ListObjectVersions.
+#[derive(Debug, Clone, Default)]
+pub struct VersionListPage {
+    /// Versions and delete markers, by key, newest first within a key.
+    pub versions: Vec<ObjectVersion>,
+    /// Common prefixes, in order.
+    pub common_prefixes: Vec<String>,
+    /// Whether more follow.
+    pub is_truncated: bool,
+    /// `NextKeyMarker`.
+    pub next_key_marker: Option<String>,
+    /// `NextVersionIdMarker` (`"null"` for the null version).
+    pub next_version_id_marker: Option<String>,
+}
+
+/// Lists the versions of `bucket` as S3 ListObjectVersions does. A `version-id-marker` that
+/// names no version of the key marker continues after that key.
+pub async fn list_object_versions(
+    store: &dyn MetadataStore,
+    bucket: &str,
+    q: &VersionListQuery,
+) -> Result<VersionListPage> {
+    let delimiter = q.delimiter.as_deref();
+    let mut start = match &q.key_marker {
+        Some(k) => {
+            let (key, inclusive) = start_point(&q.prefix, delimiter, Some(k));
+            Cursor { key, id: None, inclusive }
+        }
+        None => Cursor { key: q.prefix.clone(), id: None, inclusive: true },
+    };
+    if let (Some(k), Some(v)) = (&q.key_marker, &q.version_id_marker)
+        && k.as_str() >= q.prefix.as_str()
+    {
+        let vid = (v != "null").then_some(v.as_str());
+        if let Some(found) = store.get_object_version(bucket, k, vid).await? {
+            start = Cursor { key: k.clone(), id: Some(found.seq.to_string()), inclusive: false };
+        }
+    }
+    let first_key = start.id.as_ref().map(|_| start.key.clone());
+    let (entries, is_truncated) = grouped_scan(
+        &q.prefix,
+        delimiter,
+        start,
+        q.max_keys,
+        |v: &ObjectVersion| v.meta.key.as_str(),
+        |v| Cursor { key: v.meta.key.clone(), id: Some(v.seq.to_string()), inclusive: false },
+        |c, to, limit| async move {
+            let below = c.id.as_deref().and_then(|s| s.parse::<i64>().ok());
+            store.scan_versions(bucket, &c.key, below, c.inclusive, to.as_deref(), limit).await
+        },
+    )
+    .await?;
+    let mut out = VersionListPage { is_truncated, ..Default::default() };
+    if is_truncated {
+        match entries.last() {
+            Some(Entry::Item(v)) => {
+                out.next_key_marker = Some(v.meta.key.clone());
+                out.next_version_id_marker = Some(v.version_id().unwrap_or("null").to_owned());
+            }
+            Some(Entry::Prefix(p)) => out.next_key_marker = Some(p.clone()),
+            None => {}
+        }
+    }
+    // The newest entry of a key is the latest version, unless the page starts inside the key.
+    let mut last_key: Option<String> = first_key;
+    for e in entries {
+        match e {
+            Entry::Item(mut v) => {
+                v.is_latest = last_key.as_deref() != Some(v.meta.key.as_str()) && v.is_latest;
+                last_key = Some(v.meta.key.clone());
+                out.versions.push(*v);
+            }
             Entry::Prefix(p) => out.common_prefixes.push(p),
         }
     }

@@ -4,8 +4,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::{
     AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord,
-    ObjectEvents, ObjectMeta, ObjectSummary, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse,
-    StaleUpload, Upload, WriteCondition,
+    ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result,
+    Share, ShareUse, StaleUpload, Upload, Versioning, WriteCondition,
 };
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
@@ -107,6 +107,93 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
         events: DeletedEvents<'_>,
     ) -> Result<Option<ObjectMeta>>;
 
+    // ---- versions (ADR 0017) ----
+
+    /// Makes `obj` (its version id in `obj.attributes.version_id`: a fresh one when
+    /// `versioning` is `Enabled`, `None` when `Suspended`) the current version, in one
+    /// transaction, with the checks of [`Self::put_object`]. The replaced current version is
+    /// kept as a noncurrent version (its blobs stay) unless it is the null version and
+    /// versioning is suspended: then its blobs are queued after `grace`, as are those of a
+    /// noncurrent null version a suspended write replaces.
+    async fn put_object_version(
+        &self,
+        obj: &ObjectMeta,
+        cond: &WriteCondition,
+        versioning: Versioning,
+        grace: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<()>;
+
+    /// DeleteObject without a version id in a versioned bucket, one transaction: the current
+    /// version becomes noncurrent (replaced, blobs queued, when it is the null version and
+    /// versioning is suspended) and a delete marker with `marker_id` (`None`: the null
+    /// version; a suspended bucket's noncurrent null version is replaced) and `now` becomes
+    /// the latest version, even when the key had no object. A current object that fails
+    /// `cond` is kept (`PreconditionFailed`, also when `cond` sets anything and there is no
+    /// current object). Returns the marker; `events` gets it.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_delete_marker(
+        &self,
+        bucket: &str,
+        key: &str,
+        marker_id: Option<&str>,
+        now: OffsetDateTime,
+        cond: &DeleteCondition,
+        versioning: Versioning,
+        grace: Duration,
+        events: DeletedEvents<'_>,
+    ) -> Result<ObjectVersion>;
+
+    /// Removes one version (`None`: the null version) for good, in one transaction: its blobs
+    /// are queued after `grace`; if it was the latest, the next newest version becomes current
+    /// (a delete marker stays latest without a current object). Returns what was removed, or
+    /// `None` if there is no such version. `events` gets the removed version.
+    async fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        grace: Duration,
+        events: DeletedEvents<'_>,
+    ) -> Result<Option<ObjectVersion>>;
+
+    /// [`Self::update_object_attributes`] of one version (`None`: the null version), current or
+    /// not; `None` if there is no such version or it is a delete marker.
+    async fn update_version_attributes(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        change: AttributesChange<'_>,
+        events: ObjectEvents<'_>,
+    ) -> Result<Option<ObjectMeta>>;
+
+    /// One version of a key (`None`: the null version), current or not, or a delete marker.
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectVersion>>;
+
+    /// The latest version of a key: the current object, else the newest delete marker (or
+    /// noncurrent version) left.
+    async fn latest_version(&self, bucket: &str, key: &str) -> Result<Option<ObjectVersion>>;
+
+    /// Versions and delete markers of `bucket` ordered by key, then newest first, from the
+    /// position `(from, below)`: keys `> from` (`>=` when `inclusive`), or when `below` is
+    /// given, versions of `from` with `seq < below` and then later keys. Only keys `< to`
+    /// when given. At most `limit`. `is_latest` is set on each key's newest entry.
+    async fn scan_versions(
+        &self,
+        bucket: &str,
+        from: &str,
+        below: Option<i64>,
+        inclusive: bool,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectVersion>>;
+
     /// Objects of `bucket` with `from < key` (or `from <= key` when `inclusive`) and, if `to` is
     /// given, `key < to`, in byte order, at most `limit`. The building block of
     /// [`crate::list_objects`].
@@ -133,13 +220,15 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn list_parts(&self, upload_id: &str, after: u32, limit: usize) -> Result<Vec<PartMeta>>;
     /// Completes an upload in one transaction: `NoSuchUpload` if it is gone,
     /// `PreconditionFailed` if `cond` fails; otherwise makes `obj` live (as
-    /// [`Self::put_object`], but its blobs are the upload's parts), queues the blobs of parts
-    /// not used by `obj` and of the replaced object after `grace`, and removes the upload.
+    /// [`Self::put_object`], or as [`Self::put_object_version`] when `versioning` is given,
+    /// but its blobs are the upload's parts), queues the blobs of parts not used by `obj` and
+    /// of the replaced object after `grace`, and removes the upload.
     async fn complete_upload(
         &self,
         upload_id: &str,
         obj: &ObjectMeta,
         cond: &WriteCondition,
+        versioning: Option<Versioning>,
         grace: Duration,
         events: &[OutboxEvent],
     ) -> Result<()>;

@@ -71,6 +71,66 @@ pub struct Bucket {
     pub object_ownership: Option<String>,
     /// The default encryption (JSON, of the frontend's), if any (ADR 0014).
     pub encryption: Option<String>,
+    /// The versioning state (ADR 0017): `None` if versioning was never enabled.
+    pub versioning: Option<Versioning>,
+}
+
+/// A bucket's versioning state once it has been set (ADR 0017); a bucket that never had it
+/// set is unversioned and can't go back to that state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versioning {
+    /// Every write makes a new version with a fresh id; deletes add delete markers.
+    Enabled,
+    /// Writes replace the "null" version; deletes add a "null" delete marker.
+    Suspended,
+}
+
+impl Versioning {
+    /// The stored (and S3) name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Suspended => "Suspended",
+        }
+    }
+
+    /// The inverse of [`Self::as_str`].
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Enabled" => Some(Self::Enabled),
+            "Suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// One version of an object as `object_versions` and `objects` hold it (ADR 0017): an object
+/// version or a delete marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// The version's metadata; for a delete marker only bucket, key, last-modified time and
+    /// the version id in its attributes are meaningful (size 0, no parts).
+    pub meta: ObjectMeta,
+    /// Whether this is a delete marker.
+    pub is_delete_marker: bool,
+    /// Whether this is the newest version of its key.
+    pub is_latest: bool,
+    /// Its position among its key's versions (larger is newer; the current object is
+    /// [`ObjectVersion::CURRENT`]). Listings continue from it.
+    pub seq: i64,
+}
+
+impl ObjectVersion {
+    /// The position of the current object (`objects` row) among its key's versions.
+    pub const CURRENT: i64 = i64::MAX;
+
+    /// The version id; `None` is the "null" version.
+    #[must_use]
+    pub fn version_id(&self) -> Option<&str> {
+        self.meta.attributes.version_id.as_deref()
+    }
 }
 
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
@@ -94,6 +154,8 @@ pub enum BucketConfig {
     ObjectOwnership,
     /// The default encryption.
     Encryption,
+    /// The versioning state ([`Versioning::as_str`]).
+    Versioning,
 }
 
 impl BucketConfig {
@@ -110,6 +172,7 @@ impl BucketConfig {
             Self::Acl => "acl",
             Self::ObjectOwnership => "object_ownership",
             Self::Encryption => "encryption",
+            Self::Versioning => "versioning",
         }
     }
 }
@@ -202,6 +265,10 @@ pub struct ObjectAttributes {
     /// How the object's data is encrypted at rest (ADR 0014); `None`: stored as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<crate::ObjectEncryption>,
+    /// The version id (ADR 0017); `None`: the "null" version (every object of a bucket that
+    /// was never versioned, and those written while versioning is suspended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 impl ObjectAttributes {

@@ -182,6 +182,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         acl: None,
         object_ownership: None,
         encryption: None,
+        versioning: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

@@ -124,6 +124,7 @@ pub struct BucketRow {
     acl: Option<String>,
     object_ownership: Option<String>,
     encryption: Option<String>,
+    versioning: Option<String>,
 }
 
 impl BucketRow {
@@ -142,6 +143,7 @@ impl BucketRow {
             acl,
             object_ownership,
             encryption,
+            versioning,
         } = self;
         Ok(Bucket {
             name,
@@ -157,6 +159,35 @@ impl BucketRow {
             acl,
             object_ownership,
             encryption,
+            versioning: versioning.as_deref().and_then(cloudstore_store_api::Versioning::parse),
+        })
+    }
+}
+
+/// A row of `object_versions` (or an `objects` row in a version scan, with the position
+/// `i64::MAX`), in [`version_columns!`](crate::version_columns)' order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRow {
+    pub seq: i64,
+    /// `'null'` for the null version; empty for an `objects` row (its id is in the attributes).
+    pub version_id: String,
+    pub is_delete_marker: bool,
+    #[sqlx(flatten)]
+    pub object: ObjectRow,
+}
+
+impl VersionRow {
+    /// The version, `is_latest` as given.
+    pub fn into_version(self, is_latest: bool) -> Result<cloudstore_store_api::ObjectVersion> {
+        let mut meta = self.object.into_meta()?;
+        if !self.version_id.is_empty() {
+            meta.attributes.version_id = (self.version_id != "null").then_some(self.version_id);
+        }
+        Ok(cloudstore_store_api::ObjectVersion {
+            meta,
+            is_delete_marker: self.is_delete_marker,
+            is_latest,
+            seq: self.seq,
         })
     }
 }

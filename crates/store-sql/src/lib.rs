@@ -52,8 +52,46 @@ macro_rules! upload_columns {
 macro_rules! bucket_columns {
     () => {
         "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging, lifecycle, acl, \
-         object_ownership, encryption"
+         object_ownership, encryption, versioning"
     };
+}
+
+/// The columns of `object_versions`, in [`codec::VersionRow`]'s order.
+#[macro_export]
+macro_rules! version_columns {
+    () => {
+        concat!("seq, version_id, is_delete_marker, ", $crate::object_columns!())
+    };
+}
+
+/// The scan behind `scan_versions`: `objects` rows (position `i64::MAX`) and `object_versions`
+/// rows by key, newest first. `$1` bucket, `$2` from, then `$3` the position when `below`, then
+/// the bound when `bounded`, then the limit.
+#[must_use]
+pub fn versions_scan_sql(below: bool, inclusive: bool, bounded: bool) -> String {
+    let mut n = 3;
+    let after = if below {
+        n += 1;
+        " AND (key > $2 OR seq < $3)"
+    } else if inclusive {
+        ""
+    } else {
+        " AND key > $2"
+    };
+    let to = if bounded {
+        let s = format!(" AND key < ${n}");
+        n += 1;
+        s
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT {cols} FROM (SELECT 9223372036854775807 AS seq, '' AS version_id, FALSE AS is_delete_marker, {obj} \
+         FROM objects WHERE bucket = $1 AND key >= $2{to} UNION ALL SELECT {cols} FROM object_versions \
+         WHERE bucket = $1 AND key >= $2{to}) AS v WHERE TRUE{after} ORDER BY key, seq DESC LIMIT ${n}",
+        cols = version_columns!(),
+        obj = object_columns!(),
+    )
 }
 
 /// The columns of `shares`, in [`codec::ShareRow`]'s order.
@@ -220,17 +258,17 @@ macro_rules! sql_metadata_store {
         pub(crate) mod $module {
             use ::cloudstore_store_api::{
                 AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord, MetadataStore,
-                ObjectEvents, ObjectMeta, ObjectSummary,
+                ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, Versioning,
                 OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, StoreError,
                 Upload, WriteCondition,
             };
             use ::time::{Duration, OffsetDateTime};
             use $crate::SqlBackend as _;
             use $crate::codec::{
-                BucketRow, KmsKeyRow, PartRow, ShareRow, SummaryRow, TemplateJson, UploadRow, blob_id, distinct_blobs, distinct_ids, limit,
+                BucketRow, KmsKeyRow, ObjectRow, PartRow, ShareRow, SummaryRow, TemplateJson, UploadRow, VersionRow, blob_id, distinct_blobs, distinct_ids, limit,
                 ms_after, now_ms, to_i32, to_i64, to_ms,
             };
-            use $crate::{bucket_columns, object_columns, part_columns, share_columns, upload_columns};
+            use $crate::{bucket_columns, object_columns, part_columns, share_columns, upload_columns, version_columns};
 
             use super::outbox;
 
@@ -366,6 +404,288 @@ macro_rules! sql_metadata_store {
                 blobs
             }
 
+            /// The versioned object writes (ADR 0017), inside the caller's transaction.
+            pub(crate) mod versions {
+                use super::*;
+
+                /// The stored id of a version (`'null'` for the null version).
+                pub(crate) fn stored_id(id: Option<&str>) -> &str {
+                    id.unwrap_or("null")
+                }
+
+                /// The current object of a key, locked for update.
+                pub(crate) async fn current(conn: &mut Conn, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
+                    ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        object_columns!(),
+                        " FROM objects WHERE bucket = $1 AND key = $2",
+                        $for_update
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(db_err)
+                }
+
+                /// The next free position among the key's noncurrent versions.
+                async fn next_seq(conn: &mut Conn, bucket: &str, key: &str) -> Result<i64> {
+                    let max: Option<i64> =
+                        ::sqlx::query_scalar("SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2")
+                            .bind(bucket)
+                            .bind(key)
+                            .fetch_one(conn)
+                            .await
+                            .map_err(db_err)?;
+                    Ok(max.unwrap_or(0) + 1)
+                }
+
+                /// Copies the current object (whose version id is `id`) into `object_versions`
+                /// as the newest noncurrent version; returns its position. Retries when a
+                /// concurrent writer took the position.
+                async fn keep_current(conn: &mut Conn, bucket: &str, key: &str, id: Option<&str>) -> Result<i64> {
+                    for _ in 0..$crate::WRITE_ATTEMPTS {
+                        let seq = next_seq(&mut *conn, bucket, key).await?;
+                        let n = ::sqlx::query(concat!(
+                            "INSERT INTO object_versions (",
+                            version_columns!(),
+                            ") SELECT $3, $4, FALSE, ",
+                            object_columns!(),
+                            " FROM objects WHERE bucket = $1 AND key = $2 ON CONFLICT DO NOTHING"
+                        ))
+                        .bind(bucket)
+                        .bind(key)
+                        .bind(seq)
+                        .bind(stored_id(id))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?
+                        .rows_affected();
+                        if n == 1 {
+                            return Ok(seq);
+                        }
+                    }
+                    Err(StoreError::Conflict)
+                }
+
+                /// Removes the key's noncurrent null version (object or marker), queueing its
+                /// blobs at `not_before`.
+                async fn drop_null(conn: &mut Conn, bucket: &str, key: &str, not_before: i64) -> Result<()> {
+                    let parts: Vec<String> = ::sqlx::query_scalar(
+                        "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' RETURNING parts",
+                    )
+                    .bind(bucket)
+                    .bind(key)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                    for p in parts {
+                        let parts: Vec<::cloudstore_store_api::BlobPart> = $crate::codec::from_json(&p)?;
+                        queue_blobs(&mut *conn, &distinct_blobs(&parts), not_before).await?;
+                    }
+                    Ok(())
+                }
+
+                /// Moves the current object of the key (`cur`) out of `objects`: kept as a
+                /// noncurrent version, or (the null version, suspended) queued for collection,
+                /// blobs still used by `keep` excepted.
+                async fn retire(
+                    conn: &mut Conn,
+                    cur: ObjectRow,
+                    versioning: Versioning,
+                    keep: &[&str],
+                    not_before: i64,
+                ) -> Result<()> {
+                    let meta = cur.into_meta()?;
+                    let id = meta.attributes.version_id.as_deref();
+                    if versioning == Versioning::Enabled || id.is_some() {
+                        keep_current(&mut *conn, &meta.bucket, &meta.key, id).await?;
+                    } else {
+                        let old: Vec<&str> =
+                            distinct_blobs(&meta.parts).into_iter().filter(|b| !keep.contains(b)).collect();
+                        queue_blobs(&mut *conn, &old, not_before).await?;
+                    }
+                    Ok(())
+                }
+
+                /// Makes `obj` the current version (see `MetadataStore::put_object_version`);
+                /// the caller has claimed its blobs if they were pending.
+                pub(crate) async fn write(
+                    conn: &mut Conn,
+                    obj: &ObjectMeta,
+                    cond: &WriteCondition,
+                    versioning: Versioning,
+                    grace: Duration,
+                ) -> Result<()> {
+                    let row = ObjectRow::from_meta(obj)?;
+                    let not_before = ms_after(now_ms(), grace);
+                    if !lock_bucket(&mut *conn, &obj.bucket).await? {
+                        return Err(StoreError::NoSuchBucket);
+                    }
+                    if cond.if_none_match && cond.if_match.is_some() {
+                        return Err(StoreError::PreconditionFailed);
+                    }
+                    let new_blobs = distinct_blobs(&obj.parts);
+                    for _ in 0..$crate::WRITE_ATTEMPTS {
+                        match current(&mut *conn, &obj.bucket, &obj.key).await? {
+                            Some(cur) => {
+                                if cond.if_none_match || cond.if_match.as_ref().is_some_and(|e| *e != cur.etag) {
+                                    return Err(StoreError::PreconditionFailed);
+                                }
+                                retire(&mut *conn, cur, versioning, &new_blobs, not_before).await?;
+                                if versioning == Versioning::Suspended {
+                                    drop_null(&mut *conn, &obj.bucket, &obj.key, not_before).await?;
+                                }
+                                $crate::bind_object!(
+                                    ::sqlx::query(
+                                        "UPDATE objects SET size = $3, etag = $4, last_modified = $5, content_type = $6, \
+                                         content_encoding = $7, content_disposition = $8, content_language = $9, \
+                                         cache_control = $10, expires = $11, user_metadata = $12, checksum_algorithm = $13, \
+                                         checksum_value = $14, checksum_type = $15, parts = $16, multipart_parts = $17, \
+                                         attributes = $18 WHERE bucket = $1 AND key = $2"
+                                    ),
+                                    &row
+                                )
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(db_err)?;
+                                return Ok(());
+                            }
+                            None => {
+                                if cond.if_match.is_some() {
+                                    return Err(StoreError::PreconditionFailed);
+                                }
+                                if versioning == Versioning::Suspended {
+                                    drop_null(&mut *conn, &obj.bucket, &obj.key, not_before).await?;
+                                }
+                                let n = $crate::bind_object!(
+                                    ::sqlx::query(concat!(
+                                        "INSERT INTO objects (",
+                                        object_columns!(),
+                                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                                         $17, $18) ON CONFLICT (bucket, key) DO NOTHING"
+                                    )),
+                                    &row
+                                )
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(db_err)?
+                                .rows_affected();
+                                if n == 1 {
+                                    return Ok(());
+                                }
+                                if cond.if_none_match {
+                                    return Err(StoreError::PreconditionFailed);
+                                }
+                            }
+                        }
+                    }
+                    Err(StoreError::Conflict)
+                }
+
+                /// A delete marker's row.
+                pub(crate) fn marker(bucket: &str, key: &str, id: Option<&str>, now: OffsetDateTime) -> ObjectMeta {
+                    ObjectMeta {
+                        bucket: bucket.to_owned(),
+                        key: key.to_owned(),
+                        size: 0,
+                        etag: String::new(),
+                        last_modified: now,
+                        content_type: None,
+                        content_encoding: None,
+                        content_disposition: None,
+                        content_language: None,
+                        cache_control: None,
+                        expires: None,
+                        user_metadata: ::std::collections::BTreeMap::new(),
+                        checksum: None,
+                        parts: Vec::new(),
+                        multipart_parts: None,
+                        attributes: ::cloudstore_store_api::ObjectAttributes {
+                            version_id: id.map(str::to_owned),
+                            ..Default::default()
+                        },
+                    }
+                }
+
+                /// Adds `meta` as a delete marker, the newest version of its key.
+                pub(crate) async fn insert_marker(conn: &mut Conn, meta: &ObjectMeta) -> Result<i64> {
+                    let row = ObjectRow::from_meta(meta)?;
+                    for _ in 0..$crate::WRITE_ATTEMPTS {
+                        let seq = next_seq(&mut *conn, &meta.bucket, &meta.key).await?;
+                        let n = $crate::bind_object!(
+                            ::sqlx::query(concat!(
+                                "INSERT INTO object_versions (",
+                                object_columns!(),
+                                ", seq, version_id, is_delete_marker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, TRUE) ON CONFLICT DO NOTHING"
+                            )),
+                            &row
+                        )
+                        .bind(seq)
+                        .bind(stored_id(meta.attributes.version_id.as_deref()))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?
+                        .rows_affected();
+                        if n == 1 {
+                            return Ok(seq);
+                        }
+                    }
+                    Err(StoreError::Conflict)
+                }
+
+                /// The newest noncurrent entry of a key, locked when `lock`.
+                pub(crate) async fn newest(conn: &mut Conn, bucket: &str, key: &str) -> Result<Option<VersionRow>> {
+                    ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        version_columns!(),
+                        " FROM object_versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1",
+                        $for_update
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(db_err)
+                }
+
+                /// After the latest version of a key went away: the newest noncurrent version
+                /// becomes current, unless it is a delete marker (or a writer made a new one).
+                pub(crate) async fn promote(conn: &mut Conn, bucket: &str, key: &str) -> Result<()> {
+                    let Some(top) = newest(&mut *conn, bucket, key).await? else {
+                        return Ok(());
+                    };
+                    if top.is_delete_marker {
+                        return Ok(());
+                    }
+                    let n = ::sqlx::query(concat!(
+                        "INSERT INTO objects (",
+                        object_columns!(),
+                        ") SELECT ",
+                        object_columns!(),
+                        " FROM object_versions WHERE bucket = $1 AND key = $2 AND seq = $3 ON CONFLICT (bucket, key) DO NOTHING"
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(top.seq)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                    if n == 1 {
+                        ::sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND seq = $3")
+                            .bind(bucket)
+                            .bind(key)
+                            .bind(top.seq)
+                            .execute(conn)
+                            .await
+                            .map_err(db_err)?;
+                    }
+                    Ok(())
+                }
+            }
+
             #[::async_trait::async_trait]
             impl MetadataStore for Store {
                 async fn ping(&self) -> Result<()> {
@@ -495,7 +815,10 @@ macro_rules! sql_metadata_store {
                     if row.is_none() {
                         return Err(StoreError::NoSuchBucket);
                     }
-                    let busy: bool = ::sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = $1)")
+                    let busy: bool = ::sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = $1) \
+                         OR EXISTS (SELECT 1 FROM object_versions WHERE bucket = $1)",
+                    )
                         .bind(name)
                         .fetch_one(&mut *tx)
                         .await
@@ -564,6 +887,323 @@ macro_rules! sql_metadata_store {
                     events: &[OutboxEvent],
                 ) -> Result<()> {
                     self.commit_object(obj, cond, grace, events).await
+                }
+
+                async fn put_object_version(
+                    &self,
+                    obj: &ObjectMeta,
+                    cond: &WriteCondition,
+                    versioning: Versioning,
+                    grace: Duration,
+                    events: &[OutboxEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin().await?;
+                    claim_pending(&mut tx, &distinct_blobs(&obj.parts)).await?;
+                    versions::write(&mut tx, obj, cond, versioning, grace).await?;
+                    outbox::insert(&mut tx, events).await.map_err(db_err)?;
+                    commit(tx).await
+                }
+
+                async fn put_delete_marker(
+                    &self,
+                    bucket: &str,
+                    key: &str,
+                    marker_id: Option<&str>,
+                    now: OffsetDateTime,
+                    cond: &DeleteCondition,
+                    versioning: Versioning,
+                    grace: Duration,
+                    events: DeletedEvents<'_>,
+                ) -> Result<ObjectVersion> {
+                    let mut tx = self.begin().await?;
+                    if !lock_bucket(&mut tx, bucket).await? {
+                        return Err(StoreError::NoSuchBucket);
+                    }
+                    let not_before = ms_after(now_ms(), grace);
+                    if let Some(cur) = versions::current(&mut tx, bucket, key).await? {
+                        let meta = cur.into_meta()?;
+                        if !cond.holds_for(&meta) {
+                            return Err(StoreError::PreconditionFailed);
+                        }
+                        let id = meta.attributes.version_id.as_deref();
+                        if versioning == Versioning::Enabled || id.is_some() {
+                            // keep_current copies the row before it is deleted below.
+                            let seq: Option<i64> = ::sqlx::query_scalar(
+                                "SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2",
+                            )
+                            .bind(bucket)
+                            .bind(key)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                            let n = ::sqlx::query(concat!(
+                                "INSERT INTO object_versions (",
+                                version_columns!(),
+                                ") SELECT $3, $4, FALSE, ",
+                                object_columns!(),
+                                " FROM objects WHERE bucket = $1 AND key = $2 ON CONFLICT DO NOTHING"
+                            ))
+                            .bind(bucket)
+                            .bind(key)
+                            .bind(seq.unwrap_or(0) + 1)
+                            .bind(versions::stored_id(id))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?
+                            .rows_affected();
+                            if n != 1 {
+                                return Err(StoreError::Conflict);
+                            }
+                        } else {
+                            queue_blobs(&mut tx, &distinct_blobs(&meta.parts), not_before).await?;
+                        }
+                        ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
+                            .bind(bucket)
+                            .bind(key)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    } else if *cond != DeleteCondition::default() {
+                        // A condition on the current object, and there is none.
+                        return Err(StoreError::PreconditionFailed);
+                    }
+                    if versioning == Versioning::Suspended {
+                        let parts: Vec<String> = ::sqlx::query_scalar(
+                            "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' \
+                             RETURNING parts",
+                        )
+                        .bind(bucket)
+                        .bind(key)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                        for p in parts {
+                            let parts: Vec<::cloudstore_store_api::BlobPart> = $crate::codec::from_json(&p)?;
+                            queue_blobs(&mut tx, &distinct_blobs(&parts), not_before).await?;
+                        }
+                    }
+                    let meta = versions::marker(bucket, key, marker_id, now);
+                    let seq = versions::insert_marker(&mut tx, &meta).await?;
+                    outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
+                    commit(tx).await?;
+                    Ok(ObjectVersion { meta, is_delete_marker: true, is_latest: true, seq })
+                }
+
+                async fn delete_object_version(
+                    &self,
+                    bucket: &str,
+                    key: &str,
+                    version_id: Option<&str>,
+                    grace: Duration,
+                    events: DeletedEvents<'_>,
+                ) -> Result<Option<ObjectVersion>> {
+                    let mut tx = self.begin().await?;
+                    if !lock_bucket(&mut tx, bucket).await? {
+                        return Err(StoreError::NoSuchBucket);
+                    }
+                    let not_before = ms_after(now_ms(), grace);
+                    let cur = versions::current(&mut tx, bucket, key).await?;
+                    let cur_id = match &cur {
+                        Some(c) => Some($crate::codec::from_json::<::cloudstore_store_api::ObjectAttributes>(&c.attributes)?.version_id),
+                        None => None,
+                    };
+                    let removed = if let (Some(c), Some(id)) = (cur, cur_id.clone())
+                        && id.as_deref() == version_id
+                    {
+                        let meta = c.into_meta()?;
+                        ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
+                            .bind(bucket)
+                            .bind(key)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        ObjectVersion { meta, is_delete_marker: false, is_latest: true, seq: ObjectVersion::CURRENT }
+                    } else {
+                        let row: Option<VersionRow> = ::sqlx::query_as(concat!(
+                            "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING ",
+                            version_columns!()
+                        ))
+                        .bind(bucket)
+                        .bind(key)
+                        .bind(versions::stored_id(version_id))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                        let Some(row) = row else {
+                            return Ok(None);
+                        };
+                        let newest = ::sqlx::query_scalar::<_, Option<i64>>(
+                            "SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2",
+                        )
+                        .bind(bucket)
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                        let latest = cur_id.is_none() && newest.is_none_or(|n| n < row.seq);
+                        row.into_version(latest)?
+                    };
+                    queue_blobs(&mut tx, &distinct_blobs(&removed.meta.parts), not_before).await?;
+                    if removed.is_latest {
+                        versions::promote(&mut tx, bucket, key).await?;
+                    }
+                    outbox::insert(&mut tx, &events(&removed.meta)).await.map_err(db_err)?;
+                    commit(tx).await?;
+                    Ok(Some(removed))
+                }
+
+                async fn update_version_attributes(
+                    &self,
+                    bucket: &str,
+                    key: &str,
+                    version_id: Option<&str>,
+                    change: AttributesChange<'_>,
+                    events: ObjectEvents<'_>,
+                ) -> Result<Option<ObjectMeta>> {
+                    let mut tx = self.begin().await?;
+                    if let Some(cur) = versions::current(&mut tx, bucket, key).await? {
+                        let mut meta = cur.into_meta()?;
+                        if meta.attributes.version_id.as_deref() == version_id {
+                            meta.attributes = change(&meta)?;
+                            ::sqlx::query("UPDATE objects SET attributes = $3 WHERE bucket = $1 AND key = $2")
+                                .bind(bucket)
+                                .bind(key)
+                                .bind($crate::codec::json(&meta.attributes)?)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db_err)?;
+                            outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
+                            commit(tx).await?;
+                            return Ok(Some(meta));
+                        }
+                    }
+                    let row: Option<VersionRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        version_columns!(),
+                        " FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3",
+                        $for_update
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(versions::stored_id(version_id))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let Some(row) = row.filter(|r| !r.is_delete_marker) else {
+                        return Ok(None);
+                    };
+                    let seq = row.seq;
+                    let mut meta = row.into_version(false)?.meta;
+                    meta.attributes = change(&meta)?;
+                    ::sqlx::query("UPDATE object_versions SET attributes = $4 WHERE bucket = $1 AND key = $2 AND seq = $3")
+                        .bind(bucket)
+                        .bind(key)
+                        .bind(seq)
+                        .bind($crate::codec::json(&meta.attributes)?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
+                    commit(tx).await?;
+                    Ok(Some(meta))
+                }
+
+                async fn get_object_version(
+                    &self,
+                    bucket: &str,
+                    key: &str,
+                    version_id: Option<&str>,
+                ) -> Result<Option<ObjectVersion>> {
+                    let cur = self.read_object(bucket, key).await?;
+                    if let Some(meta) = &cur
+                        && meta.attributes.version_id.as_deref() == version_id
+                    {
+                        let meta = meta.clone();
+                        return Ok(Some(ObjectVersion {
+                            meta,
+                            is_delete_marker: false,
+                            is_latest: true,
+                            seq: ObjectVersion::CURRENT,
+                        }));
+                    }
+                    let row: Option<VersionRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        version_columns!(),
+                        " FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3"
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(versions::stored_id(version_id))
+                    .fetch_optional(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let latest = if cur.is_some() {
+                        false
+                    } else {
+                        let newest: Option<i64> = ::sqlx::query_scalar(
+                            "SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2",
+                        )
+                        .bind(bucket)
+                        .bind(key)
+                        .fetch_one(self.reads())
+                        .await
+                        .map_err(db_err)?;
+                        newest == Some(row.seq)
+                    };
+                    row.into_version(latest).map(Some)
+                }
+
+                async fn latest_version(&self, bucket: &str, key: &str) -> Result<Option<ObjectVersion>> {
+                    if let Some(meta) = self.read_object(bucket, key).await? {
+                        return Ok(Some(ObjectVersion {
+                            meta,
+                            is_delete_marker: false,
+                            is_latest: true,
+                            seq: ObjectVersion::CURRENT,
+                        }));
+                    }
+                    let row: Option<VersionRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        version_columns!(),
+                        " FROM object_versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1"
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .fetch_optional(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    row.map(|r| r.into_version(true)).transpose()
+                }
+
+                async fn scan_versions(
+                    &self,
+                    bucket: &str,
+                    from: &str,
+                    below: Option<i64>,
+                    inclusive: bool,
+                    to: Option<&str>,
+                    limit_: usize,
+                ) -> Result<Vec<ObjectVersion>> {
+                    let sql = $crate::versions_scan_sql(below.is_some(), inclusive, to.is_some());
+                    let mut q = ::sqlx::query_as::<_, VersionRow>(::sqlx::AssertSqlSafe(sql)).bind(bucket).bind(from);
+                    if let Some(b) = below {
+                        q = q.bind(b);
+                    }
+                    if let Some(to) = to {
+                        q = q.bind(to);
+                    }
+                    let rows = q.bind(limit(limit_)).fetch_all(self.reads()).await.map_err(db_err)?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    let mut last: Option<String> = below.map(|_| from.to_owned());
+                    for row in rows {
+                        let latest = last.as_deref() != Some(row.object.key.as_str());
+                        last = Some(row.object.key.clone());
+                        out.push(row.into_version(latest)?);
+                    }
+                    Ok(out)
                 }
 
                 async fn delete_object(
@@ -773,6 +1413,7 @@ macro_rules! sql_metadata_store {
                     upload_id: &str,
                     obj: &ObjectMeta,
                     cond: &WriteCondition,
+                    versioning: Option<Versioning>,
                     grace: Duration,
                     events: &[OutboxEvent],
                 ) -> Result<()> {
@@ -785,7 +1426,10 @@ macro_rules! sql_metadata_store {
                     if !lock_upload(&mut tx, &obj.bucket, &obj.key, upload_id, true).await? {
                         return Err(StoreError::NoSuchUpload);
                     }
-                    Store::write_object(&mut tx, obj, cond, grace).await?;
+                    match versioning {
+                        None => Store::write_object(&mut tx, obj, cond, grace).await?,
+                        Some(v) => versions::write(&mut tx, obj, cond, v, grace).await?,
+                    }
                     let parts = part_blobs(&mut tx, upload_id).await?;
                     let used = distinct_blobs(&obj.parts);
                     // Every blob of the object must still be a part of the upload: a part replaced

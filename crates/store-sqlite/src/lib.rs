@@ -325,6 +325,7 @@ mod tests {
             acl: None,
             object_ownership: None,
             encryption: None,
+            versioning: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

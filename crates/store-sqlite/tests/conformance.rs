@@ -55,6 +55,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         acl: None,
         object_ownership: None,
         encryption: None,
+        versioning: None,
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");

@@ -126,6 +126,7 @@ impl Gateway {
             acl,
             object_ownership: Some(object_ownership.as_str().to_owned()),
             encryption: None,
+            versioning: None,
         };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);
@@ -228,17 +229,6 @@ impl Gateway {
         done?;
         self.committed(&events);
         Ok(S3Response::new(DeleteBucketOutput {}))
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, fields(op = "GetBucketVersioning", bucket = %req.input.bucket))]
-    pub(crate) async fn op_get_bucket_versioning(
-        &self,
-        req: S3Request<GetBucketVersioningInput>,
-    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        // Versioning is not supported yet: every bucket is unversioned, which AWS reports
-        // as an empty configuration.
-        self.bucket(&req.input.bucket).await?;
-        Ok(S3Response::new(GetBucketVersioningOutput::default()))
     }
 }
 

@@ -304,7 +304,7 @@ impl Gateway {
             done.buckets += 1;
             for rule in rules.rules.iter().filter(|r| r.enabled) {
                 if rule.expiration.is_some() {
-                    self.expire(&bucket.name, &bucket.owner, rule, now, day, &mut done).await?;
+                    self.expire(&bucket.name, &bucket.owner, bucket.versioning, rule, now, day, &mut done).await?;
                 }
                 if let Some(days) = rule.abort_multipart_days {
                     self.abort_old_uploads(&bucket.name, rule, days, now, day, &mut done).await?;
@@ -314,10 +314,12 @@ impl Gateway {
         Ok(done)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn expire(
         &self,
         bucket: &str,
         owner: &str,
+        versioning: Option<cloudstore_store_api::Versioning>,
         rule: &Rule,
         now: OffsetDateTime,
         day: time::Duration,
@@ -358,12 +360,28 @@ impl Gateway {
                         e.object_key = Some(d.key.clone());
                         e.bytes = Some(d.size);
                         e.etag = Some(d.etag.clone());
+                        e.version_id.clone_from(&d.attributes.version_id);
                         e.status = Some(204);
                         e.detail.insert("lifecycle_rule".into(), rule.id.clone());
                         e
                     })
                 };
-                match self.meta.delete_object(bucket, &o.key, &cond, self.grace(), &events).await {
+                // In a versioned bucket expiry adds a delete marker, as on AWS: the data stays
+                // as a noncurrent version.
+                let deleted = match versioning {
+                    None => self.meta.delete_object(bucket, &o.key, &cond, self.grace(), &events).await,
+                    Some(v) => {
+                        let id =
+                            (v == cloudstore_store_api::Versioning::Enabled).then(super::versioning::new_version_id);
+                        let now = OffsetDateTime::now_utc();
+                        let marker = self
+                            .meta
+                            .put_delete_marker(bucket, &o.key, id.as_deref(), now, &cond, v, self.grace(), &events)
+                            .await;
+                        marker.map(|m| Some(m.meta))
+                    }
+                };
+                match deleted {
                     Ok(Some(_)) => {
                         done.expired += 1;
                         self.committed_count(usize::from(self.events.is_some()));

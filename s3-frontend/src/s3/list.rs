@@ -213,28 +213,45 @@ impl Gateway {
         let prefix = input.prefix.clone().unwrap_or_default();
         check_list_params(input.prefix.as_deref(), input.delimiter.as_deref())?;
         no_nul("key-marker", input.key_marker.as_deref())?;
-        let after = input.key_marker.clone().filter(|m| !m.is_empty());
-        let page = self.list_page(&input.bucket, &prefix, input.delimiter.as_deref(), after, max).await?;
+        let q = cloudstore_store_api::VersionListQuery {
+            prefix: prefix.clone(),
+            delimiter: input.delimiter.clone(),
+            key_marker: input.key_marker.clone().filter(|m| !m.is_empty()),
+            version_id_marker: input.version_id_marker.clone().filter(|m| !m.is_empty()),
+            max_keys: max,
+        };
+        let page = cloudstore_store_api::list_object_versions(self.meta.as_ref(), &input.bucket, &q).await.s3()?;
         let truncated = page.is_truncated;
-        let next_key = page.next_marker().map(str::to_owned);
-        let s = split(page);
-        let versions = s
-            .objects
-            .into_iter()
-            .map(|o| ObjectVersion {
+        let mut versions = Vec::new();
+        let mut delete_markers = Vec::new();
+        for v in page.versions {
+            let version_id = Some(super::versioning::shown(v.version_id()));
+            if v.is_delete_marker {
+                delete_markers.push(DeleteMarkerEntry {
+                    is_latest: Some(v.is_latest),
+                    key: Some(enc(v.meta.key, url)),
+                    last_modified: Some(v.meta.last_modified.into()),
+                    owner: Some(owner.clone()),
+                    version_id,
+                });
+                continue;
+            }
+            let o = v.meta;
+            let algorithm = o.checksum.as_ref().map(|c| c.algorithm);
+            versions.push(ObjectVersion {
                 key: Some(enc(o.key, url)),
                 size: Some(len_i64(o.size)),
                 e_tag: Some(etag_out(&o.etag)),
                 last_modified: Some(o.last_modified.into()),
                 storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
                 owner: Some(owner.clone()),
-                is_latest: Some(true),
-                version_id: Some("null".into()),
-                checksum_algorithm: o.checksum_algorithm.map(|a| vec![to_dto_algorithm(a)]),
-                checksum_type: o.checksum_type.map(to_dto_type),
+                is_latest: Some(v.is_latest),
+                version_id,
+                checksum_algorithm: algorithm.map(|a| vec![to_dto_algorithm(a)]),
+                checksum_type: o.checksum.as_ref().map(|c| to_dto_type(c.kind)),
                 restore_status: None,
-            })
-            .collect();
+            });
+        }
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(input.bucket),
             prefix: Some(enc(prefix, url)),
@@ -242,11 +259,13 @@ impl Gateway {
             version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
             max_keys: input.max_keys.or(Some(1000)),
             is_truncated: Some(truncated),
-            next_version_id_marker: next_key.as_ref().map(|_| "null".to_owned()),
-            next_key_marker: next_key.map(|k| enc(k, url)),
+            next_version_id_marker: page.next_version_id_marker,
+            next_key_marker: page.next_key_marker.map(|k| enc(k, url)),
             versions: Some(versions),
-            delete_markers: None,
-            common_prefixes: Some(s.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc(p, url)) }).collect()),
+            delete_markers: (!delete_markers.is_empty()).then_some(delete_markers),
+            common_prefixes: Some(
+                page.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc(p, url)) }).collect(),
+            ),
             delimiter: input.delimiter.map(|d| enc(d, url)),
             encoding_type: input.encoding_type,
             request_charged: None,

@@ -21,6 +21,7 @@ pub(crate) mod sse;
 pub(crate) mod tagging;
 mod torrent;
 mod unconfigured;
+mod versioning;
 mod write;
 
 pub(crate) use lifecycle::stored_rules as stored_lifecycle;
@@ -231,6 +232,9 @@ impl S3 for Gateway {
     }
     async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> R<GetBucketVersioningOutput> {
         self.op_get_bucket_versioning(req).await
+    }
+    async fn put_bucket_versioning(&self, req: S3Request<PutBucketVersioningInput>) -> R<PutBucketVersioningOutput> {
+        self.op_put_bucket_versioning(req).await
     }
 
     // ---- configurations not offered (yet), answered as for a bucket without one ----

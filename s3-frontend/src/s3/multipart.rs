@@ -74,6 +74,7 @@ fn complete_output(obj: &ObjectMeta) -> CompleteMultipartUploadOutput {
         server_side_encryption: echo.sse,
         ssekms_key_id: echo.kms_key_id,
         bucket_key_enabled: echo.bucket_key,
+        version_id: obj.attributes.version_id.clone(),
         ..Default::default()
     }
 }
@@ -413,6 +414,7 @@ impl Gateway {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let who = req.extensions.get::<crate::access::Authorized>().cloned();
+        let versioning = self.versioning(&req.extensions, &req.input.bucket).await?;
         let actor = crate::events::Actor::of(
             &req.extensions,
             &req.headers,
@@ -542,6 +544,9 @@ impl Gateway {
             multipart_parts: Some(count),
             ..upload.template.clone()
         };
+        let mut obj = obj;
+        obj.attributes.version_id =
+            (versioning == Some(cloudstore_store_api::Versioning::Enabled)).then(super::versioning::new_version_id);
         let (o, upload_id) = (&obj, upload.upload_id.as_str());
         let events = self.outbox(|| {
             let mut e = crate::events::with_object(
@@ -551,16 +556,18 @@ impl Gateway {
                 200,
             );
             e.detail.insert("parts".into(), count.to_string());
+            e.version_id.clone_from(&o.attributes.version_id);
             e
         });
         let evs = events.as_slice();
         self.commit_if(&o.bucket, &o.key, &want, |cond| async move {
-            self.meta.complete_upload(upload_id, o, &cond, self.grace(), evs).await
+            self.meta.complete_upload(upload_id, o, &cond, versioning, self.grace(), evs).await
         })
         .await
         .s3()?;
         self.committed(&events);
-        let mut resp = S3Response::new(complete_output(&obj));
+        let out = complete_output(&obj);
+        let mut resp = S3Response::new(out);
         // s3s's CompleteMultipartUploadOutput has no SSE-C fields.
         if let Some(md5) = customer_md5.and_then(|m| http::HeaderValue::from_str(&m).ok()) {
             resp.headers

@@ -6,7 +6,7 @@ use cloudstore_events::EventType;
 use cloudstore_store_api::OutboxEvent;
 use std::collections::BTreeMap;
 
-use cloudstore_store_api::{BlobPart, DeleteCondition, ObjectMeta, WriteCondition};
+use cloudstore_store_api::{BlobPart, DeleteCondition, ObjectMeta, Versioning, WriteCondition};
 use cloudstore_types::{ChecksumAlgorithm, ChecksumType, validate_object_key};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -236,14 +236,19 @@ impl Gateway {
             },
         };
         obj.attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
+        let versioning = self.versioning(&extensions, &obj.bucket).await?;
+        obj.attributes.version_id = (versioning == Some(Versioning::Enabled)).then(super::versioning::new_version_id);
         let o = &obj;
         let events = self.outbox(|| {
-            with_object(actor.event(EventType::FileUploaded, &o.bucket, Some(&o.key)), o.size, &o.etag, 200)
+            let mut e =
+                with_object(actor.event(EventType::FileUploaded, &o.bucket, Some(&o.key)), o.size, &o.etag, 200);
+            e.version_id.clone_from(&o.attributes.version_id);
+            e
         });
         let evs = events.as_slice();
-        let committed = self
-            .commit_if(&o.bucket, &o.key, &want, |cond| async move {
-                self.meta.put_object(o, &cond, self.grace(), evs).await
+        let committed =
+            self.commit_if(&o.bucket, &o.key, &want, |cond| async move {
+                self.commit_write(o, &cond, versioning, evs).await
             })
             .await;
         if let Err(e) = committed {
@@ -260,6 +265,7 @@ impl Gateway {
             checksum_sha1: fields.sha1,
             checksum_sha256: fields.sha256,
             checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
+            version_id: obj.attributes.version_id.clone(),
             ..Default::default()
         };
         echo_sse!(out, Echo::of_sealing(sealing.as_ref()));
@@ -280,11 +286,9 @@ impl Gateway {
         let found = if unstorable(key) { None } else { self.meta.get_object(bucket, key).await.s3()? };
         match found {
             Some(o) => Ok(o),
-            None => {
-                // Tell a missing bucket from a missing key, as S3 does.
-                self.bucket(bucket).await?;
-                Err(s3_error!(NoSuchKey, "The specified key does not exist."))
-            }
+            // Tell a missing bucket from a missing key, as S3 does (and a deleted key's
+            // marker in a versioned bucket).
+            None => Err(self.no_such_key(bucket, key).await),
         }
     }
 
@@ -302,13 +306,9 @@ impl Gateway {
         checksum_mode: Option<&ChecksumMode>,
         sse: (&http::HeaderMap, CustomerHeaders<'_>),
     ) -> S3Result<ReadPlan> {
-        // Buckets are unversioned: only the "null" version exists.
-        if version_id.is_some_and(|v| v != "null") {
-            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-        }
         refuse_on_read(sse.0)?;
         let customer = sse.1.parse()?;
-        let obj = self.object(bucket, key).await?;
+        let obj = self.object_or_version(bucket, key, version_id).await?;
         // SSE-C objects answer nothing, not even a 304, without their key; a part number or range
         // the object cannot satisfy is answered first, as AWS does.
         if obj.attributes.encryption.is_some() {
@@ -381,23 +381,27 @@ impl Gateway {
             let sent = plan.selection.range.end - plan.selection.range.start;
             let status = if plan.selection.content_range.is_some() { 206 } else { 200 };
             self.record(|| {
-                with_object(
+                let mut e = with_object(
                     actor.event(EventType::FileDownloaded, &i.bucket, Some(&i.key)),
                     sent,
                     &plan.obj.etag,
                     status,
-                )
+                );
+                e.version_id.clone_from(&plan.obj.attributes.version_id);
+                e
             });
         }
         let body = StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream));
         let tag_count = i32::try_from(plan.obj.attributes.tags.len()).ok().filter(|n| *n > 0);
         let expiration = self.expiration_of(&req.extensions, &plan.obj);
+        let version_id = Self::version_out(&req.extensions, &plan.obj);
         Ok(S3Response::new(object_headers!(
             GetObjectOutput,
             plan,
             body: Some(body),
             tag_count: tag_count,
             expiration: expiration,
+            version_id: version_id,
         )))
     }
 
@@ -435,7 +439,9 @@ impl Gateway {
         // Not in AWS's HeadObject documentation, but AWS answers it (and s3-tests checks it).
         let tag_count = super::tagging::count_header(&plan.obj);
         let expiration = self.expiration_of(&req.extensions, &plan.obj);
-        let mut resp = S3Response::new(object_headers!(HeadObjectOutput, plan, expiration: expiration,));
+        let version_id = Self::version_out(&req.extensions, &plan.obj);
+        let mut resp =
+            S3Response::new(object_headers!(HeadObjectOutput, plan, expiration: expiration, version_id: version_id,));
         if let Some(n) = tag_count {
             resp.headers.insert("x-amz-tagging-count", n);
         }
@@ -453,19 +459,17 @@ impl Gateway {
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let actor = Actor::of(&req.extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str()));
         let input = req.input;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-        }
-        self.bucket(&input.bucket).await?;
+        let versioning = self.bucket(&input.bucket).await?.versioning;
         let cond =
             delete_condition(input.if_match.as_ref(), input.if_match_last_modified_time.clone(), input.if_match_size)?;
-        if !unstorable(&input.key) {
-            let made = |m: &ObjectMeta| self.deleted_events(&actor, m);
-            if self.meta.delete_object(&input.bucket, &input.key, &cond, self.grace(), &made).await.s3()?.is_some() {
-                self.committed_count(1);
-            }
-        }
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        let made = |m: &ObjectMeta| self.deleted_events(&actor, m);
+        let done =
+            self.delete_one(&input.bucket, &input.key, input.version_id.as_deref(), &cond, versioning, &made).await?;
+        Ok(S3Response::new(DeleteObjectOutput {
+            delete_marker: done.delete_marker.then_some(true),
+            version_id: done.version_id,
+            ..Default::default()
+        }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "DeleteObjects", bucket = %req.input.bucket))]
@@ -480,41 +484,36 @@ impl Gateway {
         if input.delete.objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "The request may contain at most 1000 keys."));
         }
-        self.bucket(&input.bucket).await?;
+        let versioning = self.bucket(&input.bucket).await?.versioning;
         let quiet = input.delete.quiet.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for o in input.delete.objects {
-            let res = if o.version_id.as_deref().is_some_and(|v| v != "null") {
-                Err(s3_error!(NoSuchVersion, "The specified version does not exist."))
-            } else if let Err(e) = check_key(&o.key) {
+            let action = if o.version_id.is_some() { "s3:DeleteObjectVersion" } else { "s3:DeleteObject" };
+            let res = if let Err(e) = check_key(&o.key) {
                 Err(e)
-            } else if !who.is_none_or(|w| {
-                w.allows("s3:DeleteObject", &crate::access::resource_arn(Some(&input.bucket), Some(&o.key)))
-            }) {
+            } else if !who
+                .is_none_or(|w| w.allows(action, &crate::access::resource_arn(Some(&input.bucket), Some(&o.key))))
+            {
                 Err(s3_error!(AccessDenied, "Access Denied"))
             } else {
                 let etag = o.e_tag.clone().map(ETagCondition::ETag);
                 match delete_condition(etag.as_ref(), o.last_modified_time.clone(), o.size) {
                     Err(e) => Err(e),
                     Ok(cond) => {
-                        self.meta.delete_object(&input.bucket, &o.key, &cond, self.grace(), &made).await.s3().map(
-                            |gone| {
-                                if gone.is_some() {
-                                    self.committed_count(1);
-                                }
-                            },
-                        )
+                        self.delete_one(&input.bucket, &o.key, o.version_id.as_deref(), &cond, versioning, &made).await
                     }
                 }
             };
             match res {
-                Ok(()) => {
+                Ok(done) => {
                     if !quiet {
+                        let marker_id = done.delete_marker.then(|| done.version_id.clone()).flatten();
                         deleted.push(DeletedObject {
                             key: Some(o.key),
                             version_id: o.version_id,
-                            ..Default::default()
+                            delete_marker: done.delete_marker.then_some(true),
+                            delete_marker_version_id: marker_id,
                         });
                     }
                 }
@@ -546,10 +545,20 @@ impl Gateway {
         let CopySource::Bucket { bucket, key, version_id } = src else {
             return Err(s3_error!(NotImplemented, "Copy sources other than bucket/key are not supported."));
         };
-        if version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(NoSuchVersion, "The specified version does not exist."));
-        }
-        let obj = self.object(bucket, key).await?;
+        let obj = match super::versioning::version_arg(version_id.as_deref()) {
+            None => self.object(bucket, key).await?,
+            // A delete marker can't be copied: 400 InvalidRequest on AWS.
+            Some(id) => self.object_version(bucket, key, id).await.map_err(|e| {
+                if *e.code() == s3s::S3ErrorCode::MethodNotAllowed {
+                    s3_error!(
+                        InvalidRequest,
+                        "The source of a copy request may not specifically refer to a delete marker by version id."
+                    )
+                } else {
+                    e
+                }
+            })?,
+        };
         match check_preconditions(&obj, if_match, if_none_match, if_modified_since, if_unmodified_since)? {
             Precondition::Proceed => Ok(obj),
             Precondition::NotModified => {
@@ -586,7 +595,7 @@ impl Gateway {
         )
         .parse()?;
         let src_key = self.object_key(&src, src_customer.as_ref()).await?;
-        self.bucket(&input.bucket).await?;
+        let versioning = self.bucket(&input.bucket).await?.versioning;
         let sse_headers = WriteHeaders {
             sse: input.server_side_encryption.as_ref(),
             kms_key_id: input.ssekms_key_id.as_deref(),
@@ -617,7 +626,17 @@ impl Gateway {
             }
             Some(_) => return Err(s3_error!(InvalidArgument, "Unknown tagging directive.")),
         };
-        if !replace && !changes_encryption && src.bucket == input.bucket && src.key == input.key {
+        let src_version = match &input.copy_source {
+            CopySource::Bucket { version_id: Some(_), .. } => {
+                Some(super::versioning::shown(src.attributes.version_id.as_deref()))
+            }
+            _ => src.attributes.version_id.clone(),
+        };
+        let same_version = match &input.copy_source {
+            CopySource::Bucket { version_id: Some(_), .. } => versioning.is_none(),
+            _ => true,
+        };
+        if !replace && !changes_encryption && same_version && src.bucket == input.bucket && src.key == input.key {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -660,14 +679,19 @@ impl Gateway {
         obj.attributes.acl = acl;
         // The copy is encrypted as its request (or its bucket's default) says, never as its source.
         obj.attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
+        obj.attributes.version_id = (versioning == Some(Versioning::Enabled)).then(super::versioning::new_version_id);
         let events = self.outbox(|| {
             let mut e =
                 with_object(actor.event(EventType::FileCopied, &obj.bucket, Some(&obj.key)), obj.size, &obj.etag, 200);
+            e.version_id.clone_from(&obj.attributes.version_id);
             e.detail.insert("source_bucket".into(), src.bucket.clone());
             e.detail.insert("source_key".into(), src.key.clone());
+            if let Some(v) = &src.attributes.version_id {
+                e.detail.insert("source_version_id".into(), v.clone());
+            }
             e
         });
-        if let Err(e) = self.meta.put_object(&obj, &cond, self.grace(), &events).await {
+        if let Err(e) = self.commit_write(&obj, &cond, versioning, &events).await {
             return Err(self.commit_failed(&written, e).await);
         }
         self.committed(&events);
@@ -683,6 +707,8 @@ impl Gateway {
                 checksum_sha256: fields.sha256,
                 checksum_type: obj.checksum.as_ref().map(|c| checksum::to_dto_type(c.kind)),
             }),
+            version_id: obj.attributes.version_id.clone(),
+            copy_source_version_id: src_version,
             ..Default::default()
         };
         echo_sse!(out, Echo::of_sealing(sealing.as_ref()));
@@ -702,7 +728,7 @@ impl Gateway {
             input.sse_customer_key_md5.as_ref(),
         )
         .parse()?;
-        let obj = self.object(&input.bucket, &input.key).await?;
+        let obj = self.object_or_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
         // An SSE-C object tells its attributes only to the holder of its key, as on AWS.
         self.object_key(&obj, customer.as_ref()).await?;
         // The header is a comma-separated list (botocore writes `ETag, ObjectSize`), which s3s
@@ -769,6 +795,7 @@ impl Gateway {
             });
         }
         out.last_modified = Some(obj.last_modified.into());
+        out.version_id = Self::version_out(&req.extensions, &obj);
         Ok(S3Response::new(out))
     }
 }
@@ -882,8 +909,66 @@ fn select(obj: &ObjectMeta, range: Option<&Range>, part_number: Option<i32>) -> 
 impl Gateway {
     /// The events of deleting `m` (none when events are off).
     fn deleted_events(&self, actor: &Actor, m: &ObjectMeta) -> Vec<OutboxEvent> {
-        self.outbox(|| with_object(actor.event(EventType::FileDeleted, &m.bucket, Some(&m.key)), m.size, &m.etag, 204))
+        self.outbox(|| {
+            let mut e = with_object(actor.event(EventType::FileDeleted, &m.bucket, Some(&m.key)), m.size, &m.etag, 204);
+            e.version_id.clone_from(&m.attributes.version_id);
+            e
+        })
     }
+
+    /// DeleteObject of one key (and DeleteObjects' per key): without a version id, the object
+    /// (never versioned) or a new delete marker (versioned); with one, that version for good.
+    async fn delete_one(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        cond: &DeleteCondition,
+        versioning: Option<Versioning>,
+        made: cloudstore_store_api::DeletedEvents<'_>,
+    ) -> S3Result<Deleted> {
+        if unstorable(key) {
+            return Ok(Deleted { delete_marker: false, version_id: version_id.map(str::to_owned) });
+        }
+        match (super::versioning::version_arg(version_id), versioning) {
+            // The null version of a bucket never versioned is its object.
+            (None | Some(None), None) => {
+                if self.meta.delete_object(bucket, key, cond, self.grace(), made).await.s3()?.is_some() {
+                    self.committed_count(1);
+                }
+                Ok(Deleted { delete_marker: false, version_id: None })
+            }
+            (Some(Some(_)), None) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
+            (None, Some(v)) => {
+                let id = (v == Versioning::Enabled).then(super::versioning::new_version_id);
+                let marker = self
+                    .meta
+                    .put_delete_marker(bucket, key, id.as_deref(), now_ms(), cond, v, self.grace(), made)
+                    .await
+                    .s3()?;
+                self.committed_count(1);
+                Ok(Deleted { delete_marker: true, version_id: Some(super::versioning::shown(marker.version_id())) })
+            }
+            (Some(id), Some(_)) => {
+                let gone = self.meta.delete_object_version(bucket, key, id, self.grace(), made).await.s3()?;
+                if gone.is_some() {
+                    self.committed_count(1);
+                }
+                Ok(Deleted {
+                    delete_marker: gone.is_some_and(|g| g.is_delete_marker),
+                    version_id: Some(super::versioning::shown(id)),
+                })
+            }
+        }
+    }
+}
+
+/// What one delete did.
+struct Deleted {
+    /// Whether it made (or removed) a delete marker.
+    delete_marker: bool,
+    /// The version it made or removed (`null` for the null version), if versioned.
+    version_id: Option<String>,
 }
 
 /// The store's condition for a conditional delete (see [`DeleteCondition`]).

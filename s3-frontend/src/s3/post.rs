@@ -107,12 +107,21 @@ impl Gateway {
             multipart_parts: None,
             attributes,
         };
+        // PostObject is taken before access control: the bucket's versioning is read here.
+        let versioning = match self.meta.get_bucket(&obj.bucket).await {
+            Ok(b) => b.and_then(|b| b.versioning),
+            Err(e) => return Err(self.commit_failed(&written, e).await),
+        };
+        let mut obj = obj;
+        obj.attributes.version_id =
+            (versioning == Some(cloudstore_store_api::Versioning::Enabled)).then(super::versioning::new_version_id);
         let o = &obj;
         let share_id = up.share_id;
         let events = self.outbox(|| {
             let mut e =
                 with_object(actor.event(EventType::FileUploaded, &o.bucket, Some(&o.key)), o.size, &o.etag, 200);
             e.detail.insert("operation".into(), "PostObject".into());
+            e.version_id.clone_from(&o.attributes.version_id);
             if let Some(id) = &share_id {
                 e.detail.insert("share_id".into(), id.clone());
             }
@@ -120,7 +129,7 @@ impl Gateway {
         });
         let evs = events.as_slice();
         let cond = WriteCondition { if_match: None, if_none_match: up.if_none_match };
-        if let Err(e) = self.meta.put_object(o, &cond, self.grace(), evs).await {
+        if let Err(e) = self.commit_write(o, &cond, versioning, evs).await {
             return Err(self.commit_failed(&written, e).await);
         }
         self.committed(&events);

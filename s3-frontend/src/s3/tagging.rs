@@ -106,14 +106,6 @@ fn to_dto(tags: &[Tag]) -> Vec<s3s::dto::Tag> {
     tags.iter().map(|t| s3s::dto::Tag { key: Some(t.key.clone()), value: Some(t.value.clone()) }).collect()
 }
 
-/// Only the "null" version exists (buckets are unversioned).
-fn check_version(version_id: Option<&str>) -> S3Result<()> {
-    if version_id.is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
-    Ok(())
-}
-
 /// The `x-amz-tagging-count` header value of an object with tags (GET and HEAD answer it).
 pub(crate) fn count_header(obj: &ObjectMeta) -> Option<http::HeaderValue> {
     let n = obj.attributes.tags.len();
@@ -127,8 +119,9 @@ impl Gateway {
         req_parts: (&http::Extensions, &http::HeaderMap, Option<&str>),
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
         tags: Vec<Tag>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<String>> {
         let (extensions, headers, access_key) = req_parts;
         let actor = crate::events::Actor::of(extensions, headers, access_key);
         let count = tags.len();
@@ -143,16 +136,29 @@ impl Gateway {
                 e.etag = Some(o.etag.clone());
                 e.status = Some(200);
                 e.detail.insert("tags".into(), count.to_string());
+                e.version_id.clone_from(&o.attributes.version_id);
                 e
             })
         };
-        let changed = self.meta.update_object_attributes(bucket, key, &change, &events).await.s3()?;
+        let version = super::versioning::version_arg(version_id);
+        let changed = match version {
+            None => self.meta.update_object_attributes(bucket, key, &change, &events).await.s3()?,
+            Some(id) => self.meta.update_version_attributes(bucket, key, id, &change, &events).await.s3()?,
+        };
         match changed {
-            Some(_) => {
+            Some(o) => {
                 self.committed_count(usize::from(self.events.is_some()));
-                Ok(())
+                Ok(Self::version_out(extensions, &o))
             }
-            None => Err(s3_error!(NoSuchKey, "The specified key does not exist.")),
+            None => match version {
+                None => Err(self.no_such_key(bucket, key).await),
+                // The error the read of that version gets (no such version, a marker...).
+                Some(id) => Err(self
+                    .object_version(bucket, key, id)
+                    .await
+                    .err()
+                    .unwrap_or_else(|| s3_error!(NoSuchVersion, "The specified version does not exist."))),
+            },
         }
     }
 
@@ -162,14 +168,21 @@ impl Gateway {
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let input = req.input;
-        check_version(input.version_id.as_deref())?;
         let tags = from_dto(input.tagging.tag_set, MAX_OBJECT_TAGS, "Object")?;
         if let Some(who) = req.extensions.get::<crate::access::Authorized>() {
             who.check_request_tags("s3:PutObjectTagging", &input.bucket, &input.key, &tags)?;
         }
         let access_key = req.credentials.as_ref().map(|c| c.access_key.as_str());
-        self.set_object_tags((&req.extensions, &req.headers, access_key), &input.bucket, &input.key, tags).await?;
-        Ok(S3Response::new(PutObjectTaggingOutput { version_id: None }))
+        let version_id = self
+            .set_object_tags(
+                (&req.extensions, &req.headers, access_key),
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                tags,
+            )
+            .await?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "GetObjectTagging", bucket = %req.input.bucket))]
@@ -178,9 +191,9 @@ impl Gateway {
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let input = req.input;
-        check_version(input.version_id.as_deref())?;
-        let obj = self.object(&input.bucket, &input.key).await?;
-        Ok(S3Response::new(GetObjectTaggingOutput { tag_set: to_dto(&obj.attributes.tags), version_id: None }))
+        let obj = self.object_or_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
+        let version_id = Self::version_out(&req.extensions, &obj);
+        Ok(S3Response::new(GetObjectTaggingOutput { tag_set: to_dto(&obj.attributes.tags), version_id }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "DeleteObjectTagging", bucket = %req.input.bucket))]
@@ -189,11 +202,17 @@ impl Gateway {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let input = req.input;
-        check_version(input.version_id.as_deref())?;
         let access_key = req.credentials.as_ref().map(|c| c.access_key.as_str());
-        self.set_object_tags((&req.extensions, &req.headers, access_key), &input.bucket, &input.key, Vec::new())
+        let version_id = self
+            .set_object_tags(
+                (&req.extensions, &req.headers, access_key),
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                Vec::new(),
+            )
             .await?;
-        let mut resp = S3Response::new(DeleteObjectTaggingOutput { version_id: None });
+        let mut resp = S3Response::new(DeleteObjectTaggingOutput { version_id });
         resp.status = Some(http::StatusCode::NO_CONTENT);
         Ok(resp)
     }

@@ -116,11 +116,16 @@ pub async fn unoffered_configurations_answer_as_unconfigured(h: &Harness) {
     expect_err(c.get_bucket_metrics_configuration().bucket(&b).id("m").send().await, 404, Some("NoSuchConfiguration"));
 
     // Not implemented yet: refused with the reason.
-    let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
-        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+    let lock = aws_sdk_s3::types::ObjectLockConfiguration::builder()
+        .object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled)
         .build();
-    let e =
-        c.put_bucket_versioning().bucket(&b).versioning_configuration(versioning).send().await.expect_err("versioning");
+    let e = c
+        .put_object_lock_configuration()
+        .bucket(&b)
+        .object_lock_configuration(lock)
+        .send()
+        .await
+        .expect_err("object lock");
     assert_eq!((status_of(&e), e.code()), (501, Some("NotImplemented")));
     assert!(e.message().is_some_and(|m| m.contains("not supported yet")), "{e:?}");
 

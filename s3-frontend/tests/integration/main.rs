@@ -42,6 +42,7 @@ mod semantics;
 mod share_browse;
 mod shares;
 mod tagging;
+mod versioning;
 
 /// Generates one test per case and backend set, so the very same suite runs against both.
 macro_rules! suite {
@@ -103,6 +104,10 @@ suite!(
     tagging::bucket_tags,
     tagging::tagging_refuses_strangers,
     tagging::tag_policy_conditions,
+    versioning::versions_markers_and_the_null_version,
+    versioning::versioned_listing_pages_and_batch_markers,
+    versioning::copy_multipart_and_attributes_by_version,
+    versioning::versioning_refuses_strangers,
     lifecycle::lifecycle_configuration,
     lifecycle::lifecycle_pass_expires_and_aborts,
     cors::bucket_cors_configuration,

@@ -32,7 +32,7 @@ use tokio::sync::Barrier;
 use crate::{
     BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, ListPage, ListQuery, ListedObject, MetadataStore,
     ObjectAttributes, ObjectMeta, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StoreError, Tag, Upload,
-    UploadListQuery, WriteCondition, list_objects, list_uploads,
+    UploadListQuery, VersionListQuery, Versioning, WriteCondition, list_object_versions, list_objects, list_uploads,
 };
 
 type Store = Arc<dyn MetadataStore>;
@@ -74,6 +74,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(shares);
     section!(kms_keys);
     section!(account_settings);
+    section!(versions);
 }
 
 /// Names unique to one run of the suite.
@@ -159,6 +160,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         acl: None,
         object_ownership: None,
         encryption: None,
+        versioning: None,
     }
 }
 
@@ -709,7 +711,7 @@ async fn delete_bucket_races_completion(store: &Store, run: &Run) {
         let unconditional = WriteCondition::default();
         let (deleted, completed) = tokio::join!(
             store.delete_bucket(&bucket, &[]),
-            store.complete_upload(&up.upload_id, &obj, &unconditional, GRACE, &[])
+            store.complete_upload(&up.upload_id, &obj, &unconditional, None, GRACE, &[])
         );
         match (deleted, completed) {
             (Ok(()), Err(StoreError::NoSuchUpload | StoreError::NoSuchBucket)) => {
@@ -985,11 +987,11 @@ async fn multipart(store: &Store, run: &Run) {
     let existing = put_new(store, &bucket, key).await;
     let obj = completed(&up, &[&parts[0], &parts[2]]);
     assert_err!(
-        store.complete_upload(&up.upload_id, &obj, &if_none_match(), GRACE, &[]).await,
+        store.complete_upload(&up.upload_id, &obj, &if_none_match(), None, GRACE, &[]).await,
         StoreError::PreconditionFailed
     );
     assert_err!(
-        store.complete_upload(&up.upload_id, &obj, &if_match(&etag()), GRACE, &[]).await,
+        store.complete_upload(&up.upload_id, &obj, &if_match(&etag()), None, GRACE, &[]).await,
         StoreError::PreconditionFailed
     );
     assert!(ok(store.get_upload(&bucket, key, &up.upload_id).await, "get_upload").is_some());
@@ -998,14 +1000,14 @@ async fn multipart(store: &Store, run: &Run) {
     // Naming a blob that is no longer a part (replaced meanwhile) is a conflict.
     let replaced = completed(&up, &[&parts[0], &parts[1]]);
     assert_err!(
-        store.complete_upload(&up.upload_id, &replaced, &WriteCondition::default(), GRACE, &[]).await,
+        store.complete_upload(&up.upload_id, &replaced, &WriteCondition::default(), None, GRACE, &[]).await,
         StoreError::Conflict
     );
     // Under another key it is no such upload.
     let mut elsewhere = obj.clone();
     elsewhere.key = "mp/other".to_owned();
     assert_err!(
-        store.complete_upload(&up.upload_id, &elsewhere, &WriteCondition::default(), GRACE, &[]).await,
+        store.complete_upload(&up.upload_id, &elsewhere, &WriteCondition::default(), None, GRACE, &[]).await,
         StoreError::NoSuchUpload
     );
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&existing));
@@ -1013,7 +1015,10 @@ async fn multipart(store: &Store, run: &Run) {
     assert_eq!(ok(store.list_parts(&up.upload_id, 0, 1000).await, "list_parts").len(), 3);
 
     // Complete with parts 1 and 3: part 2 and the replaced object are queued.
-    ok(store.complete_upload(&up.upload_id, &obj, &if_match(&existing.etag), GRACE, &[]).await, "complete_upload");
+    ok(
+        store.complete_upload(&up.upload_id, &obj, &if_match(&existing.etag), None, GRACE, &[]).await,
+        "complete_upload",
+    );
     assert_eq!(get(store, &bucket, key).await.as_ref(), Some(&obj));
     assert_eq!(ok(store.get_upload(&bucket, key, &up.upload_id).await, "get_upload"), None);
     assert!(ok(store.list_parts(&up.upload_id, 0, 1000).await, "list_parts").is_empty());
@@ -1022,7 +1027,7 @@ async fn multipart(store: &Store, run: &Run) {
     assert_not_queued(store, &blobs[0]).await;
     assert_not_queued(store, &blobs[2]).await;
     assert_err!(
-        store.complete_upload(&up.upload_id, &obj, &WriteCondition::default(), GRACE, &[]).await,
+        store.complete_upload(&up.upload_id, &obj, &WriteCondition::default(), None, GRACE, &[]).await,
         StoreError::NoSuchUpload
     );
     assert_err!(store.abort_upload(&bucket, key, &up.upload_id).await, StoreError::NoSuchUpload);
@@ -1034,7 +1039,7 @@ async fn multipart(store: &Store, run: &Run) {
     let p = part(1, &b[0]);
     ok(store.put_part(&bucket, "mp/new", &up2.upload_id, &p, GRACE).await, "put_part");
     let obj2 = completed(&up2, &[&p]);
-    ok(store.complete_upload(&up2.upload_id, &obj2, &if_none_match(), GRACE, &[]).await, "complete_upload");
+    ok(store.complete_upload(&up2.upload_id, &obj2, &if_none_match(), None, GRACE, &[]).await, "complete_upload");
     assert_eq!(get(store, &bucket, "mp/new").await.as_ref(), Some(&obj2));
 
     // Abort queues every part now.
@@ -1685,4 +1690,199 @@ async fn account_settings(store: &Store, run: &Run) {
     assert_eq!(ok(store.get_account_config(&a, cfg).await, "get_account_config"), None);
     assert_eq!(ok(store.get_account_config(&b, cfg).await, "get_account_config").as_deref(), Some(on));
     ok(store.set_account_config(&b, cfg, None, &[]).await, "remove b");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions (ADR 0017).
+
+/// A fresh object of one pending blob carrying version id `id`.
+async fn version_of(store: &Store, bucket: &str, key: &str, id: Option<&str>) -> ObjectMeta {
+    let blobs = pending_blobs(store, 1).await;
+    let mut obj = object(bucket, key, &blobs);
+    obj.attributes.version_id = id.map(str::to_owned);
+    obj
+}
+
+async fn put_version(store: &Store, obj: &ObjectMeta, v: Versioning) {
+    ok(store.put_object_version(obj, &WriteCondition::default(), v, GRACE, &[]).await, "put_object_version");
+}
+
+/// `(version id or "null", is delete marker, is latest)` of every version of `bucket`, in order.
+async fn all_versions(store: &Store, bucket: &str, q: VersionListQuery) -> Vec<(String, String, bool, bool)> {
+    let mut out = Vec::new();
+    let mut q = q;
+    loop {
+        let page = ok(list_object_versions(store.as_ref(), bucket, &q).await, "list_object_versions");
+        for v in &page.versions {
+            out.push((
+                v.meta.key.clone(),
+                v.version_id().unwrap_or("null").to_owned(),
+                v.is_delete_marker,
+                v.is_latest,
+            ));
+        }
+        if !page.is_truncated {
+            return out;
+        }
+        q.key_marker = page.next_key_marker;
+        q.version_id_marker = page.next_version_id_marker;
+    }
+}
+
+fn no_events(_: &ObjectMeta) -> Vec<OutboxEvent> {
+    Vec::new()
+}
+
+async fn versions(store: &Store, run: &Run) {
+    let b = run.bucket("versions");
+    make_bucket(store, &b).await;
+    ok(store.set_bucket_config(&b, BucketConfig::Versioning, Some("Enabled"), &[]).await, "set versioning");
+    let rec = ok(store.get_bucket(&b).await, "get_bucket").expect("bucket");
+    assert_eq!(rec.versioning, Some(Versioning::Enabled));
+
+    // A null version written before versioning, then two versions: every blob stays live.
+    let null = put_new(store, &b, "k").await;
+    let v1 = version_of(store, &b, "k", Some("v1")).await;
+    put_version(store, &v1, Versioning::Enabled).await;
+    let v2 = version_of(store, &b, "k", Some("v2")).await;
+    put_version(store, &v2, Versioning::Enabled).await;
+    assert_eq!(get(store, &b, "k").await.expect("current").attributes.version_id.as_deref(), Some("v2"));
+    for o in [&null, &v1, &v2] {
+        assert_not_queued(store, &o.parts[0].blob).await;
+    }
+    let got = ok(store.get_object_version(&b, "k", Some("v1")).await, "get_object_version").expect("v1");
+    assert_eq!((got.meta.etag.as_str(), got.is_latest, got.is_delete_marker), (v1.etag.as_str(), false, false));
+    let got = ok(store.get_object_version(&b, "k", None).await, "get_object_version").expect("null");
+    assert_eq!(got.meta.etag, null.etag);
+    assert!(ok(store.get_object_version(&b, "k", Some("nope")).await, "get_object_version").is_none());
+    let listed = all_versions(store, &b, VersionListQuery { max_keys: 1, ..Default::default() }).await;
+    let want = |v: &[(&str, &str, bool, bool)]| {
+        v.iter().map(|(k, i, m, l)| ((*k).to_owned(), (*i).to_owned(), *m, *l)).collect::<Vec<_>>()
+    };
+    assert_eq!(listed, want(&[("k", "v2", false, true), ("k", "v1", false, false), ("k", "null", false, false)]));
+
+    // If-None-Match refuses while there is a current version.
+    let refused = version_of(store, &b, "k", Some("v-refused")).await;
+    assert_err!(
+        store.put_object_version(&refused, &if_none_match(), Versioning::Enabled, GRACE, &[]).await,
+        StoreError::PreconditionFailed
+    );
+
+    // A delete marker hides the key and keeps every version.
+    let marker = ok(
+        store
+            .put_delete_marker(
+                &b,
+                "k",
+                Some("m1"),
+                now(),
+                &DeleteCondition::default(),
+                Versioning::Enabled,
+                GRACE,
+                &no_events,
+            )
+            .await,
+        "put_delete_marker",
+    );
+    assert!(marker.is_delete_marker && marker.is_latest);
+    assert!(get(store, &b, "k").await.is_none());
+    let latest = ok(store.latest_version(&b, "k").await, "latest_version").expect("marker");
+    assert!(latest.is_delete_marker && latest.version_id() == Some("m1"));
+    assert_not_queued(store, &v2.parts[0].blob).await;
+    ok(
+        store.delete_bucket(&b, &[]).await.map(|_| ()).or_else(|e| match e {
+            StoreError::BucketNotEmpty => Ok(()),
+            e => Err(e),
+        }),
+        "delete_bucket",
+    );
+    assert!(ok(store.get_bucket(&b).await, "get_bucket").is_some(), "a bucket with versions was deleted");
+
+    // Deleting the marker by id promotes v2 again; deleting v2 (current) promotes v1.
+    let gone = ok(store.delete_object_version(&b, "k", Some("m1"), GRACE, &no_events).await, "delete marker");
+    assert!(gone.expect("marker").is_delete_marker);
+    assert_eq!(get(store, &b, "k").await.expect("v2 current").etag, v2.etag);
+    let gone = ok(store.delete_object_version(&b, "k", Some("v2"), GRACE, &no_events).await, "delete v2");
+    assert!(gone.expect("v2").is_latest);
+    assert_queued_after(store, &v2.parts[0].blob, GRACE).await;
+    assert_eq!(get(store, &b, "k").await.expect("v1 current").etag, v1.etag);
+    assert!(ok(store.delete_object_version(&b, "k", Some("v2"), GRACE, &no_events).await, "again").is_none());
+
+    // Suspended: a write replaces the null version (its blobs queued), keeps v1.
+    ok(store.set_bucket_config(&b, BucketConfig::Versioning, Some("Suspended"), &[]).await, "suspend");
+    let s1 = version_of(store, &b, "k", None).await;
+    put_version(store, &s1, Versioning::Suspended).await;
+    assert_queued_after(store, &null.parts[0].blob, GRACE).await;
+    assert_not_queued(store, &v1.parts[0].blob).await;
+    let s2 = version_of(store, &b, "k", None).await;
+    put_version(store, &s2, Versioning::Suspended).await;
+    assert_queued_after(store, &s1.parts[0].blob, GRACE).await;
+    // A suspended delete replaces the null version with a null marker.
+    let m = ok(
+        store
+            .put_delete_marker(
+                &b,
+                "k",
+                None,
+                now(),
+                &DeleteCondition::default(),
+                Versioning::Suspended,
+                GRACE,
+                &no_events,
+            )
+            .await,
+        "null marker",
+    );
+    assert_eq!(m.version_id(), None);
+    assert_queued_after(store, &s2.parts[0].blob, GRACE).await;
+    let listed = all_versions(store, &b, VersionListQuery { max_keys: 1000, ..Default::default() }).await;
+    assert_eq!(listed, want(&[("k", "null", true, true), ("k", "v1", false, false)]));
+
+    // Listing with prefix, delimiter and markers over several keys.
+    ok(store.set_bucket_config(&b, BucketConfig::Versioning, Some("Enabled"), &[]).await, "enable");
+    for (key, id) in [("a/1", "x1"), ("a/1", "x2"), ("a/2", "x3"), ("b", "x4"), ("b", "x5")] {
+        let o = version_of(store, &b, key, Some(id)).await;
+        put_version(store, &o, Versioning::Enabled).await;
+    }
+    let q = VersionListQuery { delimiter: Some("/".into()), max_keys: 2, ..Default::default() };
+    let page = ok(list_object_versions(store.as_ref(), &b, &q).await, "list");
+    assert_eq!(page.common_prefixes, vec!["a/".to_owned()]);
+    assert_eq!(page.versions.len(), 1);
+    assert_eq!(page.versions[0].version_id(), Some("x5"));
+    assert!(page.is_truncated);
+    assert_eq!(page.next_key_marker.as_deref(), Some("b"));
+    assert_eq!(page.next_version_id_marker.as_deref(), Some("x5"));
+    let rest = all_versions(
+        store,
+        &b,
+        VersionListQuery {
+            key_marker: Some("b".into()),
+            version_id_marker: Some("x5".into()),
+            max_keys: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(rest, want(&[("b", "x4", false, false), ("k", "null", true, true), ("k", "v1", false, false)]));
+    let prefixed =
+        all_versions(store, &b, VersionListQuery { prefix: "a/".into(), max_keys: 1, ..Default::default() }).await;
+    assert_eq!(prefixed, want(&[("a/1", "x2", false, true), ("a/1", "x1", false, false), ("a/2", "x3", false, true)]));
+
+    // Emptying every version lets the bucket go.
+    for (key, id) in [
+        ("a/1", Some("x1")),
+        ("a/1", Some("x2")),
+        ("a/2", Some("x3")),
+        ("b", Some("x4")),
+        ("b", Some("x5")),
+        ("k", None),
+        ("k", Some("v1")),
+    ] {
+        assert!(
+            ok(store.delete_object_version(&b, key, id, GRACE, &no_events).await, "delete").is_some(),
+            "{key} {id:?}"
+        );
+    }
+    assert_queued_after(store, &v1.parts[0].blob, GRACE).await;
+    ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
 }

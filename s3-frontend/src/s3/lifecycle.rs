@@ -3,7 +3,7 @@
 //! `crate::lifecycle`.
 
 use cloudstore_events::EventType;
-use cloudstore_store_api::{BucketConfig, DeleteCondition, StoreError, Tag, UploadListQuery, list_uploads};
+use cloudstore_store_api::{BucketConfig, StoreError, Tag, UploadListQuery, list_uploads};
 use s3s::dto::{
     AbortIncompleteMultipartUpload, DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput, ExpirationStatus,
     GetBucketLifecycleConfigurationInput, GetBucketLifecycleConfigurationOutput, LifecycleExpiration, LifecycleRule,
@@ -330,6 +330,7 @@ impl Gateway {
         loop {
             let page = self.meta.scan_objects(bucket, &from, inclusive, end.as_deref(), PAGE).await?;
             let full = page.len() == PAGE;
+            let mut due = Vec::new();
             for o in &page {
                 done.scanned += 1;
                 let size_ok = rule.filter.size_greater_than.is_none_or(|n| o.size > n)
@@ -344,11 +345,9 @@ impl Gateway {
                         continue;
                     }
                 }
-                let cond = DeleteCondition {
-                    etag: Some(o.etag.clone()),
-                    last_modified: Some(o.last_modified),
-                    size: Some(o.size),
-                };
+                due.push(o.clone());
+            }
+            if !due.is_empty() {
                 let events = |d: &cloudstore_store_api::ObjectMeta| {
                     self.outbox(|| {
                         let mut e = cloudstore_events::Event::new(EventType::FileDeleted, now_ms_of(now));
@@ -363,15 +362,11 @@ impl Gateway {
                         e
                     })
                 };
-                match self.meta.delete_object(bucket, &o.key, &cond, self.grace(), &events).await {
-                    Ok(Some(_)) => {
-                        done.expired += 1;
-                        self.committed_count(usize::from(self.events.is_some()));
-                    }
-                    // Replaced or deleted meanwhile: not what expired.
-                    Ok(None) | Err(StoreError::PreconditionFailed | StoreError::NoSuchBucket) => {}
-                    Err(e) => return Err(e),
-                }
+                // One transaction for the page's expired objects; each deletion is conditional
+                // on the object being the one listed (replaced or deleted meanwhile: kept).
+                let gone = self.meta.delete_objects_if_unchanged(bucket, &due, self.grace(), &events).await?;
+                done.expired += gone.len();
+                self.committed_count(gone.len() * usize::from(self.events.is_some()));
             }
             match page.last() {
                 Some(last) if full => {

@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::acl::{self, Acl, Permission};
-use crate::identity::{BucketCache, BucketInfo, Identity, KeyCache};
+use crate::identity::{BucketCache, BucketInfo, EXISTING_OBJECT_TAG, Identity, KeyCache, REQUEST_OBJECT_TAG};
 use crate::metrics::Metrics;
 use crate::server::ClientAddr;
 use crate::xml_body::XmlBodies;
@@ -180,7 +180,7 @@ impl Authorized {
     /// `s3:RequestObjectTag/*`, decides `action` again with the tags in the context (the check
     /// before the body was read let the request through only as far as this).
     pub fn check_request_tags(&self, action: &str, bucket: &str, key: &str, tags: &[Tag]) -> S3Result<()> {
-        if !policies_read(&self.identity, self.bucket.as_deref(), "s3:RequestObjectTag") {
+        if !policies_read(&self.identity, self.bucket.as_deref(), REQUEST_OBJECT_TAG) {
             return Ok(());
         }
         let context = with_request_tags((*self.context).clone(), tags);
@@ -466,7 +466,7 @@ fn reads_existing_tags(op: &str) -> bool {
 /// Whether a policy that applies to `identity` in `bucket` reads a condition key starting with
 /// `prefix` (so the request's context must carry it).
 fn policies_read(identity: &Identity, bucket: Option<&BucketInfo>, prefix: &str) -> bool {
-    identity.sources().iter().any(|s| s.policy.reads_condition_key(prefix))
+    identity.policies_read(prefix)
         || bucket.and_then(|b| b.policy_for(&identity.principal)).is_some_and(|p| p.reads_condition_key(prefix))
 }
 
@@ -758,7 +758,7 @@ impl S3Access for PolicyAccess {
         // The object's tags, read only when a policy that applies reads them.
         if let (Some(b), Some(k)) = (&bucket, &key)
             && reads_existing_tags(op)
-            && policies_read(&identity, info.as_deref(), "s3:ExistingObjectTag/")
+            && policies_read(&identity, info.as_deref(), EXISTING_OBJECT_TAG)
             && let Some(obj) = self.buckets.meta().get_object(b, k).await.map_err(crate::error::store_error)?
         {
             for t in &obj.attributes.tags {
@@ -780,7 +780,7 @@ impl S3Access for PolicyAccess {
         // it has read the tags when a policy reads them: refuse now a caller no policy
         // statement could allow, so a stranger's body is never read.
         let decided_later = op == "DeleteObjects"
-            || (op == "PutObjectTagging" && policies_read(&identity, info.as_deref(), "s3:RequestObjectTag"));
+            || (op == "PutObjectTagging" && policies_read(&identity, info.as_deref(), REQUEST_OBJECT_TAG));
         let permitted = why.allowed || (decided_later && may_be_allowed(&identity, info.as_deref()));
         let access_key = cx.credentials().map(|c| c.access_key.clone());
         let owner = info.as_ref().map(|b| b.owner.clone());

@@ -33,7 +33,22 @@ pub struct Identity {
     pub expires_at: Option<i64>,
     /// Presigned URLs signed at or before this time (unix seconds) are refused.
     pub presigned_not_before: Option<i64>,
+    /// Which object-tag condition keys the identity policies read, worked out once when the
+    /// policies are parsed (access control asks on every GET, HEAD and PUT).
+    reads_tags: TagConditionReads,
 }
+
+/// Whether any of an identity's policies reads a condition key of each object-tag family.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct TagConditionReads {
+    existing: bool,
+    request: bool,
+}
+
+/// The condition-key prefix of `s3:ExistingObjectTag/<key>`.
+pub const EXISTING_OBJECT_TAG: &str = "s3:ExistingObjectTag/";
+/// The condition-key prefix of `s3:RequestObjectTag/<key>` and `s3:RequestObjectTagKeys`.
+pub const REQUEST_OBJECT_TAG: &str = "s3:RequestObjectTag";
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,14 +63,30 @@ impl Identity {
     /// A principal with its stored policies (parsed here) and no credentials: anonymous
     /// callers, explanations, and the start of every other identity.
     pub fn without_secret(principal: Principal, named: Vec<NamedPolicy>) -> Self {
+        let policies = NamedPolicy::parse_all(&named);
+        let reads = |prefix: &str| policies.iter().any(|(_, p)| p.reads_condition_key(prefix));
+        let reads_tags = TagConditionReads { existing: reads(EXISTING_OBJECT_TAG), request: reads(REQUEST_OBJECT_TAG) };
         Self {
             secret: String::new(),
             principal,
-            policies: NamedPolicy::parse_all(&named),
+            policies,
             named,
             session_token_hash: None,
             expires_at: None,
             presigned_not_before: None,
+            reads_tags,
+        }
+    }
+
+    /// Whether one of the identity policies reads a condition key starting with `prefix`
+    /// (case-insensitively). The two object-tag prefixes access control asks about on every
+    /// object request are answered from what was worked out with the policies; any other
+    /// prefix walks the policies.
+    pub fn policies_read(&self, prefix: &str) -> bool {
+        match prefix {
+            EXISTING_OBJECT_TAG => self.reads_tags.existing,
+            REQUEST_OBJECT_TAG => self.reads_tags.request,
+            _ => self.policies.iter().any(|(_, p)| p.reads_condition_key(prefix)),
         }
     }
 

@@ -194,6 +194,36 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
         limit: usize,
     ) -> Result<Vec<ObjectVersion>>;
 
+    /// Deletes those of `objects` (of `bucket`, as a scan listed them) that are still exactly as
+    /// listed — the same ETag, modification time (to the millisecond) and size — and queues their
+    /// blobs for collection after `grace`; the others (replaced or deleted meanwhile) are kept
+    /// and skipped. `events` makes each deleted object's events, written in the transaction
+    /// that deletes it. Returns the deleted objects. The lifecycle pass's expiry: SQL stores
+    /// delete a batch in one transaction (a few statements, whatever its size); this default
+    /// deletes one object at a time with [`Self::delete_object`].
+    async fn delete_objects_if_unchanged(
+        &self,
+        bucket: &str,
+        objects: &[ObjectSummary],
+        grace: Duration,
+        events: DeletedEvents<'_>,
+    ) -> Result<Vec<ObjectMeta>> {
+        let mut deleted = Vec::new();
+        for o in objects {
+            let cond = DeleteCondition {
+                etag: Some(o.etag.clone()),
+                last_modified: Some(o.last_modified),
+                size: Some(o.size),
+            };
+            match self.delete_object(bucket, &o.key, &cond, grace, events).await {
+                Ok(Some(meta)) => deleted.push(meta),
+                Ok(None) | Err(crate::StoreError::PreconditionFailed | crate::StoreError::NoSuchBucket) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Objects of `bucket` with `from < key` (or `from <= key` when `inclusive`) and, if `to` is
     /// given, `key < to`, in byte order, at most `limit`. The building block of
     /// [`crate::list_objects`].

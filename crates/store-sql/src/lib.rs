@@ -147,6 +147,10 @@ macro_rules! bind_object {
     }};
 }
 
+/// Objects deleted by one transaction of `delete_objects_if_unchanged` at most (one bind per key
+/// in its two statements: well inside both databases' limits).
+pub const DELETE_BATCH: usize = 1000;
+
 /// One object by bucket (`$1`) and key (`$2`): every column, in [`codec::ObjectRow`]'s order.
 pub const OBJECT_BY_KEY: &str = concat!("SELECT ", object_columns!(), " FROM objects WHERE bucket = $1 AND key = $2");
 
@@ -1239,6 +1243,68 @@ macro_rules! sql_metadata_store {
                     outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
                     commit(tx).await?;
                     Ok(Some(meta))
+                }
+
+                async fn delete_objects_if_unchanged(
+                    &self,
+                    bucket: &str,
+                    objects: &[ObjectSummary],
+                    grace: Duration,
+                    events: DeletedEvents<'_>,
+                ) -> Result<Vec<ObjectMeta>> {
+                    type Db = <Store as $crate::SqlBackend>::Db;
+                    let mut deleted = Vec::with_capacity(objects.len());
+                    for batch in objects.chunks($crate::DELETE_BATCH) {
+                        let mut tx = self.begin().await?;
+                        // The rows as they are now, locked until the commit where rows lock.
+                        let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                            "SELECT key, etag, last_modified, size FROM objects WHERE bucket = ",
+                        );
+                        q.push_bind(bucket).push(" AND key IN (");
+                        let mut keys = q.separated(", ");
+                        for o in batch {
+                            keys.push_bind(o.key.as_str());
+                        }
+                        q.push(")").push($for_update);
+                        let now: Vec<(String, String, i64, i64)> =
+                            q.build_query_as().fetch_all(&mut *tx).await.map_err(db_err)?;
+                        let now: ::std::collections::HashMap<&str, (&str, i64, i64)> =
+                            now.iter().map(|(k, e, t, n)| (k.as_str(), (e.as_str(), *t, *n))).collect();
+                        let unchanged: Vec<&str> = batch
+                            .iter()
+                            .filter(|o| {
+                                now.get(o.key.as_str()).is_some_and(|&(e, t, n)| {
+                                    e == o.etag && t == to_ms(o.last_modified) && to_i64(o.size).is_ok_and(|s| s == n)
+                                })
+                            })
+                            .map(|o| o.key.as_str())
+                            .collect();
+                        if unchanged.is_empty() {
+                            continue; // dropping the transaction ends it
+                        }
+                        let mut q = ::sqlx::QueryBuilder::<Db>::new("DELETE FROM objects WHERE bucket = ");
+                        q.push_bind(bucket).push(" AND key IN (");
+                        let mut keys = q.separated(", ");
+                        for k in &unchanged {
+                            keys.push_bind(*k);
+                        }
+                        q.push(") RETURNING ").push(object_columns!());
+                        let rows: Vec<$crate::codec::ObjectRow> =
+                            q.build_query_as().fetch_all(&mut *tx).await.map_err(db_err)?;
+                        let metas = rows.into_iter().map($crate::codec::ObjectRow::into_meta).collect::<Result<Vec<ObjectMeta>>>()?;
+                        // Distinct over the batch: one upsert must not meet a blob twice.
+                        let mut blobs: Vec<&str> = metas.iter().flat_map(|m| distinct_blobs(&m.parts)).collect();
+                        blobs.sort_unstable();
+                        blobs.dedup();
+                        for b in blobs.chunks($crate::DELETE_BATCH) {
+                            queue_blobs(&mut tx, b, ms_after(now_ms(), grace)).await?;
+                        }
+                        let evs: Vec<OutboxEvent> = metas.iter().flat_map(events).collect();
+                        outbox::insert(&mut tx, &evs).await.map_err(db_err)?;
+                        commit(tx).await?;
+                        deleted.extend(metas);
+                    }
+                    Ok(deleted)
                 }
 
                 async fn update_object_attributes(

@@ -332,6 +332,7 @@ impl Gateway {
         loop {
             let page = self.meta.scan_objects(bucket, &from, inclusive, end.as_deref(), PAGE).await?;
             let full = page.len() == PAGE;
+            let mut due = Vec::new();
             for o in &page {
                 done.scanned += 1;
                 let size_ok = rule.filter.size_greater_than.is_none_or(|n| o.size > n)
@@ -346,11 +347,9 @@ impl Gateway {
                         continue;
                     }
                 }
-                let cond = DeleteCondition {
-                    etag: Some(o.etag.clone()),
-                    last_modified: Some(o.last_modified),
-                    size: Some(o.size),
-                };
+                due.push(o.clone());
+            }
+            if !due.is_empty() {
                 let events = |d: &cloudstore_store_api::ObjectMeta| {
                     self.outbox(|| {
                         let mut e = cloudstore_events::Event::new(EventType::FileDeleted, now_ms_of(now));
@@ -366,29 +365,50 @@ impl Gateway {
                         e
                     })
                 };
-                // In a versioned bucket expiry adds a delete marker, as on AWS: the data stays
-                // as a noncurrent version.
-                let deleted = match versioning {
-                    None => self.meta.delete_object(bucket, &o.key, &cond, self.grace(), &events).await,
+                match versioning {
+                    // One transaction for the page's expired objects; each deletion is
+                    // conditional on the object being the one listed (replaced or deleted
+                    // meanwhile: kept).
+                    None => {
+                        let gone = self.meta.delete_objects_if_unchanged(bucket, &due, self.grace(), &events).await?;
+                        done.expired += gone.len();
+                        self.committed_count(gone.len() * usize::from(self.events.is_some()));
+                    }
+                    // In a versioned bucket expiry adds a delete marker, as on AWS: the data
+                    // stays as a noncurrent version. One marker (one transaction) per object.
                     Some(v) => {
-                        let id =
-                            (v == cloudstore_store_api::Versioning::Enabled).then(super::versioning::new_version_id);
-                        let now = OffsetDateTime::now_utc();
-                        let marker = self
-                            .meta
-                            .put_delete_marker(bucket, &o.key, id.as_deref(), now, &cond, v, self.grace(), &events)
-                            .await;
-                        marker.map(|m| Some(m.meta))
+                        for o in &due {
+                            let cond = DeleteCondition {
+                                etag: Some(o.etag.clone()),
+                                last_modified: Some(o.last_modified),
+                                size: Some(o.size),
+                            };
+                            let id = (v == cloudstore_store_api::Versioning::Enabled)
+                                .then(super::versioning::new_version_id);
+                            let marker = self
+                                .meta
+                                .put_delete_marker(
+                                    bucket,
+                                    &o.key,
+                                    id.as_deref(),
+                                    OffsetDateTime::now_utc(),
+                                    &cond,
+                                    v,
+                                    self.grace(),
+                                    &events,
+                                )
+                                .await;
+                            match marker {
+                                Ok(_) => {
+                                    done.expired += 1;
+                                    self.committed_count(usize::from(self.events.is_some()));
+                                }
+                                // Replaced or deleted meanwhile: not what expired.
+                                Err(StoreError::PreconditionFailed | StoreError::NoSuchBucket) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
                     }
-                };
-                match deleted {
-                    Ok(Some(_)) => {
-                        done.expired += 1;
-                        self.committed_count(usize::from(self.events.is_some()));
-                    }
-                    // Replaced or deleted meanwhile: not what expired.
-                    Ok(None) | Err(StoreError::PreconditionFailed | StoreError::NoSuchBucket) => {}
-                    Err(e) => return Err(e),
                 }
             }
             match page.last() {

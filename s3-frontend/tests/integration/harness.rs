@@ -104,6 +104,8 @@ pub struct Harness {
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
     database: Option<(String, String)>,
+    /// The test database's URL (PostgreSQL backends only), for benchmarks that load rows.
+    pub pg_url: Option<String>,
 }
 
 impl Harness {
@@ -111,6 +113,7 @@ impl Harness {
     pub async fn start(backend: Backend) -> Self {
         let mut dir = None;
         let mut database = None;
+        let mut pg_url = None;
         let iam_store: Arc<dyn cloudstore_iam::store::IamStore>;
         let sessions: Arc<dyn cloudstore_iam::session::SessionStore>;
         let (meta, blobs): (Arc<dyn MetadataStore>, Arc<dyn BlobStore>) = match backend {
@@ -157,6 +160,7 @@ impl Harness {
                 )
                 .await
                 .expect("open the S3 blob backend");
+                pg_url = Some(url.clone());
                 database = Some((
                     admin_url,
                     url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned(),
@@ -198,7 +202,7 @@ impl Harness {
         let addr = listener.local_addr().expect("local addr");
         let server = tokio::spawn(s3_frontend::server::serve(listener, Arc::new(frontend), shutdown.clone()));
         let client = sdk_client(addr, &root.access_key, &root.secret_key);
-        Self { client, addr, root, meta, blobs, iam, shutdown, server: Some(server), _dir: dir, database }
+        Self { client, addr, root, meta, blobs, iam, shutdown, server: Some(server), _dir: dir, database, pg_url }
     }
 
     /// Stops the server and drops the test database.

@@ -27,6 +27,8 @@ mod hardening;
 mod iam;
 mod integrity;
 mod lifecycle;
+/// Not in the suite below: the ignored benchmark of a lifecycle pass over a million objects.
+mod lifecycle_bench;
 mod listing;
 mod multipart;
 /// Partly outside the suite: a server of its own publishing to the test stack's Kafka.

@@ -62,6 +62,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(buckets);
     section!(objects);
     section!(conditional_writes);
+    section!(batch_expiry);
     section!(attributes);
     section!(races);
     section!(delete_bucket_races_completion);
@@ -557,6 +558,68 @@ async fn objects(store: &Store, run: &Run) {
         "delete_object",
     );
     assert_queued_after(store, &overdue[0], GRACE).await;
+    ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
+}
+
+/// `delete_objects_if_unchanged` (the lifecycle pass's expiry): the objects still as a scan
+/// listed them are deleted in one call, their blobs queued and their events written; an object
+/// replaced (even with the same ETag and size), or deleted, since the scan is kept or skipped.
+async fn batch_expiry(store: &Store, run: &Run) {
+    let bucket = run.bucket("expiry");
+    make_bucket(store, &bucket).await;
+    let mut objs = Vec::new();
+    for k in ["a", "b", "c", "d", "e", "f"] {
+        objs.push(put_new(store, &bucket, k).await);
+    }
+    let listed = ok(store.scan_objects(&bucket, "", true, None, 100).await, "scan_objects");
+    assert_eq!(listed.len(), 6);
+    // After the scan: "b" replaced, "c" rewritten with the same ETag and size a second later,
+    // "d" deleted.
+    let b2 = put_new(store, &bucket, "b").await;
+    let blobs = pending_blobs(store, 1).await;
+    let mut c2 = object(&bucket, "c", &blobs);
+    c2.etag.clone_from(&objs[2].etag);
+    c2.last_modified = objs[2].last_modified + Duration::seconds(1);
+    ok(store.put_object(&c2, &WriteCondition::default(), GRACE, &[]).await, "put_object c again");
+    ok(store.delete_object(&bucket, "d", &DeleteCondition::default(), GRACE, &|_| Vec::new()).await, "delete d");
+
+    let made =
+        |o: &ObjectMeta| vec![OutboxEvent { key: format!("expiry/{}", run.id), body: format!("expired {}", o.key) }];
+    let gone =
+        ok(store.delete_objects_if_unchanged(&bucket, &listed, GRACE, &made).await, "delete_objects_if_unchanged");
+    let mut gone_keys: Vec<&str> = gone.iter().map(|o| o.key.as_str()).collect();
+    gone_keys.sort_unstable();
+    assert_eq!(gone_keys, ["a", "e", "f"]);
+    for (i, o) in objs.iter().enumerate() {
+        if ["a", "e", "f"].contains(&o.key.as_str()) {
+            assert_eq!(gone.iter().find(|g| g.key == o.key), Some(o), "the deleted object is returned");
+            assert_eq!(get(store, &bucket, &o.key).await, None);
+            assert_queued_after(store, &o.parts[0].blob, GRACE).await;
+        } else if i != 3 {
+            assert_ne!(get(store, &bucket, &o.key).await.as_ref(), Some(o));
+        }
+    }
+    assert_eq!(get(store, &bucket, "b").await.as_ref(), Some(&b2), "a replaced object is kept");
+    assert_eq!(get(store, &bucket, "c").await.as_ref(), Some(&c2), "a rewritten object is kept");
+    assert_not_queued(store, &b2.parts[0].blob).await;
+    assert_not_queued(store, &c2.parts[0].blob).await;
+    let rows: Vec<String> = ok(store.outbox_rows(1_000_000).await, "outbox_rows")
+        .into_iter()
+        .filter(|r| r.key == format!("expiry/{}", run.id))
+        .map(|r| r.body)
+        .collect();
+    let mut rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    rows.sort_unstable();
+    assert_eq!(rows, ["expired a", "expired e", "expired f"], "one event per deletion");
+    // Nothing left to delete, and a missing bucket deletes nothing.
+    assert!(ok(store.delete_objects_if_unchanged(&bucket, &listed, GRACE, &made).await, "again").is_empty());
+    assert!(
+        ok(store.delete_objects_if_unchanged(&run.bucket("nobucket"), &listed, GRACE, &made).await, "no bucket")
+            .is_empty()
+    );
+    for k in ["b", "c"] {
+        ok(store.delete_object(&bucket, k, &DeleteCondition::default(), GRACE, &|_| Vec::new()).await, "cleanup");
+    }
     ok(store.delete_bucket(&bucket, &[]).await, "delete_bucket");
 }
 

@@ -82,6 +82,7 @@ cloudstore_store_sql::sql_metadata_store! {
         claim_pending: "DELETE FROM blob_gc WHERE blob = ANY($1)",
         queue_blobs: "INSERT INTO blob_gc (blob, not_before) SELECT unnest($1::text[]), $2 \
             ON CONFLICT (blob) DO UPDATE SET not_before = GREATEST(blob_gc.not_before, EXCLUDED.not_before)",
+        key_lock: "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))",
     }
 }
 

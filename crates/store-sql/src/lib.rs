@@ -255,7 +255,8 @@ macro_rules! sql_metadata_store {
             for_key_share: $for_key_share:literal,
             row_locks: $row_locks:literal,
             claim_pending: $claim_pending:literal,
-            queue_blobs: $queue_blobs:literal $(,)?
+            queue_blobs: $queue_blobs:literal,
+            key_lock: $key_lock:literal $(,)?
         }
     ) => {
         /// The metadata store's shared SQL, from `cloudstore_store_sql::sql_metadata_store!`.
@@ -299,6 +300,11 @@ macro_rules! sql_metadata_store {
                 /// The part number's row, for update: `put_part` replacing a part.
                 pub(crate) const PART: &str =
                     concat!("SELECT blob FROM parts WHERE upload_id = $1 AND part_number = $2", $for_update);
+                /// One key's lock for the transaction, taken by every write that changes a
+                /// versioned key's versions (ADR 0017): a key's versions move between `objects`
+                /// and `object_versions`, so two such writes must not interleave. Empty where
+                /// writers are serialized anyway (SQLite).
+                pub(crate) const KEY: &str = $key_lock;
                 /// Whether the clauses above lock rows.
                 pub(crate) const ROW_LOCKS: bool = $row_locks;
             }
@@ -353,6 +359,15 @@ macro_rules! sql_metadata_store {
 
             /// Takes a key-share lock on the bucket row (so `delete_bucket` waits for this
             /// transaction); `false` if there is no such bucket.
+            /// Takes `locks::KEY` for `bucket`/`key` until the transaction ends (nothing where it
+            /// is empty).
+            async fn lock_key(conn: &mut Conn, bucket: &str, key: &str) -> Result<()> {
+                if !locks::KEY.is_empty() {
+                    ::sqlx::query(locks::KEY).bind(bucket).bind(key).execute(conn).await.map_err(db_err)?;
+                }
+                Ok(())
+            }
+
             async fn lock_bucket(conn: &mut Conn, name: &str) -> Result<bool> {
                 let row: Option<i32> =
                     ::sqlx::query_scalar(locks::BUCKET_SHARED).bind(name).fetch_optional(conn).await.map_err(db_err)?;
@@ -526,6 +541,7 @@ macro_rules! sql_metadata_store {
                     if !lock_bucket(&mut *conn, &obj.bucket).await? {
                         return Err(StoreError::NoSuchBucket);
                     }
+                    lock_key(&mut *conn, &obj.bucket, &obj.key).await?;
                     if cond.if_none_match && cond.if_match.is_some() {
                         return Err(StoreError::PreconditionFailed);
                     }
@@ -923,6 +939,7 @@ macro_rules! sql_metadata_store {
                     if !lock_bucket(&mut tx, bucket).await? {
                         return Err(StoreError::NoSuchBucket);
                     }
+                    lock_key(&mut tx, bucket, key).await?;
                     let not_before = ms_after(now_ms(), grace);
                     if let Some(cur) = versions::current(&mut tx, bucket, key).await? {
                         let meta = cur.into_meta()?;
@@ -1005,6 +1022,7 @@ macro_rules! sql_metadata_store {
                     if !lock_bucket(&mut tx, bucket).await? {
                         return Err(StoreError::NoSuchBucket);
                     }
+                    lock_key(&mut tx, bucket, key).await?;
                     let not_before = ms_after(now_ms(), grace);
                     let cur = versions::current(&mut tx, bucket, key).await?;
                     let cur_id = match &cur {
@@ -1065,6 +1083,7 @@ macro_rules! sql_metadata_store {
                     events: ObjectEvents<'_>,
                 ) -> Result<Option<ObjectMeta>> {
                     let mut tx = self.begin().await?;
+                    lock_key(&mut tx, bucket, key).await?;
                     if let Some(cur) = versions::current(&mut tx, bucket, key).await? {
                         let mut meta = cur.into_meta()?;
                         if meta.attributes.version_id.as_deref() == version_id {

@@ -76,6 +76,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(kms_keys);
     section!(account_settings);
     section!(versions);
+    section!(version_races);
 }
 
 /// Names unique to one run of the suite.
@@ -1947,5 +1948,40 @@ async fn versions(store: &Store, run: &Run) {
         );
     }
     assert_queued_after(store, &v1.parts[0].blob, GRACE).await;
+    ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
+}
+
+/// Concurrent writes of one key's versions (the s3-tests' concurrent create and remove): every
+/// version written is listed, every version removed at once is gone, whatever the order in
+/// which removals promote the next newest version.
+async fn version_races(store: &Store, run: &Run) {
+    let b = run.bucket("vrace");
+    make_bucket(store, &b).await;
+    ok(store.set_bucket_config(&b, BucketConfig::Versioning, Some("Enabled"), &[]).await, "set versioning");
+    for round in 0..3 {
+        let mut objs = Vec::new();
+        for i in 0..6 {
+            objs.push(version_of(store, &b, "k", Some(&format!("r{round}v{i}"))).await);
+        }
+        race(store, objs, |store, obj| async move {
+            ok(
+                store.put_object_version(&obj, &WriteCondition::default(), Versioning::Enabled, GRACE, &[]).await,
+                "put",
+            );
+        })
+        .await;
+        let listed = all_versions(store, &b, VersionListQuery { max_keys: 1000, ..Default::default() }).await;
+        assert_eq!(listed.len(), 6, "round {round}: {listed:?}");
+        assert_eq!(listed.iter().filter(|v| v.3).count(), 1, "one latest: {listed:?}");
+        let items: Vec<(String, String)> = listed.into_iter().map(|v| (b.clone(), v.1)).collect();
+        let removed = race(store, items, |store, (bucket, id)| async move {
+            ok(store.delete_object_version(&bucket, "k", Some(&id), GRACE, &no_events).await, "delete version")
+                .is_some()
+        })
+        .await;
+        assert!(removed.iter().all(|r| *r), "round {round}: every version was there to remove");
+        assert!(get(store, &b, "k").await.is_none(), "round {round}: no current version left");
+        assert!(all_versions(store, &b, VersionListQuery { max_keys: 1000, ..Default::default() }).await.is_empty());
+    }
     ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
 }

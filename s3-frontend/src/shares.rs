@@ -813,9 +813,7 @@ impl Frontend {
     /// link's creator: the whole prefix, and this key).
     async fn creator_may_read(&self, share: &Share, key: &str) -> Result<bool, Response<Body>> {
         let Some((identity, bucket)) = self.creator_access(share).await? else { return Ok(false) };
-        let whole = format!("{}*", share.key);
-        Ok((!share.folder || may(&identity, &bucket, &share.bucket, READ, Some(&whole)))
-            && may(&identity, &bucket, &share.bucket, READ, Some(key)))
+        Ok(creator_reads(&identity, &bucket, share, key))
     }
 
     /// The link creator's current grant and the link's bucket; `None` if either is gone.
@@ -911,6 +909,19 @@ pub(crate) fn dead(share: &Share, now: OffsetDateTime) -> Option<Response<Body>>
         return Some(gone_or_missing(410));
     }
     None
+}
+
+/// Whether a link's creator (`identity`, its current grant) may read `key` through it: a
+/// folder link's creator the whole prefix, and this key.
+pub(crate) fn creator_reads(
+    identity: &Identity,
+    bucket: &crate::identity::BucketInfo,
+    share: &Share,
+    key: &str,
+) -> bool {
+    let whole = format!("{}*", share.key);
+    (!share.folder || may(identity, bucket, &share.bucket, READ, Some(&whole)))
+        && may(identity, bucket, &share.bucket, READ, Some(key))
 }
 
 /// Whether `identity` may do `action` on the bucket (`key` `None`) or on `key` in it.

@@ -318,6 +318,17 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn share_by_token(&self, token_hash: &str) -> Result<Option<Share>>;
     /// The links of `account_id`, newest first, at most `limit`.
     async fn list_shares(&self, account_id: &str, limit: usize) -> Result<Vec<Share>>;
+    /// The live download links of `bucket` at `now` (not revoked, not expired, not used up; no
+    /// upload links) that serve `key`: its own links and the folder links over it; with `key`
+    /// `None`, every live download link of the bucket. Oldest first, at most `limit`. What the
+    /// policy explain tool lists as making an object public (ADR 0010).
+    async fn live_shares(
+        &self,
+        bucket: &str,
+        key: Option<&str>,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Share>>;
     /// Revokes a link; `false` if there is none with this id.
     async fn revoke_share(&self, id: &str) -> Result<bool>;
     /// Uses a live link at `now` in one atomic statement: a [`ShareUse::Download`] counts one

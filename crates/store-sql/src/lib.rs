@@ -1697,6 +1697,33 @@ macro_rules! sql_metadata_store {
                     rows.into_iter().map(ShareRow::into_share).collect()
                 }
 
+                async fn live_shares(
+                    &self,
+                    bucket: &str,
+                    key: Option<&str>,
+                    now: OffsetDateTime,
+                    limit_: usize,
+                ) -> Result<Vec<Share>> {
+                    // A folder link's key is a prefix of the key (compared by `substr`, as LIKE
+                    // would read `%` and `_` in keys).
+                    let rows: Vec<ShareRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        share_columns!(),
+                        " FROM shares WHERE bucket = $1 AND NOT revoked AND expires_at > $3 \
+                         AND upload_rules IS NULL AND (max_downloads IS NULL OR downloads < max_downloads) \
+                         AND ($2 IS NULL OR key = $2 OR (folder AND substr($2, 1, length(key)) = key)) \
+                         ORDER BY created_at, id LIMIT $4"
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(to_ms(now))
+                    .bind(limit(limit_))
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    rows.into_iter().map(ShareRow::into_share).collect()
+                }
+
                 async fn revoke_share(&self, id: &str) -> Result<bool> {
                     let done = ::sqlx::query("UPDATE shares SET revoked = TRUE WHERE id = $1")
                         .bind(id)

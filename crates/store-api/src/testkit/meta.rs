@@ -1692,6 +1692,35 @@ async fn shares(store: &Store, run: &Run) {
     let shown = ok(store.get_share(&d.id).await, "get_share").expect("share");
     assert_eq!((shown.guesses, shown.guesses_since), (1, Some(t + window)));
     assert_eq!(ok(store.get_share(&c.id).await, "get_share").map(|s| s.downloads), Some(5));
+
+    // The live download links serving a key (the explain tool's): `a` and `c` are used up, `b`
+    // is revoked (and an upload link); `f` is a folder over the key, `d` the key's own. A
+    // folder's prefix is compared as text, not as a LIKE pattern.
+    let mut g = share_record(run, "g", &account, Duration::hours(1), None);
+    g.key = "d_r/".to_owned();
+    g.folder = true;
+    ok(store.create_share(&g, &[]).await, "create_share");
+    let live = |key: Option<&'static str>, at: OffsetDateTime| {
+        let store = store.clone();
+        let bucket = run.bucket("sh");
+        async move {
+            let mut ids: Vec<String> =
+                ok(store.live_shares(&bucket, key, at, 100).await, "live_shares").into_iter().map(|s| s.id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut want = vec![d.id.clone(), f.id.clone()];
+    want.sort();
+    assert_eq!(live(Some("dir/file.txt"), now()).await, want);
+    assert_eq!(live(Some("dir/other"), now()).await, [f.id.clone()]);
+    assert!(live(Some("dar/file.txt"), now()).await.is_empty(), "d_r/ is no pattern");
+    assert!(live(Some("dirx"), now()).await.is_empty());
+    let mut all = vec![d.id.clone(), f.id.clone(), g.id.clone()];
+    all.sort();
+    assert_eq!(live(None, now()).await, all);
+    assert!(live(None, now() + Duration::hours(2)).await.is_empty(), "expired links are not live");
+    assert!(ok(store.live_shares("no-such-bucket", None, now(), 100).await, "live_shares").is_empty());
 }
 
 /// KMS keys (ADR 0014): created once per id, read back as written, listed by id; a bucket's

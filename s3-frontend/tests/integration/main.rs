@@ -85,6 +85,7 @@ suite!(
     shares::virtual_hosted_s_paths_stay_s3,
     shares::upload_links,
     shares::explain_lists_share_links,
+    shares::revoked_elsewhere_is_refused_at_once,
     share_browse::folder_links,
     share_browse::folder_link_refusals,
     share_browse::landing_page_preview_and_password_form,

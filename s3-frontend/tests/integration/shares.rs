@@ -675,3 +675,23 @@ pub async fn explain_lists_share_links(h: &Harness) {
     let why = crate::acl::explain(h, "anonymous", "s3:GetObject", &format!("arn:aws:s3:::{bucket}/a/y.txt")).await;
     assert_eq!(ids(&why), sorted(vec![(folder_link, true), (user_link, false)]), "{why}");
 }
+
+/// A link revoked by another gateway process (straight in the store, so this process's link
+/// cache still holds it) is refused at its next use: every use passes the store's atomic
+/// count, whatever the cache says.
+pub async fn revoked_elsewhere_is_refused_at_once(h: &Harness) {
+    let (owner, _, signer) = account(h, &format!("elsewhere-{}", random_hex(6))).await;
+    let bucket = format!("share-{}", random_hex(10));
+    owner.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    owner.put_object().bucket(&bucket).key("f.txt").body(ByteStream::from_static(b"data")).send().await.expect("put");
+    let (id, path) = create(h, &signer, &json!({ "bucket": bucket, "key": "f.txt", "expires_in": 600 })).await;
+    assert_eq!(link(h, "GET", &path, None).await.status, 200, "the link is now cached");
+    assert!(h.meta.revoke_share(&id).await.expect("revoke in the store"));
+    for method in ["GET", "HEAD"] {
+        let r = link(h, method, &path, None).await;
+        assert!(r.status == 410 || r.status == 404, "{method}: {}", r.status);
+    }
+    let page = h.raw(RawRequest::new("GET", &path).header("Accept", "text/html")).await;
+    assert!(page.status == 410 || page.status == 404, "page: {}", page.status);
+    assert_eq!(downloads(h, &signer, &id).await, 1, "nothing counted after the revocation");
+}

@@ -69,13 +69,21 @@ impl Gateway {
     }
 
     /// A missing key: `NoSuchKey`, with the delete marker's headers when the key's latest
-    /// version is one (`NoSuchBucket` if the bucket is gone).
+    /// version is one, `x-amz-delete-marker: false` in a bucket never versioned (`NoSuchBucket`
+    /// if the bucket is gone).
     pub(crate) async fn no_such_key(&self, bucket: &str, key: &str) -> s3s::S3Error {
         let versioned = match self.bucket(bucket).await {
             Ok(b) => b.versioning.is_some(),
             Err(e) => return e,
         };
-        let e = s3_error!(NoSuchKey, "The specified key does not exist.");
+        let mut e = s3_error!(NoSuchKey, "The specified key does not exist.");
+        if !versioned {
+            // What RGW answers (s3-tests' test_delete_marker_nonversioned): no marker here.
+            let mut headers = http::HeaderMap::new();
+            headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("false"));
+            e.set_headers(headers);
+            return e;
+        }
         if versioned
             && !unstorable(key)
             && let Ok(Some(latest)) = self.meta.latest_version(bucket, key).await

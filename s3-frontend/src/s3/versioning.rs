@@ -29,9 +29,17 @@ pub(crate) fn shown(id: Option<&str>) -> String {
     id.unwrap_or("null").to_owned()
 }
 
+/// Headers for an error answer: they replace those s3s sets, so its XML content type is kept
+/// (the server adds the `RequestId` only to XML error bodies).
+fn error_headers() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    headers
+}
+
 /// The headers AWS adds to an answer about a delete marker.
 fn marker_error(mut e: s3s::S3Error, marker: &ObjectVersion) -> s3s::S3Error {
-    let mut headers = http::HeaderMap::new();
+    let mut headers = error_headers();
     headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
     if let Ok(v) = http::HeaderValue::from_str(&shown(marker.version_id())) {
         headers.insert("x-amz-version-id", v);
@@ -79,7 +87,7 @@ impl Gateway {
         let mut e = s3_error!(NoSuchKey, "The specified key does not exist.");
         if !versioned {
             // What RGW answers (s3-tests' test_delete_marker_nonversioned): no marker here.
-            let mut headers = http::HeaderMap::new();
+            let mut headers = error_headers();
             headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("false"));
             e.set_headers(headers);
             return e;

@@ -337,6 +337,13 @@ pub async fn object_acls_by_version(h: &Harness) {
     let r = h.raw(h.signer().sign(head, None, time::OffsetDateTime::now_utc())).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.header("x-amz-delete-marker"), Some("false"));
+    // The error's XML still names its request.
+    let get = RawRequest::new("GET", &format!("/{b}/missing"));
+    let r = h.raw(h.signer().sign(get, None, time::OffsetDateTime::now_utc())).await;
+    r.assert_error(404, "NoSuchKey");
+    assert_eq!(r.header("x-amz-delete-marker"), Some("false"));
+    let id = r.header("x-amz-request-id").expect("request id").to_owned();
+    assert!(r.text().contains(&format!("<RequestId>{id}</RequestId>")), "{}", r.text());
     set_versioning(h, &b, BucketVersioningStatus::Enabled).await;
     let v1 = put(h, &b, "k", b"one").await.expect("id");
     let v2 = put(h, &b, "k", b"two").await.expect("id");

@@ -32,6 +32,6 @@ pub use listing::{
 pub use meta::MetadataStore;
 pub use records::{
     AccountConfig, AttributesChange, BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents,
-    ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog, OutboxEvent, OutboxRow,
-    PartMeta, Share, ShareUse, StaleUpload, Tag, Upload, Versioning, WriteCondition,
+    DueVersion, ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog, OutboxEvent,
+    OutboxRow, PartMeta, Share, ShareUse, StaleUpload, Tag, Upload, VersionDue, Versioning, WriteCondition,
 };

@@ -262,10 +262,10 @@ macro_rules! sql_metadata_store {
         /// The metadata store's shared SQL, from `cloudstore_store_sql::sql_metadata_store!`.
         pub(crate) mod $module {
             use ::cloudstore_store_api::{
-                AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord, MetadataStore,
+                AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, DueVersion, KmsKeyRecord, MetadataStore,
                 ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, Versioning,
                 OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, StoreError,
-                Upload, WriteCondition,
+                Upload, VersionDue, WriteCondition,
             };
             use ::time::{Duration, OffsetDateTime};
             use $crate::SqlBackend as _;
@@ -601,6 +601,67 @@ macro_rules! sql_metadata_store {
                         }
                     }
                     Err(StoreError::Conflict)
+                }
+
+                /// Removes one version (`None`: the null version) of a key whose bucket and key
+                /// the caller has locked: its blobs are queued at `not_before`; if it was the
+                /// latest, the next newest version becomes current (see
+                /// `MetadataStore::delete_object_version`, and the lifecycle pass's
+                /// `delete_versions_if_due`: both remove versions only here). `None` if there
+                /// is no such version.
+                pub(crate) async fn remove(
+                    conn: &mut Conn,
+                    bucket: &str,
+                    key: &str,
+                    version_id: Option<&str>,
+                    not_before: i64,
+                ) -> Result<Option<ObjectVersion>> {
+                    let cur = current(&mut *conn, bucket, key).await?;
+                    let cur_id = match &cur {
+                        Some(c) => Some($crate::codec::from_json::<::cloudstore_store_api::ObjectAttributes>(&c.attributes)?.version_id),
+                        None => None,
+                    };
+                    let removed = if let (Some(c), Some(id)) = (cur, cur_id.clone())
+                        && id.as_deref() == version_id
+                    {
+                        let meta = c.into_meta()?;
+                        ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
+                            .bind(bucket)
+                            .bind(key)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db_err)?;
+                        ObjectVersion { meta, is_delete_marker: false, is_latest: true, seq: ObjectVersion::CURRENT }
+                    } else {
+                        let row: Option<VersionRow> = ::sqlx::query_as(concat!(
+                            "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING ",
+                            version_columns!()
+                        ))
+                        .bind(bucket)
+                        .bind(key)
+                        .bind(stored_id(version_id))
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                        let Some(row) = row else {
+                            return Ok(None);
+                        };
+                        let newest = ::sqlx::query_scalar::<_, Option<i64>>(
+                            "SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2",
+                        )
+                        .bind(bucket)
+                        .bind(key)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                        let latest = cur_id.is_none() && newest.is_none_or(|n| n < row.seq);
+                        row.into_version(latest)?
+                    };
+                    queue_blobs(&mut *conn, &distinct_blobs(&removed.meta.parts), not_before).await?;
+                    if removed.is_latest {
+                        promote(&mut *conn, bucket, key).await?;
+                    }
+                    Ok(Some(removed))
                 }
 
                 /// A delete marker's row.
@@ -1024,54 +1085,86 @@ macro_rules! sql_metadata_store {
                     }
                     lock_key(&mut tx, bucket, key).await?;
                     let not_before = ms_after(now_ms(), grace);
-                    let cur = versions::current(&mut tx, bucket, key).await?;
-                    let cur_id = match &cur {
-                        Some(c) => Some($crate::codec::from_json::<::cloudstore_store_api::ObjectAttributes>(&c.attributes)?.version_id),
-                        None => None,
+                    let Some(removed) = versions::remove(&mut tx, bucket, key, version_id, not_before).await? else {
+                        return Ok(None);
                     };
-                    let removed = if let (Some(c), Some(id)) = (cur, cur_id.clone())
-                        && id.as_deref() == version_id
-                    {
-                        let meta = c.into_meta()?;
-                        ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
-                            .bind(bucket)
-                            .bind(key)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
-                        ObjectVersion { meta, is_delete_marker: false, is_latest: true, seq: ObjectVersion::CURRENT }
-                    } else {
-                        let row: Option<VersionRow> = ::sqlx::query_as(concat!(
-                            "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING ",
-                            version_columns!()
-                        ))
-                        .bind(bucket)
-                        .bind(key)
-                        .bind(versions::stored_id(version_id))
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                        let Some(row) = row else {
-                            return Ok(None);
-                        };
-                        let newest = ::sqlx::query_scalar::<_, Option<i64>>(
-                            "SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2",
-                        )
-                        .bind(bucket)
-                        .bind(key)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                        let latest = cur_id.is_none() && newest.is_none_or(|n| n < row.seq);
-                        row.into_version(latest)?
-                    };
-                    queue_blobs(&mut tx, &distinct_blobs(&removed.meta.parts), not_before).await?;
-                    if removed.is_latest {
-                        versions::promote(&mut tx, bucket, key).await?;
-                    }
                     outbox::insert(&mut tx, &events(&removed.meta)).await.map_err(db_err)?;
                     commit(tx).await?;
                     Ok(Some(removed))
+                }
+
+                async fn delete_versions_if_due(
+                    &self,
+                    bucket: &str,
+                    due: &[DueVersion],
+                    grace: Duration,
+                    events: DeletedEvents<'_>,
+                ) -> Result<Vec<ObjectVersion>> {
+                    let mut removed = Vec::with_capacity(due.len());
+                    // By key (the order of the key locks: two passes at once never wait on each
+                    // other in a cycle), each key's oldest first: a version's successor is still
+                    // there when it is checked (removing the successor first would make its
+                    // noncurrent time look later).
+                    let mut due: Vec<&DueVersion> = due.iter().collect();
+                    due.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()).then(a.seq.cmp(&b.seq)));
+                    for batch in due.chunks($crate::DELETE_BATCH) {
+                        let mut tx = self.begin().await?;
+                        if !lock_bucket(&mut tx, bucket).await? {
+                            return Ok(removed);
+                        }
+                        let not_before = ms_after(now_ms(), grace);
+                        let mut gone = Vec::new();
+                        for d in batch {
+                            lock_key(&mut tx, bucket, &d.key).await?;
+                            // The version as it is now (the same id at the same position), the
+                            // key's current object, and its entries newer and older.
+                            let now: Option<(bool, Option<i64>, i64, Option<i64>, i64)> = ::sqlx::query_as(
+                                "SELECT v.is_delete_marker, \
+                                 (SELECT o.last_modified FROM objects o WHERE o.bucket = $1 AND o.key = $2), \
+                                 (SELECT COUNT(*) FROM object_versions n WHERE n.bucket = $1 AND n.key = $2 AND n.seq > $3), \
+                                 (SELECT n.last_modified FROM object_versions n WHERE n.bucket = $1 AND n.key = $2 \
+                                  AND n.seq > $3 ORDER BY n.seq LIMIT 1), \
+                                 (SELECT COUNT(*) FROM object_versions n WHERE n.bucket = $1 AND n.key = $2 AND n.seq < $3) \
+                                 FROM object_versions v WHERE v.bucket = $1 AND v.key = $2 AND v.seq = $3 AND v.version_id = $4",
+                            )
+                            .bind(bucket)
+                            .bind(&d.key)
+                            .bind(d.seq)
+                            .bind(versions::stored_id(d.version_id.as_deref()))
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                            let Some((marker, current, newer, next, older)) = now else {
+                                continue; // removed, or moved back to current, since the scan
+                            };
+                            let still_due = match d.due {
+                                VersionDue::Noncurrent { since, newer: keep } => {
+                                    // Noncurrent: a newer entry or a current object. The latest
+                                    // entry without a current object is not noncurrent.
+                                    let newer_noncurrent = newer - i64::from(current.is_none());
+                                    let became = next.or(current);
+                                    newer_noncurrent >= i64::from(keep) && became.is_some_and(|t| t <= to_ms(since))
+                                }
+                                VersionDue::SoleMarker => marker && current.is_none() && newer == 0 && older == 0,
+                            };
+                            if !still_due {
+                                continue;
+                            }
+                            if let Some(v) =
+                                versions::remove(&mut tx, bucket, &d.key, d.version_id.as_deref(), not_before).await?
+                            {
+                                gone.push(v);
+                            }
+                        }
+                        if gone.is_empty() {
+                            continue; // dropping the transaction ends it
+                        }
+                        let evs: Vec<OutboxEvent> = gone.iter().flat_map(|v| events(&v.meta)).collect();
+                        outbox::insert(&mut tx, &evs).await.map_err(db_err)?;
+                        commit(tx).await?;
+                        removed.extend(gone);
+                    }
+                    Ok(removed)
                 }
 
                 async fn update_version_attributes(

@@ -52,7 +52,7 @@ macro_rules! upload_columns {
 macro_rules! bucket_columns {
     () => {
         "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging, lifecycle, acl, \
-         object_ownership, encryption, versioning"
+         object_ownership, encryption, versioning, object_lock"
     };
 }
 
@@ -432,6 +432,16 @@ macro_rules! sql_metadata_store {
                     id.unwrap_or("null")
                 }
 
+                /// `ObjectLocked` if the attributes (JSON, as stored) of a version about to be
+                /// removed say object lock protects it now (ADR 0018: the store's clock).
+                pub(crate) fn unlocked(attributes: &str, bypass_governance: bool) -> Result<()> {
+                    let a: ::cloudstore_store_api::ObjectAttributes = $crate::codec::from_json(attributes)?;
+                    if a.locked_at(now_ms(), bypass_governance) {
+                        return Err(StoreError::ObjectLocked);
+                    }
+                    Ok(())
+                }
+
                 /// The current object of a key, locked for update.
                 pub(crate) async fn current(conn: &mut Conn, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
                     ::sqlx::query_as(concat!(
@@ -490,15 +500,17 @@ macro_rules! sql_metadata_store {
                 /// Removes the key's noncurrent null version (object or marker), queueing its
                 /// blobs at `not_before`.
                 async fn drop_null(conn: &mut Conn, bucket: &str, key: &str, not_before: i64) -> Result<()> {
-                    let parts: Vec<String> = ::sqlx::query_scalar(
-                        "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' RETURNING parts",
+                    let rows: Vec<(String, String)> = ::sqlx::query_as(
+                        "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' \
+                         RETURNING parts, attributes",
                     )
                     .bind(bucket)
                     .bind(key)
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(db_err)?;
-                    for p in parts {
+                    for (p, a) in rows {
+                        unlocked(&a, false)?;
                         let parts: Vec<::cloudstore_store_api::BlobPart> = $crate::codec::from_json(&p)?;
                         queue_blobs(&mut *conn, &distinct_blobs(&parts), not_before).await?;
                     }
@@ -520,6 +532,10 @@ macro_rules! sql_metadata_store {
                     if versioning == Versioning::Enabled || id.is_some() {
                         keep_current(&mut *conn, &meta.bucket, &meta.key, id).await?;
                     } else {
+                        // The null version is replaced for good: never a locked one (ADR 0018).
+                        if meta.attributes.locked_at(now_ms(), false) {
+                            return Err(StoreError::ObjectLocked);
+                        }
                         let old: Vec<&str> =
                             distinct_blobs(&meta.parts).into_iter().filter(|b| !keep.contains(b)).collect();
                         queue_blobs(&mut *conn, &old, not_before).await?;
@@ -717,8 +733,8 @@ macro_rules! sql_metadata_store {
                     let mut tx = self.begin().await?;
                     for _ in 0..$crate::WRITE_ATTEMPTS {
                         let inserted = ::sqlx::query(
-                            "INSERT INTO buckets (name, owner, region, created_at, acl, object_ownership) \
-                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+                            "INSERT INTO buckets (name, owner, region, created_at, acl, object_ownership, versioning, \
+                             object_lock) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
                         )
                         .bind(&bucket.name)
                         .bind(&bucket.owner)
@@ -726,6 +742,8 @@ macro_rules! sql_metadata_store {
                         .bind(to_ms(bucket.created_at))
                         .bind(&bucket.acl)
                         .bind(&bucket.object_ownership)
+                        .bind(bucket.versioning.map(Versioning::as_str))
+                        .bind(&bucket.object_lock)
                         .execute(&mut *tx)
                         .await
                         .map_err(db_err)?
@@ -774,8 +792,19 @@ macro_rules! sql_metadata_store {
                     events: &[OutboxEvent],
                 ) -> Result<()> {
                     let mut tx = self.begin().await?;
+                    // Object lock keeps a bucket versioned for good, and needs versioning on
+                    // (ADR 0018): checked in the update itself, so no concurrent change slips by.
+                    let guard = match config {
+                        BucketConfig::Versioning if value != Some(Versioning::Enabled.as_str()) => {
+                            " AND object_lock IS NULL"
+                        }
+                        BucketConfig::ObjectLock if value.is_some() => {
+                            " AND (versioning = 'Enabled' OR object_lock IS NOT NULL)"
+                        }
+                        _ => "",
+                    };
                     // The column is one of BucketConfig's fixed names, never input.
-                    let sql = format!("UPDATE buckets SET {} = $1 WHERE name = $2", config.column());
+                    let sql = format!("UPDATE buckets SET {} = $1 WHERE name = $2{guard}", config.column());
                     let done = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
                         .bind(value)
                         .bind(name)
@@ -783,6 +812,9 @@ macro_rules! sql_metadata_store {
                         .await
                         .map_err(db_err)?;
                     if done.rows_affected() == 0 {
+                        if !guard.is_empty() && bucket_exists(&mut tx, name).await? {
+                            return Err(StoreError::ObjectLocked);
+                        }
                         return Err(StoreError::NoSuchBucket);
                     }
                     outbox::insert(&mut tx, events).await.map_err(db_err)?;
@@ -976,6 +1008,10 @@ macro_rules! sql_metadata_store {
                                 return Err(StoreError::Conflict);
                             }
                         } else {
+                            // The null version goes for good: never a locked one (ADR 0018).
+                            if meta.attributes.locked_at(now_ms(), false) {
+                                return Err(StoreError::ObjectLocked);
+                            }
                             queue_blobs(&mut tx, &distinct_blobs(&meta.parts), not_before).await?;
                         }
                         ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
@@ -989,16 +1025,17 @@ macro_rules! sql_metadata_store {
                         return Err(StoreError::PreconditionFailed);
                     }
                     if versioning == Versioning::Suspended {
-                        let parts: Vec<String> = ::sqlx::query_scalar(
+                        let rows: Vec<(String, String)> = ::sqlx::query_as(
                             "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' \
-                             RETURNING parts",
+                             RETURNING parts, attributes",
                         )
                         .bind(bucket)
                         .bind(key)
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db_err)?;
-                        for p in parts {
+                        for (p, a) in rows {
+                            versions::unlocked(&a, false)?;
                             let parts: Vec<::cloudstore_store_api::BlobPart> = $crate::codec::from_json(&p)?;
                             queue_blobs(&mut tx, &distinct_blobs(&parts), not_before).await?;
                         }
@@ -1010,11 +1047,12 @@ macro_rules! sql_metadata_store {
                     Ok(ObjectVersion { meta, is_delete_marker: true, is_latest: true, seq })
                 }
 
-                async fn delete_object_version(
+                async fn delete_object_version_with(
                     &self,
                     bucket: &str,
                     key: &str,
                     version_id: Option<&str>,
+                    bypass_governance: bool,
                     grace: Duration,
                     events: DeletedEvents<'_>,
                 ) -> Result<Option<ObjectVersion>> {
@@ -1033,6 +1071,10 @@ macro_rules! sql_metadata_store {
                         && id.as_deref() == version_id
                     {
                         let meta = c.into_meta()?;
+                        // Object lock (ADR 0018), checked on the row this transaction holds.
+                        if meta.attributes.locked_at(now_ms(), bypass_governance) {
+                            return Err(StoreError::ObjectLocked);
+                        }
                         ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
                             .bind(bucket)
                             .bind(key)
@@ -1054,6 +1096,8 @@ macro_rules! sql_metadata_store {
                         let Some(row) = row else {
                             return Ok(None);
                         };
+                        // Object lock (ADR 0018): dropping the transaction rolls the delete back.
+                        versions::unlocked(&row.object.attributes, bypass_governance)?;
                         let newest = ::sqlx::query_scalar::<_, Option<i64>>(
                             "SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2",
                         )
@@ -1257,6 +1301,11 @@ macro_rules! sql_metadata_store {
                     if !cond.holds_for(&meta) {
                         // Dropping the transaction rolls the delete back.
                         return Err(StoreError::PreconditionFailed);
+                    }
+                    // Never reached through the gateway (a bucket with object lock is versioned
+                    // for good), kept so that no path removes a locked row (ADR 0018).
+                    if meta.attributes.locked_at(now_ms(), false) {
+                        return Err(StoreError::ObjectLocked);
                     }
                     queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
                     outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;

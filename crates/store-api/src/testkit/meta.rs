@@ -30,9 +30,10 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 use crate::{
-    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, ListPage, ListQuery, ListedObject, MetadataStore,
-    ObjectAttributes, ObjectMeta, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StoreError, Tag, Upload,
-    UploadListQuery, VersionListQuery, Versioning, WriteCondition, list_object_versions, list_objects, list_uploads,
+    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, ListPage, ListQuery, ListedObject, LockMode,
+    MetadataStore, ObjectAttributes, ObjectMeta, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StoreError, Tag,
+    Upload, UploadListQuery, VersionListQuery, Versioning, WriteCondition, list_object_versions, list_objects,
+    list_uploads,
 };
 
 type Store = Arc<dyn MetadataStore>;
@@ -77,6 +78,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(account_settings);
     section!(versions);
     section!(version_races);
+    section!(object_lock);
 }
 
 /// Names unique to one run of the suite.
@@ -163,6 +165,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         object_ownership: None,
         encryption: None,
         versioning: None,
+        object_lock: None,
     }
 }
 
@@ -1983,5 +1986,178 @@ async fn version_races(store: &Store, run: &Run) {
         assert!(get(store, &b, "k").await.is_none(), "round {round}: no current version left");
         assert!(all_versions(store, &b, VersionListQuery { max_keys: 1000, ..Default::default() }).await.is_empty());
     }
+    ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Object lock (ADR 0018).
+
+/// Milliseconds since the epoch, `d` from now.
+fn ms_from_now(d: Duration) -> i64 {
+    i64::try_from((now() + d).unix_timestamp_nanos() / 1_000_000).expect("ms")
+}
+
+/// A locked version cannot be removed by any path of the store (by version id, by the
+/// suspended null-version replacement); an unlocked one (retention expired, hold off) can;
+/// GOVERNANCE yields to the bypass, COMPLIANCE and a legal hold do not. Nothing of a locked
+/// version is queued for collection. The versioning and lock settings guard each other.
+async fn object_lock(store: &Store, run: &Run) {
+    let b = run.bucket("lock");
+    make_bucket(store, &b).await;
+    // Object lock needs versioning Enabled, and keeps it.
+    assert_err!(store.set_bucket_config(&b, BucketConfig::ObjectLock, Some("{}"), &[]).await, StoreError::ObjectLocked);
+    ok(store.set_bucket_config(&b, BucketConfig::Versioning, Some("Enabled"), &[]).await, "set versioning");
+    ok(store.set_bucket_config(&b, BucketConfig::ObjectLock, Some("{}"), &[]).await, "set object lock");
+    assert_err!(
+        store.set_bucket_config(&b, BucketConfig::Versioning, Some("Suspended"), &[]).await,
+        StoreError::ObjectLocked
+    );
+    let rec = ok(store.get_bucket(&b).await, "get_bucket").expect("bucket");
+    assert_eq!((rec.versioning, rec.object_lock.as_deref()), (Some(Versioning::Enabled), Some("{}")));
+    assert_err!(
+        store.set_bucket_config("no-such-bucket-lock", BucketConfig::ObjectLock, Some("{}"), &[]).await,
+        StoreError::NoSuchBucket
+    );
+
+    // A bucket created locked and versioned.
+    let created = run.bucket("lockc");
+    let mut rec = bucket_record(&created, "owner");
+    rec.versioning = Some(Versioning::Enabled);
+    rec.object_lock = Some("{}".to_owned());
+    ok(store.create_bucket(&rec, &[]).await, "create locked bucket");
+    let got = ok(store.get_bucket(&created).await, "get_bucket").expect("bucket");
+    assert_eq!((got.versioning, got.object_lock.as_deref()), (Some(Versioning::Enabled), Some("{}")));
+    ok(store.delete_bucket(&created, &[]).await, "delete_bucket");
+
+    let future = ms_from_now(Duration::days(1));
+    let past = ms_from_now(Duration::seconds(-1));
+    type Case = (&'static str, Option<LockMode>, Option<i64>, Option<bool>, bool, bool);
+    let cases: [Case; 6] = [
+        // (version id, mode, retain until, legal hold, removable without bypass, with bypass)
+        ("gov", Some(LockMode::Governance), Some(future), None, false, true),
+        ("comp", Some(LockMode::Compliance), Some(future), None, false, false),
+        ("hold", None, None, Some(true), false, false),
+        ("hold-gov", Some(LockMode::Governance), Some(future), Some(true), false, false),
+        ("expired", Some(LockMode::Compliance), Some(past), None, true, true),
+        ("hold-off", None, None, Some(false), true, true),
+    ];
+    for (i, &(id, mode, until, hold, plain, bypass)) in cases.iter().enumerate() {
+        let key = format!("k{i}");
+        let mut v = version_of(store, &b, &key, Some(id)).await;
+        v.attributes.lock_mode = mode;
+        v.attributes.retain_until = until;
+        v.attributes.legal_hold = hold;
+        put_version(store, &v, Versioning::Enabled).await;
+        // Current, then noncurrent under a newer version: both paths of the removal.
+        for current in [true, false] {
+            if !current {
+                let newer = version_of(store, &b, &key, Some(&format!("{id}-newer"))).await;
+                put_version(store, &newer, Versioning::Enabled).await;
+            }
+            if !plain {
+                assert_err!(
+                    store.delete_object_version(&b, &key, Some(id), GRACE, &no_events).await,
+                    StoreError::ObjectLocked,
+                    "{id} current={current}"
+                );
+                // Nothing changed: the version is there, its blob not queued.
+                let still = ok(store.get_object_version(&b, &key, Some(id)).await, "get").expect("kept");
+                assert_eq!(still.meta.etag, v.etag, "{id}");
+                assert_not_queued(store, &v.parts[0].blob).await;
+            }
+            if !bypass {
+                assert_err!(
+                    store.delete_object_version_with(&b, &key, Some(id), true, GRACE, &no_events).await,
+                    StoreError::ObjectLocked,
+                    "{id} bypass current={current}"
+                );
+                assert_not_queued(store, &v.parts[0].blob).await;
+            }
+        }
+        if plain || bypass {
+            let gone =
+                ok(store.delete_object_version_with(&b, &key, Some(id), !plain, GRACE, &no_events).await, "delete");
+            assert!(gone.is_some(), "{id}");
+            assert_queued_after(store, &v.parts[0].blob, GRACE).await;
+        } else {
+            // Lift the lock (as PutObjectLegalHold OFF / an expired retention would), then remove.
+            let change = |o: &ObjectMeta| {
+                let mut a = o.attributes.clone();
+                a.legal_hold = Some(false);
+                a.retain_until = Some(past);
+                Ok(a)
+            };
+            ok(store.update_version_attributes(&b, &key, Some(id), &change, &no_events).await, "unlock").expect("v");
+            let gone = ok(store.delete_object_version(&b, &key, Some(id), GRACE, &no_events).await, "delete");
+            assert!(gone.is_some(), "{id}");
+            assert_queued_after(store, &v.parts[0].blob, GRACE).await;
+        }
+        // A delete marker over a locked version is allowed (and removable).
+        let newer = format!("{id}-newer");
+        let marker = ok(
+            store
+                .put_delete_marker(
+                    &b,
+                    &key,
+                    Some("m"),
+                    now(),
+                    &DeleteCondition::default(),
+                    Versioning::Enabled,
+                    GRACE,
+                    &no_events,
+                )
+                .await,
+            "marker",
+        );
+        assert!(marker.is_delete_marker);
+        for vid in ["m", newer.as_str()] {
+            assert!(ok(store.delete_object_version(&b, &key, Some(vid), GRACE, &no_events).await, "delete").is_some());
+        }
+    }
+
+    // A locked null version is not replaced for good by the suspended write path (reachable
+    // only if a bucket were suspended after locking, which the guard above refuses).
+    let nb = run.bucket("locknull");
+    make_bucket(store, &nb).await;
+    ok(store.set_bucket_config(&nb, BucketConfig::Versioning, Some("Suspended"), &[]).await, "suspend");
+    let mut null = version_of(store, &nb, "n", None).await;
+    null.attributes.legal_hold = Some(true);
+    put_version(store, &null, Versioning::Suspended).await;
+    let replacing = version_of(store, &nb, "n", None).await;
+    assert_err!(
+        store.put_object_version(&replacing, &WriteCondition::default(), Versioning::Suspended, GRACE, &[]).await,
+        StoreError::ObjectLocked
+    );
+    assert_err!(
+        store
+            .put_delete_marker(
+                &nb,
+                "n",
+                None,
+                now(),
+                &DeleteCondition::default(),
+                Versioning::Suspended,
+                GRACE,
+                &no_events
+            )
+            .await,
+        StoreError::ObjectLocked
+    );
+    assert_not_queued(store, &null.parts[0].blob).await;
+    assert_eq!(get(store, &nb, "n").await.expect("kept").etag, null.etag);
+    // Nor by an unversioned delete.
+    assert_err!(
+        store.delete_object(&nb, "n", &DeleteCondition::default(), GRACE, &no_events).await,
+        StoreError::ObjectLocked
+    );
+    let unhold = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.legal_hold = Some(false);
+        Ok(a)
+    };
+    ok(store.update_object_attributes(&nb, "n", &unhold, &no_events).await, "unhold").expect("n");
+    assert!(ok(store.delete_object_version(&nb, "n", None, GRACE, &no_events).await, "delete").is_some());
+    ok(store.abandon_blobs(&[replacing.parts[0].blob.clone()]).await, "abandon");
+    ok(store.delete_bucket(&nb, &[]).await, "delete_bucket");
     ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
 }

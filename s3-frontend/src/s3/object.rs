@@ -409,14 +409,21 @@ impl Gateway {
         let tag_count = i32::try_from(plan.obj.attributes.tags.len()).ok().filter(|n| *n > 0);
         let expiration = self.expiration_of(&req.extensions, &plan.obj);
         let version_id = Self::version_out(&req.extensions, &plan.obj);
-        Ok(S3Response::new(object_headers!(
+        let lock_seen = super::object_lock::LockSeen::of(&req.extensions, &plan.obj);
+        let mut out = object_headers!(
             GetObjectOutput,
             plan,
             body: Some(body),
             tag_count: tag_count,
             expiration: expiration,
             version_id: version_id,
-        )))
+        );
+        lock_seen.hide(
+            &mut out.object_lock_mode,
+            &mut out.object_lock_retain_until_date,
+            &mut out.object_lock_legal_hold_status,
+        );
+        Ok(S3Response::new(out))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "HeadObject", bucket = %req.input.bucket, key = %req.input.key))]
@@ -454,8 +461,14 @@ impl Gateway {
         let tag_count = super::tagging::count_header(&plan.obj);
         let expiration = self.expiration_of(&req.extensions, &plan.obj);
         let version_id = Self::version_out(&req.extensions, &plan.obj);
-        let mut resp =
-            S3Response::new(object_headers!(HeadObjectOutput, plan, expiration: expiration, version_id: version_id,));
+        let lock_seen = super::object_lock::LockSeen::of(&req.extensions, &plan.obj);
+        let mut out = object_headers!(HeadObjectOutput, plan, expiration: expiration, version_id: version_id,);
+        lock_seen.hide(
+            &mut out.object_lock_mode,
+            &mut out.object_lock_retain_until_date,
+            &mut out.object_lock_legal_hold_status,
+        );
+        let mut resp = S3Response::new(out);
         if let Some(n) = tag_count {
             resp.headers.insert("x-amz-tagging-count", n);
         }

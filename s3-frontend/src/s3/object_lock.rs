@@ -186,6 +186,47 @@ pub(crate) fn headers_out(
     )
 }
 
+/// Which object-lock answers of a GET or HEAD the caller may read: as on AWS, the retention
+/// only with `s3:GetObjectRetention` and the legal hold only with `s3:GetObjectLegalHold` on the
+/// object (decided only for a version that has them: no cost for the others).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LockSeen {
+    retention: bool,
+    legal_hold: bool,
+}
+
+impl LockSeen {
+    pub(crate) fn of(ext: &http::Extensions, obj: &ObjectMeta) -> Self {
+        let a = &obj.attributes;
+        if a.lock_mode.is_none() && a.legal_hold.is_none() {
+            return Self { retention: true, legal_hold: true };
+        }
+        let who = ext.get::<crate::access::Authorized>();
+        let arn = crate::access::resource_arn(Some(&obj.bucket), Some(&obj.key));
+        let may = |action: &str| who.is_none_or(|w| w.allows(action, &arn));
+        Self {
+            retention: a.lock_mode.is_none() || may("s3:GetObjectRetention"),
+            legal_hold: a.legal_hold.is_none() || may("s3:GetObjectLegalHold"),
+        }
+    }
+
+    /// Clears the answers the caller may not read.
+    pub(crate) fn hide(
+        self,
+        mode: &mut Option<ObjectLockMode>,
+        until: &mut Option<Timestamp>,
+        hold: &mut Option<ObjectLockLegalHoldStatus>,
+    ) {
+        if !self.retention {
+            *mode = None;
+            *until = None;
+        }
+        if !self.legal_hold {
+            *hold = None;
+        }
+    }
+}
+
 fn hold_status(on: bool) -> ObjectLockLegalHoldStatus {
     ObjectLockLegalHoldStatus::from(if on { "ON" } else { "OFF" }.to_owned())
 }

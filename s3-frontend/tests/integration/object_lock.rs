@@ -574,16 +574,28 @@ pub async fn object_lock_refuses_strangers(h: &Harness) {
     let got = c.get_object_legal_hold().bucket(&b).key("k").send().await;
     expect_err(got, 404, Some("NoSuchObjectLockConfiguration"));
 
+    // A reader granted only s3:GetObject does not see the lock headers (as on AWS).
+    let reader = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#,
+        profile.account_id
+    );
+    c.put_bucket_policy().bucket(&b).policy(reader).send().await.expect("policy");
+    let head = other.head_object().bucket(&b).key("k").send().await.expect("granted head");
+    assert_eq!((head.object_lock_mode(), head.object_lock_retain_until_date()), (None, None));
+    let head = c.head_object().bucket(&b).key("k").send().await.expect("owner head");
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
     // A bucket policy grants the other account deletes and retention changes, not the bypass:
     // its bypass header is ignored, the lock holds.
     let policy = |bypass: bool| {
         let extra = if bypass { r#","s3:BypassGovernanceRetention""# } else { "" };
         format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":["s3:DeleteObjectVersion","s3:PutObjectRetention","s3:GetObjectRetention"{extra}],"Resource":"arn:aws:s3:::{b}/*"}}]}}"#,
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":["s3:GetObject","s3:DeleteObjectVersion","s3:PutObjectRetention","s3:GetObjectRetention"{extra}],"Resource":"arn:aws:s3:::{b}/*"}}]}}"#,
             profile.account_id
         )
     };
     c.put_bucket_policy().bucket(&b).policy(policy(false)).send().await.expect("policy");
+    let head = other.head_object().bucket(&b).key("k").send().await.expect("granted head");
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
     let got = other.get_object_retention().bucket(&b).key("k").send().await.expect("granted read");
     assert_eq!(got.retention().and_then(|r| r.mode()), Some(&ObjectLockRetentionMode::Governance));
     expect_err(

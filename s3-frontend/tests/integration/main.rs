@@ -116,6 +116,7 @@ suite!(
     object_lock::object_lock_compliance_binds_the_admin,
     object_lock::object_lock_defaults_and_writes,
     object_lock::object_lock_refuses_strangers,
+    object_lock::object_lock_changes_are_events,
     lifecycle::lifecycle_configuration,
     lifecycle::lifecycle_pass_expires_and_aborts,
     cors::bucket_cors_configuration,

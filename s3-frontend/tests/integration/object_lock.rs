@@ -638,3 +638,66 @@ pub async fn object_lock_refuses_strangers(h: &Harness) {
         .expect("granted bypass");
     assert!(!version_exists(h, &b, "k", &v).await);
 }
+
+pub async fn object_lock_changes_are_events(h: &Harness) {
+    let c = &h.client;
+    let b = lock_bucket(h, "lockev").await;
+    c.put_object_lock_configuration()
+        .bucket(&b)
+        .object_lock_configuration(config(ObjectLockRetentionMode::Governance, Some(1), None))
+        .send()
+        .await
+        .expect("config");
+    let v = put(h, &b, "k").await;
+    c.put_object_retention()
+        .bucket(&b)
+        .key("k")
+        .retention(retention(ObjectLockRetentionMode::Governance, in_days(2)))
+        .send()
+        .await
+        .expect("retention");
+    c.put_object_legal_hold().bucket(&b).key("k").legal_hold(hold(true)).send().await.expect("hold");
+    // Refused changes write no change event.
+    expect_err(
+        c.put_object_retention()
+            .bucket(&b)
+            .key("k")
+            .retention(retention(ObjectLockRetentionMode::Governance, in_secs(60)))
+            .send()
+            .await,
+        403,
+        Some("AccessDenied"),
+    );
+    expect_err(c.delete_object().bucket(&b).key("k").version_id(&v).send().await, 403, Some("AccessDenied"));
+    // The buffer appends every 100 ms.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let rows = h.meta.outbox_rows(100_000).await.expect("outbox rows");
+    let events: Vec<cloudstore_events::Event> = rows
+        .iter()
+        .map(|r| cloudstore_events::decode(r.body.as_bytes()).expect("every outbox row is an event"))
+        .filter(|e| e.bucket.as_deref() == Some(b.as_str()))
+        .filter(|e| e.event_type.as_str() != "access_denied")
+        .collect();
+    let seen: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| {
+            let what = e.detail.get("object_lock").or_else(|| e.detail.get("config")).map(String::as_str);
+            (e.event_type.as_str(), what)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("bucket_created", None),
+            ("bucket_config_changed", Some("object_lock")),
+            ("file_uploaded", None),
+            ("object_acl_changed", Some("retention")),
+            ("object_acl_changed", Some("legal_hold")),
+        ],
+        "{events:?}"
+    );
+    let hold_event = &events[4];
+    assert_eq!(hold_event.version_id.as_deref(), Some(v.as_str()));
+    assert_eq!(hold_event.detail.get("legal_hold").map(String::as_str), Some("ON"));
+    assert_eq!(events[3].detail.get("mode").map(String::as_str), Some("GOVERNANCE"));
+}

@@ -337,6 +337,16 @@ impl ObjectAttributes {
         self.lock_mode.is_some() && self.retain_until.is_some_and(|t| t > now_ms)
     }
 
+    /// Whether `new` (attributes about to replace these) would shorten, remove or change the
+    /// mode of a COMPLIANCE retention in force at `now_ms`: nobody may (ADR 0018), so the
+    /// stores refuse such an attributes change whatever asked for it.
+    #[must_use]
+    pub fn weakens_compliance(&self, new: &Self, now_ms: i64) -> bool {
+        self.lock_mode == Some(LockMode::Compliance)
+            && self.retained_at(now_ms)
+            && (new.lock_mode != Some(LockMode::Compliance) || new.retain_until < self.retain_until)
+    }
+
     /// Whether object lock forbids removing the version at `now_ms` (ADR 0018): a legal hold,
     /// or a retention in force (a GOVERNANCE one not when `bypass_governance`).
     #[must_use]

@@ -442,6 +442,19 @@ macro_rules! sql_metadata_store {
                     Ok(())
                 }
 
+                /// The attributes `change` makes of `meta`'s, unless they weaken a COMPLIANCE
+                /// retention in force (`ObjectLocked`; ADR 0018).
+                pub(crate) fn changed(
+                    meta: &ObjectMeta,
+                    change: AttributesChange<'_>,
+                ) -> Result<::cloudstore_store_api::ObjectAttributes> {
+                    let new = change(meta)?;
+                    if meta.attributes.weakens_compliance(&new, now_ms()) {
+                        return Err(StoreError::ObjectLocked);
+                    }
+                    Ok(new)
+                }
+
                 /// The current object of a key, locked for update.
                 pub(crate) async fn current(conn: &mut Conn, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
                     ::sqlx::query_as(concat!(
@@ -1131,7 +1144,7 @@ macro_rules! sql_metadata_store {
                     if let Some(cur) = versions::current(&mut tx, bucket, key).await? {
                         let mut meta = cur.into_meta()?;
                         if meta.attributes.version_id.as_deref() == version_id {
-                            meta.attributes = change(&meta)?;
+                            meta.attributes = versions::changed(&meta, change)?;
                             ::sqlx::query("UPDATE objects SET attributes = $3 WHERE bucket = $1 AND key = $2")
                                 .bind(bucket)
                                 .bind(key)
@@ -1161,7 +1174,7 @@ macro_rules! sql_metadata_store {
                     };
                     let seq = row.seq;
                     let mut meta = row.into_version(false)?.meta;
-                    meta.attributes = change(&meta)?;
+                    meta.attributes = versions::changed(&meta, change)?;
                     ::sqlx::query("UPDATE object_versions SET attributes = $4 WHERE bucket = $1 AND key = $2 AND seq = $3")
                         .bind(bucket)
                         .bind(key)
@@ -1401,7 +1414,7 @@ macro_rules! sql_metadata_store {
                         return Ok(None);
                     };
                     let mut meta = row.into_meta()?;
-                    meta.attributes = change(&meta)?;
+                    meta.attributes = versions::changed(&meta, change)?;
                     ::sqlx::query("UPDATE objects SET attributes = $3 WHERE bucket = $1 AND key = $2")
                         .bind(bucket)
                         .bind(key)

@@ -2031,11 +2031,13 @@ async fn object_lock(store: &Store, run: &Run) {
 
     let future = ms_from_now(Duration::days(1));
     let past = ms_from_now(Duration::seconds(-1));
+    let comp_until = ms_from_now(Duration::seconds(3));
     type Case = (&'static str, Option<LockMode>, Option<i64>, Option<bool>, bool, bool);
     let cases: [Case; 6] = [
         // (version id, mode, retain until, legal hold, removable without bypass, with bypass)
         ("gov", Some(LockMode::Governance), Some(future), None, false, true),
-        ("comp", Some(LockMode::Compliance), Some(future), None, false, false),
+        // Short, so that the run can remove it once it expired: nothing else may.
+        ("comp", Some(LockMode::Compliance), Some(comp_until), None, false, false),
         ("hold", None, None, Some(true), false, false),
         ("hold-gov", Some(LockMode::Governance), Some(future), Some(true), false, false),
         ("expired", Some(LockMode::Compliance), Some(past), None, true, true),
@@ -2080,11 +2082,19 @@ async fn object_lock(store: &Store, run: &Run) {
             assert!(gone.is_some(), "{id}");
             assert_queued_after(store, &v.parts[0].blob, GRACE).await;
         } else {
-            // Lift the lock (as PutObjectLegalHold OFF / an expired retention would), then remove.
+            // Lift the lock (PutObjectLegalHold OFF, a GOVERNANCE retention shortened; a
+            // COMPLIANCE one only expires), then remove.
+            if mode == Some(LockMode::Compliance) {
+                while ms_from_now(Duration::ZERO) <= comp_until {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
             let change = |o: &ObjectMeta| {
                 let mut a = o.attributes.clone();
                 a.legal_hold = Some(false);
-                a.retain_until = Some(past);
+                if a.lock_mode == Some(LockMode::Governance) {
+                    a.retain_until = Some(past);
+                }
                 Ok(a)
             };
             ok(store.update_version_attributes(&b, &key, Some(id), &change, &no_events).await, "unlock").expect("v");
@@ -2114,6 +2124,67 @@ async fn object_lock(store: &Store, run: &Run) {
             assert!(ok(store.delete_object_version(&b, &key, Some(vid), GRACE, &no_events).await, "delete").is_some());
         }
     }
+
+    // No attributes change weakens a COMPLIANCE retention in force, whoever asks: the store
+    // refuses it (current and noncurrent versions); lengthening it or changing other
+    // attributes is fine.
+    // A short retention, so that the run can remove the version when it has expired.
+    let soon = ms_from_now(Duration::seconds(3));
+    let mut comp = version_of(store, &b, "comp", Some("c1")).await;
+    comp.attributes.lock_mode = Some(LockMode::Compliance);
+    comp.attributes.retain_until = Some(soon);
+    put_version(store, &comp, Versioning::Enabled).await;
+    let drop_lock = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.lock_mode = None;
+        a.retain_until = None;
+        Ok(a)
+    };
+    let shorten = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.retain_until = Some(soon - 1);
+        Ok(a)
+    };
+    let to_governance = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.lock_mode = Some(LockMode::Governance);
+        Ok(a)
+    };
+    let lengthen_and_tag = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.retain_until = Some(soon + 1);
+        a.tags = vec![Tag { key: "k".into(), value: "v".into() }];
+        Ok(a)
+    };
+    let weakening: [crate::AttributesChange<'_>; 3] = [&drop_lock, &shorten, &to_governance];
+    for change in weakening {
+        assert_err!(store.update_object_attributes(&b, "comp", change, &no_events).await, StoreError::ObjectLocked);
+        assert_err!(
+            store.update_version_attributes(&b, "comp", Some("c1"), change, &no_events).await,
+            StoreError::ObjectLocked
+        );
+    }
+    let got =
+        ok(store.update_object_attributes(&b, "comp", &lengthen_and_tag, &no_events).await, "lengthen").expect("comp");
+    assert_eq!((got.attributes.retain_until, got.attributes.tags.len()), (Some(soon + 1), 1));
+    let newer = version_of(store, &b, "comp", Some("c2")).await;
+    put_version(store, &newer, Versioning::Enabled).await;
+    for change in weakening {
+        assert_err!(
+            store.update_version_attributes(&b, "comp", Some("c1"), change, &no_events).await,
+            StoreError::ObjectLocked
+        );
+    }
+    assert_err!(store.delete_object_version(&b, "comp", Some("c1"), GRACE, &no_events).await, StoreError::ObjectLocked);
+    assert_not_queued(store, &comp.parts[0].blob).await;
+    // Once expired, it goes like any version.
+    while ms_from_now(Duration::ZERO) <= soon + 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for id in ["c1", "c2"] {
+        assert!(ok(store.delete_object_version(&b, "comp", Some(id), GRACE, &no_events).await, "delete").is_some());
+    }
+    assert_queued_after(store, &comp.parts[0].blob, GRACE).await;
 
     // A locked null version is not replaced for good by the suspended write path (reachable
     // only if a bucket were suspended after locking, which the guard above refuses).

@@ -632,6 +632,86 @@ macro_rules! sql_metadata_store {
                     Err(StoreError::Conflict)
                 }
 
+                /// Removes one version of a key (`None`: the null version) for good, the caller
+                /// holding the key's lock: queues its blobs at `not_before` and, if it was the
+                /// latest, promotes the next newest. `None` if there is no such version.
+                /// `ObjectLocked` (ADR 0018), checked before anything changed (the caller's
+                /// transaction stays usable, e.g. to skip the version and go on), while object
+                /// lock protects it: a legal hold, or a retention until after the store's clock
+                /// (a GOVERNANCE one not with `bypass_governance`).
+                pub(crate) async fn remove(
+                    conn: &mut Conn,
+                    bucket: &str,
+                    key: &str,
+                    version_id: Option<&str>,
+                    bypass_governance: bool,
+                    not_before: i64,
+                ) -> Result<Option<ObjectVersion>> {
+                    let cur = current(&mut *conn, bucket, key).await?;
+                    let cur_id = match &cur {
+                        Some(c) => Some($crate::codec::from_json::<::cloudstore_store_api::ObjectAttributes>(&c.attributes)?.version_id),
+                        None => None,
+                    };
+                    let removed = if let (Some(c), Some(id)) = (cur, cur_id.clone())
+                        && id.as_deref() == version_id
+                    {
+                        let meta = c.into_meta()?;
+                        if meta.attributes.locked_at(now_ms(), bypass_governance) {
+                            return Err(StoreError::ObjectLocked);
+                        }
+                        ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
+                            .bind(bucket)
+                            .bind(key)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db_err)?;
+                        ObjectVersion { meta, is_delete_marker: false, is_latest: true, seq: ObjectVersion::CURRENT }
+                    } else {
+                        // The version's lock first (the key's lock holds it still), then its removal.
+                        let attributes: Option<String> = ::sqlx::query_scalar(
+                            "SELECT attributes FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3",
+                        )
+                        .bind(bucket)
+                        .bind(key)
+                        .bind(stored_id(version_id))
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                        let Some(attributes) = attributes else {
+                            return Ok(None);
+                        };
+                        unlocked(&attributes, bypass_governance)?;
+                        let row: Option<VersionRow> = ::sqlx::query_as(concat!(
+                            "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING ",
+                            version_columns!()
+                        ))
+                        .bind(bucket)
+                        .bind(key)
+                        .bind(stored_id(version_id))
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                        let Some(row) = row else {
+                            return Ok(None);
+                        };
+                        let newest = ::sqlx::query_scalar::<_, Option<i64>>(
+                            "SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2",
+                        )
+                        .bind(bucket)
+                        .bind(key)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                        let latest = cur_id.is_none() && newest.is_none_or(|n| n < row.seq);
+                        row.into_version(latest)?
+                    };
+                    queue_blobs(&mut *conn, &distinct_blobs(&removed.meta.parts), not_before).await?;
+                    if removed.is_latest {
+                        promote(&mut *conn, bucket, key).await?;
+                    }
+                    Ok(Some(removed))
+                }
+
                 /// A delete marker's row.
                 pub(crate) fn marker(bucket: &str, key: &str, id: Option<&str>, now: OffsetDateTime) -> ObjectMeta {
                     ObjectMeta {
@@ -1075,57 +1155,11 @@ macro_rules! sql_metadata_store {
                     }
                     lock_key(&mut tx, bucket, key).await?;
                     let not_before = ms_after(now_ms(), grace);
-                    let cur = versions::current(&mut tx, bucket, key).await?;
-                    let cur_id = match &cur {
-                        Some(c) => Some($crate::codec::from_json::<::cloudstore_store_api::ObjectAttributes>(&c.attributes)?.version_id),
-                        None => None,
+                    let Some(removed) =
+                        versions::remove(&mut tx, bucket, key, version_id, bypass_governance, not_before).await?
+                    else {
+                        return Ok(None);
                     };
-                    let removed = if let (Some(c), Some(id)) = (cur, cur_id.clone())
-                        && id.as_deref() == version_id
-                    {
-                        let meta = c.into_meta()?;
-                        // Object lock (ADR 0018), checked on the row this transaction holds.
-                        if meta.attributes.locked_at(now_ms(), bypass_governance) {
-                            return Err(StoreError::ObjectLocked);
-                        }
-                        ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
-                            .bind(bucket)
-                            .bind(key)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
-                        ObjectVersion { meta, is_delete_marker: false, is_latest: true, seq: ObjectVersion::CURRENT }
-                    } else {
-                        let row: Option<VersionRow> = ::sqlx::query_as(concat!(
-                            "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING ",
-                            version_columns!()
-                        ))
-                        .bind(bucket)
-                        .bind(key)
-                        .bind(versions::stored_id(version_id))
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                        let Some(row) = row else {
-                            return Ok(None);
-                        };
-                        // Object lock (ADR 0018): dropping the transaction rolls the delete back.
-                        versions::unlocked(&row.object.attributes, bypass_governance)?;
-                        let newest = ::sqlx::query_scalar::<_, Option<i64>>(
-                            "SELECT MAX(seq) FROM object_versions WHERE bucket = $1 AND key = $2",
-                        )
-                        .bind(bucket)
-                        .bind(key)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                        let latest = cur_id.is_none() && newest.is_none_or(|n| n < row.seq);
-                        row.into_version(latest)?
-                    };
-                    queue_blobs(&mut tx, &distinct_blobs(&removed.meta.parts), not_before).await?;
-                    if removed.is_latest {
-                        versions::promote(&mut tx, bucket, key).await?;
-                    }
                     outbox::insert(&mut tx, &events(&removed.meta)).await.map_err(db_err)?;
                     commit(tx).await?;
                     Ok(Some(removed))

@@ -14,28 +14,13 @@ Prints "PASS browser/<check>" or "FAIL browser/<check>: <why>" per check; exits 
 failed. Needs `chromium` (Debian's package) on PATH, or CHROMIUM set.
 """
 
-import http.server
-import json
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import threading
-import time
 import urllib.parse
 
-import boto3
-from botocore.config import Config
+from browser import Bucket, Checks, Reports, chromium, profile_dir, serve, stop
 
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
-REGION = os.environ.get("AWS_REGION") or "us-east-1"
-PREFIX = os.environ.get("CONFORMANCE_BUCKET_PREFIX") or "conf"
-RUN_ID = os.environ.get("CONFORMANCE_RUN_ID") or os.urandom(4).hex()
-BUCKETS_FILE = os.environ.get("CONFORMANCE_BUCKETS_FILE")
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-FAILED = 0
+check = Checks("browser")
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>cors</title></head><body>
@@ -67,92 +52,37 @@ async function attempt(f) {
 """
 
 
-def check(name, ok, why=""):
-    global FAILED
-    if ok:
-        print(f"PASS browser/{name}", flush=True)
-    else:
-        FAILED += 1
-        print(f"FAIL browser/{name}: {why}", flush=True)
-
-
-class Page(http.server.BaseHTTPRequestHandler):
-    results = {}
-    arrived = threading.Condition()
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        body = PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        data = json.loads(self.rfile.read(n) or b"{}")
-        self.send_response(204)
-        self.end_headers()
-        with Page.arrived:
-            Page.results[data.get("phase")] = data
-            Page.arrived.notify_all()
+class Page(Reports):
+    def page(self):
+        return PAGE
 
 
 def browse(page_origin, phase, get_url, put_url, profile):
     """Loads the page in headless Chromium; returns what it reported, or None."""
     q = urllib.parse.urlencode({"phase": phase, "get": get_url, "put": put_url})
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--no-first-run", f"--user-data-dir={profile}/{phase}", f"{page_origin}/?{q}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = chromium([f"{page_origin}/?{q}"], f"{profile}/{phase}")
     try:
-        deadline = time.time() + 60
-        with Page.arrived:
-            while phase not in Page.results and time.time() < deadline:
-                Page.arrived.wait(timeout=1)
-        return Page.results.get(phase)
+        return Page.wait(phase)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def main():
-    if not CHROMIUM:
-        check("installed", False, "chromium not found on PATH (apt-get install chromium)")
+    if not check.chromium_found():
         return 1
-    # The endpoint as `localhost`, the page on 127.0.0.1: two origins.
-    u = urllib.parse.urlsplit(ENDPOINT)
-    endpoint = urllib.parse.urlunsplit((u.scheme, f"localhost:{u.port}", "", "", "")) if u.port else ENDPOINT
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION,
-                      config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
-    bucket = f"{PREFIX}-browser-{RUN_ID}"
-    if BUCKETS_FILE:
-        with open(BUCKETS_FILE, "a") as f:
-            f.write(bucket + "\n")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="hello.txt", Body=b"hello from cloudstore", ContentType="text/plain")
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
-    profile = tempfile.mkdtemp(prefix="cors-chromium-")
+    b = Bucket("browser")
+    s3, bucket = b.s3, b.name
+    b.put("hello.txt", b"hello from cloudstore")
+    b.keys += ["up-none.txt", "up-allowed.txt", "up-other.txt"]
+    server, origin = serve(Page)
+    profile = profile_dir("cors")
+    stored = b.stored
 
     def urls(phase):
         get = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "hello.txt"}, ExpiresIn=600)
         put = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": f"up-{phase}.txt"},
                                     ExpiresIn=600)
         return get, put
-
-    def stored(key):
-        try:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-        except s3.exceptions.NoSuchKey:
-            return None
 
     try:
         # 1. No CORS configuration: blocked.
@@ -192,16 +122,8 @@ def main():
     finally:
         server.shutdown()
         shutil.rmtree(profile, ignore_errors=True)
-        for key in ["hello.txt", "up-none.txt", "up-allowed.txt", "up-other.txt"]:
-            try:
-                s3.delete_object(Bucket=bucket, Key=key)
-            except Exception:  # noqa: BLE001 - best-effort cleanup
-                pass
-        try:
-            s3.delete_bucket(Bucket=bucket)
-        except Exception:  # noqa: BLE001
-            pass
-    return 1 if FAILED else 0
+        b.close()
+    return check.exit_code()
 
 
 if __name__ == "__main__":

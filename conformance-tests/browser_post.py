@@ -20,31 +20,16 @@ Prints "PASS browser-post/<check>" or "FAIL browser-post/<check>: <why>" per che
 non-zero if any failed. Needs `chromium` (Debian's package) on PATH, or CHROMIUM set.
 """
 
-import http.server
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.parse
-import urllib.request
 
-import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.config import Config
+from browser import Bucket, Checks, Reports, chromium, profile_dir, serve, stop
 
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
-REGION = os.environ.get("AWS_REGION") or "us-east-1"
-PREFIX = os.environ.get("CONFORMANCE_BUCKET_PREFIX") or "conf"
-RUN_ID = os.environ.get("CONFORMANCE_RUN_ID") or os.urandom(4).hex()
-BUCKETS_FILE = os.environ.get("CONFORMANCE_BUCKETS_FILE")
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-FAILED = 0
+check = Checks("browser-post")
 
 # The page: `mode` fetch posts FormData and reports what it could read; `mode` form submits a
 # real HTML form (the file set through DataTransfer, as a user's choice would), navigating away.
@@ -88,105 +73,45 @@ if (p.get('mode') === 'fetch') {
 """
 
 
-def check(name, ok, why=""):
-    global FAILED
-    if ok:
-        print(f"PASS browser-post/{name}", flush=True)
-    else:
-        FAILED += 1
-        print(f"FAIL browser-post/{name}: {why}", flush=True)
-
-
-class Page(http.server.BaseHTTPRequestHandler):
-    results = {}
-    arrived = threading.Condition()
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
+class Page(Reports):
+    def page(self):
         u = urllib.parse.urlsplit(self.path)
         if u.path == "/done":
             # Where success_action_redirect sends the browser.
             q = dict(urllib.parse.parse_qsl(u.query))
-            with Page.arrived:
-                Page.results[q.get("phase", "?")] = q
-                Page.arrived.notify_all()
-        body = PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            self.record(q.get("phase", "?"), q)
+        return PAGE
 
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        data = json.loads(self.rfile.read(n) or b"{}")
-        self.send_response(204)
-        self.end_headers()
-        with Page.arrived:
-            Page.results[data.get("phase")] = data.get("result")
-            Page.arrived.notify_all()
-
-
-def chromium(args, profile, phase):
-    return subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--no-first-run", f"--user-data-dir={profile}/{phase}", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    def report(self, data):
+        self.record(data.get("phase"), data.get("result"))
 
 
 def browse(origin, phase, params, profile, wait_for=None):
     """Loads the page with `params`; returns what it reported (or None), or, with `wait_for`,
     polls that function until it returns something truthy."""
     q = urllib.parse.urlencode({"phase": phase, **params})
-    proc = chromium([f"{origin}/?{q}"], profile, phase)
+    proc = chromium([f"{origin}/?{q}"], f"{profile}/{phase}")
     try:
+        if not wait_for:
+            return Page.wait(phase)
         deadline = time.time() + 60
-        if wait_for:
-            while time.time() < deadline:
-                got = wait_for()
-                if got:
-                    return got
-                time.sleep(0.5)
-            return None
-        with Page.arrived:
-            while phase not in Page.results and time.time() < deadline:
-                Page.arrived.wait(timeout=1)
-        return Page.results.get(phase)
+        while time.time() < deadline:
+            got = wait_for()
+            if got:
+                return got
+            time.sleep(0.5)
+        return None
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def main():
-    if not CHROMIUM:
-        check("installed", False, "chromium not found on PATH (apt-get install chromium)")
+    if not check.chromium_found():
         return 1
-    u = urllib.parse.urlsplit(ENDPOINT)
-    endpoint = urllib.parse.urlunsplit((u.scheme, f"localhost:{u.port}", "", "", "")) if u.port else ENDPOINT
-    session = boto3.Session()
-    s3 = session.client("s3", endpoint_url=endpoint, region_name=REGION,
-                        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
-    bucket = f"{PREFIX}-browser-post-{RUN_ID}"
-    if BUCKETS_FILE:
-        with open(BUCKETS_FILE, "a") as f:
-            f.write(bucket + "\n")
-    s3.create_bucket(Bucket=bucket)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
-    profile = tempfile.mkdtemp(prefix="post-chromium-")
-
-    def stored(key):
-        try:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-        except s3.exceptions.NoSuchKey:
-            return None
+    b = Bucket("browser-post")
+    s3, bucket, stored, keys = b.s3, b.name, b.stored, b.keys
+    server, origin = serve(Page)
+    profile = profile_dir("post")
 
     def presigned_post(key_prefix, extra_fields, extra_conditions):
         post = s3.generate_presigned_post(
@@ -196,7 +121,6 @@ def main():
             ExpiresIn=600)
         return post["url"], post["fields"]
 
-    keys = []
     try:
         # 1. fetch() with FormData through CORS, a rule for the page's origin: the answer is
         # readable (201 XML, ETag exposed), the object stored.
@@ -250,17 +174,10 @@ def main():
         check("broken-policy-refused", stored("elsewhere/d.txt") is None, "a form breaking its policy was stored")
 
         # 5. A file drop: an upload link made through the REST API (SigV4-signed).
-        creds = session.get_credentials().get_frozen_credentials()
-        body = json.dumps({"bucket": bucket, "kind": "upload", "prefix": "drop/", "expires_in": 600,
-                           "max_bytes": 10000, "content_types": ["text/plain"]})
-        req = AWSRequest(method="POST", url=f"{endpoint}/_api/v1/shares", data=body,
-                         headers={"Content-Type": "application/json"})
-        SigV4Auth(creds, "s3", REGION).add_auth(req)
-        with urllib.request.urlopen(urllib.request.Request(req.url, data=body.encode(), method="POST",
-                                                           headers=dict(req.headers.items()))) as resp:
-            link = json.loads(resp.read())["url"]
+        link = b.rest("POST", "/shares", {"bucket": bucket, "kind": "upload", "prefix": "drop/", "expires_in": 600,
+                                          "max_bytes": 10000, "content_types": ["text/plain"]})["url"]
         link = link.replace("127.0.0.1", "localhost")
-        page = chromium(["--dump-dom", link], profile, "page")
+        page = chromium(["--dump-dom", link], f"{profile}/page", stdout=subprocess.PIPE)
         dom = page.communicate(timeout=60)[0].decode(errors="replace")
         check("drop-page-rendered", 'type="file"' in dom and 'name="file"' in dom and "<script" not in dom,
               dom[:500])
@@ -272,16 +189,8 @@ def main():
     finally:
         server.shutdown()
         shutil.rmtree(profile, ignore_errors=True)
-        for key in keys:
-            try:
-                s3.delete_object(Bucket=bucket, Key=key)
-            except Exception:  # noqa: BLE001 - best-effort cleanup
-                pass
-        try:
-            s3.delete_bucket(Bucket=bucket)
-        except Exception:  # noqa: BLE001
-            pass
-    return 1 if FAILED else 0
+        b.close()
+    return check.exit_code()
 
 
 if __name__ == "__main__":

@@ -18,42 +18,19 @@ Prints "PASS browser-share/<check>" or "FAIL browser-share/<check>: <why>" per c
 non-zero if any failed. Needs `chromium` (Debian's package) on PATH, or CHROMIUM set.
 """
 
-import http.server
 import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
-import urllib.request
 import zlib
 
-import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.config import Config
+from browser import Bucket, Checks, Reports, chromium, profile_dir, serve, stop
 
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
-REGION = os.environ.get("AWS_REGION") or "us-east-1"
-PREFIX = os.environ.get("CONFORMANCE_BUCKET_PREFIX") or "conf"
-RUN_ID = os.environ.get("CONFORMANCE_RUN_ID") or os.urandom(4).hex()
-BUCKETS_FILE = os.environ.get("CONFORMANCE_BUCKETS_FILE")
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-FAILED = 0
-
-
-def check(name, ok, why=""):
-    global FAILED
-    if ok:
-        print(f"PASS browser-share/{name}", flush=True)
-    else:
-        FAILED += 1
-        print(f"FAIL browser-share/{name}: {why}", flush=True)
+check = Checks("browser-share")
 
 
 def png(width, height):
@@ -76,10 +53,7 @@ class Browser:
             os.dup2(to_r, 3)
             os.dup2(from_w, 4)
 
-        self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--no-first-run", "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=fds, close_fds=False)
+        self.proc = chromium(["--remote-debugging-pipe", "about:blank"], profile, preexec_fn=fds, close_fds=False)
         os.close(to_r)
         os.close(from_w)
         self.buf = b""
@@ -128,80 +102,42 @@ class Browser:
         return value
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
-class Page(http.server.BaseHTTPRequestHandler):
+class Page(Reports):
     """Another origin's page: `?img=URL` shows an image; `?post=URL&password=P` posts a form."""
 
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
+    def page(self):
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         if "img" in q:
-            body = f'<!doctype html><img id="i" src="{q["img"][0]}">'
-        elif "post" not in q:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        else:
-            body = (f'<!doctype html><form id="f" method="post" action="{q["post"][0]}">'
-                    f'<input name="password" value="{q["password"][0]}"></form>'
-                    '<script>document.getElementById("f").submit()</script>')
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+            return f'<!doctype html><img id="i" src="{q["img"][0]}">'
+        if "post" not in q:
+            return None
+        return (f'<!doctype html><form id="f" method="post" action="{q["post"][0]}">'
+                f'<input name="password" value="{q["password"][0]}"></form>'
+                '<script>document.getElementById("f").submit()</script>')
 
 
 def main():
-    if not CHROMIUM:
-        check("installed", False, "chromium not found on PATH (apt-get install chromium)")
+    if not check.chromium_found():
         return 1
-    u = urllib.parse.urlsplit(ENDPOINT)
-    endpoint = urllib.parse.urlunsplit((u.scheme, f"localhost:{u.port}", "", "", "")) if u.port else ENDPOINT
-    session = boto3.session.Session()
-    s3 = session.client("s3", endpoint_url=endpoint, region_name=REGION,
-                        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
-    creds = session.get_credentials().get_frozen_credentials()
+    b = Bucket("bshare")
+    bucket = b.name
 
     def api(method, path, body=None):
-        data = json.dumps(body) if body is not None else None
-        req = AWSRequest(method=method, url=f"{endpoint}/_api/v1/shares{path}", data=data,
-                         headers={"Content-Type": "application/json"} if data else {})
-        SigV4Auth(creds, "s3", REGION).add_auth(req)
-        r = urllib.request.Request(req.url, data=data.encode() if data else None, method=method,
-                                   headers=dict(req.headers.items()))
-        with urllib.request.urlopen(r) as resp:
-            return json.loads(resp.read() or b"null")
+        return b.rest(method, f"/shares{path}", body)
 
     def share(body):
         v = api("POST", "", body)
         return v["id"], v["url"].replace("127.0.0.1", "localhost")
 
-    bucket = f"{PREFIX}-bshare-{RUN_ID}"
-    if BUCKETS_FILE:
-        with open(BUCKETS_FILE, "a") as f:
-            f.write(bucket + "\n")
-    s3.create_bucket(Bucket=bucket)
     image = png(40, 30)
-    keys = ["pic.png", "folder/readme.txt", "folder/img/pic.png"]
-    s3.put_object(Bucket=bucket, Key="pic.png", Body=image, ContentType="image/png")
-    s3.put_object(Bucket=bucket, Key="folder/readme.txt", Body=b"read me", ContentType="text/plain")
-    s3.put_object(Bucket=bucket, Key="folder/img/pic.png", Body=image, ContentType="image/png")
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
-    profile = tempfile.mkdtemp(prefix="share-chromium-")
+    b.put("pic.png", image, "image/png")
+    b.put("folder/readme.txt", b"read me")
+    b.put("folder/img/pic.png", image, "image/png")
+    server, origin = serve(Page)
+    profile = profile_dir("share")
     browser = None
     try:
         browser = Browser(profile)
@@ -275,16 +211,8 @@ def main():
             browser.close()
         server.shutdown()
         shutil.rmtree(profile, ignore_errors=True)
-        for key in keys:
-            try:
-                s3.delete_object(Bucket=bucket, Key=key)
-            except Exception:  # noqa: BLE001 - best-effort cleanup
-                pass
-        try:
-            s3.delete_bucket(Bucket=bucket)
-        except Exception:  # noqa: BLE001
-            pass
-    return 1 if FAILED else 0
+        b.close()
+    return check.exit_code()
 
 
 if __name__ == "__main__":

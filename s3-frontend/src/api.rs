@@ -351,6 +351,28 @@ impl ApiRoutes {
             },
             _ => None,
         };
+        // The live share links that hand this object (or, for a bucket, any of its objects) to
+        // whoever holds the link, and whether each still works: a link dies with its creator's
+        // read access (ADR 0010).
+        let mut share_links = Vec::new();
+        if let (Some(info), Some(b)) = (&bucket, bucket_name.as_deref()) {
+            let links = match meta.live_shares(b, object.1, time::OffsetDateTime::now_utc(), 100).await {
+                Ok(l) => l,
+                Err(e) => return rest_error(503, "ServiceUnavailable", &e.to_string()),
+            };
+            for link in &links {
+                let works = match self.keys.grant(&link.creator_arn).await {
+                    Ok(Some(creator)) => {
+                        crate::shares::creator_reads(&creator, info, link, object.1.unwrap_or(&link.key))
+                    }
+                    Ok(None) => false,
+                    Err(e) => return rest_error(503, "ServiceUnavailable", &e.to_string()),
+                };
+                let mut v = crate::shares::share_json(link);
+                v["works"] = json!(works);
+                share_links.push(v);
+            }
+        }
         let public_grants = |acl: &crate::acl::Acl| {
             acl.public_grants()
                 .map(|g| json!({ "grantee": g.grantee, "permission": g.permission.as_str() }))
@@ -389,6 +411,9 @@ impl ApiRoutes {
                 "public_object_acl_grants": object_acl.as_ref().map(public_grants),
                 "public_acls_ignored": b.block.ignore_public_acls,
             })),
+            // Share links are outside Block Public Access, as presigned URLs are: a live link
+            // whose creator may still read the object serves it to anyone holding the link.
+            "share_links": share_links,
         });
         to_http(ApiResponse { status: 200, content_type: "application/json".into(), body: body.to_string() })
     }

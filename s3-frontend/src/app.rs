@@ -316,6 +316,7 @@ pub fn frontend(
         events,
         sse,
         share_guesses: Arc::default(),
+        share_links: Arc::default(),
         public_url: None,
     })
 }

@@ -204,6 +204,14 @@ impl Rule {
     }
 }
 
+/// `t` rounded down to a multiple of `day` since the epoch (midnight UTC for real days).
+#[must_use]
+pub fn round_down(t: OffsetDateTime, day: time::Duration) -> OffsetDateTime {
+    let day_ns = day.whole_nanoseconds().max(1);
+    let ns = t.unix_timestamp_nanos();
+    OffsetDateTime::from_unix_timestamp_nanos(ns.div_euclid(day_ns) * day_ns).unwrap_or(t)
+}
+
 /// `t` rounded up to the next multiple of `day` since the epoch (midnight UTC for real days).
 fn round_up(t: OffsetDateTime, day: time::Duration) -> OffsetDateTime {
     let day_ns = day.whole_nanoseconds().max(1);
@@ -275,6 +283,8 @@ mod tests {
         // At midnight exactly, no rounding.
         let midnight = OffsetDateTime::from_unix_timestamp(1_699_920_000).expect("time");
         assert_eq!(r.expiry(midnight, day).expect("due").unix_timestamp(), 1_700_006_400);
+        assert_eq!(round_down(modified, day).unix_timestamp(), 1_699_920_000, "the midnight before");
+        assert_eq!(round_down(midnight, day), midnight);
         // Test days of 10 s.
         let ten = time::Duration::seconds(10);
         assert_eq!(

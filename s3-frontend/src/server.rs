@@ -89,6 +89,8 @@ pub struct Frontend {
     pub(crate) sse: Arc<cloudstore_sse::Keyring>,
     /// Share-link password guesses per link and client address.
     pub(crate) share_guesses: Arc<crate::shares::GuessLimiter>,
+    /// Download links by token hash, briefly (the lookup each download starts with).
+    pub(crate) share_links: Arc<crate::shares::LinkCache>,
     /// The public base URL of share links (`CLOUDSTORE_PUBLIC_URL`), without a trailing `/`.
     pub(crate) public_url: Option<String>,
 }

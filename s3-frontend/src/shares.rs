@@ -123,6 +123,43 @@ pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Download links without a download limit, by token hash, for [`crate::app::KEY_CACHE_TTL`]:
+/// the lookup a download starts with. Safe to cache because every use of a link still passes
+/// the atomic `use_share` statement, which refuses a link revoked or expired since (410); a
+/// link with a limit is always read fresh (its count and last counted download gate ranges).
+/// A revocation through this process drops its entry at once.
+#[derive(Debug, Default)]
+pub struct LinkCache(std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Arc<Share>)>>);
+
+/// Most links a [`LinkCache`] holds (it starts over when full).
+const LINK_CACHE_ENTRIES: usize = 10_000;
+
+impl LinkCache {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (std::time::Instant, Arc<Share>)>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, token_hash: &str) -> Option<Arc<Share>> {
+        let map = self.map();
+        map.get(token_hash).filter(|(at, _)| at.elapsed() < crate::app::KEY_CACHE_TTL).map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, share: &Arc<Share>) {
+        if share.max_downloads.is_some() || share.upload_rules.is_some() {
+            return;
+        }
+        let mut map = self.map();
+        if map.len() >= LINK_CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(share.token_hash.clone(), (std::time::Instant::now(), share.clone()));
+    }
+
+    fn forget(&self, id: &str) {
+        self.map().retain(|_, (_, s)| s.id != id);
+    }
+}
+
 /// Password guesses per link and client address, in this process (a gateway of several
 /// processes allows each address [`MAX_GUESSES_PER_ADDRESS`] per process; the per-link limit in
 /// the database holds across all of them).
@@ -355,6 +392,7 @@ impl Frontend {
                 }
                 match self.meta.revoke_share(&share.id).await {
                     Ok(_) => {
+                        self.share_links.forget(&share.id);
                         tracing::info!(share = %share.id, principal = %identity.principal.arn, "share link revoked");
                         let mut r = Response::new(Body::empty());
                         *r.status_mut() = StatusCode::NO_CONTENT;
@@ -551,10 +589,18 @@ impl Frontend {
             r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return r;
         }
-        let share = match self.meta.share_by_token(&token_hash(token)).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return gone_or_missing(404),
-            Err(e) => return public_unavailable(&e),
+        let hash = token_hash(token);
+        let share = match self.share_links.get(&hash) {
+            Some(s) => s,
+            None => match self.meta.share_by_token(&hash).await {
+                Ok(Some(s)) => {
+                    let s = Arc::new(s);
+                    self.share_links.put(&s);
+                    s
+                }
+                Ok(None) => return gone_or_missing(404),
+                Err(e) => return public_unavailable(&e),
+            },
         };
         let at = At { token, file };
         let resp = match (share.upload_rules.is_some(), share.folder, file) {
@@ -813,9 +859,7 @@ impl Frontend {
     /// link's creator: the whole prefix, and this key).
     async fn creator_may_read(&self, share: &Share, key: &str) -> Result<bool, Response<Body>> {
         let Some((identity, bucket)) = self.creator_access(share).await? else { return Ok(false) };
-        let whole = format!("{}*", share.key);
-        Ok((!share.folder || may(&identity, &bucket, &share.bucket, READ, Some(&whole)))
-            && may(&identity, &bucket, &share.bucket, READ, Some(key)))
+        Ok(creator_reads(&identity, &bucket, share, key))
     }
 
     /// The link creator's current grant and the link's bucket; `None` if either is gone.
@@ -911,6 +955,19 @@ pub(crate) fn dead(share: &Share, now: OffsetDateTime) -> Option<Response<Body>>
         return Some(gone_or_missing(410));
     }
     None
+}
+
+/// Whether a link's creator (`identity`, its current grant) may read `key` through it: a
+/// folder link's creator the whole prefix, and this key.
+pub(crate) fn creator_reads(
+    identity: &Identity,
+    bucket: &crate::identity::BucketInfo,
+    share: &Share,
+    key: &str,
+) -> bool {
+    let whole = format!("{}*", share.key);
+    (!share.folder || may(identity, bucket, &share.bucket, READ, Some(&whole)))
+        && may(identity, bucket, &share.bucket, READ, Some(key))
 }
 
 /// Whether `identity` may do `action` on the bucket (`key` `None`) or on `key` in it.

@@ -474,20 +474,95 @@ pub fn sealed_range(plain_len: u64, range: &Range<u64>) -> SealedRange {
     }
 }
 
+/// Sealed chunks decrypted together on a blocking thread (256 KiB of plaintext).
+const BATCH: usize = 4;
+
 /// Decrypts the sealed bytes `r.blob_range` of a blob (as `inner` yields them) to the plaintext
 /// range `r` describes. Altered, moved or missing bytes end the stream with an error.
+///
+/// Chunks are opened in batches of up to [`BATCH`] on tokio's blocking pool while the next
+/// batch is read, so concurrent downloads decrypt on every core and the runtime thread only
+/// moves bytes; a range within one chunk is opened in place (a thread hop would cost more).
+/// Must be polled inside a tokio runtime.
 #[must_use]
 pub fn decrypt_stream(inner: ByteStream, cipher: BlobCipher, r: &SealedRange) -> ByteStream {
+    type Opened = io::Result<Vec<BytesMut>>;
     struct St {
         inner: ByteStream,
+        /// Sealed bytes read and not yet handed to a batch.
         buf: BytesMut,
+        /// Sealed bytes of the range not yet handed to a batch (read or not).
         expected: u64,
+        /// Index of the next chunk to hand to a batch.
         index: u64,
         skip: usize,
         left: u64,
         cipher: BlobCipher,
+        /// The batch being opened on a blocking thread.
+        pending: Option<tokio::task::JoinHandle<Opened>>,
+        /// Opened chunks not yet returned.
+        ready: std::collections::VecDeque<BytesMut>,
         failed: bool,
     }
+    const SEALED: usize = CHUNK + TAG;
+
+    /// Reads until the buffer holds the next batch's sealed bytes (or all that is left).
+    async fn fill(inner: &mut ByteStream, buf: &mut BytesMut, expected: u64) -> io::Result<()> {
+        let want = usize::try_from(expected).unwrap_or(usize::MAX).min(BATCH * SEALED);
+        while buf.len() < want {
+            match inner.next().await {
+                Some(Ok(b)) => {
+                    if buf.capacity() - buf.len() < b.len() {
+                        buf.reserve(want.max(b.len()));
+                    }
+                    buf.extend_from_slice(&b);
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Err(corrupt()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits the next batch of whole sealed chunks off the buffer (after `fill`).
+    fn take_batch(st: &mut St) -> (u64, Vec<BytesMut>) {
+        let first = st.index;
+        let mut chunks = Vec::with_capacity(BATCH);
+        while chunks.len() < BATCH && st.expected > 0 {
+            let want = usize::try_from(st.expected).unwrap_or(usize::MAX).min(SEALED);
+            if st.buf.len() < want {
+                break;
+            }
+            chunks.push(st.buf.split_to(want));
+            st.expected -= want as u64;
+            st.index += 1;
+        }
+        (first, chunks)
+    }
+
+    fn open_all(cipher: &BlobCipher, first: u64, mut chunks: Vec<BytesMut>) -> Opened {
+        for (i, chunk) in (first..).zip(chunks.iter_mut()) {
+            cipher.open_chunk(i, chunk)?;
+        }
+        Ok(chunks)
+    }
+
+    /// Starts opening the next batch: in place when it is a single short chunk, else on a
+    /// blocking thread.
+    fn start_batch(st: &mut St) -> io::Result<()> {
+        let (first, chunks) = take_batch(st);
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        if chunks.len() == 1 && chunks[0].len() < SEALED {
+            st.ready.extend(open_all(&st.cipher, first, chunks)?);
+            return Ok(());
+        }
+        let cipher = st.cipher.clone();
+        st.pending = Some(tokio::task::spawn_blocking(move || open_all(&cipher, first, chunks)));
+        Ok(())
+    }
+
     let st = St {
         inner,
         buf: BytesMut::new(),
@@ -496,50 +571,48 @@ pub fn decrypt_stream(inner: ByteStream, cipher: BlobCipher, r: &SealedRange) ->
         skip: usize::try_from(r.skip).unwrap_or(usize::MAX),
         left: r.take,
         cipher,
+        pending: None,
+        ready: std::collections::VecDeque::new(),
         failed: false,
     };
-    let sealed = CHUNK + TAG;
-    Box::pin(futures::stream::unfold(st, move |mut st| async move {
-        if st.failed || st.left == 0 {
-            return None;
-        }
+    Box::pin(futures::stream::unfold(st, |mut st| async move {
         loop {
-            let want = usize::try_from(st.expected).unwrap_or(usize::MAX).min(sealed);
-            if want > 0 && st.buf.len() >= want {
-                break;
+            if st.failed || st.left == 0 {
+                return None;
             }
-            match st.inner.next().await {
-                Some(Ok(b)) => {
-                    if st.buf.is_empty() && st.buf.capacity() < sealed {
-                        st.buf.reserve(sealed);
-                    }
-                    st.buf.extend_from_slice(&b);
+            if let Some(mut chunk) = st.ready.pop_front() {
+                let skip = st.skip.min(chunk.len());
+                let _ = chunk.split_to(skip);
+                st.skip = 0;
+                let n = usize::try_from(st.left).unwrap_or(usize::MAX).min(chunk.len());
+                chunk.truncate(n);
+                st.left -= n as u64;
+                if chunk.is_empty() {
+                    continue;
                 }
-                Some(Err(e)) => {
-                    st.failed = true;
-                    return Some((Err(e), st));
+                return Some((Ok(chunk.freeze()), st));
+            }
+            let step = if let Some(handle) = st.pending.take() {
+                // Open this batch while the next one is read.
+                let (opened, filled) =
+                    futures::future::join(handle, fill(&mut st.inner, &mut st.buf, st.expected)).await;
+                let opened = opened.unwrap_or_else(|e| Err(io::Error::other(e))).map(|c| st.ready.extend(c));
+                opened.and(filled).and_then(|()| start_batch(&mut st))
+            } else if st.expected == 0 {
+                // Everything was opened and returned, yet `left` says more: the range asked
+                // for more than the blob holds.
+                Err(corrupt())
+            } else {
+                match fill(&mut st.inner, &mut st.buf, st.expected).await {
+                    Ok(()) => start_batch(&mut st),
+                    Err(e) => Err(e),
                 }
-                None => {
-                    st.failed = true;
-                    return Some((Err(corrupt()), st));
-                }
+            };
+            if let Err(e) = step {
+                st.failed = true;
+                return Some((Err(e), st));
             }
         }
-        let want = usize::try_from(st.expected).unwrap_or(usize::MAX).min(sealed);
-        let mut chunk = st.buf.split_to(want);
-        st.expected -= want as u64;
-        if let Err(e) = st.cipher.open_chunk(st.index, &mut chunk) {
-            st.failed = true;
-            return Some((Err(e), st));
-        }
-        st.index += 1;
-        let skip = st.skip.min(chunk.len());
-        let _ = chunk.split_to(skip);
-        st.skip = 0;
-        let n = usize::try_from(st.left).unwrap_or(usize::MAX).min(chunk.len());
-        chunk.truncate(n);
-        st.left -= n as u64;
-        Some((Ok(chunk.freeze()), st))
     }))
 }
 

@@ -31,7 +31,8 @@ pub use listing::{
 };
 pub use meta::MetadataStore;
 pub use records::{
-    AccountConfig, AttributesChange, BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents, LockMode,
-    ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog, OutboxEvent, OutboxRow,
-    PartMeta, Share, ShareUse, StaleUpload, Tag, Upload, Versioning, WriteCondition,
+    AccountConfig, AttributesChange, BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents,
+    DueVersion, LockMode, ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog,
+    OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StaleUpload, Tag, Upload, VersionDue, Versioning,
+    WriteCondition,
 };

@@ -3,9 +3,9 @@ use std::fmt::Debug;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord,
-    ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result,
-    Share, ShareUse, StaleUpload, Upload, Versioning, WriteCondition,
+    AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, DueVersion,
+    KmsKeyRecord, ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog, OutboxEvent, OutboxRow,
+    PartMeta, Result, Share, ShareUse, StaleUpload, Upload, Versioning, WriteCondition,
 };
 
 /// The metadata database: buckets, objects, multipart uploads and the blob collector's queue.
@@ -176,6 +176,21 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
         events: DeletedEvents<'_>,
     ) -> Result<Option<ObjectVersion>>;
 
+    /// Removes those of `due` (versions of `bucket` a lifecycle scan found due; a key's due
+    /// versions best given together) for which what made them due still holds (see [`crate::VersionDue`]; the same version:
+    /// its id at the same position), each as [`Self::delete_object_version`] removes a
+    /// version (blobs queued after `grace`, the next newest promoted), the others skipped.
+    /// `events` makes each removed version's events, written in the transaction that removes
+    /// it. SQL stores remove a page of up to 1,000 in one transaction. Returns the removed
+    /// versions.
+    async fn delete_versions_if_due(
+        &self,
+        bucket: &str,
+        due: &[DueVersion],
+        grace: Duration,
+        events: DeletedEvents<'_>,
+    ) -> Result<Vec<ObjectVersion>>;
+
     /// [`Self::update_object_attributes`] of one version (`None`: the null version), current or
     /// not; `None` if there is no such version or it is a delete marker.
     async fn update_version_attributes(
@@ -337,6 +352,17 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     async fn share_by_token(&self, token_hash: &str) -> Result<Option<Share>>;
     /// The links of `account_id`, newest first, at most `limit`.
     async fn list_shares(&self, account_id: &str, limit: usize) -> Result<Vec<Share>>;
+    /// The live download links of `bucket` at `now` (not revoked, not expired, not used up; no
+    /// upload links) that serve `key`: its own links and the folder links over it; with `key`
+    /// `None`, every live download link of the bucket. Oldest first, at most `limit`. What the
+    /// policy explain tool lists as making an object public (ADR 0010).
+    async fn live_shares(
+        &self,
+        bucket: &str,
+        key: Option<&str>,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Share>>;
     /// Revokes a link; `false` if there is none with this id.
     async fn revoke_share(&self, id: &str) -> Result<bool>;
     /// Uses a live link at `now` in one atomic statement: a [`ShareUse::Download`] counts one

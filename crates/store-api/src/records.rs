@@ -136,6 +136,36 @@ impl ObjectVersion {
     }
 }
 
+/// A noncurrent version or delete marker the lifecycle pass found due (ADR 0016), and what
+/// must still hold when [`crate::MetadataStore::delete_versions_if_due`] removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueVersion {
+    /// Its key.
+    pub key: String,
+    /// Its version id (`None`: the null version).
+    pub version_id: Option<String>,
+    /// Its position as the scan listed it ([`ObjectVersion::seq`]).
+    pub seq: i64,
+    /// Why it is due.
+    pub due: VersionDue,
+}
+
+/// Why a version is due for removal by the lifecycle pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionDue {
+    /// `NoncurrentVersionExpiration`: the version is noncurrent, became noncurrent at `since`
+    /// or before (its successor, the next newer version or marker, was written then), and at
+    /// least `newer` noncurrent versions (and markers) of its key are newer than it.
+    Noncurrent {
+        /// The latest time it may have become noncurrent.
+        since: OffsetDateTime,
+        /// How many newer noncurrent versions it needs (`NewerNoncurrentVersions`; 0: any).
+        newer: u32,
+    },
+    /// An expired delete marker: the latest version of its key and the only one left.
+    SoleMarker,
+}
+
 /// A bucket setting stored with the bucket, opaque to the stores (the frontend parses it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketConfig {

@@ -262,10 +262,10 @@ macro_rules! sql_metadata_store {
         /// The metadata store's shared SQL, from `cloudstore_store_sql::sql_metadata_store!`.
         pub(crate) mod $module {
             use ::cloudstore_store_api::{
-                AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, KmsKeyRecord, MetadataStore,
+                AccountConfig, AttributesChange, BlobId, Bucket, BucketConfig, DeleteCondition, DeletedEvents, DueVersion, KmsKeyRecord, MetadataStore,
                 ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, Versioning,
                 OutboxBacklog, OutboxEvent, OutboxRow, PartMeta, Result, Share, ShareUse, StaleUpload, StoreError,
-                Upload, WriteCondition,
+                Upload, VersionDue, WriteCondition,
             };
             use ::time::{Duration, OffsetDateTime};
             use $crate::SqlBackend as _;
@@ -1165,6 +1165,84 @@ macro_rules! sql_metadata_store {
                     Ok(Some(removed))
                 }
 
+                async fn delete_versions_if_due(
+                    &self,
+                    bucket: &str,
+                    due: &[DueVersion],
+                    grace: Duration,
+                    events: DeletedEvents<'_>,
+                ) -> Result<Vec<ObjectVersion>> {
+                    let mut removed = Vec::with_capacity(due.len());
+                    // By key (the order of the key locks: two passes at once never wait on each
+                    // other in a cycle), each key's oldest first: a version's successor is still
+                    // there when it is checked (removing the successor first would make its
+                    // noncurrent time look later).
+                    let mut due: Vec<&DueVersion> = due.iter().collect();
+                    due.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()).then(a.seq.cmp(&b.seq)));
+                    for batch in due.chunks($crate::DELETE_BATCH) {
+                        let mut tx = self.begin().await?;
+                        if !lock_bucket(&mut tx, bucket).await? {
+                            return Ok(removed);
+                        }
+                        let not_before = ms_after(now_ms(), grace);
+                        let mut gone = Vec::new();
+                        for d in batch {
+                            lock_key(&mut tx, bucket, &d.key).await?;
+                            // The version as it is now (the same id at the same position), the
+                            // key's current object, and its entries newer and older.
+                            let now: Option<(bool, Option<i64>, i64, Option<i64>, i64)> = ::sqlx::query_as(
+                                "SELECT v.is_delete_marker, \
+                                 (SELECT o.last_modified FROM objects o WHERE o.bucket = $1 AND o.key = $2), \
+                                 (SELECT COUNT(*) FROM object_versions n WHERE n.bucket = $1 AND n.key = $2 AND n.seq > $3), \
+                                 (SELECT n.last_modified FROM object_versions n WHERE n.bucket = $1 AND n.key = $2 \
+                                  AND n.seq > $3 ORDER BY n.seq LIMIT 1), \
+                                 (SELECT COUNT(*) FROM object_versions n WHERE n.bucket = $1 AND n.key = $2 AND n.seq < $3) \
+                                 FROM object_versions v WHERE v.bucket = $1 AND v.key = $2 AND v.seq = $3 AND v.version_id = $4",
+                            )
+                            .bind(bucket)
+                            .bind(&d.key)
+                            .bind(d.seq)
+                            .bind(versions::stored_id(d.version_id.as_deref()))
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                            let Some((marker, current, newer, next, older)) = now else {
+                                continue; // removed, or moved back to current, since the scan
+                            };
+                            let still_due = match d.due {
+                                VersionDue::Noncurrent { since, newer: keep } => {
+                                    // Noncurrent: a newer entry or a current object. The latest
+                                    // entry without a current object is not noncurrent.
+                                    let newer_noncurrent = newer - i64::from(current.is_none());
+                                    let became = next.or(current);
+                                    newer_noncurrent >= i64::from(keep) && became.is_some_and(|t| t <= to_ms(since))
+                                }
+                                VersionDue::SoleMarker => marker && current.is_none() && newer == 0 && older == 0,
+                            };
+                            if !still_due {
+                                continue;
+                            }
+                            // A version object lock protects is skipped (ADR 0018): nothing of it
+                            // changed, the page goes on.
+                            match versions::remove(&mut tx, bucket, &d.key, d.version_id.as_deref(), false, not_before)
+                                .await
+                            {
+                                Ok(Some(v)) => gone.push(v),
+                                Ok(None) | Err(StoreError::ObjectLocked) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        if gone.is_empty() {
+                            continue; // dropping the transaction ends it
+                        }
+                        let evs: Vec<OutboxEvent> = gone.iter().flat_map(|v| events(&v.meta)).collect();
+                        outbox::insert(&mut tx, &evs).await.map_err(db_err)?;
+                        commit(tx).await?;
+                        removed.extend(gone);
+                    }
+                    Ok(removed)
+                }
+
                 async fn update_version_attributes(
                     &self,
                     bucket: &str,
@@ -1786,6 +1864,33 @@ macro_rules! sql_metadata_store {
                         " FROM shares WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2"
                     ))
                     .bind(account_id)
+                    .bind(limit(limit_))
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?;
+                    rows.into_iter().map(ShareRow::into_share).collect()
+                }
+
+                async fn live_shares(
+                    &self,
+                    bucket: &str,
+                    key: Option<&str>,
+                    now: OffsetDateTime,
+                    limit_: usize,
+                ) -> Result<Vec<Share>> {
+                    // A folder link's key is a prefix of the key (compared by `substr`, as LIKE
+                    // would read `%` and `_` in keys).
+                    let rows: Vec<ShareRow> = ::sqlx::query_as(concat!(
+                        "SELECT ",
+                        share_columns!(),
+                        " FROM shares WHERE bucket = $1 AND NOT revoked AND expires_at > $3 \
+                         AND upload_rules IS NULL AND (max_downloads IS NULL OR downloads < max_downloads) \
+                         AND ($2 IS NULL OR key = $2 OR (folder AND substr($2, 1, length(key)) = key)) \
+                         ORDER BY created_at, id LIMIT $4"
+                    ))
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(to_ms(now))
                     .bind(limit(limit_))
                     .fetch_all(self.reads())
                     .await

@@ -3,7 +3,10 @@
 //! `crate::lifecycle`.
 
 use cloudstore_events::EventType;
-use cloudstore_store_api::{BucketConfig, DeleteCondition, StoreError, Tag, UploadListQuery, list_uploads};
+use cloudstore_store_api::{
+    BucketConfig, DeleteCondition, DueVersion, ObjectVersion, StoreError, Tag, UploadListQuery, VersionDue,
+    list_uploads,
+};
 use s3s::dto::{
     AbortIncompleteMultipartUpload, DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput, ExpirationStatus,
     GetBucketLifecycleConfigurationInput, GetBucketLifecycleConfigurationOutput, LifecycleExpiration, LifecycleRule,
@@ -306,6 +309,10 @@ impl Gateway {
                 if rule.expiration.is_some() {
                     self.expire(&bucket.name, &bucket.owner, bucket.versioning, rule, now, day, &mut done).await?;
                 }
+                // Noncurrent versions and delete markers exist only in buckets versioned once.
+                if bucket.versioning.is_some() && (rule.noncurrent.is_some() || rule.expiration.is_some()) {
+                    self.expire_versions(&bucket.name, &bucket.owner, rule, now, day, &mut done).await?;
+                }
                 if let Some(days) = rule.abort_multipart_days {
                     self.abort_old_uploads(&bucket.name, rule, days, now, day, &mut done).await?;
                 }
@@ -350,21 +357,7 @@ impl Gateway {
                 due.push(o.clone());
             }
             if !due.is_empty() {
-                let events = |d: &cloudstore_store_api::ObjectMeta| {
-                    self.outbox(|| {
-                        let mut e = cloudstore_events::Event::new(EventType::FileDeleted, now_ms_of(now));
-                        e.account_id = Some(owner.to_owned());
-                        e.principal_arn = Some("cloudstore:lifecycle".to_owned());
-                        e.bucket = Some(d.bucket.clone());
-                        e.object_key = Some(d.key.clone());
-                        e.bytes = Some(d.size);
-                        e.etag = Some(d.etag.clone());
-                        e.version_id.clone_from(&d.attributes.version_id);
-                        e.status = Some(204);
-                        e.detail.insert("lifecycle_rule".into(), rule.id.clone());
-                        e
-                    })
-                };
+                let events = |d: &cloudstore_store_api::ObjectMeta| self.lifecycle_events(owner, rule, now, d, false);
                 match versioning {
                     // One transaction for the page's expired objects; each deletion is
                     // conditional on the object being the one listed (replaced or deleted
@@ -415,6 +408,150 @@ impl Gateway {
                 Some(last) if full => {
                     from.clone_from(&last.key);
                     inclusive = false;
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// The `file_deleted` events of one lifecycle deletion (by `cloudstore:lifecycle`, with the
+    /// rule's id and the version's id; `version`: a version removed, the null one named "null").
+    fn lifecycle_events(
+        &self,
+        owner: &str,
+        rule: &Rule,
+        now: OffsetDateTime,
+        d: &cloudstore_store_api::ObjectMeta,
+        version: bool,
+    ) -> Vec<cloudstore_store_api::OutboxEvent> {
+        self.outbox(|| {
+            let mut e = cloudstore_events::Event::new(EventType::FileDeleted, now_ms_of(now));
+            e.account_id = Some(owner.to_owned());
+            e.principal_arn = Some("cloudstore:lifecycle".to_owned());
+            e.bucket = Some(d.bucket.clone());
+            e.object_key = Some(d.key.clone());
+            e.bytes = Some(d.size);
+            e.etag = (!d.etag.is_empty()).then(|| d.etag.clone());
+            e.version_id = if version {
+                Some(super::versioning::shown(d.attributes.version_id.as_deref()))
+            } else {
+                d.attributes.version_id.clone()
+            };
+            e.status = Some(204);
+            e.detail.insert("lifecycle_rule".into(), rule.id.clone());
+            e
+        })
+    }
+
+    /// A rule's actions on the versions of a versioned bucket, by one walk of the versions
+    /// under its prefix (key order, newest first): `NoncurrentVersionExpiration` removes a
+    /// noncurrent version (or delete marker) once `NoncurrentDays` have passed since it became
+    /// noncurrent — when its successor, the next newer entry, was written: that entry's
+    /// modification time — rounded up to midnight UTC as on AWS, keeping the newest
+    /// `NewerNoncurrentVersions`; `ExpiredObjectDeleteMarker` (and an `Expiration` with
+    /// `Days`/`Date`, whose time counts from the marker's) removes a delete marker that is its
+    /// key's only version. A page's due versions are removed together
+    /// (`MetadataStore::delete_versions_if_due`), each only if still due.
+    async fn expire_versions(
+        &self,
+        bucket: &str,
+        owner: &str,
+        rule: &Rule,
+        now: OffsetDateTime,
+        day: time::Duration,
+        done: &mut LifecycleDone,
+    ) -> Result<(), StoreError> {
+        // Noncurrent since `cutoff` or earlier is due: round_up(since + n days) <= now.
+        let noncurrent = rule.noncurrent.as_ref().map(|n| {
+            let cutoff = crate::lifecycle::round_down(now, day) - day * i32::try_from(n.days).unwrap_or(i32::MAX);
+            (cutoff, n.newer_versions.unwrap_or(0))
+        });
+        let marker_due = |lm: OffsetDateTime| match rule.expiration.as_ref() {
+            Some(Expiration::ExpiredDeleteMarker) => true,
+            Some(_) => rule.expiry(lm, day).is_some_and(|due| due <= now),
+            None => false,
+        };
+        if noncurrent.is_none() && rule.expiration.is_none() {
+            return Ok(());
+        }
+        // Markers have no size or tags: a rule that filters by tags does not select them.
+        let selects = |v: &ObjectVersion| {
+            if v.is_delete_marker {
+                rule.filter.tags.is_empty()
+            } else {
+                rule.filter.selects(&v.meta.key, v.meta.size, &v.meta.attributes.tags)
+            }
+        };
+        let prefix = rule.filter.prefix.as_str();
+        let end = cloudstore_store_api::prefix_successor(prefix);
+        let mut from = prefix.to_owned();
+        let mut below = None;
+        // The walk's state, carried across pages: the key being walked, the modification time
+        // of its previous (newer) entry, how many of its noncurrent entries came before, and
+        // its latest entry if that is a due marker not (yet) followed by another entry.
+        let mut key: Option<String> = None;
+        let mut newer_lm: Option<OffsetDateTime> = None;
+        let mut noncurrent_newer = 0_u32;
+        let mut sole: Option<DueVersion> = None;
+        // The due versions of a key that goes on in the next page: removed with the rest of
+        // their key (the store checks a key's versions oldest first, each while its successor
+        // is still there).
+        let mut carried: Vec<DueVersion> = Vec::new();
+        loop {
+            let page = self.meta.scan_versions(bucket, &from, below, below.is_none(), end.as_deref(), PAGE).await?;
+            let full = page.len() == PAGE;
+            let mut due = std::mem::take(&mut carried);
+            for v in &page {
+                done.scanned += 1;
+                if key.as_deref() == Some(v.meta.key.as_str()) {
+                    sole = None; // the marker has versions behind it
+                } else {
+                    due.extend(sole.take());
+                    key = Some(v.meta.key.clone());
+                    newer_lm = None;
+                    noncurrent_newer = 0;
+                }
+                let entry = |due| DueVersion {
+                    key: v.meta.key.clone(),
+                    version_id: v.meta.attributes.version_id.clone(),
+                    seq: v.seq,
+                    due,
+                };
+                if v.is_latest {
+                    if v.is_delete_marker && marker_due(v.meta.last_modified) && selects(v) {
+                        sole = Some(entry(VersionDue::SoleMarker));
+                    }
+                } else {
+                    if let (Some((cutoff, keep)), Some(since)) = (noncurrent, newer_lm)
+                        && since <= cutoff
+                        && noncurrent_newer >= keep
+                        && selects(v)
+                    {
+                        due.push(entry(VersionDue::Noncurrent { since, newer: keep }));
+                    }
+                    noncurrent_newer = noncurrent_newer.saturating_add(1);
+                }
+                newer_lm = Some(v.meta.last_modified);
+            }
+            if !full {
+                due.extend(sole.take());
+            } else if let Some(last) = page.last()
+                && due.len() < PAGE
+            {
+                let (rest, go_on): (Vec<_>, Vec<_>) = due.into_iter().partition(|d| d.key != last.meta.key);
+                due = rest;
+                carried = go_on;
+            }
+            if !due.is_empty() {
+                let events = |d: &cloudstore_store_api::ObjectMeta| self.lifecycle_events(owner, rule, now, d, true);
+                let gone = self.meta.delete_versions_if_due(bucket, &due, self.grace(), &events).await?;
+                done.expired += gone.len();
+                self.committed_count(gone.len() * usize::from(self.events.is_some()));
+            }
+            match page.last() {
+                Some(last) if full => {
+                    from.clone_from(&last.meta.key);
+                    below = Some(last.seq);
                 }
                 _ => return Ok(()),
             }

@@ -50,17 +50,10 @@ impl Gateway {
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
         let input = req.input;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(NoSuchVersion, "The specified version does not exist."));
-        }
         let b = self.bucket(&input.bucket).await?;
         let bucket_owner = crate::identity::legacy_owner(b.owner);
-        let o = self
-            .meta
-            .get_object(&input.bucket, &input.key)
-            .await
-            .s3()?
-            .ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))?;
+        // The current object, or the version `versionId` names (ACLs are per version).
+        let o = self.object_or_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
         let (owner, grants) = self.acl_output(&acl::object_acl(&o, &bucket_owner)).await?;
         Ok(S3Response::new(GetObjectAclOutput { grants: Some(grants), owner: Some(owner), request_charged: None }))
     }
@@ -76,9 +69,7 @@ impl Gateway {
             req.credentials.as_ref().map(|c| c.access_key.as_str()),
         );
         let input = req.input;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(NoSuchVersion, "The specified version does not exist."));
-        }
+        let version = super::versioning::version_arg(input.version_id.as_deref());
         let b = self.bucket(&input.bucket).await?;
         let requested = Self::requested_acl(&req.headers, input.access_control_policy.as_ref())?;
         if requested.is_public() && self.effective_block(&b).await?.block_public_acls {
@@ -90,16 +81,11 @@ impl Gateway {
             }
             // The bucket owner's full control, the only ACL such an object has: nothing to
             // change, but the object must exist.
-            self.object(&input.bucket, &input.key).await?;
+            self.object_or_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
             return Ok(S3Response::new(PutObjectAclOutput { request_charged: None }));
         }
         let bucket_owner = crate::identity::legacy_owner(b.owner.clone());
-        let current = self
-            .meta
-            .get_object(&input.bucket, &input.key)
-            .await
-            .s3()?
-            .ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))?;
+        let current = self.object_or_version(&input.bucket, &input.key, input.version_id.as_deref()).await?;
         let owner = acl::object_acl(&current, &bucket_owner).owner;
         let new_acl = self.resolve_acl(requested, &owner, &bucket_owner, false).await?;
         let value = stored(&new_acl, &bucket_owner);
@@ -115,14 +101,18 @@ impl Gateway {
                 let mut e = actor.event(EventType::ObjectAclChanged, &o.bucket, Some(&o.key));
                 e.etag = Some(o.etag.clone());
                 e.status = Some(200);
+                e.version_id.clone_from(&o.attributes.version_id);
                 e
             })
         };
-        self.meta
-            .update_object_attributes(&input.bucket, &input.key, &change, &make_events)
-            .await
-            .s3()?
-            .ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))?;
+        let changed = match version {
+            None => self.meta.update_object_attributes(&input.bucket, &input.key, &change, &make_events).await,
+            Some(id) => self.meta.update_version_attributes(&input.bucket, &input.key, id, &change, &make_events).await,
+        };
+        changed.s3()?.ok_or_else(|| match version {
+            None => s3_error!(NoSuchKey, "The specified key does not exist."),
+            Some(_) => s3_error!(NoSuchVersion, "The specified version does not exist."),
+        })?;
         self.committed_count(usize::from(self.events.is_some()));
         Ok(S3Response::new(PutObjectAclOutput { request_charged: None }))
     }

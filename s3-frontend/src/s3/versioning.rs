@@ -29,9 +29,17 @@ pub(crate) fn shown(id: Option<&str>) -> String {
     id.unwrap_or("null").to_owned()
 }
 
+/// Headers for an error answer: they replace those s3s sets, so its XML content type is kept
+/// (the server adds the `RequestId` only to XML error bodies).
+fn error_headers() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    headers
+}
+
 /// The headers AWS adds to an answer about a delete marker.
 fn marker_error(mut e: s3s::S3Error, marker: &ObjectVersion) -> s3s::S3Error {
-    let mut headers = http::HeaderMap::new();
+    let mut headers = error_headers();
     headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
     if let Ok(v) = http::HeaderValue::from_str(&shown(marker.version_id())) {
         headers.insert("x-amz-version-id", v);
@@ -69,13 +77,21 @@ impl Gateway {
     }
 
     /// A missing key: `NoSuchKey`, with the delete marker's headers when the key's latest
-    /// version is one (`NoSuchBucket` if the bucket is gone).
+    /// version is one, `x-amz-delete-marker: false` in a bucket never versioned (`NoSuchBucket`
+    /// if the bucket is gone).
     pub(crate) async fn no_such_key(&self, bucket: &str, key: &str) -> s3s::S3Error {
         let versioned = match self.bucket(bucket).await {
             Ok(b) => b.versioning.is_some(),
             Err(e) => return e,
         };
-        let e = s3_error!(NoSuchKey, "The specified key does not exist.");
+        let mut e = s3_error!(NoSuchKey, "The specified key does not exist.");
+        if !versioned {
+            // What RGW answers (s3-tests' test_delete_marker_nonversioned): no marker here.
+            let mut headers = error_headers();
+            headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("false"));
+            e.set_headers(headers);
+            return e;
+        }
         if versioned
             && !unstorable(key)
             && let Ok(Some(latest)) = self.meta.latest_version(bucket, key).await

@@ -106,6 +106,8 @@ pub struct Harness {
     database: Option<(String, String)>,
     /// The test database's URL (PostgreSQL backends only), for benchmarks that load rows.
     pub pg_url: Option<String>,
+    /// The frontend's events (into the outbox), for [`Harness::gateway_with_events`].
+    events: Option<s3_frontend::events::Events>,
 }
 
 impl Harness {
@@ -187,7 +189,7 @@ impl Harness {
         let outbox = Arc::new(cloudstore_outbox::OutboxMetrics::default());
         let buffer = cloudstore_outbox::EventBuffer::start(meta.clone(), outbox.clone(), shutdown.clone());
         let events = Some(s3_frontend::events::Events::new(buffer, outbox));
-        let cfg = GatewayConfig { gc_grace: Duration::ZERO, events, ..GatewayConfig::default() };
+        let cfg = GatewayConfig { gc_grace: Duration::ZERO, events: events.clone(), ..GatewayConfig::default() };
         let frontend = s3_frontend::app::frontend(
             meta.clone(),
             blobs.clone(),
@@ -202,7 +204,20 @@ impl Harness {
         let addr = listener.local_addr().expect("local addr");
         let server = tokio::spawn(s3_frontend::server::serve(listener, Arc::new(frontend), shutdown.clone()));
         let client = sdk_client(addr, &root.access_key, &root.secret_key);
-        Self { client, addr, root, meta, blobs, iam, shutdown, server: Some(server), _dir: dir, database, pg_url }
+        Self {
+            client,
+            addr,
+            root,
+            meta,
+            blobs,
+            iam,
+            shutdown,
+            server: Some(server),
+            _dir: dir,
+            database,
+            pg_url,
+            events,
+        }
     }
 
     /// Stops the server and drops the test database.
@@ -231,6 +246,13 @@ impl Harness {
     /// A gateway over the frontend's stores (without events), for the lifecycle pass.
     pub fn gateway(&self) -> s3_frontend::s3::Gateway {
         s3_frontend::s3::Gateway::new(self.meta.clone(), self.blobs.clone(), GatewayConfig::default())
+    }
+
+    /// A gateway over the frontend's stores writing events as the frontend does (into the
+    /// outbox), for the lifecycle pass's events.
+    pub fn gateway_with_events(&self) -> s3_frontend::s3::Gateway {
+        let cfg = GatewayConfig { events: self.events.clone(), ..GatewayConfig::default() };
+        s3_frontend::s3::Gateway::new(self.meta.clone(), self.blobs.clone(), cfg)
     }
 
     /// Creates a bucket with a unique name starting with `prefix`.

@@ -213,3 +213,184 @@ pub async fn lifecycle_pass_expires_and_aborts(h: &Harness) {
     assert_eq!(done.expired, 0);
     assert!(h.exists(&b, "tmp/tagged").await);
 }
+
+/// `(key, version id)` of every version and delete marker of `b`, sorted.
+async fn all_versions(h: &Harness, b: &str) -> Vec<(String, String)> {
+    let out = h.client.list_object_versions().bucket(b).send().await.expect("list versions");
+    let mut all: Vec<(String, String)> = out
+        .versions()
+        .iter()
+        .map(|v| (v.key().unwrap_or_default().to_owned(), v.version_id().unwrap_or_default().to_owned()))
+        .chain(
+            out.delete_markers()
+                .iter()
+                .map(|m| (m.key().unwrap_or_default().to_owned(), m.version_id().unwrap_or_default().to_owned())),
+        )
+        .collect();
+    all.sort();
+    all
+}
+
+/// Puts a version of `key` (tagged when `tags` is given) and answers its version id.
+async fn put_version(h: &Harness, b: &str, key: &str, body: &'static [u8], tags: Option<&str>) -> String {
+    let put = h
+        .client
+        .put_object()
+        .bucket(b)
+        .key(key)
+        .body(ByteStream::from_static(body))
+        .set_tagging(tags.map(str::to_owned));
+    put.send().await.expect("put").version_id().expect("a version id").to_owned()
+}
+
+/// DeleteObject without a version: answers the delete marker's version id.
+async fn delete_marker(h: &Harness, b: &str, key: &str) -> String {
+    let out = h.client.delete_object().bucket(b).key(key).send().await.expect("delete");
+    assert_eq!(out.delete_marker(), Some(true));
+    out.version_id().expect("the marker's version id").to_owned()
+}
+
+pub async fn lifecycle_pass_expires_noncurrent_versions_and_markers(h: &Harness) {
+    let c = &h.client;
+    let b = h.bucket("lcver").await;
+    c.put_bucket_versioning()
+        .bucket(&b)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+    let mut a = Vec::new();
+    for body in [b"a1", b"a2", b"a3", b"a4"] {
+        a.push(put_version(h, &b, "logs/a", body, None).await);
+    }
+    let big: Vec<String> = vec![
+        put_version(h, &b, "logs/big", b"a bigger body", None).await,
+        put_version(h, &b, "logs/big", b"a bigger body 2", None).await,
+    ];
+    let keep = [put_version(h, &b, "keep/b", b"b1", None).await, put_version(h, &b, "keep/b", b"b2", None).await];
+    let gone_v = put_version(h, &b, "logs/gone", b"g1", None).await;
+    let gone_m = delete_marker(h, &b, "logs/gone").await;
+    let alone = delete_marker(h, &b, "logs/m").await;
+    let t1 = put_version(h, &b, "tagged/t", b"t1", Some("class=scratch")).await;
+    let t2 = put_version(h, &b, "tagged/t", b"t2", None).await;
+    let u = [put_version(h, &b, "tagged/u", b"u1", None).await, put_version(h, &b, "tagged/u", b"u2", None).await];
+    let x1 = put_version(h, &b, "exp/x", b"x1", None).await;
+    let y = delete_marker(h, &b, "exp/y").await;
+    let before = all_versions(h, &b).await;
+    assert_eq!(before.len(), 17, "{before:?}");
+
+    let noncurrent = LifecycleRule::builder()
+        .id("noncurrent")
+        .filter(
+            LifecycleRuleFilter::builder()
+                .and(LifecycleRuleAndOperator::builder().prefix("logs/").object_size_less_than(5).build())
+                .build(),
+        )
+        .noncurrent_version_expiration(
+            aws_sdk_s3::types::NoncurrentVersionExpiration::builder()
+                .noncurrent_days(1)
+                .newer_noncurrent_versions(1)
+                .build(),
+        )
+        .expiration(LifecycleExpiration::builder().expired_object_delete_marker(true).build())
+        .status(ExpirationStatus::Enabled)
+        .build()
+        .expect("rule");
+    let tagged = LifecycleRule::builder()
+        .id("tagged")
+        .filter(
+            LifecycleRuleFilter::builder()
+                .tag(Tag::builder().key("class").value("scratch").build().expect("tag"))
+                .build(),
+        )
+        .noncurrent_version_expiration(
+            aws_sdk_s3::types::NoncurrentVersionExpiration::builder().noncurrent_days(2).build(),
+        )
+        .status(ExpirationStatus::Enabled)
+        .build()
+        .expect("rule");
+    c.put_bucket_lifecycle_configuration()
+        .bucket(&b)
+        .lifecycle_configuration(config(vec![noncurrent, tagged, days_rule("days", "exp/", 1)]))
+        .send()
+        .await
+        .expect("put rules");
+    let got = c.get_bucket_lifecycle_configuration().bucket(&b).send().await.expect("get");
+    let n = got.rules()[0].noncurrent_version_expiration().expect("answered");
+    assert_eq!((n.noncurrent_days(), n.newer_noncurrent_versions()), (Some(1), Some(1)));
+
+    let gateway = h.gateway_with_events();
+    let now = time::OffsetDateTime::now_utc();
+    // Now: only the marker left alone goes (ExpiredObjectDeleteMarker does not wait).
+    let done = gateway.lifecycle_pass(now).await.expect("pass");
+    assert_eq!(done.expired, 1, "{done:?}");
+    let mut want = before.clone();
+    want.retain(|v| v.1 != alone);
+    assert_eq!(all_versions(h, &b).await, want);
+
+    // Just short of a day and its midnight: nothing is noncurrent for long enough.
+    let done = gateway.lifecycle_pass(now + time::Duration::days(1) - time::Duration::minutes(1)).await.expect("pass");
+    assert_eq!(done.expired, 0, "{done:?}");
+
+    // Two days on: logs/a keeps its newest noncurrent version (a3) and loses a1 and a2; the
+    // big versions, keep/b, the tagged rule's two days and the marker with a version behind it
+    // are not due; exp/x expires (a marker is added, x1 stays) and exp/y's lone marker goes.
+    let done = gateway.lifecycle_pass(now + time::Duration::days(2)).await.expect("pass");
+    assert_eq!(done.expired, 4, "{done:?}");
+    want.retain(|v| v.1 != a[0] && v.1 != a[1] && v.1 != y);
+    let after = all_versions(h, &b).await;
+    let x_marker: Vec<&(String, String)> = after.iter().filter(|v| v.0 == "exp/x" && v.1 != x1).collect();
+    assert_eq!(x_marker.len(), 1, "expiry in a versioned bucket adds a marker: {after:?}");
+    let mut want_x = want.clone();
+    want_x.push(x_marker[0].clone());
+    want_x.sort();
+    assert_eq!(after, want_x);
+    assert_eq!(h.get(&b, "logs/a").await, b"a4");
+    assert!(!h.exists(&b, "exp/x").await);
+
+    // Three days on: the tagged noncurrent version goes; the untagged one of tagged/u stays.
+    let done = gateway.lifecycle_pass(now + time::Duration::days(3)).await.expect("pass");
+    assert_eq!(done.expired, 1, "{done:?}");
+    want_x.retain(|v| v.1 != t1);
+    assert_eq!(all_versions(h, &b).await, want_x);
+    for id in [&a[2], &a[3], &big[0], &big[1], &keep[0], &keep[1], &gone_v, &gone_m, &t2, &u[0], &u[1], &x1] {
+        assert!(want_x.iter().any(|v| &v.1 == id), "{id} is kept");
+    }
+
+    // Each removal is a file_deleted event by the lifecycle, with its rule and version.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let mut removed: Vec<(String, String, String)> = h
+        .meta
+        .outbox_rows(100_000)
+        .await
+        .expect("outbox rows")
+        .iter()
+        .map(|r| cloudstore_events::decode(r.body.as_bytes()).expect("event"))
+        .filter(|e| {
+            e.bucket.as_deref() == Some(b.as_str()) && e.principal_arn.as_deref() == Some("cloudstore:lifecycle")
+        })
+        .filter(|e| e.event_type.as_str() == "file_deleted")
+        .map(|e| {
+            (
+                e.detail.get("lifecycle_rule").cloned().unwrap_or_default(),
+                e.object_key.unwrap_or_default(),
+                e.version_id.unwrap_or_default(),
+            )
+        })
+        .collect();
+    removed.sort();
+    let mut expected = vec![
+        ("noncurrent".to_owned(), "logs/m".to_owned(), alone.clone()),
+        ("noncurrent".to_owned(), "logs/a".to_owned(), a[0].clone()),
+        ("noncurrent".to_owned(), "logs/a".to_owned(), a[1].clone()),
+        ("days".to_owned(), "exp/y".to_owned(), y.clone()),
+        ("days".to_owned(), "exp/x".to_owned(), x_marker[0].1.clone()),
+        ("tagged".to_owned(), "tagged/t".to_owned(), t1.clone()),
+    ];
+    expected.sort();
+    assert_eq!(removed, expected);
+}

@@ -7,9 +7,9 @@
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, DefaultRetention, Delete, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, ObjectIdentifier, ObjectLockConfiguration,
-    ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention,
-    ObjectLockRetentionMode, ObjectLockRule, VersioningConfiguration,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier,
+    ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ObjectLockRetention, ObjectLockRetentionMode, ObjectLockRule, VersioningConfiguration,
 };
 
 use crate::harness::{Harness, RawRequest, expect_err, random_hex, sdk_client};
@@ -377,6 +377,9 @@ pub async fn object_lock_compliance_binds_the_admin(h: &Harness) {
                         .id("all")
                         .filter(LifecycleRuleFilter::builder().prefix("").build())
                         .expiration(LifecycleExpiration::builder().days(1).build())
+                        .noncurrent_version_expiration(
+                            NoncurrentVersionExpiration::builder().noncurrent_days(1).build(),
+                        )
                         .status(ExpirationStatus::Enabled)
                         .build()
                         .expect("rule"),
@@ -387,8 +390,17 @@ pub async fn object_lock_compliance_binds_the_admin(h: &Harness) {
         .send()
         .await
         .expect("put lifecycle");
-    h.gateway().lifecycle_pass(time::OffsetDateTime::now_utc() + time::Duration::days(3650)).await.expect("pass");
+    let plain = put(h, &b, "plain").await;
+    // The first pass puts a delete marker over the current version, the next would expire it
+    // as noncurrent: the locked version is skipped, whatever the pass's clock says; an unlocked
+    // one beside it goes.
+    for _ in 0..2 {
+        h.gateway().lifecycle_pass(time::OffsetDateTime::now_utc() + time::Duration::days(3650)).await.expect("pass");
+    }
     assert!(version_exists(h, &b, "k", &v).await);
+    let listed = c.list_object_versions().bucket(&b).send().await.expect("versions");
+    assert!(listed.versions().iter().any(|x| x.version_id() == Some(v.as_str())), "{listed:?}");
+    assert!(!version_exists(h, &b, "plain", &plain).await, "{listed:?}");
     expect_err(c.delete_bucket().bucket(&b).send().await, 409, Some("BucketNotEmpty"));
 }
 

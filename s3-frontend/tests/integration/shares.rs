@@ -615,3 +615,83 @@ pub async fn upload_links(h: &Harness) {
     assert_eq!(files, 3);
     assert!(uses.iter().all(|e| e.account_id.as_deref() == Some(account_id.as_str())));
 }
+
+/// The policy explain tool answers "why is this object public?" with the live share links that
+/// serve it (its own and the folder links over it; not revoked, expired, used-up or upload
+/// links), and whether each still works (its creator may still read the object).
+pub async fn explain_lists_share_links(h: &Harness) {
+    let tag = random_hex(6);
+    let (owner, account_id, signer) = account(h, &format!("explainer-{tag}")).await;
+    let bucket = format!("share-{}", random_hex(10));
+    owner.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    for key in ["a/x.txt", "a/y.txt", "ab.txt", "b/z.txt"] {
+        owner.put_object().bucket(&bucket).key(key).body(ByteStream::from_static(b"data")).send().await.expect("put");
+    }
+    let (object_link, _) = create(h, &signer, &json!({ "bucket": bucket, "key": "a/x.txt", "expires_in": 600 })).await;
+    let (folder_link, _) = create(h, &signer, &json!({ "bucket": bucket, "prefix": "a/", "expires_in": 600 })).await;
+    let (revoked, _) = create(h, &signer, &json!({ "bucket": bucket, "key": "a/x.txt", "expires_in": 600 })).await;
+    assert_eq!(call(h, &signer, "DELETE", &format!("/{revoked}"), None).await.0, 204);
+    let (used_up, used_path) =
+        create(h, &signer, &json!({ "bucket": bucket, "key": "b/z.txt", "expires_in": 600, "max_downloads": 1 })).await;
+    assert_eq!(link(h, "GET", &used_path, None).await.status, 200);
+    let ids = |why: &Value| -> Vec<(String, bool)> {
+        why["share_links"]
+            .as_array()
+            .expect("share_links")
+            .iter()
+            .map(|l| (l["id"].as_str().expect("id").to_owned(), l["works"].as_bool().expect("works")))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let sorted = |mut v: Vec<(String, bool)>| {
+        v.sort();
+        v
+    };
+
+    let why = crate::acl::explain(h, "anonymous", "s3:GetObject", &format!("arn:aws:s3:::{bucket}/a/x.txt")).await;
+    assert_eq!(why["allowed"], false, "{why}");
+    assert_eq!(ids(&why), sorted(vec![(object_link.clone(), true), (folder_link.clone(), true)]), "{why}");
+    let why = crate::acl::explain(h, "anonymous", "s3:GetObject", &format!("arn:aws:s3:::{bucket}/a/y.txt")).await;
+    assert_eq!(ids(&why), [(folder_link.clone(), true)], "{why}");
+    // "ab.txt" is not under the folder "a/"; b/z.txt's only link is used up.
+    for key in ["ab.txt", "b/z.txt"] {
+        let why = crate::acl::explain(h, "anonymous", "s3:GetObject", &format!("arn:aws:s3:::{bucket}/{key}")).await;
+        assert!(ids(&why).is_empty(), "{key}: {why}");
+    }
+    // The bucket: every live download link in it.
+    let why = crate::acl::explain(h, "anonymous", "s3:ListBucket", &format!("arn:aws:s3:::{bucket}")).await;
+    assert_eq!(ids(&why), sorted(vec![(object_link.clone(), true), (folder_link.clone(), true)]), "{why}");
+    assert!(!ids(&why).iter().any(|(id, _)| *id == used_up || *id == revoked));
+
+    // A link whose creator lost read access is listed as not working.
+    let policy = crate::iam::allow_bucket(&bucket);
+    let (_, user, key_id, secret) = crate::iam::user(h, &account_id, &format!("u-{tag}"), Some(policy)).await;
+    let user_signer = Signer { access_key: key_id, secret_key: secret, ..h.signer() };
+    let (user_link, _) =
+        create(h, &user_signer, &json!({ "bucket": bucket, "key": "a/y.txt", "expires_in": 600 })).await;
+    h.iam.store().delete_inline_policy(OwnerKind::User, &user.id, "p", &[]).await.expect("delete policy");
+    tokio::time::sleep(s3_frontend::app::KEY_CACHE_TTL + Duration::from_millis(100)).await;
+    let why = crate::acl::explain(h, "anonymous", "s3:GetObject", &format!("arn:aws:s3:::{bucket}/a/y.txt")).await;
+    assert_eq!(ids(&why), sorted(vec![(folder_link, true), (user_link, false)]), "{why}");
+}
+
+/// A link revoked by another gateway process (straight in the store, so this process's link
+/// cache still holds it) is refused at its next use: every use passes the store's atomic
+/// count, whatever the cache says.
+pub async fn revoked_elsewhere_is_refused_at_once(h: &Harness) {
+    let (owner, _, signer) = account(h, &format!("elsewhere-{}", random_hex(6))).await;
+    let bucket = format!("share-{}", random_hex(10));
+    owner.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    owner.put_object().bucket(&bucket).key("f.txt").body(ByteStream::from_static(b"data")).send().await.expect("put");
+    let (id, path) = create(h, &signer, &json!({ "bucket": bucket, "key": "f.txt", "expires_in": 600 })).await;
+    assert_eq!(link(h, "GET", &path, None).await.status, 200, "the link is now cached");
+    assert!(h.meta.revoke_share(&id).await.expect("revoke in the store"));
+    for method in ["GET", "HEAD"] {
+        let r = link(h, method, &path, None).await;
+        assert!(r.status == 410 || r.status == 404, "{method}: {}", r.status);
+    }
+    let page = h.raw(RawRequest::new("GET", &path).header("Accept", "text/html")).await;
+    assert!(page.status == 410 || page.status == 404, "page: {}", page.status);
+    assert_eq!(downloads(h, &signer, &id).await, 1, "nothing counted after the revocation");
+}

@@ -323,3 +323,92 @@ pub async fn versioning_refuses_strangers(h: &Harness) {
     assert_eq!(got.status(), Some(&BucketVersioningStatus::Enabled));
     assert_eq!(body_of(h, &b, "k", Some(&v)).await.0, b"secret".to_vec());
 }
+
+/// Get/PutObjectAcl with `versionId`: each version has its own ACL (s3-tests'
+/// test_versioned_object_acl); an ACL put without a version changes the current one only; a
+/// version that does not exist is NoSuchVersion; strangers neither read nor change a version's
+/// ACL. And a missing key of a bucket never versioned answers `x-amz-delete-marker: false`.
+pub async fn object_acls_by_version(h: &Harness) {
+    use aws_sdk_s3::types::{ObjectCannedAcl, ObjectOwnership, Permission, Type};
+    let c = &h.client;
+    let b = format!("vacl-{}", random_hex(8));
+    c.create_bucket().bucket(&b).object_ownership(ObjectOwnership::ObjectWriter).send().await.expect("create");
+    let head = RawRequest::new("HEAD", &format!("/{b}/missing"));
+    let r = h.raw(h.signer().sign(head, None, time::OffsetDateTime::now_utc())).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("x-amz-delete-marker"), Some("false"));
+    // The error's XML still names its request.
+    let get = RawRequest::new("GET", &format!("/{b}/missing"));
+    let r = h.raw(h.signer().sign(get, None, time::OffsetDateTime::now_utc())).await;
+    r.assert_error(404, "NoSuchKey");
+    assert_eq!(r.header("x-amz-delete-marker"), Some("false"));
+    let id = r.header("x-amz-request-id").expect("request id").to_owned();
+    assert!(r.text().contains(&format!("<RequestId>{id}</RequestId>")), "{}", r.text());
+    set_versioning(h, &b, BucketVersioningStatus::Enabled).await;
+    let v1 = put(h, &b, "k", b"one").await.expect("id");
+    let v2 = put(h, &b, "k", b"two").await.expect("id");
+    let grants = |out: &aws_sdk_s3::operation::get_object_acl::GetObjectAclOutput| {
+        let mut g: Vec<(Type, String, Permission)> = out
+            .grants()
+            .iter()
+            .map(|g| {
+                let who = g.grantee().expect("grantee");
+                (
+                    who.r#type().clone(),
+                    who.id().or(who.uri()).unwrap_or_default().to_owned(),
+                    g.permission().expect("permission").clone(),
+                )
+            })
+            .collect();
+        g.sort_by(|a, b| a.1.cmp(&b.1));
+        g
+    };
+    let acl_of = |v: Option<&str>| c.get_object_acl().bucket(&b).key("k").set_version_id(v.map(str::to_owned)).send();
+    let owner_only = grants(&acl_of(Some(&v1)).await.expect("acl of v1"));
+    assert_eq!(owner_only.len(), 1);
+    assert_eq!(owner_only[0].2, Permission::FullControl);
+
+    c.put_object_acl()
+        .bucket(&b)
+        .key("k")
+        .version_id(&v1)
+        .acl(ObjectCannedAcl::AuthenticatedRead)
+        .send()
+        .await
+        .expect("put acl of v1");
+    let got = grants(&acl_of(Some(&v1)).await.expect("acl of v1"));
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().any(|g| g.1.ends_with("/AuthenticatedUsers") && g.2 == Permission::Read), "{got:?}");
+    assert_eq!(grants(&acl_of(None).await.expect("acl of current")), owner_only, "the current version keeps its ACL");
+    assert_eq!(grants(&acl_of(Some(&v2)).await.expect("acl of v2")), owner_only);
+    // Without a version: the current one (v2) only.
+    c.put_object_acl()
+        .bucket(&b)
+        .key("k")
+        .acl(ObjectCannedAcl::AuthenticatedRead)
+        .send()
+        .await
+        .expect("put acl of current");
+    assert_eq!(grants(&acl_of(Some(&v2)).await.expect("acl of v2")).len(), 2);
+    expect_err(acl_of(Some("nosuchversion")).await, 404, Some("NoSuchVersion"));
+    expect_err(
+        c.put_object_acl().bucket(&b).key("k").version_id("nosuchversion").acl(ObjectCannedAcl::Private).send().await,
+        404,
+        Some("NoSuchVersion"),
+    );
+
+    // Strangers: refused, nothing changed.
+    let (_, key) = h
+        .iam
+        .admin_create_account(&format!("vacl-other-{}", random_hex(6)), None, None, &Default::default())
+        .await
+        .expect("other account");
+    let other = sdk_client(h.addr, &key.access_key_id, &key.secret.0);
+    expect_err(other.get_object_acl().bucket(&b).key("k").version_id(&v1).send().await, 403, Some("AccessDenied"));
+    expect_err(
+        other.put_object_acl().bucket(&b).key("k").version_id(&v1).acl(ObjectCannedAcl::Private).send().await,
+        403,
+        Some("AccessDenied"),
+    );
+    assert_eq!(grants(&acl_of(Some(&v1)).await.expect("acl of v1")).len(), 2);
+}

@@ -30,10 +30,10 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 use crate::{
-    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, ListPage, ListQuery, ListedObject, LockMode,
+    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DueVersion, ListPage, ListQuery, ListedObject, LockMode,
     MetadataStore, ObjectAttributes, ObjectMeta, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StoreError, Tag,
-    Upload, UploadListQuery, VersionListQuery, Versioning, WriteCondition, list_object_versions, list_objects,
-    list_uploads,
+    Upload, UploadListQuery, VersionDue, VersionListQuery, Versioning, WriteCondition, list_object_versions,
+    list_objects, list_uploads,
 };
 
 type Store = Arc<dyn MetadataStore>;
@@ -79,6 +79,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(versions);
     section!(version_races);
     section!(object_lock);
+    section!(lifecycle_versions);
 }
 
 /// Names unique to one run of the suite.
@@ -1695,6 +1696,35 @@ async fn shares(store: &Store, run: &Run) {
     let shown = ok(store.get_share(&d.id).await, "get_share").expect("share");
     assert_eq!((shown.guesses, shown.guesses_since), (1, Some(t + window)));
     assert_eq!(ok(store.get_share(&c.id).await, "get_share").map(|s| s.downloads), Some(5));
+
+    // The live download links serving a key (the explain tool's): `a` and `c` are used up, `b`
+    // is revoked (and an upload link); `f` is a folder over the key, `d` the key's own. A
+    // folder's prefix is compared as text, not as a LIKE pattern.
+    let mut g = share_record(run, "g", &account, Duration::hours(1), None);
+    g.key = "d_r/".to_owned();
+    g.folder = true;
+    ok(store.create_share(&g, &[]).await, "create_share");
+    let live = |key: Option<&'static str>, at: OffsetDateTime| {
+        let store = store.clone();
+        let bucket = run.bucket("sh");
+        async move {
+            let mut ids: Vec<String> =
+                ok(store.live_shares(&bucket, key, at, 100).await, "live_shares").into_iter().map(|s| s.id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut want = vec![d.id.clone(), f.id.clone()];
+    want.sort();
+    assert_eq!(live(Some("dir/file.txt"), now()).await, want);
+    assert_eq!(live(Some("dir/other"), now()).await, [f.id.clone()]);
+    assert!(live(Some("dar/file.txt"), now()).await.is_empty(), "d_r/ is no pattern");
+    assert!(live(Some("dirx"), now()).await.is_empty());
+    let mut all = vec![d.id.clone(), f.id.clone(), g.id.clone()];
+    all.sort();
+    assert_eq!(live(None, now()).await, all);
+    assert!(live(None, now() + Duration::hours(2)).await.is_empty(), "expired links are not live");
+    assert!(ok(store.live_shares("no-such-bucket", None, now(), 100).await, "live_shares").is_empty());
 }
 
 /// KMS keys (ADR 0014): created once per id, read back as written, listed by id; a bucket's
@@ -2231,4 +2261,157 @@ async fn object_lock(store: &Store, run: &Run) {
     ok(store.abandon_blobs(&[replacing.parts[0].blob.clone()]).await, "abandon");
     ok(store.delete_bucket(&nb, &[]).await, "delete_bucket");
     ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
+}
+/// A version of `key` (`id`) put with modification time `at`.
+async fn put_version_at(store: &Store, bucket: &str, key: &str, id: &str, at: OffsetDateTime) -> ObjectMeta {
+    let mut obj = version_of(store, bucket, key, Some(id)).await;
+    obj.last_modified = at;
+    put_version(store, &obj, Versioning::Enabled).await;
+    obj
+}
+
+/// The scanned entry of `key` with version id `id`.
+async fn scanned(store: &Store, bucket: &str, key: &str, id: &str) -> crate::ObjectVersion {
+    let all = ok(store.scan_versions(bucket, "", None, true, None, 1000).await, "scan_versions");
+    all.into_iter().find(|v| v.meta.key == key && v.version_id() == Some(id)).expect("scanned version")
+}
+
+fn due(v: &crate::ObjectVersion, due: VersionDue) -> DueVersion {
+    DueVersion { key: v.meta.key.clone(), version_id: v.meta.attributes.version_id.clone(), seq: v.seq, due }
+}
+
+/// `delete_versions_if_due` (the lifecycle pass's noncurrent and delete-marker expiry): a
+/// version is removed only while it is still noncurrent since the time given (its successor's
+/// modification time), with enough newer noncurrent versions, or still its key's only
+/// version (a marker); each removal queues its blobs and writes its events; a version
+/// promoted back to current since the scan is kept.
+async fn lifecycle_versions(store: &Store, run: &Run) {
+    let b = run.bucket("lcv");
+    make_bucket(store, &b).await;
+    ok(store.set_bucket_config(&b, BucketConfig::Versioning, Some("Enabled"), &[]).await, "set versioning");
+    let t0 = now() - Duration::days(30);
+    let day = Duration::days(1);
+    // "k": four versions a day apart (k4 current).
+    let k: Vec<ObjectMeta> = versions_a_step_apart(store, &b, "k", t0, day, 4).await;
+    // "m": one version, then a marker (latest) a day later.
+    let m1 = put_version_at(store, &b, "m", "m1", t0).await;
+    let marker = ok(
+        store
+            .put_delete_marker(
+                &b,
+                "m",
+                Some("mm"),
+                t0 + day,
+                &DeleteCondition::default(),
+                Versioning::Enabled,
+                GRACE,
+                &no_events,
+            )
+            .await,
+        "put_delete_marker",
+    );
+    // "p": two versions; the older is promoted back to current after the scan.
+    let p: Vec<ObjectMeta> = versions_a_step_apart(store, &b, "p", t0, day, 2).await;
+    // "s": a marker alone, then a version written after the scan.
+    ok(
+        store
+            .put_delete_marker(
+                &b,
+                "s",
+                Some("sm"),
+                t0,
+                &DeleteCondition::default(),
+                Versioning::Enabled,
+                GRACE,
+                &no_events,
+            )
+            .await,
+        "marker alone",
+    );
+    let (k1, k2, k3) =
+        (scanned(store, &b, "k", "k1").await, scanned(store, &b, "k", "k2").await, scanned(store, &b, "k", "k3").await);
+    let (sm, mm, p1, m1v) = (
+        scanned(store, &b, "s", "sm").await,
+        scanned(store, &b, "m", "mm").await,
+        scanned(store, &b, "p", "p1").await,
+        scanned(store, &b, "m", "m1").await,
+    );
+    assert!(mm.is_latest && mm.is_delete_marker);
+    let s2 = put_version_at(store, &b, "s", "s2", now()).await;
+    ok(store.delete_object_version(&b, "p", Some("p2"), GRACE, &no_events).await, "delete p2");
+
+    let made = |o: &ObjectMeta| {
+        vec![OutboxEvent {
+            key: format!("lcv/{}", run.id),
+            body: format!("{} {}", o.key, o.attributes.version_id.as_deref().unwrap_or("null")),
+        }]
+    };
+    let list = vec![
+        // k1: noncurrent since k2's time, two newer noncurrent (k2, k3): due keeping 2.
+        due(&k1, VersionDue::Noncurrent { since: k[1].last_modified, newer: 2 }),
+        // k2: only one newer noncurrent (k3): kept when 2 must stay.
+        due(&k2, VersionDue::Noncurrent { since: far_future(), newer: 2 }),
+        // k3: noncurrent since k4's time, later than the time given: kept.
+        due(&k3, VersionDue::Noncurrent { since: k[3].last_modified - Duration::seconds(1), newer: 0 }),
+        // m's marker has m1 behind it: not alone, kept.
+        due(&mm, VersionDue::SoleMarker),
+        // p1 is current again since the scan: kept.
+        due(&p1, VersionDue::Noncurrent { since: far_future(), newer: 0 }),
+        // s's marker is no longer alone (nor latest): kept.
+        due(&sm, VersionDue::SoleMarker),
+    ];
+    let gone = ok(store.delete_versions_if_due(&b, &list, GRACE, &made).await, "delete_versions_if_due");
+    let ids: Vec<Option<&str>> = gone.iter().map(crate::ObjectVersion::version_id).collect();
+    assert_eq!(ids, [Some("k1")]);
+    assert!(!gone[0].is_latest && !gone[0].is_delete_marker);
+    assert_queued_after(store, &k[0].parts[0].blob, GRACE).await;
+    for o in [&k[1], &k[2], &k[3], &p[0], &m1, &s2] {
+        assert_not_queued(store, &o.parts[0].blob).await;
+    }
+    assert_eq!(get(store, &b, "p").await.expect("p1 current").etag, p[0].etag);
+
+    // m1 noncurrent since the marker: removed; then the marker is alone and goes too, in the
+    // same call, given first as a scan lists it: a key's versions are checked oldest first.
+    let list = vec![
+        due(&mm, VersionDue::SoleMarker),
+        due(&m1v, VersionDue::Noncurrent { since: marker.meta.last_modified, newer: 0 }),
+    ];
+    let gone = ok(store.delete_versions_if_due(&b, &list, GRACE, &made).await, "m");
+    let ids: Vec<Option<&str>> = gone.iter().map(crate::ObjectVersion::version_id).collect();
+    assert_eq!(ids, [Some("m1"), Some("mm")]);
+    assert_queued_after(store, &m1.parts[0].blob, GRACE).await;
+    assert!(ok(store.latest_version(&b, "m").await, "latest_version").is_none());
+    // Nothing again; a missing bucket removes nothing.
+    assert!(ok(store.delete_versions_if_due(&b, &list, GRACE, &made).await, "again").is_empty());
+    assert!(ok(store.delete_versions_if_due(&run.bucket("nolcv"), &list, GRACE, &made).await, "none").is_empty());
+
+    let mut rows: Vec<String> = ok(store.outbox_rows(1_000_000).await, "outbox_rows")
+        .into_iter()
+        .filter(|r| r.key == format!("lcv/{}", run.id))
+        .map(|r| r.body)
+        .collect();
+    rows.sort_unstable();
+    assert_eq!(rows, ["k k1", "m m1", "m mm"], "one event per removal");
+
+    // Cleanup.
+    for v in ok(store.scan_versions(&b, "", None, true, None, 1000).await, "scan_versions") {
+        ok(store.delete_object_version(&b, &v.meta.key, v.version_id(), GRACE, &no_events).await, "cleanup");
+    }
+    ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
+}
+
+/// `n` versions of `key` (ids `<key>1`..), the first at `t0`, each `step` after the last.
+async fn versions_a_step_apart(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+    t0: OffsetDateTime,
+    step: Duration,
+    n: i32,
+) -> Vec<ObjectMeta> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(put_version_at(store, bucket, key, &format!("{key}{}", i + 1), t0 + step * i).await);
+    }
+    out
 }

@@ -583,6 +583,47 @@ def account_public_access_block_s3control():
 
 
 @check
+def object_lock():
+    # ADR 0018: a bucket created with object lock, a GOVERNANCE retention that refuses a delete
+    # of the version unless bypassed, a legal hold that refuses it even then.
+    name = new_bucket_name("lock")
+    kwargs = {"Bucket": name, "ObjectLockEnabledForBucket": True}
+    if REGION != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": REGION}
+    s3.create_bucket(**kwargs)
+    try:
+        eq("Enabled", s3.get_bucket_versioning(Bucket=name).get("Status"), "versioning of a lock bucket")
+        conf = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=conf)
+        eq(conf, s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"], "lock configuration")
+        vid = s3.put_object(Bucket=name, Key="k", Body=b"locked")["VersionId"]
+        got = s3.get_object_retention(Bucket=name, Key="k", VersionId=vid)["Retention"]
+        eq("GOVERNANCE", got["Mode"], "default retention mode")
+        expect_error(lambda: s3.delete_object(Bucket=name, Key="k", VersionId=vid), "AccessDenied", 403, "delete of a retained version")
+        s3.put_object_legal_hold(Bucket=name, Key="k", VersionId=vid, LegalHold={"Status": "ON"})
+        head = s3.head_object(Bucket=name, Key="k", VersionId=vid)
+        eq("ON", head.get("ObjectLockLegalHoldStatus"), "legal hold on HEAD")
+        eq("GOVERNANCE", head.get("ObjectLockMode"), "lock mode on HEAD")
+        expect_error(
+            lambda: s3.delete_object(Bucket=name, Key="k", VersionId=vid, BypassGovernanceRetention=True),
+            "AccessDenied",
+            403,
+            "delete of a version on legal hold",
+        )
+        s3.put_object_legal_hold(Bucket=name, Key="k", VersionId=vid, LegalHold={"Status": "OFF"})
+        s3.delete_object(Bucket=name, Key="k", VersionId=vid, BypassGovernanceRetention=True)
+    finally:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                try:
+                    s3.put_object_legal_hold(Bucket=name, Key=v["Key"], VersionId=v["VersionId"], LegalHold={"Status": "OFF"})
+                except ClientError:
+                    pass
+                s3.delete_object(Bucket=name, Key=v["Key"], VersionId=v["VersionId"], BypassGovernanceRetention=True)
+        s3.delete_bucket(Bucket=name)
+
+
+@check
 def delete_bucket():
     empty_bucket(B)
     s3.delete_bucket(Bucket=B)

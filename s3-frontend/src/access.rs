@@ -77,6 +77,11 @@ pub fn required_action(op: &str) -> Option<&'static str> {
         "PutObjectTagging" => "s3:PutObjectTagging",
         "DeleteObjectTagging" => "s3:DeleteObjectTagging",
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
+        "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
+        "PutObjectRetention" => "s3:PutObjectRetention",
+        "GetObjectRetention" => "s3:GetObjectRetention",
+        "PutObjectLegalHold" => "s3:PutObjectLegalHold",
+        "GetObjectLegalHold" => "s3:GetObjectLegalHold",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
@@ -127,11 +132,6 @@ fn names_version(query: Option<&str>) -> bool {
 #[must_use]
 pub fn not_implemented_reason(op: &str) -> &'static str {
     match op {
-        "PutObjectLockConfiguration"
-        | "PutObjectRetention"
-        | "GetObjectRetention"
-        | "PutObjectLegalHold"
-        | "GetObjectLegalHold" => "object lock is not supported yet",
         o if o.contains("Analytics")
             || o.contains("Inventory")
             || o.contains("Metrics")
@@ -930,7 +930,9 @@ mod tests {
         ] {
             assert!(required_action(op).is_some(), "{op} has no action");
         }
-        assert_eq!(required_action("PutObjectRetention"), None);
+        assert_eq!(required_action("PutObjectRetention"), Some("s3:PutObjectRetention"));
+        assert_eq!(required_action("PutObjectLockConfiguration"), Some("s3:PutBucketObjectLockConfiguration"));
+        assert_eq!(required_action("GetObjectLegalHold"), Some("s3:GetObjectLegalHold"));
         assert_eq!(version_action("GetObject", "s3:GetObject"), "s3:GetObjectVersion");
         assert_eq!(version_action("DeleteObject", "s3:DeleteObject"), "s3:DeleteObjectVersion");
         assert_eq!(version_action("PutObject", "s3:PutObject"), "s3:PutObject");

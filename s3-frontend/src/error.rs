@@ -24,6 +24,8 @@ pub(crate) fn store_error(e: StoreError) -> S3Error {
         StoreError::PreconditionFailed => {
             s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
         }
+        // Object lock (ADR 0018): AWS answers a locked version's removal with AccessDenied.
+        StoreError::ObjectLocked => s3_error!(AccessDenied, "Access Denied because object protected by object lock."),
         StoreError::Conflict => {
             s3_error!(ConditionalRequestConflict, "A conflicting operation occurred. Please retry.")
         }
@@ -66,6 +68,7 @@ mod tests {
             (StoreError::NoSuchKey, S3ErrorCode::NoSuchKey),
             (StoreError::NoSuchUpload, S3ErrorCode::NoSuchUpload),
             (StoreError::PreconditionFailed, S3ErrorCode::PreconditionFailed),
+            (StoreError::ObjectLocked, S3ErrorCode::AccessDenied),
             (StoreError::BucketExists { owner: "x".into() }, S3ErrorCode::BucketAlreadyExists),
         ];
         for (e, code) in cases {

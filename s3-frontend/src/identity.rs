@@ -310,6 +310,8 @@ pub struct BucketInfo {
     pub encryption: Option<String>,
     /// The versioning state (ADR 0017); `None`: never versioned.
     pub versioning: Option<cloudstore_store_api::Versioning>,
+    /// The object lock configuration as stored (JSON; ADR 0018); `None`: object lock not enabled.
+    pub object_lock: Option<String>,
 }
 
 impl BucketInfo {
@@ -389,6 +391,7 @@ impl BucketCache {
             let ownership = crate::acl::Ownership::from_stored(b.object_ownership.as_deref());
             let encryption = b.encryption.clone();
             let versioning = b.versioning;
+            let object_lock = b.object_lock.clone();
             Arc::new(BucketInfo {
                 owner,
                 policy,
@@ -401,6 +404,7 @@ impl BucketCache {
                 ownership,
                 encryption,
                 versioning,
+                object_lock,
             })
         };
         put(&self.map, bucket, Some(info.clone()));

@@ -25,6 +25,10 @@ pub enum StoreError {
     /// A conditional write lost: the current state does not meet the condition.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// Object lock forbids the change: the version is under a legal hold or a retention in
+    /// force (ADR 0018).
+    #[error("object is locked")]
+    ObjectLocked,
     /// A concurrent change got in the way; the caller may retry.
     #[error("conflicting concurrent change")]
     Conflict,

@@ -32,6 +32,7 @@ pub use listing::{
 pub use meta::MetadataStore;
 pub use records::{
     AccountConfig, AttributesChange, BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DeletedEvents,
-    DueVersion, ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog, OutboxEvent,
-    OutboxRow, PartMeta, Share, ShareUse, StaleUpload, Tag, Upload, VersionDue, Versioning, WriteCondition,
+    DueVersion, LockMode, ObjectAttributes, ObjectEvents, ObjectMeta, ObjectSummary, ObjectVersion, OutboxBacklog,
+    OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StaleUpload, Tag, Upload, VersionDue, Versioning,
+    WriteCondition,
 };

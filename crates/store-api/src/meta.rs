@@ -33,7 +33,9 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// progress are aborted in the same transaction, their parts' blobs queued now.
     async fn delete_bucket(&self, name: &str, events: &[OutboxEvent]) -> Result<()>;
     /// Sets (`Some`) or removes (`None`) a bucket setting (the policy, the notification
-    /// rules); `NoSuchBucket` if the bucket is gone.
+    /// rules); `NoSuchBucket` if the bucket is gone. `ObjectLocked` (nothing changed) for a
+    /// versioning state other than `Enabled` on a bucket with object lock, or an object lock
+    /// configuration on a bucket whose versioning is not `Enabled` (ADR 0018).
     async fn set_bucket_config(
         &self,
         name: &str,
@@ -148,11 +150,28 @@ pub trait MetadataStore: Send + Sync + Debug + 'static {
     /// are queued after `grace`; if it was the latest, the next newest version becomes current
     /// (a delete marker stays latest without a current object). Returns what was removed, or
     /// `None` if there is no such version. `events` gets the removed version.
+    /// [`crate::StoreError::ObjectLocked`] (nothing changed) while object lock protects the
+    /// version (ADR 0018: a legal hold, or a retention until after the store's clock).
     async fn delete_object_version(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
+        grace: Duration,
+        events: DeletedEvents<'_>,
+    ) -> Result<Option<ObjectVersion>> {
+        self.delete_object_version_with(bucket, key, version_id, false, grace, events).await
+    }
+
+    /// [`Self::delete_object_version`], where `bypass_governance` (the caller is allowed
+    /// `s3:BypassGovernanceRetention` and asked for it) lets a GOVERNANCE retention in force
+    /// be ignored; a COMPLIANCE retention or a legal hold still refuses (ADR 0018).
+    async fn delete_object_version_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        bypass_governance: bool,
         grace: Duration,
         events: DeletedEvents<'_>,
     ) -> Result<Option<ObjectVersion>>;

@@ -73,6 +73,9 @@ pub struct Bucket {
     pub encryption: Option<String>,
     /// The versioning state (ADR 0017): `None` if versioning was never enabled.
     pub versioning: Option<Versioning>,
+    /// The object lock configuration (JSON, of the frontend's; ADR 0018): `None` if object
+    /// lock is not enabled on the bucket.
+    pub object_lock: Option<String>,
 }
 
 /// A bucket's versioning state once it has been set (ADR 0017); a bucket that never had it
@@ -186,6 +189,8 @@ pub enum BucketConfig {
     Encryption,
     /// The versioning state ([`Versioning::as_str`]).
     Versioning,
+    /// The object lock configuration (ADR 0018).
+    ObjectLock,
 }
 
 impl BucketConfig {
@@ -203,6 +208,7 @@ impl BucketConfig {
             Self::ObjectOwnership => "object_ownership",
             Self::Encryption => "encryption",
             Self::Versioning => "versioning",
+            Self::ObjectLock => "object_lock",
         }
     }
 }
@@ -299,6 +305,47 @@ pub struct ObjectAttributes {
     /// was never versioned, and those written while versioning is suspended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// The object lock retention mode (ADR 0018), with [`Self::retain_until`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_mode: Option<LockMode>,
+    /// Until when the version is retained (milliseconds since the Unix epoch; ADR 0018).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<i64>,
+    /// The legal hold (ADR 0018): `Some(true)` on, `Some(false)` turned off, `None` never set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<bool>,
+}
+
+/// An object lock retention mode (ADR 0018).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LockMode {
+    /// Those allowed `s3:BypassGovernanceRetention` may shorten or remove it.
+    #[serde(rename = "GOVERNANCE")]
+    Governance,
+    /// Nobody shortens it or changes its mode, the platform admin included.
+    #[serde(rename = "COMPLIANCE")]
+    Compliance,
+}
+
+impl LockMode {
+    /// The S3 name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Governance => "GOVERNANCE",
+            Self::Compliance => "COMPLIANCE",
+        }
+    }
+
+    /// The mode of an S3 name (exactly as AWS spells it).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "GOVERNANCE" => Some(Self::Governance),
+            "COMPLIANCE" => Some(Self::Compliance),
+            _ => None,
+        }
+    }
 }
 
 impl ObjectAttributes {
@@ -312,6 +359,30 @@ impl ObjectAttributes {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// Whether the version's retention is in force at `now_ms` (milliseconds since the epoch).
+    #[must_use]
+    pub fn retained_at(&self, now_ms: i64) -> bool {
+        self.lock_mode.is_some() && self.retain_until.is_some_and(|t| t > now_ms)
+    }
+
+    /// Whether `new` (attributes about to replace these) would shorten, remove or change the
+    /// mode of a COMPLIANCE retention in force at `now_ms`: nobody may (ADR 0018), so the
+    /// stores refuse such an attributes change whatever asked for it.
+    #[must_use]
+    pub fn weakens_compliance(&self, new: &Self, now_ms: i64) -> bool {
+        self.lock_mode == Some(LockMode::Compliance)
+            && self.retained_at(now_ms)
+            && (new.lock_mode != Some(LockMode::Compliance) || new.retain_until < self.retain_until)
+    }
+
+    /// Whether object lock forbids removing the version at `now_ms` (ADR 0018): a legal hold,
+    /// or a retention in force (a GOVERNANCE one not when `bypass_governance`).
+    #[must_use]
+    pub fn locked_at(&self, now_ms: i64, bypass_governance: bool) -> bool {
+        self.legal_hold == Some(true)
+            || (self.retained_at(now_ms) && !(bypass_governance && self.lock_mode == Some(LockMode::Governance)))
     }
 }
 

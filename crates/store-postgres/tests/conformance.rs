@@ -183,6 +183,7 @@ async fn new_bucket(store: &PgMetadataStore, prefix: &str) -> String {
         object_ownership: None,
         encryption: None,
         versioning: None,
+        object_lock: None,
     };
     store.create_bucket(&record, &[]).await.expect("create_bucket");
     name

@@ -125,6 +125,7 @@ pub struct BucketRow {
     object_ownership: Option<String>,
     encryption: Option<String>,
     versioning: Option<String>,
+    object_lock: Option<String>,
 }
 
 impl BucketRow {
@@ -144,6 +145,7 @@ impl BucketRow {
             object_ownership,
             encryption,
             versioning,
+            object_lock,
         } = self;
         Ok(Bucket {
             name,
@@ -160,6 +162,7 @@ impl BucketRow {
             object_ownership,
             encryption,
             versioning: versioning.as_deref().and_then(cloudstore_store_api::Versioning::parse),
+            object_lock,
         })
     }
 }

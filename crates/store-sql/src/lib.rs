@@ -52,7 +52,7 @@ macro_rules! upload_columns {
 macro_rules! bucket_columns {
     () => {
         "name, owner, region, created_at, policy, notification, cors, public_access_block, tagging, lifecycle, acl, \
-         object_ownership, encryption, versioning"
+         object_ownership, encryption, versioning, object_lock"
     };
 }
 
@@ -432,6 +432,29 @@ macro_rules! sql_metadata_store {
                     id.unwrap_or("null")
                 }
 
+                /// `ObjectLocked` if the attributes (JSON, as stored) of a version about to be
+                /// removed say object lock protects it now (ADR 0018: the store's clock).
+                pub(crate) fn unlocked(attributes: &str, bypass_governance: bool) -> Result<()> {
+                    let a: ::cloudstore_store_api::ObjectAttributes = $crate::codec::from_json(attributes)?;
+                    if a.locked_at(now_ms(), bypass_governance) {
+                        return Err(StoreError::ObjectLocked);
+                    }
+                    Ok(())
+                }
+
+                /// The attributes `change` makes of `meta`'s, unless they weaken a COMPLIANCE
+                /// retention in force (`ObjectLocked`; ADR 0018).
+                pub(crate) fn changed(
+                    meta: &ObjectMeta,
+                    change: AttributesChange<'_>,
+                ) -> Result<::cloudstore_store_api::ObjectAttributes> {
+                    let new = change(meta)?;
+                    if meta.attributes.weakens_compliance(&new, now_ms()) {
+                        return Err(StoreError::ObjectLocked);
+                    }
+                    Ok(new)
+                }
+
                 /// The current object of a key, locked for update.
                 pub(crate) async fn current(conn: &mut Conn, bucket: &str, key: &str) -> Result<Option<ObjectRow>> {
                     ::sqlx::query_as(concat!(
@@ -490,15 +513,17 @@ macro_rules! sql_metadata_store {
                 /// Removes the key's noncurrent null version (object or marker), queueing its
                 /// blobs at `not_before`.
                 async fn drop_null(conn: &mut Conn, bucket: &str, key: &str, not_before: i64) -> Result<()> {
-                    let parts: Vec<String> = ::sqlx::query_scalar(
-                        "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' RETURNING parts",
+                    let rows: Vec<(String, String)> = ::sqlx::query_as(
+                        "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' \
+                         RETURNING parts, attributes",
                     )
                     .bind(bucket)
                     .bind(key)
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(db_err)?;
-                    for p in parts {
+                    for (p, a) in rows {
+                        unlocked(&a, false)?;
                         let parts: Vec<::cloudstore_store_api::BlobPart> = $crate::codec::from_json(&p)?;
                         queue_blobs(&mut *conn, &distinct_blobs(&parts), not_before).await?;
                     }
@@ -520,6 +545,10 @@ macro_rules! sql_metadata_store {
                     if versioning == Versioning::Enabled || id.is_some() {
                         keep_current(&mut *conn, &meta.bucket, &meta.key, id).await?;
                     } else {
+                        // The null version is replaced for good: never a locked one (ADR 0018).
+                        if meta.attributes.locked_at(now_ms(), false) {
+                            return Err(StoreError::ObjectLocked);
+                        }
                         let old: Vec<&str> =
                             distinct_blobs(&meta.parts).into_iter().filter(|b| !keep.contains(b)).collect();
                         queue_blobs(&mut *conn, &old, not_before).await?;
@@ -603,17 +632,19 @@ macro_rules! sql_metadata_store {
                     Err(StoreError::Conflict)
                 }
 
-                /// Removes one version (`None`: the null version) of a key whose bucket and key
-                /// the caller has locked: its blobs are queued at `not_before`; if it was the
-                /// latest, the next newest version becomes current (see
-                /// `MetadataStore::delete_object_version`, and the lifecycle pass's
-                /// `delete_versions_if_due`: both remove versions only here). `None` if there
-                /// is no such version.
+                /// Removes one version of a key (`None`: the null version) for good, the caller
+                /// holding the key's lock: queues its blobs at `not_before` and, if it was the
+                /// latest, promotes the next newest. `None` if there is no such version.
+                /// `ObjectLocked` (ADR 0018), checked before anything changed (the caller's
+                /// transaction stays usable, e.g. to skip the version and go on), while object
+                /// lock protects it: a legal hold, or a retention until after the store's clock
+                /// (a GOVERNANCE one not with `bypass_governance`).
                 pub(crate) async fn remove(
                     conn: &mut Conn,
                     bucket: &str,
                     key: &str,
                     version_id: Option<&str>,
+                    bypass_governance: bool,
                     not_before: i64,
                 ) -> Result<Option<ObjectVersion>> {
                     let cur = current(&mut *conn, bucket, key).await?;
@@ -625,6 +656,9 @@ macro_rules! sql_metadata_store {
                         && id.as_deref() == version_id
                     {
                         let meta = c.into_meta()?;
+                        if meta.attributes.locked_at(now_ms(), bypass_governance) {
+                            return Err(StoreError::ObjectLocked);
+                        }
                         ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
                             .bind(bucket)
                             .bind(key)
@@ -633,6 +667,20 @@ macro_rules! sql_metadata_store {
                             .map_err(db_err)?;
                         ObjectVersion { meta, is_delete_marker: false, is_latest: true, seq: ObjectVersion::CURRENT }
                     } else {
+                        // The version's lock first (the key's lock holds it still), then its removal.
+                        let attributes: Option<String> = ::sqlx::query_scalar(
+                            "SELECT attributes FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3",
+                        )
+                        .bind(bucket)
+                        .bind(key)
+                        .bind(stored_id(version_id))
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                        let Some(attributes) = attributes else {
+                            return Ok(None);
+                        };
+                        unlocked(&attributes, bypass_governance)?;
                         let row: Option<VersionRow> = ::sqlx::query_as(concat!(
                             "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING ",
                             version_columns!()
@@ -778,8 +826,8 @@ macro_rules! sql_metadata_store {
                     let mut tx = self.begin().await?;
                     for _ in 0..$crate::WRITE_ATTEMPTS {
                         let inserted = ::sqlx::query(
-                            "INSERT INTO buckets (name, owner, region, created_at, acl, object_ownership) \
-                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+                            "INSERT INTO buckets (name, owner, region, created_at, acl, object_ownership, versioning, \
+                             object_lock) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
                         )
                         .bind(&bucket.name)
                         .bind(&bucket.owner)
@@ -787,6 +835,8 @@ macro_rules! sql_metadata_store {
                         .bind(to_ms(bucket.created_at))
                         .bind(&bucket.acl)
                         .bind(&bucket.object_ownership)
+                        .bind(bucket.versioning.map(Versioning::as_str))
+                        .bind(&bucket.object_lock)
                         .execute(&mut *tx)
                         .await
                         .map_err(db_err)?
@@ -835,8 +885,19 @@ macro_rules! sql_metadata_store {
                     events: &[OutboxEvent],
                 ) -> Result<()> {
                     let mut tx = self.begin().await?;
+                    // Object lock keeps a bucket versioned for good, and needs versioning on
+                    // (ADR 0018): checked in the update itself, so no concurrent change slips by.
+                    let guard = match config {
+                        BucketConfig::Versioning if value != Some(Versioning::Enabled.as_str()) => {
+                            " AND object_lock IS NULL"
+                        }
+                        BucketConfig::ObjectLock if value.is_some() => {
+                            " AND (versioning = 'Enabled' OR object_lock IS NOT NULL)"
+                        }
+                        _ => "",
+                    };
                     // The column is one of BucketConfig's fixed names, never input.
-                    let sql = format!("UPDATE buckets SET {} = $1 WHERE name = $2", config.column());
+                    let sql = format!("UPDATE buckets SET {} = $1 WHERE name = $2{guard}", config.column());
                     let done = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
                         .bind(value)
                         .bind(name)
@@ -844,6 +905,9 @@ macro_rules! sql_metadata_store {
                         .await
                         .map_err(db_err)?;
                     if done.rows_affected() == 0 {
+                        if !guard.is_empty() && bucket_exists(&mut tx, name).await? {
+                            return Err(StoreError::ObjectLocked);
+                        }
                         return Err(StoreError::NoSuchBucket);
                     }
                     outbox::insert(&mut tx, events).await.map_err(db_err)?;
@@ -1037,6 +1101,10 @@ macro_rules! sql_metadata_store {
                                 return Err(StoreError::Conflict);
                             }
                         } else {
+                            // The null version goes for good: never a locked one (ADR 0018).
+                            if meta.attributes.locked_at(now_ms(), false) {
+                                return Err(StoreError::ObjectLocked);
+                            }
                             queue_blobs(&mut tx, &distinct_blobs(&meta.parts), not_before).await?;
                         }
                         ::sqlx::query("DELETE FROM objects WHERE bucket = $1 AND key = $2")
@@ -1050,16 +1118,17 @@ macro_rules! sql_metadata_store {
                         return Err(StoreError::PreconditionFailed);
                     }
                     if versioning == Versioning::Suspended {
-                        let parts: Vec<String> = ::sqlx::query_scalar(
+                        let rows: Vec<(String, String)> = ::sqlx::query_as(
                             "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = 'null' \
-                             RETURNING parts",
+                             RETURNING parts, attributes",
                         )
                         .bind(bucket)
                         .bind(key)
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db_err)?;
-                        for p in parts {
+                        for (p, a) in rows {
+                            versions::unlocked(&a, false)?;
                             let parts: Vec<::cloudstore_store_api::BlobPart> = $crate::codec::from_json(&p)?;
                             queue_blobs(&mut tx, &distinct_blobs(&parts), not_before).await?;
                         }
@@ -1071,11 +1140,12 @@ macro_rules! sql_metadata_store {
                     Ok(ObjectVersion { meta, is_delete_marker: true, is_latest: true, seq })
                 }
 
-                async fn delete_object_version(
+                async fn delete_object_version_with(
                     &self,
                     bucket: &str,
                     key: &str,
                     version_id: Option<&str>,
+                    bypass_governance: bool,
                     grace: Duration,
                     events: DeletedEvents<'_>,
                 ) -> Result<Option<ObjectVersion>> {
@@ -1085,7 +1155,9 @@ macro_rules! sql_metadata_store {
                     }
                     lock_key(&mut tx, bucket, key).await?;
                     let not_before = ms_after(now_ms(), grace);
-                    let Some(removed) = versions::remove(&mut tx, bucket, key, version_id, not_before).await? else {
+                    let Some(removed) =
+                        versions::remove(&mut tx, bucket, key, version_id, bypass_governance, not_before).await?
+                    else {
                         return Ok(None);
                     };
                     outbox::insert(&mut tx, &events(&removed.meta)).await.map_err(db_err)?;
@@ -1150,10 +1222,14 @@ macro_rules! sql_metadata_store {
                             if !still_due {
                                 continue;
                             }
-                            if let Some(v) =
-                                versions::remove(&mut tx, bucket, &d.key, d.version_id.as_deref(), not_before).await?
+                            // A version object lock protects is skipped (ADR 0018): nothing of it
+                            // changed, the page goes on.
+                            match versions::remove(&mut tx, bucket, &d.key, d.version_id.as_deref(), false, not_before)
+                                .await
                             {
-                                gone.push(v);
+                                Ok(Some(v)) => gone.push(v),
+                                Ok(None) | Err(StoreError::ObjectLocked) => {}
+                                Err(e) => return Err(e),
                             }
                         }
                         if gone.is_empty() {
@@ -1180,7 +1256,7 @@ macro_rules! sql_metadata_store {
                     if let Some(cur) = versions::current(&mut tx, bucket, key).await? {
                         let mut meta = cur.into_meta()?;
                         if meta.attributes.version_id.as_deref() == version_id {
-                            meta.attributes = change(&meta)?;
+                            meta.attributes = versions::changed(&meta, change)?;
                             ::sqlx::query("UPDATE objects SET attributes = $3 WHERE bucket = $1 AND key = $2")
                                 .bind(bucket)
                                 .bind(key)
@@ -1210,7 +1286,7 @@ macro_rules! sql_metadata_store {
                     };
                     let seq = row.seq;
                     let mut meta = row.into_version(false)?.meta;
-                    meta.attributes = change(&meta)?;
+                    meta.attributes = versions::changed(&meta, change)?;
                     ::sqlx::query("UPDATE object_versions SET attributes = $4 WHERE bucket = $1 AND key = $2 AND seq = $3")
                         .bind(bucket)
                         .bind(key)
@@ -1351,6 +1427,11 @@ macro_rules! sql_metadata_store {
                         // Dropping the transaction rolls the delete back.
                         return Err(StoreError::PreconditionFailed);
                     }
+                    // Never reached through the gateway (a bucket with object lock is versioned
+                    // for good), kept so that no path removes a locked row (ADR 0018).
+                    if meta.attributes.locked_at(now_ms(), false) {
+                        return Err(StoreError::ObjectLocked);
+                    }
                     queue_blobs(&mut tx, &distinct_blobs(&meta.parts), ms_after(now_ms(), grace)).await?;
                     outbox::insert(&mut tx, &events(&meta)).await.map_err(db_err)?;
                     commit(tx).await?;
@@ -1445,7 +1526,7 @@ macro_rules! sql_metadata_store {
                         return Ok(None);
                     };
                     let mut meta = row.into_meta()?;
-                    meta.attributes = change(&meta)?;
+                    meta.attributes = versions::changed(&meta, change)?;
                     ::sqlx::query("UPDATE objects SET attributes = $3 WHERE bucket = $1 AND key = $2")
                         .bind(bucket)
                         .bind(key)

@@ -328,6 +328,7 @@ mod tests {
             object_ownership: None,
             encryption: None,
             versioning: None,
+            object_lock: None,
         };
         store.create_bucket(&bucket, &[]).await.expect("create");
         let mut tx = store.begin().await.expect("begin immediate");

@@ -56,6 +56,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         object_ownership: None,
         encryption: None,
         versioning: None,
+        object_lock: None,
     };
     {
         let store = SqliteMetadataStore::open(&path).await.expect("open");

@@ -112,6 +112,16 @@ impl Gateway {
             .map_or_else(|| ADMIN_ACCOUNT_ID.to_owned(), |a| a.account_id().to_owned());
         let (acl, object_ownership) =
             self.new_bucket_acl(&req.headers, req.input.object_ownership.as_ref(), &owner).await?;
+        // Object lock (ADR 0018): the bucket is versioned from the start and for good. As on
+        // AWS, the creator needs the permission to configure object lock too.
+        let lock = req.input.object_lock_enabled_for_bucket == Some(true);
+        if lock
+            && let Some(who) = req.extensions.get::<Authorized>()
+            && !who
+                .allows("s3:PutBucketObjectLockConfiguration", &crate::access::resource_arn(Some(name.as_str()), None))
+        {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         let bucket = Bucket {
             name: name.as_str().to_owned(),
             owner: owner.clone(),
@@ -126,7 +136,8 @@ impl Gateway {
             acl,
             object_ownership: Some(object_ownership.as_str().to_owned()),
             encryption: None,
-            versioning: None,
+            versioning: lock.then_some(cloudstore_store_api::Versioning::Enabled),
+            object_lock: lock.then(super::object_lock::enabled_json),
         };
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketCreated, &bucket.name, None);

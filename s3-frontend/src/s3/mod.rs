@@ -13,6 +13,7 @@ mod multipart;
 mod notification;
 mod object;
 mod object_acl;
+mod object_lock;
 pub(crate) mod post;
 mod public_access;
 pub(crate) mod read;
@@ -342,6 +343,24 @@ impl S3 for Gateway {
         req: S3Request<GetObjectLockConfigurationInput>,
     ) -> R<GetObjectLockConfigurationOutput> {
         self.op_get_object_lock_configuration(req).await
+    }
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> R<PutObjectLockConfigurationOutput> {
+        self.op_put_object_lock_configuration(req).await
+    }
+    async fn put_object_retention(&self, req: S3Request<PutObjectRetentionInput>) -> R<PutObjectRetentionOutput> {
+        self.op_put_object_retention(req).await
+    }
+    async fn get_object_retention(&self, req: S3Request<GetObjectRetentionInput>) -> R<GetObjectRetentionOutput> {
+        self.op_get_object_retention(req).await
+    }
+    async fn put_object_legal_hold(&self, req: S3Request<PutObjectLegalHoldInput>) -> R<PutObjectLegalHoldOutput> {
+        self.op_put_object_legal_hold(req).await
+    }
+    async fn get_object_legal_hold(&self, req: S3Request<GetObjectLegalHoldInput>) -> R<GetObjectLegalHoldOutput> {
+        self.op_get_object_legal_hold(req).await
     }
     async fn put_public_access_block(
         &self,

@@ -112,6 +112,17 @@ impl Gateway {
         check_key(&input.key)?;
         check_metadata_size(input.metadata.as_ref())?;
         self.bucket(&input.bucket).await?;
+        // The completed object's object lock, decided now (ADR 0018).
+        let lock = self
+            .new_lock(
+                &extensions,
+                &input.bucket,
+                &input.key,
+                input.object_lock_mode.as_ref(),
+                input.object_lock_retain_until_date.as_ref(),
+                input.object_lock_legal_hold_status.as_ref(),
+            )
+            .await?;
         // The upload's data key: every part is sealed under it (each blob under its own
         // derived key), and the completed object keeps it.
         let sse_headers = WriteHeaders {
@@ -176,6 +187,7 @@ impl Gateway {
             attributes: ObjectAttributes { acl, ..ObjectAttributes::with_tags(tags) },
         };
         template.attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
+        lock.apply(&mut template.attributes);
         let upload = Upload {
             bucket: input.bucket.clone(),
             key: input.key.clone(),

@@ -165,6 +165,8 @@ macro_rules! object_headers {
             ..Default::default()
         };
         echo_sse!(out, echo);
+        (out.object_lock_mode, out.object_lock_retain_until_date, out.object_lock_legal_hold_status) =
+            super::object_lock::headers_out(&obj.attributes);
         out
     }};
 }
@@ -190,6 +192,17 @@ impl Gateway {
         self.precheck_write(&input.bucket, &input.key, &want).await?;
         // The ACL asked for is checked (and its grantees resolved) before the body is read.
         let acl = self.new_object_acl(&extensions, &headers).await?;
+        // So is the object lock asked for (ADR 0018).
+        let lock = self
+            .new_lock(
+                &extensions,
+                &input.bucket,
+                &input.key,
+                input.object_lock_mode.as_ref(),
+                input.object_lock_retain_until_date.as_ref(),
+                input.object_lock_legal_hold_status.as_ref(),
+            )
+            .await?;
         let fields = ChecksumFields {
             crc32: input.checksum_crc32.clone(),
             crc32c: input.checksum_crc32c.clone(),
@@ -236,6 +249,7 @@ impl Gateway {
             },
         };
         obj.attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
+        lock.apply(&mut obj.attributes);
         let versioning = self.versioning(&extensions, &obj.bucket).await?;
         obj.attributes.version_id = (versioning == Some(Versioning::Enabled)).then(super::versioning::new_version_id);
         let o = &obj;
@@ -395,14 +409,21 @@ impl Gateway {
         let tag_count = i32::try_from(plan.obj.attributes.tags.len()).ok().filter(|n| *n > 0);
         let expiration = self.expiration_of(&req.extensions, &plan.obj);
         let version_id = Self::version_out(&req.extensions, &plan.obj);
-        Ok(S3Response::new(object_headers!(
+        let lock_seen = super::object_lock::LockSeen::of(&req.extensions, &plan.obj);
+        let mut out = object_headers!(
             GetObjectOutput,
             plan,
             body: Some(body),
             tag_count: tag_count,
             expiration: expiration,
             version_id: version_id,
-        )))
+        );
+        lock_seen.hide(
+            &mut out.object_lock_mode,
+            &mut out.object_lock_retain_until_date,
+            &mut out.object_lock_legal_hold_status,
+        );
+        Ok(S3Response::new(out))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(op = "HeadObject", bucket = %req.input.bucket, key = %req.input.key))]
@@ -440,8 +461,14 @@ impl Gateway {
         let tag_count = super::tagging::count_header(&plan.obj);
         let expiration = self.expiration_of(&req.extensions, &plan.obj);
         let version_id = Self::version_out(&req.extensions, &plan.obj);
-        let mut resp =
-            S3Response::new(object_headers!(HeadObjectOutput, plan, expiration: expiration, version_id: version_id,));
+        let lock_seen = super::object_lock::LockSeen::of(&req.extensions, &plan.obj);
+        let mut out = object_headers!(HeadObjectOutput, plan, expiration: expiration, version_id: version_id,);
+        lock_seen.hide(
+            &mut out.object_lock_mode,
+            &mut out.object_lock_retain_until_date,
+            &mut out.object_lock_legal_hold_status,
+        );
+        let mut resp = S3Response::new(out);
         if let Some(n) = tag_count {
             resp.headers.insert("x-amz-tagging-count", n);
         }
@@ -463,8 +490,11 @@ impl Gateway {
         let cond =
             delete_condition(input.if_match.as_ref(), input.if_match_last_modified_time.clone(), input.if_match_size)?;
         let made = |m: &ObjectMeta| self.deleted_events(&actor, m);
-        let done =
-            self.delete_one(&input.bucket, &input.key, input.version_id.as_deref(), &cond, versioning, &made).await?;
+        let bypass =
+            Self::bypass_governance(&req.extensions, input.bypass_governance_retention, &input.bucket, &input.key);
+        let done = self
+            .delete_one(&input.bucket, &input.key, input.version_id.as_deref(), &cond, (versioning, bypass), &made)
+            .await?;
         Ok(S3Response::new(DeleteObjectOutput {
             delete_marker: done.delete_marker.then_some(true),
             version_id: done.version_id,
@@ -477,8 +507,9 @@ impl Gateway {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        let who = req.extensions.get::<crate::access::Authorized>();
-        let actor = Actor::of(&req.extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str()));
+        let extensions = &req.extensions;
+        let who = extensions.get::<crate::access::Authorized>();
+        let actor = Actor::of(extensions, &req.headers, req.credentials.as_ref().map(|c| c.access_key.as_str()));
         let made = |m: &ObjectMeta| self.deleted_events(&actor, m);
         let input = req.input;
         if input.delete.objects.len() > 1000 {
@@ -501,7 +532,21 @@ impl Gateway {
                 match delete_condition(etag.as_ref(), o.last_modified_time.clone(), o.size) {
                     Err(e) => Err(e),
                     Ok(cond) => {
-                        self.delete_one(&input.bucket, &o.key, o.version_id.as_deref(), &cond, versioning, &made).await
+                        let bypass = Self::bypass_governance(
+                            extensions,
+                            input.bypass_governance_retention,
+                            &input.bucket,
+                            &o.key,
+                        );
+                        self.delete_one(
+                            &input.bucket,
+                            &o.key,
+                            o.version_id.as_deref(),
+                            &cond,
+                            (versioning, bypass),
+                            &made,
+                        )
+                        .await
                     }
                 }
             };
@@ -650,6 +695,17 @@ impl Gateway {
                 .filter(|c| c.kind == ChecksumType::FullObject)
                 .map_or(ChecksumAlgorithm::Crc64nvme, |c| c.algorithm),
         };
+        // The copy's object lock: the request's or the bucket's default, never the source's (ADR 0018).
+        let lock = self
+            .new_lock(
+                &extensions,
+                &input.bucket,
+                &input.key,
+                input.object_lock_mode.as_ref(),
+                input.object_lock_retain_until_date.as_ref(),
+                input.object_lock_legal_hold_status.as_ref(),
+            )
+            .await?;
         let seal = sealing.as_ref().map(|s| &s.key);
         let written = self.copy_range(&src, src_key.as_ref(), 0..src.size, Some(algorithm), seal).await?;
         let etag = sealing.as_ref().map_or_else(|| written.digests.etag(), |s| s.etag(&written.digests.md5));
@@ -679,6 +735,7 @@ impl Gateway {
         obj.attributes.acl = acl;
         // The copy is encrypted as its request (or its bucket's default) says, never as its source.
         obj.attributes.encryption = sealing.as_ref().map(|s| s.enc.clone());
+        lock.apply(&mut obj.attributes);
         obj.attributes.version_id = (versioning == Some(Versioning::Enabled)).then(super::versioning::new_version_id);
         let events = self.outbox(|| {
             let mut e =
@@ -924,7 +981,7 @@ impl Gateway {
         key: &str,
         version_id: Option<&str>,
         cond: &DeleteCondition,
-        versioning: Option<Versioning>,
+        (versioning, bypass_governance): (Option<Versioning>, bool),
         made: cloudstore_store_api::DeletedEvents<'_>,
     ) -> S3Result<Deleted> {
         if unstorable(key) {
@@ -950,7 +1007,12 @@ impl Gateway {
                 Ok(Deleted { delete_marker: true, version_id: Some(super::versioning::shown(marker.version_id())) })
             }
             (Some(id), Some(_)) => {
-                let gone = self.meta.delete_object_version(bucket, key, id, self.grace(), made).await.s3()?;
+                // Object lock is enforced by the store, in the removal's transaction (ADR 0018).
+                let gone = self
+                    .meta
+                    .delete_object_version_with(bucket, key, id, bypass_governance, self.grace(), made)
+                    .await
+                    .s3()?;
                 if gone.is_some() {
                     self.committed_count(1);
                 }

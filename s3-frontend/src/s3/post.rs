@@ -108,11 +108,16 @@ impl Gateway {
             attributes,
         };
         // PostObject is taken before access control: the bucket's versioning is read here.
-        let versioning = match self.meta.get_bucket(&obj.bucket).await {
-            Ok(b) => b.and_then(|b| b.versioning),
+        let (versioning, lock) = match self.meta.get_bucket(&obj.bucket).await {
+            Ok(b) => (
+                b.as_ref().and_then(|b| b.versioning),
+                super::object_lock::default_lock(b.as_ref().and_then(|b| b.object_lock.as_deref())),
+            ),
             Err(e) => return Err(self.commit_failed(&written, e).await),
         };
         let mut obj = obj;
+        // A form's object lock is its bucket's default retention (form fields are not read).
+        lock.apply(&mut obj.attributes);
         obj.attributes.version_id =
             (versioning == Some(cloudstore_store_api::Versioning::Enabled)).then(super::versioning::new_version_id);
         let o = &obj;

@@ -2,7 +2,7 @@
 //! bucket that has none (issue #14 item 6), so that tools which read every configuration of a
 //! bucket (Terraform's `aws_s3_bucket`, backup tools, consoles) work: accelerate and request
 //! payment in their default forms, logging disabled, "not found" errors for website,
-//! replication and object lock, empty
+//! replication, empty
 //! lists of analytics, inventory, metrics and intelligent-tiering configurations. Turning a
 //! configuration off (or deleting one) is a no-op that succeeds; turning one on is refused with
 //! `501 NotImplemented` and the reason.
@@ -22,14 +22,14 @@ use s3s::dto::{
     GetBucketInventoryConfigurationInput, GetBucketInventoryConfigurationOutput, GetBucketLoggingInput,
     GetBucketLoggingOutput, GetBucketMetricsConfigurationInput, GetBucketMetricsConfigurationOutput,
     GetBucketReplicationInput, GetBucketReplicationOutput, GetBucketRequestPaymentInput, GetBucketRequestPaymentOutput,
-    GetBucketWebsiteInput, GetBucketWebsiteOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
-    ListBucketAnalyticsConfigurationsInput, ListBucketAnalyticsConfigurationsOutput,
-    ListBucketIntelligentTieringConfigurationsInput, ListBucketIntelligentTieringConfigurationsOutput,
-    ListBucketInventoryConfigurationsInput, ListBucketInventoryConfigurationsOutput,
-    ListBucketMetricsConfigurationsInput, ListBucketMetricsConfigurationsOutput, Payer,
-    PutBucketAccelerateConfigurationInput, PutBucketAccelerateConfigurationOutput, PutBucketLoggingInput,
-    PutBucketLoggingOutput, PutBucketReplicationInput, PutBucketReplicationOutput, PutBucketRequestPaymentInput,
-    PutBucketRequestPaymentOutput, PutBucketWebsiteInput, PutBucketWebsiteOutput,
+    GetBucketWebsiteInput, GetBucketWebsiteOutput, ListBucketAnalyticsConfigurationsInput,
+    ListBucketAnalyticsConfigurationsOutput, ListBucketIntelligentTieringConfigurationsInput,
+    ListBucketIntelligentTieringConfigurationsOutput, ListBucketInventoryConfigurationsInput,
+    ListBucketInventoryConfigurationsOutput, ListBucketMetricsConfigurationsInput,
+    ListBucketMetricsConfigurationsOutput, Payer, PutBucketAccelerateConfigurationInput,
+    PutBucketAccelerateConfigurationOutput, PutBucketLoggingInput, PutBucketLoggingOutput, PutBucketReplicationInput,
+    PutBucketReplicationOutput, PutBucketRequestPaymentInput, PutBucketRequestPaymentOutput, PutBucketWebsiteInput,
+    PutBucketWebsiteOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -155,15 +155,6 @@ impl Gateway {
         DeleteBucketReplicationInput,
         DeleteBucketReplicationOutput,
         |_r| Ok(DeleteBucketReplicationOutput::default())
-    );
-    unconfigured!(
-        /// Until object lock exists (issue #14): no bucket has it.
-        op_get_object_lock_configuration, "GetObjectLockConfiguration",
-        GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
-        |_r| Err(not_found(
-            S3ErrorCode::ObjectLockConfigurationNotFoundError,
-            "Object Lock configuration does not exist for this bucket",
-        ))
     );
     unconfigured!(
         op_list_bucket_analytics_configurations,

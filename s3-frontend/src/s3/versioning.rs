@@ -182,6 +182,16 @@ impl Gateway {
             // No status (or an unknown one): a bucket can't go back to never versioned.
             return Err(s3_error!(MalformedXML, "The versioning status must be Enabled or Suspended."));
         };
+        // Object lock keeps a bucket versioned for good (ADR 0018).
+        if state != Versioning::Enabled && self.bucket(&bucket).await?.object_lock.is_some() {
+            let mut e = s3s::S3Error::with_message(
+                s3s::S3ErrorCode::InvalidBucketState,
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+                    .to_owned(),
+            );
+            e.set_status_code(http::StatusCode::CONFLICT);
+            return Err(e);
+        }
         let events = self.outbox(|| {
             let mut e = actor.event(EventType::BucketConfigChanged, &bucket, None);
             e.status = Some(200);
@@ -189,8 +199,11 @@ impl Gateway {
             e.detail.insert("status".into(), state.as_str().into());
             e
         });
-        let done =
-            self.meta.set_bucket_config(&bucket, BucketConfig::Versioning, Some(state.as_str()), &events).await.s3();
+        let done = self
+            .meta
+            .set_bucket_config(&bucket, BucketConfig::Versioning, Some(state.as_str()), &events)
+            .await
+            .map_err(super::object_lock::config_error);
         self.bucket_changed(&bucket);
         done?;
         self.committed(&events);

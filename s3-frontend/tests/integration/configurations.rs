@@ -115,7 +115,7 @@ pub async fn unoffered_configurations_answer_as_unconfigured(h: &Harness) {
     );
     expect_err(c.get_bucket_metrics_configuration().bucket(&b).id("m").send().await, 404, Some("NoSuchConfiguration"));
 
-    // Not implemented yet: refused with the reason.
+    // Object lock needs a versioned bucket (ADR 0018; tests in object_lock.rs).
     let lock = aws_sdk_s3::types::ObjectLockConfiguration::builder()
         .object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled)
         .build();
@@ -126,8 +126,7 @@ pub async fn unoffered_configurations_answer_as_unconfigured(h: &Harness) {
         .send()
         .await
         .expect_err("object lock");
-    assert_eq!((status_of(&e), e.code()), (501, Some("NotImplemented")));
-    assert!(e.message().is_some_and(|m| m.contains("not supported yet")), "{e:?}");
+    assert_eq!((status_of(&e), e.code()), (409, Some("InvalidBucketState")));
 
     // A missing bucket is NoSuchBucket, as for a configured read.
     let missing = format!("missing-{}", random_hex(8));

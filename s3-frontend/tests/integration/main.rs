@@ -33,6 +33,7 @@ mod listing;
 mod multipart;
 /// Partly outside the suite: a server of its own publishing to the test stack's Kafka.
 mod notifications;
+mod object_lock;
 mod objects;
 mod ops;
 mod post_object;
@@ -112,6 +113,12 @@ suite!(
     versioning::versioned_listing_pages_and_batch_markers,
     versioning::copy_multipart_and_attributes_by_version,
     versioning::versioning_refuses_strangers,
+    object_lock::object_lock_configuration,
+    object_lock::object_lock_retention_and_legal_hold,
+    object_lock::object_lock_compliance_binds_the_admin,
+    object_lock::object_lock_defaults_and_writes,
+    object_lock::object_lock_refuses_strangers,
+    object_lock::object_lock_changes_are_events,
     versioning::object_acls_by_version,
     lifecycle::lifecycle_configuration,
     lifecycle::lifecycle_pass_expires_and_aborts,

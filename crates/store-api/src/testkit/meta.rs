@@ -30,7 +30,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 use crate::{
-    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DueVersion, ListPage, ListQuery, ListedObject,
+    BlobId, BlobPart, Bucket, BucketConfig, DeleteCondition, DueVersion, ListPage, ListQuery, ListedObject, LockMode,
     MetadataStore, ObjectAttributes, ObjectMeta, OutboxEvent, OutboxRow, PartMeta, Share, ShareUse, StoreError, Tag,
     Upload, UploadListQuery, VersionDue, VersionListQuery, Versioning, WriteCondition, list_object_versions,
     list_objects, list_uploads,
@@ -78,6 +78,7 @@ pub async fn metadata_suite(store: Arc<dyn MetadataStore>) {
     section!(account_settings);
     section!(versions);
     section!(version_races);
+    section!(object_lock);
     section!(lifecycle_versions);
 }
 
@@ -165,6 +166,7 @@ fn bucket_record(name: &str, owner: &str) -> Bucket {
         object_ownership: None,
         encryption: None,
         versioning: None,
+        object_lock: None,
     }
 }
 
@@ -2017,6 +2019,249 @@ async fn version_races(store: &Store, run: &Run) {
     ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Object lock (ADR 0018).
+
+/// Milliseconds since the epoch, `d` from now.
+fn ms_from_now(d: Duration) -> i64 {
+    i64::try_from((now() + d).unix_timestamp_nanos() / 1_000_000).expect("ms")
+}
+
+/// A locked version cannot be removed by any path of the store (by version id, by the
+/// suspended null-version replacement); an unlocked one (retention expired, hold off) can;
+/// GOVERNANCE yields to the bypass, COMPLIANCE and a legal hold do not. Nothing of a locked
+/// version is queued for collection. The versioning and lock settings guard each other.
+async fn object_lock(store: &Store, run: &Run) {
+    let b = run.bucket("lock");
+    make_bucket(store, &b).await;
+    // Object lock needs versioning Enabled, and keeps it.
+    assert_err!(store.set_bucket_config(&b, BucketConfig::ObjectLock, Some("{}"), &[]).await, StoreError::ObjectLocked);
+    ok(store.set_bucket_config(&b, BucketConfig::Versioning, Some("Enabled"), &[]).await, "set versioning");
+    ok(store.set_bucket_config(&b, BucketConfig::ObjectLock, Some("{}"), &[]).await, "set object lock");
+    assert_err!(
+        store.set_bucket_config(&b, BucketConfig::Versioning, Some("Suspended"), &[]).await,
+        StoreError::ObjectLocked
+    );
+    let rec = ok(store.get_bucket(&b).await, "get_bucket").expect("bucket");
+    assert_eq!((rec.versioning, rec.object_lock.as_deref()), (Some(Versioning::Enabled), Some("{}")));
+    assert_err!(
+        store.set_bucket_config("no-such-bucket-lock", BucketConfig::ObjectLock, Some("{}"), &[]).await,
+        StoreError::NoSuchBucket
+    );
+
+    // A bucket created locked and versioned.
+    let created = run.bucket("lockc");
+    let mut rec = bucket_record(&created, "owner");
+    rec.versioning = Some(Versioning::Enabled);
+    rec.object_lock = Some("{}".to_owned());
+    ok(store.create_bucket(&rec, &[]).await, "create locked bucket");
+    let got = ok(store.get_bucket(&created).await, "get_bucket").expect("bucket");
+    assert_eq!((got.versioning, got.object_lock.as_deref()), (Some(Versioning::Enabled), Some("{}")));
+    ok(store.delete_bucket(&created, &[]).await, "delete_bucket");
+
+    let future = ms_from_now(Duration::days(1));
+    let past = ms_from_now(Duration::seconds(-1));
+    let comp_until = ms_from_now(Duration::seconds(3));
+    type Case = (&'static str, Option<LockMode>, Option<i64>, Option<bool>, bool, bool);
+    let cases: [Case; 6] = [
+        // (version id, mode, retain until, legal hold, removable without bypass, with bypass)
+        ("gov", Some(LockMode::Governance), Some(future), None, false, true),
+        // Short, so that the run can remove it once it expired: nothing else may.
+        ("comp", Some(LockMode::Compliance), Some(comp_until), None, false, false),
+        ("hold", None, None, Some(true), false, false),
+        ("hold-gov", Some(LockMode::Governance), Some(future), Some(true), false, false),
+        ("expired", Some(LockMode::Compliance), Some(past), None, true, true),
+        ("hold-off", None, None, Some(false), true, true),
+    ];
+    for (i, &(id, mode, until, hold, plain, bypass)) in cases.iter().enumerate() {
+        let key = format!("k{i}");
+        let mut v = version_of(store, &b, &key, Some(id)).await;
+        v.attributes.lock_mode = mode;
+        v.attributes.retain_until = until;
+        v.attributes.legal_hold = hold;
+        put_version(store, &v, Versioning::Enabled).await;
+        // Current, then noncurrent under a newer version: both paths of the removal.
+        for current in [true, false] {
+            if !current {
+                let newer = version_of(store, &b, &key, Some(&format!("{id}-newer"))).await;
+                put_version(store, &newer, Versioning::Enabled).await;
+            }
+            if !plain {
+                assert_err!(
+                    store.delete_object_version(&b, &key, Some(id), GRACE, &no_events).await,
+                    StoreError::ObjectLocked,
+                    "{id} current={current}"
+                );
+                // Nothing changed: the version is there, its blob not queued.
+                let still = ok(store.get_object_version(&b, &key, Some(id)).await, "get").expect("kept");
+                assert_eq!(still.meta.etag, v.etag, "{id}");
+                assert_not_queued(store, &v.parts[0].blob).await;
+            }
+            if !bypass {
+                assert_err!(
+                    store.delete_object_version_with(&b, &key, Some(id), true, GRACE, &no_events).await,
+                    StoreError::ObjectLocked,
+                    "{id} bypass current={current}"
+                );
+                assert_not_queued(store, &v.parts[0].blob).await;
+            }
+        }
+        if plain || bypass {
+            let gone =
+                ok(store.delete_object_version_with(&b, &key, Some(id), !plain, GRACE, &no_events).await, "delete");
+            assert!(gone.is_some(), "{id}");
+            assert_queued_after(store, &v.parts[0].blob, GRACE).await;
+        } else {
+            // Lift the lock (PutObjectLegalHold OFF, a GOVERNANCE retention shortened; a
+            // COMPLIANCE one only expires), then remove.
+            if mode == Some(LockMode::Compliance) {
+                while ms_from_now(Duration::ZERO) <= comp_until {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+            let change = |o: &ObjectMeta| {
+                let mut a = o.attributes.clone();
+                a.legal_hold = Some(false);
+                if a.lock_mode == Some(LockMode::Governance) {
+                    a.retain_until = Some(past);
+                }
+                Ok(a)
+            };
+            ok(store.update_version_attributes(&b, &key, Some(id), &change, &no_events).await, "unlock").expect("v");
+            let gone = ok(store.delete_object_version(&b, &key, Some(id), GRACE, &no_events).await, "delete");
+            assert!(gone.is_some(), "{id}");
+            assert_queued_after(store, &v.parts[0].blob, GRACE).await;
+        }
+        // A delete marker over a locked version is allowed (and removable).
+        let newer = format!("{id}-newer");
+        let marker = ok(
+            store
+                .put_delete_marker(
+                    &b,
+                    &key,
+                    Some("m"),
+                    now(),
+                    &DeleteCondition::default(),
+                    Versioning::Enabled,
+                    GRACE,
+                    &no_events,
+                )
+                .await,
+            "marker",
+        );
+        assert!(marker.is_delete_marker);
+        for vid in ["m", newer.as_str()] {
+            assert!(ok(store.delete_object_version(&b, &key, Some(vid), GRACE, &no_events).await, "delete").is_some());
+        }
+    }
+
+    // No attributes change weakens a COMPLIANCE retention in force, whoever asks: the store
+    // refuses it (current and noncurrent versions); lengthening it or changing other
+    // attributes is fine.
+    // A short retention, so that the run can remove the version when it has expired.
+    let soon = ms_from_now(Duration::seconds(3));
+    let mut comp = version_of(store, &b, "comp", Some("c1")).await;
+    comp.attributes.lock_mode = Some(LockMode::Compliance);
+    comp.attributes.retain_until = Some(soon);
+    put_version(store, &comp, Versioning::Enabled).await;
+    let drop_lock = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.lock_mode = None;
+        a.retain_until = None;
+        Ok(a)
+    };
+    let shorten = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.retain_until = Some(soon - 1);
+        Ok(a)
+    };
+    let to_governance = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.lock_mode = Some(LockMode::Governance);
+        Ok(a)
+    };
+    let lengthen_and_tag = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.retain_until = Some(soon + 1);
+        a.tags = vec![Tag { key: "k".into(), value: "v".into() }];
+        Ok(a)
+    };
+    let weakening: [crate::AttributesChange<'_>; 3] = [&drop_lock, &shorten, &to_governance];
+    for change in weakening {
+        assert_err!(store.update_object_attributes(&b, "comp", change, &no_events).await, StoreError::ObjectLocked);
+        assert_err!(
+            store.update_version_attributes(&b, "comp", Some("c1"), change, &no_events).await,
+            StoreError::ObjectLocked
+        );
+    }
+    let got =
+        ok(store.update_object_attributes(&b, "comp", &lengthen_and_tag, &no_events).await, "lengthen").expect("comp");
+    assert_eq!((got.attributes.retain_until, got.attributes.tags.len()), (Some(soon + 1), 1));
+    let newer = version_of(store, &b, "comp", Some("c2")).await;
+    put_version(store, &newer, Versioning::Enabled).await;
+    for change in weakening {
+        assert_err!(
+            store.update_version_attributes(&b, "comp", Some("c1"), change, &no_events).await,
+            StoreError::ObjectLocked
+        );
+    }
+    assert_err!(store.delete_object_version(&b, "comp", Some("c1"), GRACE, &no_events).await, StoreError::ObjectLocked);
+    assert_not_queued(store, &comp.parts[0].blob).await;
+    // Once expired, it goes like any version.
+    while ms_from_now(Duration::ZERO) <= soon + 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for id in ["c1", "c2"] {
+        assert!(ok(store.delete_object_version(&b, "comp", Some(id), GRACE, &no_events).await, "delete").is_some());
+    }
+    assert_queued_after(store, &comp.parts[0].blob, GRACE).await;
+
+    // A locked null version is not replaced for good by the suspended write path (reachable
+    // only if a bucket were suspended after locking, which the guard above refuses).
+    let nb = run.bucket("locknull");
+    make_bucket(store, &nb).await;
+    ok(store.set_bucket_config(&nb, BucketConfig::Versioning, Some("Suspended"), &[]).await, "suspend");
+    let mut null = version_of(store, &nb, "n", None).await;
+    null.attributes.legal_hold = Some(true);
+    put_version(store, &null, Versioning::Suspended).await;
+    let replacing = version_of(store, &nb, "n", None).await;
+    assert_err!(
+        store.put_object_version(&replacing, &WriteCondition::default(), Versioning::Suspended, GRACE, &[]).await,
+        StoreError::ObjectLocked
+    );
+    assert_err!(
+        store
+            .put_delete_marker(
+                &nb,
+                "n",
+                None,
+                now(),
+                &DeleteCondition::default(),
+                Versioning::Suspended,
+                GRACE,
+                &no_events
+            )
+            .await,
+        StoreError::ObjectLocked
+    );
+    assert_not_queued(store, &null.parts[0].blob).await;
+    assert_eq!(get(store, &nb, "n").await.expect("kept").etag, null.etag);
+    // Nor by an unversioned delete.
+    assert_err!(
+        store.delete_object(&nb, "n", &DeleteCondition::default(), GRACE, &no_events).await,
+        StoreError::ObjectLocked
+    );
+    let unhold = |o: &ObjectMeta| {
+        let mut a = o.attributes.clone();
+        a.legal_hold = Some(false);
+        Ok(a)
+    };
+    ok(store.update_object_attributes(&nb, "n", &unhold, &no_events).await, "unhold").expect("n");
+    assert!(ok(store.delete_object_version(&nb, "n", None, GRACE, &no_events).await, "delete").is_some());
+    ok(store.abandon_blobs(&[replacing.parts[0].blob.clone()]).await, "abandon");
+    ok(store.delete_bucket(&nb, &[]).await, "delete_bucket");
+    ok(store.delete_bucket(&b, &[]).await, "delete_bucket");
+}
 /// A version of `key` (`id`) put with modification time `at`.
 async fn put_version_at(store: &Store, bucket: &str, key: &str, id: &str, at: OffsetDateTime) -> ObjectMeta {
     let mut obj = version_of(store, bucket, key, Some(id)).await;

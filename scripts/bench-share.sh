@@ -10,15 +10,8 @@
 #   [ROUNDS=3] [LARGE_N=8] [LARGE_CONC=2] [SMALL_N=3000] [SMALL_CONC=8] scripts/bench-share.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-BACKEND=${BACKEND:-postgres-s3}
-if [ "$BACKEND" = postgres-s3 ]; then
-  : "${CLOUDSTORE_TEST_POSTGRES_URL:?source the test stack env first (or BACKEND=embedded)}"
-  BACKEND_ENV=(CLOUDSTORE_POSTGRES_URL=$CLOUDSTORE_TEST_POSTGRES_URL CLOUDSTORE_S3_ENDPOINT=$CLOUDSTORE_TEST_S3_ENDPOINT
-    CLOUDSTORE_S3_ACCESS_KEY=$CLOUDSTORE_TEST_S3_ACCESS_KEY CLOUDSTORE_S3_SECRET_KEY=$CLOUDSTORE_TEST_S3_SECRET_KEY
-    CLOUDSTORE_S3_BUCKET=cloudstore-bench-share)
-else
-  BACKEND_ENV=()
-fi
+# shellcheck source=scripts/bench-backend.sh
+source "$(dirname "$0")/bench-backend.sh" cloudstore-bench-share
 T=${CARGO_TARGET_DIR:-/var/tmp/cloudstore/target}
 BIN=${CLOUDSTORE_BIN:-$T/release/cloudstore}
 PYTHON=${PYTHON:-python3}

@@ -20,15 +20,8 @@ case $FEATURE in
   *) echo "bench-sse.sh: FEATURE is sse or versioning" >&2; exit 2 ;;
 esac
 # BACKEND=embedded: SQLite + local files instead (when the S3 backend is busy or throttling).
-BACKEND=${BACKEND:-postgres-s3}
-if [ "$BACKEND" = postgres-s3 ]; then
-  : "${CLOUDSTORE_TEST_POSTGRES_URL:?source the test stack env first}"
-  BACKEND_ENV=(CLOUDSTORE_POSTGRES_URL=$CLOUDSTORE_TEST_POSTGRES_URL CLOUDSTORE_S3_ENDPOINT=$CLOUDSTORE_TEST_S3_ENDPOINT
-    CLOUDSTORE_S3_ACCESS_KEY=$CLOUDSTORE_TEST_S3_ACCESS_KEY CLOUDSTORE_S3_SECRET_KEY=$CLOUDSTORE_TEST_S3_SECRET_KEY
-    CLOUDSTORE_S3_BUCKET=cloudstore-bench-sse)
-else
-  BACKEND_ENV=()
-fi
+# shellcheck source=scripts/bench-backend.sh
+source "$(dirname "$0")/bench-backend.sh" cloudstore-bench-sse
 T=${CARGO_TARGET_DIR:-/var/tmp/cloudstore/target}
 BIN=${CLOUDSTORE_BIN:-$T/release/cloudstore}
 LOADGEN=${LOADGEN:-$T/release/cloudstore-loadgen}

@@ -63,6 +63,15 @@ impl LockConfig {
         s.map(|s| serde_json::from_str(s).unwrap_or_default())
     }
 
+    /// The object lock of a new version written at `now_ms` that names none: the default
+    /// retention, if there is one.
+    fn default_lock(&self, now_ms: i64) -> NewLock {
+        match &self.default {
+            Some(d) => NewLock { mode: Some(d.mode), retain_until: Some(d.until(now_ms)), legal_hold: None },
+            None => NewLock::default(),
+        }
+    }
+
     fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
@@ -252,11 +261,7 @@ fn retention_change_allowed(cur: &ObjectAttributes, new: Option<(LockMode, i64)>
 /// The object lock of a new version that names none: the bucket's default retention (from
 /// its stored configuration), if any.
 pub(crate) fn default_lock(stored: Option<&str>) -> NewLock {
-    let now = now_ms();
-    match LockConfig::stored(stored).and_then(|c| c.default) {
-        Some(d) => NewLock { mode: Some(d.mode), retain_until: Some(d.until(now)), legal_hold: None },
-        None => NewLock::default(),
-    }
+    LockConfig::stored(stored).map(|c| c.default_lock(now_ms())).unwrap_or_default()
 }
 
 impl Gateway {
@@ -305,6 +310,7 @@ impl Gateway {
             |action: &str| who.is_none_or(|w| w.allows(action, &crate::access::resource_arn(Some(bucket), Some(key))));
         let mut lock = NewLock::default();
         match (mode, until) {
+            (None, None) => lock = config.default_lock(now),
             (Some(m), Some(u)) => {
                 let m = LockMode::parse(m.as_str())
                     .ok_or_else(|| s3_error!(InvalidArgument, "Unknown wormMode directive."))?;
@@ -317,12 +323,6 @@ impl Gateway {
                 }
                 lock.mode = Some(m);
                 lock.retain_until = Some(u);
-            }
-            (None, None) => {
-                if let Some(d) = &config.default {
-                    lock.mode = Some(d.mode);
-                    lock.retain_until = Some(d.until(now));
-                }
             }
             _ => {
                 return Err(s3_error!(
